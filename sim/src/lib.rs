@@ -1,0 +1,3 @@
+//! The deterministic simulation harness. Empty until the harness issue lands: this crate
+//! claims nothing yet.
+#![warn(missing_docs)]
