@@ -1,0 +1,86 @@
+//! Decoders never allocate past their bounds: a counting global allocator records the
+//! largest single allocation made while hostile bytes are decoded. This file holds one
+//! test so no other test's allocations share the counter.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use protocol::client::{Packet, Request};
+use protocol::Limits;
+
+struct PeakAllocator;
+
+static TRACKING: AtomicBool = AtomicBool::new(false);
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for PeakAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if TRACKING.load(Ordering::Relaxed) {
+            LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        }
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if TRACKING.load(Ordering::Relaxed) {
+            LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: PeakAllocator = PeakAllocator;
+
+fn xorshift_bytes(mut state: u64, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Runs `decode` over every offset of `data` with tracking on; returns the largest
+/// allocation seen.
+fn peak_while(data: &[u8], mut decode: impl FnMut(&[u8])) -> usize {
+    LARGEST.store(0, Ordering::Relaxed);
+    TRACKING.store(true, Ordering::Relaxed);
+    for at in 0..data.len() {
+        decode(&data[at..]);
+    }
+    TRACKING.store(false, Ordering::Relaxed);
+    LARGEST.load(Ordering::Relaxed)
+}
+
+#[test]
+fn hostile_lengths_never_cause_large_allocations() {
+    let limits = Limits {
+        max_field_len: 256,
+        max_array_len: 8,
+    };
+    // Random bytes plus frames that declare the largest lengths the format allows.
+    let mut data = xorshift_bytes(0x2545_f491_4f6c_dd1d, 1 << 16);
+    for m in b"CceamB" {
+        data.extend_from_slice(&[*m, 0x7f, 0xff, 0xff, 0xff]);
+        data.extend_from_slice(&[*m, 0x00, 0x00, 0x01, 0x00]);
+    }
+    // The biggest legitimate allocation is one field or one array's worth of Strings.
+    let bound = limits
+        .max_field_len
+        .max(limits.max_array_len * 2 * size_of::<String>());
+
+    let peak = peak_while(&data, |d| {
+        if let Ok(Some((Packet::CommandRequest(body), _))) = Packet::decode(d, &limits) {
+            let _ = Request::decode(&body, &limits);
+        }
+    });
+    assert!(
+        peak <= bound,
+        "client decoder allocated {peak} bytes, bound {bound}"
+    );
+}
