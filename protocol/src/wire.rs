@@ -153,11 +153,6 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    /// The limits this reader enforces.
-    pub(crate) fn limits(&self) -> &'a Limits {
-        self.limits
-    }
-
     fn take(&mut self, n: usize) -> Step<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return Err(match self.bounded {

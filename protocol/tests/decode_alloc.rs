@@ -6,6 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use protocol::client::{Packet, Request};
+use protocol::ecs::{split_line, Reply, Request as EcsRequest};
+use protocol::peer::PeerMessage;
 use protocol::Limits;
 
 struct PeakAllocator;
@@ -82,5 +84,35 @@ fn hostile_lengths_never_cause_large_allocations() {
     assert!(
         peak <= bound,
         "client decoder allocated {peak} bytes, bound {bound}"
+    );
+
+    let mut frames = data.clone();
+    for m in b"VvAaSs" {
+        frames.extend_from_slice(&[*m, 0x7f, 0xff, 0xff, 0xff]);
+        frames.extend_from_slice(&[*m, 0x00, 0x00, 0x01, 0x00]);
+    }
+    let peer_bound = limits.max_field_len + protocol::peer::BODY_ALLOWANCE;
+    let peak = peak_while(&frames, |d| {
+        let _ = PeerMessage::decode(d, &limits);
+    });
+    assert!(
+        peak <= peer_bound,
+        "peer decoder allocated {peak} bytes, bound {peer_bound}"
+    );
+
+    // A line is at most `max_line` bytes; parsing it allocates a small multiple of that
+    // (tokens, decoded base64), never in proportion to what a field claims.
+    let max_line = 512;
+    let mut lines = data.clone();
+    lines.extend_from_slice(b"ecs_put 1 2 aw==:dg== AP8=:\nregister a 1 b:2/c:3\n");
+    let peak = peak_while(&lines, |d| {
+        if let Ok(Some((line, _))) = split_line(d, max_line) {
+            let _ = EcsRequest::parse(line);
+            let _ = Reply::parse(line);
+        }
+    });
+    assert!(
+        peak <= 4 * max_line,
+        "ECS parser allocated {peak} bytes for lines of {max_line}"
     );
 }

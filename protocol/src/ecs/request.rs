@@ -1,0 +1,239 @@
+//! [`Request`]: every line sent to a node or to the ECS, each answered by one
+//! [`Reply`](super::Reply). Parsing is tolerant of hand-typed lines; `Display` writes the
+//! one canonical form.
+
+use std::fmt;
+
+use bytes::BytesMut;
+
+use super::addr::HostPort;
+use super::cluster::{ClusterView, Member, NodeEntry, Register};
+use super::error::{snippet, ParseError};
+use super::items::{fmt_put, Item, PutPart, ECS_PUT};
+use super::line::{Args, Tokens};
+
+/// Longest keyword of any request or reply; longer first words are unknown without
+/// looking further.
+pub(crate) const MAX_KEYWORD_LEN: usize = 16;
+
+/// A line sent to a node or to the ECS. Each is answered by one [`Reply`](super::Reply).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// `write_lock` (ECS -> group): refuse client writes until `release_lock`.
+    WriteLock,
+    /// `release_lock` (ECS -> group): accept writes again; drop the keys moved away.
+    ReleaseLock,
+    /// `next_addr <address> <port>` (ECS -> group): this is your successor on the ring.
+    NextAddr(HostPort),
+    /// `transfer_range <address> <port>` (ECS -> group): send the new successor (named by
+    /// the last `next_addr`) every item whose hash lies between that successor's position
+    /// and this address's position.
+    TransferRange(HostPort),
+    /// `ecs_put <transfer_id> <part> <item>...` (group -> group): one part of a transfer.
+    EcsPut(PutPart),
+    /// `done` or `done <address> <port>` (group -> ECS): the transfer is complete. The
+    /// optional address is the sender's ring address (extension).
+    Done(Option<HostPort>),
+    /// `broadcast_node <address> <port>` (ECS -> every group): a group joined the ring at
+    /// this address.
+    BroadcastNode(HostPort),
+    /// `register <address> <port> [<member>...]` (new group -> ECS): admit this group to
+    /// the ring (extension: the seed names the message but not its words).
+    Register(Register),
+    /// `cluster_view <version> <node>...` (ECS -> every node; extension): the whole
+    /// cluster, with the global node ids of the client protocol.
+    ClusterView(ClusterView),
+}
+
+impl Request {
+    /// Parses one line (with or without its `\n` / `\r\n`).
+    ///
+    /// Whitespace around the line and runs of spaces or tabs between words are ignored,
+    /// and the keyword may be in any ASCII case. Every error is a typed [`ParseError`].
+    pub fn parse(line: &str) -> Result<Request, ParseError> {
+        let mut tokens = Tokens::new(line);
+        let keyword = tokens.next().ok_or(ParseError::Empty)?;
+        let lower = if keyword.len() <= MAX_KEYWORD_LEN {
+            keyword.to_ascii_lowercase()
+        } else {
+            String::new()
+        };
+        let request = match lower.as_str() {
+            "write_lock" => {
+                Args::new("write_lock", tokens).finish()?;
+                Request::WriteLock
+            }
+            "release_lock" => {
+                Args::new("release_lock", tokens).finish()?;
+                Request::ReleaseLock
+            }
+            "next_addr" => Request::NextAddr(one_address("next_addr", tokens)?),
+            "transfer_range" => Request::TransferRange(one_address("transfer_range", tokens)?),
+            "broadcast_node" => Request::BroadcastNode(one_address("broadcast_node", tokens)?),
+            "ecs_put" => Request::EcsPut(parse_put(tokens)?),
+            "done" => {
+                let mut args = Args::new("done", tokens);
+                let ring = match args.optional() {
+                    None => None,
+                    Some(host) => Some(args.host_port_after(host)?),
+                };
+                args.finish()?;
+                Request::Done(ring)
+            }
+            "register" => Request::Register(parse_register(tokens)?),
+            "cluster_view" => Request::ClusterView(parse_view(tokens)?),
+            _ => {
+                return Err(ParseError::UnknownCommand {
+                    token: snippet(keyword),
+                })
+            }
+        };
+        Ok(request)
+    }
+
+    /// The canonical line, without terminator: lowercase keyword, single spaces.
+    pub fn to_line(&self) -> String {
+        self.to_string()
+    }
+
+    /// Appends the canonical line and its `\n` terminator to `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        use std::fmt::Write as _;
+        // Writing into a BytesMut cannot fail: it grows as needed.
+        let _ = writeln!(out, "{self}");
+    }
+
+    /// The request's keyword, as the canonical line starts (`"ecs_put"`).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Request::WriteLock => "write_lock",
+            Request::ReleaseLock => "release_lock",
+            Request::NextAddr(_) => "next_addr",
+            Request::TransferRange(_) => "transfer_range",
+            Request::EcsPut(_) => ECS_PUT,
+            Request::Done(_) => "done",
+            Request::BroadcastNode(_) => "broadcast_node",
+            Request::Register(_) => "register",
+            Request::ClusterView(_) => "cluster_view",
+        }
+    }
+}
+
+impl std::str::FromStr for Request {
+    type Err = ParseError;
+
+    /// Same as [`Request::parse`].
+    fn from_str(line: &str) -> Result<Request, ParseError> {
+        Request::parse(line)
+    }
+}
+
+impl fmt::Display for Request {
+    /// Writes the canonical line, without terminator.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keyword = self.keyword();
+        match self {
+            Request::WriteLock | Request::ReleaseLock | Request::Done(None) => f.write_str(keyword),
+            Request::NextAddr(a)
+            | Request::TransferRange(a)
+            | Request::BroadcastNode(a)
+            | Request::Done(Some(a)) => write!(f, "{keyword} {}", a.spaced()),
+            Request::EcsPut(part) => fmt_put(part, f),
+            Request::Register(r) => {
+                write!(f, "{keyword} {}", r.ring.spaced())?;
+                r.members.iter().try_for_each(|m| write!(f, " {m}"))
+            }
+            Request::ClusterView(v) => {
+                write!(f, "{keyword} {}", v.version)?;
+                v.nodes.iter().try_for_each(|n| write!(f, " {n}"))
+            }
+        }
+    }
+}
+
+fn one_address(command: &'static str, tokens: Tokens<'_>) -> Result<HostPort, ParseError> {
+    let mut args = Args::new(command, tokens);
+    let address = args.host_port()?;
+    args.finish()?;
+    Ok(address)
+}
+
+fn parse_put(tokens: Tokens<'_>) -> Result<PutPart, ParseError> {
+    let mut args = Args::new(ECS_PUT, tokens);
+    let transfer_id = args.number("transfer_id", 64)?;
+    let part = args.number("part", 32)?;
+    let items = args.rest_each(|index, token| {
+        Item::from_token(token).map_err(|reason| ParseError::BadItem {
+            index,
+            token: snippet(token),
+            reason,
+        })
+    })?;
+    Ok(PutPart {
+        transfer_id,
+        part,
+        items,
+    })
+}
+
+fn parse_register(tokens: Tokens<'_>) -> Result<Register, ParseError> {
+    let mut args = Args::new("register", tokens);
+    let ring = args.host_port()?;
+    let members = args.rest_each(|index, token| {
+        Member::from_token(token).map_err(|reason| ParseError::BadMember {
+            index,
+            token: snippet(token),
+            reason,
+        })
+    })?;
+    Ok(Register { ring, members })
+}
+
+fn parse_view(tokens: Tokens<'_>) -> Result<ClusterView, ParseError> {
+    let mut args = Args::new("cluster_view", tokens);
+    let version = args.number("version", 64)?;
+    let nodes = args.rest_each(|index, token| {
+        NodeEntry::from_token(token).map_err(|reason| ParseError::BadNode {
+            index,
+            token: snippet(token),
+            reason,
+        })
+    })?;
+    Ok(ClusterView { version, nodes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_match_the_canonical_line() {
+        let a = HostPort::new("h", 1).unwrap();
+        let all = [
+            Request::WriteLock,
+            Request::ReleaseLock,
+            Request::NextAddr(a.clone()),
+            Request::TransferRange(a.clone()),
+            Request::EcsPut(PutPart::default()),
+            Request::Done(None),
+            Request::Done(Some(a.clone())),
+            Request::BroadcastNode(a.clone()),
+            Request::Register(Register {
+                ring: a,
+                members: vec![],
+            }),
+            Request::ClusterView(ClusterView {
+                version: 0,
+                nodes: vec![],
+            }),
+        ];
+        for r in all {
+            assert!(r.keyword().len() <= MAX_KEYWORD_LEN);
+            assert!(r.to_line().starts_with(r.keyword()));
+            assert_eq!(Request::parse(&r.to_line()), Ok(r.clone()));
+            let mut out = BytesMut::new();
+            r.encode(&mut out);
+            assert_eq!(&out[..], format!("{}\n", r.to_line()).as_bytes());
+        }
+    }
+}
