@@ -1,3 +1,23 @@
-//! The running parts of the store. Empty until the working-cluster issue lands: this crate
-//! claims nothing yet.
+//! The running parts of the store: the KV node, the ECS, and the client library.
+//!
+//! - [`io`]: the seams (network, disk, seeded RNG) node code is written against, with
+//!   their tokio/std implementations; the `sim` crate supplies turmoil ones.
+//! - [`ring`]: MD5 ring positions and ownership arcs.
+//! - [`wal`]: a checksummed write-ahead log on a [`io::Disk`].
+//! - [`codec`]: the private binary format of what the node stores.
+//! - [`group`]: a replica group's state and the one place it changes.
+//! - [`lines`]: text-line connections for the ECS protocol.
+//! - [`client`]: the client library: routing, redirects, retries with backoff, sessions.
 #![warn(missing_docs)]
+
+pub mod admin_link;
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod ecs;
+pub mod group;
+pub mod io;
+pub mod lines;
+pub mod ring;
+pub mod server;
+pub mod wal;

@@ -1,0 +1,35 @@
+//! `ecs`: the external configuration service that keeps the ring and admits groups.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use node::ecs::{self, EcsConfig};
+use node::io::{StdDisk, TokioNet};
+
+/// Runs the ECS: nodes `register` on --bind and the ECS admits them one at a time with the
+/// join protocol (write_lock, next_addr, transfer_range, done, broadcast_node,
+/// release_lock). Its state survives restarts in --data-dir; an unfinished join resumes.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Admin address to listen on (the ECS text protocol; try it with `nc`).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7000")]
+    bind: String,
+    /// Directory for the ECS state file (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Seconds to wait for `done` before resending transfer_range.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    transfer_timeout: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    node::cli::init_tracing("info");
+    let mut config = EcsConfig::new(args.bind, args.data_dir);
+    config.transfer_timeout = std::time::Duration::from_secs(args.transfer_timeout);
+    node::cli::run_local(ecs::run(TokioNet, StdDisk, config))
+        .context("starting the runtime")?
+        .context("ECS stopped")
+}

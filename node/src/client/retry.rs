@@ -1,0 +1,251 @@
+//! The retry loop of one operation: which node to ask, what each answer means, when to
+//! back off, and when to give up. See the module docs of [`super`] for the rules.
+//!
+//! Every wait and every timeout is capped by the operation's deadline, and every error
+//! that leads to a retry is kept in words so that [`ClientError::Timeout`] can say what
+//! kept failing.
+
+use protocol::client::{is_retryable, Packet};
+use tokio::time::{sleep_until, timeout, Instant};
+use tracing::debug;
+
+use super::backoff::Backoff;
+use super::conn::Conn;
+use super::error::{ClientError, ConnError};
+use super::Client;
+use crate::io::Network;
+
+/// Redirects followed in a row before the client backs off once: a legitimate redirect
+/// chain is short (a follower names its leader; a node names another group's leader), a
+/// loop between confused nodes is not.
+const REDIRECTS_PER_BACKOFF: u32 = 3;
+
+/// The result of one attempt at one node.
+enum Attempt {
+    /// The node answered with this packet; the connection stays open.
+    Answer(Packet),
+    /// The connection failed or timed out and was dropped; why, in words.
+    Failed(String),
+}
+
+impl<N: Network> Client<N> {
+    /// Sends `request` until a node gives the final answer (a packet with the request's
+    /// answer marker: 'c' for 'C', 'm' for 'M') or a final error, or the deadline passes.
+    /// Returns the answer and the address of the node that gave it.
+    pub(super) async fn exchange(
+        &mut self,
+        request: &Packet,
+    ) -> Result<(Packet, String), ClientError> {
+        let expected = request.marker().to_ascii_lowercase();
+        let deadline = Instant::now() + self.config.deadline;
+        let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
+        let mut redirects = 0u32;
+        let mut last_error = String::from("no attempt finished");
+        let mut target = self.route.target().ok_or(ClientError::NoSeeds)?;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout {
+                    after: self.config.deadline,
+                    last_error,
+                });
+            }
+            let answer = match self.attempt(&target, request, deadline).await? {
+                Attempt::Answer(answer) => answer,
+                Attempt::Failed(why) => {
+                    debug!(addr = %target, error = %why, "attempt failed; trying the next node");
+                    last_error = why;
+                    target = self.next_node(&target)?;
+                    self.pause(&mut backoff, deadline).await;
+                    continue;
+                }
+            };
+            match answer {
+                answer if answer.marker() == expected => {
+                    self.route.set_current(&target);
+                    return Ok((answer, target));
+                }
+                Packet::NotLeader(id) if id >= 0 => {
+                    if let Some(next) = self.leader_address(id, &target, deadline).await {
+                        redirects += 1;
+                        debug!(from = %target, to = %next, leader = id, "redirected");
+                        last_error = format!("{target} redirected to node {id} at {next}");
+                        target = next;
+                        self.route.set_current(&target);
+                        if redirects % REDIRECTS_PER_BACKOFF == 0 {
+                            self.pause(&mut backoff, deadline).await;
+                        }
+                    } else {
+                        last_error = format!(
+                            "{target} named node {id} as leader, but no node could give its address"
+                        );
+                        debug!(addr = %target, leader = id, "leader address unknown; retrying");
+                        target = self.next_node(&target)?;
+                        self.pause(&mut backoff, deadline).await;
+                    }
+                }
+                Packet::NotLeader(_) => {
+                    debug!(addr = %target, "no leader known; retrying at the next node");
+                    last_error =
+                        format!("{target} knows no leader (election or ring change in progress)");
+                    if !self.route.has_addresses() {
+                        self.refresh_metadata(&target, deadline).await;
+                    }
+                    target = self.next_node(&target)?;
+                    self.pause(&mut backoff, deadline).await;
+                }
+                Packet::ErrorResponse(message) if is_retryable(&message) => {
+                    debug!(addr = %target, %message, "retryable refusal; retrying");
+                    last_error = format!("{target} refused with a retryable error: {message}");
+                    self.pause(&mut backoff, deadline).await;
+                }
+                Packet::ErrorResponse(message) => return Err(ClientError::Server(message)),
+                other => {
+                    return Err(ClientError::Protocol {
+                        addr: target,
+                        detail: format!(
+                            "expected '{}', got '{}'",
+                            char::from(expected),
+                            char::from(other.marker())
+                        ),
+                    })
+                }
+            }
+        }
+    }
+
+    /// One request at `addr`, over its open connection or a new one. Connection failures
+    /// and timeouts are [`Attempt::Failed`]; a handshake refusal or a malformed answer is
+    /// a final error.
+    async fn attempt(
+        &mut self,
+        addr: &str,
+        request: &Packet,
+        deadline: Instant,
+    ) -> Result<Attempt, ClientError> {
+        let conn = match self.conns.remove(addr) {
+            Some(conn) if conn.is_idle() => Some(conn),
+            Some(_) => {
+                debug!(%addr, "dropping a connection with an unanswered request");
+                None
+            }
+            None => None,
+        };
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => {
+                let budget = self.budget(deadline);
+                debug!(%addr, "connecting");
+                let opened = timeout(budget, Conn::open(&self.net, addr, self.config.limits));
+                match opened.await {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(e)) => return failure(addr, e, "no node reachable at"),
+                    Err(_) => {
+                        return Ok(Attempt::Failed(format!(
+                            "no answer from {addr} within {budget:?} while connecting"
+                        )))
+                    }
+                }
+            }
+        };
+        let budget = self.budget(deadline);
+        match timeout(budget, conn.round_trip(request)).await {
+            Ok(Ok(answer)) => {
+                self.conns.insert(addr.to_owned(), conn);
+                Ok(Attempt::Answer(answer))
+            }
+            Ok(Err(e)) => failure(addr, e, "lost the connection to"),
+            Err(_) => Ok(Attempt::Failed(format!(
+                "no answer from {addr} within {budget:?}"
+            ))),
+        }
+    }
+
+    /// The client address of node `id`, asking the cluster for its address list (first
+    /// `from`, then every other known node) if the id is not in the cached one.
+    async fn leader_address(&mut self, id: i32, from: &str, deadline: Instant) -> Option<String> {
+        if let Some(addr) = self.route.address_of(id) {
+            return Some(addr);
+        }
+        debug!(leader = id, "leader id not in the address list; fetching metadata");
+        self.refresh_metadata(from, deadline).await;
+        self.route.address_of(id)
+    }
+
+    /// Fetches the address list from the first node that answers 'M', trying `first` and
+    /// then each other known node once. Returns whether the list was updated.
+    async fn refresh_metadata(&mut self, first: &str, deadline: Instant) -> bool {
+        let mut order = vec![first.to_owned()];
+        let others = self.route.known().into_iter().filter(|a| *a != first);
+        order.extend(others.map(str::to_owned).collect::<Vec<_>>());
+        for addr in order {
+            if Instant::now() >= deadline {
+                break;
+            }
+            match self
+                .attempt(&addr, &Packet::ClusterMetadataRequest, deadline)
+                .await
+            {
+                Ok(Attempt::Answer(Packet::ClusterMetadataResponse { addresses, .. })) => {
+                    debug!(%addr, nodes = addresses.len(), "learned the address list");
+                    self.route.set_addresses(addresses);
+                    return true;
+                }
+                Ok(Attempt::Answer(other)) => {
+                    let got = char::from(other.marker());
+                    debug!(%addr, %got, "unexpected answer to a metadata request");
+                }
+                Ok(Attempt::Failed(why)) => debug!(%addr, error = %why, "metadata request failed"),
+                Err(e) => debug!(%addr, error = %e, "metadata request failed"),
+            }
+        }
+        false
+    }
+
+    /// Moves on from `from` to the next known node.
+    fn next_node(&mut self, from: &str) -> Result<String, ClientError> {
+        let next = self.route.advance(from).ok_or(ClientError::NoSeeds)?;
+        if next != from {
+            debug!(%from, to = %next, "switching node");
+        }
+        Ok(next)
+    }
+
+    /// Waits the next backoff delay, or until the deadline if that comes first.
+    async fn pause(&mut self, backoff: &mut Backoff, deadline: Instant) {
+        let delay = backoff.next_delay(&mut self.rng);
+        debug!(?delay, "backing off");
+        sleep_until((Instant::now() + delay).min(deadline)).await;
+    }
+
+    /// The time one attempt step may take: the attempt timeout, cut to the deadline.
+    fn budget(&self, deadline: Instant) -> std::time::Duration {
+        self.config
+            .attempt_timeout
+            .min(deadline.saturating_duration_since(Instant::now()))
+    }
+}
+
+/// Sorts a connection error into "try elsewhere" and "give up". `io_context` begins the
+/// sentence for an I/O error ("no node reachable at" when connecting).
+fn failure(addr: &str, error: ConnError, io_context: &str) -> Result<Attempt, ClientError> {
+    match error {
+        ConnError::Io(e) => Ok(Attempt::Failed(format!("{io_context} {addr}: {e}"))),
+        ConnError::Closed => Ok(Attempt::Failed(format!("{addr} closed the connection"))),
+        ConnError::HandshakeError { stage, message } if is_retryable(&message) => Ok(
+            Attempt::Failed(format!("{addr} refused the {stage} for now: {message}")),
+        ),
+        ConnError::Rejected { stage, reason }
+        | ConnError::HandshakeError {
+            stage,
+            message: reason,
+        } => Err(ClientError::Handshake {
+            addr: addr.to_owned(),
+            stage,
+            reason,
+        }),
+        e @ (ConnError::Decode(_) | ConnError::Unexpected { .. }) => Err(ClientError::Protocol {
+            addr: addr.to_owned(),
+            detail: e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,161 @@
+//! The join driver: takes queued groups one at a time and walks each through the seed's
+//! steps, recording every step before moving on.
+
+use std::rc::Rc;
+
+use protocol::ecs::{HostPort, Reply, Request};
+
+use super::state::{Join, JoinStep};
+use super::Ecs;
+use crate::admin_link::AdminLink;
+use crate::io::{Disk, Network};
+
+/// Runs joins forever; returns only if the state can no longer be persisted.
+pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(), std::io::Error> {
+    let mut link = ecs.link();
+    loop {
+        let started = ecs.state.borrow_mut().start_next_join();
+        if started {
+            ecs.persist()?;
+        }
+        let join = ecs.state.borrow().join.clone();
+        match join {
+            None => ecs.wake.notified().await,
+            Some(join) => {
+                tracing::info!(group = %join.newcomer.ring, step = %join.step, "join step");
+                let next = perform(&ecs, &mut link, &join).await;
+                advance(&ecs, &join, next)?;
+            }
+        }
+    }
+}
+
+/// What comes after a step.
+enum Next {
+    Step(JoinStep),
+    Finished,
+    /// Another task moved the join on (the `done` handler).
+    AlreadyMoved,
+}
+
+async fn perform<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, join: &Join) -> Next {
+    let newcomer = &join.newcomer.ring;
+    let pred = join.predecessor.as_ref();
+    match (join.step, pred) {
+        (JoinStep::TellNewcomerNext, _) => {
+            send(ecs, link, newcomer, &Request::NextAddr(join.successor.clone())).await;
+            Next::Step(if pred.is_some() { JoinStep::LockPredecessor } else { JoinStep::Broadcast })
+        }
+        (JoinStep::LockPredecessor, Some(p)) => {
+            send(ecs, link, p, &Request::WriteLock).await;
+            Next::Step(JoinStep::TellPredecessorNext)
+        }
+        (JoinStep::TellPredecessorNext, Some(p)) => {
+            send(ecs, link, p, &Request::NextAddr(newcomer.clone())).await;
+            Next::Step(JoinStep::Transfer)
+        }
+        (JoinStep::Transfer, Some(p)) => {
+            // Resend transfer_range until `done` arrives: the predecessor restarts a
+            // hand-off it lost in a crash, and answers `ok` to one already running.
+            loop {
+                send(ecs, link, p, &Request::TransferRange(join.successor.clone())).await;
+                let waited = tokio::time::timeout(ecs.config.transfer_timeout, async {
+                    while ecs.state.borrow().join.as_ref().map(|j| j.step) == Some(JoinStep::Transfer) {
+                        ecs.wake.notified().await;
+                    }
+                })
+                .await;
+                if waited.is_ok() {
+                    return Next::AlreadyMoved;
+                }
+                tracing::warn!(group = %p, "no done yet; resending transfer_range");
+            }
+        }
+        (JoinStep::Broadcast, _) => {
+            broadcast(ecs, link, newcomer).await;
+            if pred.is_some() {
+                Next::Step(JoinStep::Release)
+            } else {
+                Next::Finished
+            }
+        }
+        (JoinStep::Release, Some(p)) => {
+            send(ecs, link, p, &Request::ReleaseLock).await;
+            Next::Finished
+        }
+        (step, None) => {
+            tracing::error!(%step, "step needs a predecessor but the join has none; skipping to broadcast");
+            Next::Step(JoinStep::Broadcast)
+        }
+    }
+}
+
+/// Adds the newcomer to the ring (once) and tells every group.
+async fn broadcast<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, newcomer: &HostPort) {
+    let added = {
+        let mut state = ecs.state.borrow_mut();
+        if state.members.contains(newcomer) {
+            false
+        } else {
+            state.members.push(newcomer.clone());
+            state.version += 1;
+            true
+        }
+    };
+    if added {
+        if let Err(e) = ecs.persist() {
+            tracing::error!(error = %e, "could not record the new member");
+        }
+    }
+    let (members, view) = {
+        let state = ecs.state.borrow();
+        (state.members.clone(), state.view())
+    };
+    for m in &members {
+        send(ecs, link, m, &Request::BroadcastNode(newcomer.clone())).await;
+    }
+    for m in &members {
+        send(ecs, link, m, &Request::ClusterView(view.clone())).await;
+    }
+}
+
+fn advance<N: Network, D: Disk>(ecs: &Ecs<N, D>, join: &Join, next: Next) -> Result<(), std::io::Error> {
+    {
+        let mut state = ecs.state.borrow_mut();
+        match next {
+            Next::AlreadyMoved => return Ok(()),
+            Next::Step(step) => {
+                if let Some(j) = state.join.as_mut() {
+                    j.step = step;
+                }
+            }
+            Next::Finished => {
+                tracing::info!(group = %join.newcomer.ring, "join finished");
+                state.join = None;
+            }
+        }
+    }
+    ecs.persist()
+}
+
+/// Sends `request` to the group at `ring` until one of its nodes answers `ok`, following
+/// `error not_leader` hints.
+async fn send<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, ring: &HostPort, request: &Request) {
+    let admins = ecs.state.borrow().admins_of(ring);
+    let mut hint: Option<HostPort> = None;
+    loop {
+        let targets: Vec<HostPort> = hint.take().into_iter().chain(admins.iter().cloned()).collect();
+        for target in targets {
+            match link.send(&target.to_string(), request).await {
+                Ok(Reply::Ok) => return,
+                Ok(Reply::NotLeader(Some(leader))) => {
+                    hint = Some(leader);
+                    break;
+                }
+                Ok(other) => tracing::warn!(to = %target, request = request.keyword(), reply = %other.to_line(), "refused"),
+                Err(e) => tracing::debug!(to = %target, request = request.keyword(), error = %e, "failed"),
+            }
+        }
+        tokio::time::sleep(ecs.config.timing.retry_pause).await;
+    }
+}

@@ -1,0 +1,153 @@
+//! The ECS (external configuration service): keeps the ring and admits groups one at a
+//! time with the join protocol of `ecs-protocol.md`.
+//!
+//! - [`state`]: what the ECS knows and its stored form.
+//! - `service`: the admin port, where groups `register` and report `done`.
+//! - `driver`: the task that walks each join through its steps.
+//!
+//! The state is persisted after every step, so an ECS that restarts mid-join resumes at
+//! the step it was on; every step is idempotent at the node that receives it.
+
+mod driver;
+mod service;
+pub mod state;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::Notify;
+
+use crate::admin_link::{AdminLink, LinkTiming};
+use crate::io::{Disk, Listener, Network};
+use state::{EcsState, StateFileError};
+
+/// Everything the ECS needs to know at start.
+#[derive(Debug, Clone)]
+pub struct EcsConfig {
+    /// Address the admin listener binds.
+    pub bind: String,
+    /// Where the ECS keeps its state file.
+    pub data_dir: PathBuf,
+    /// Longest line accepted.
+    pub max_line_len: usize,
+    /// Timeouts and pauses for requests to groups.
+    pub timing: LinkTiming,
+    /// How long to wait for `done` before resending `transfer_range`.
+    pub transfer_timeout: Duration,
+}
+
+impl EcsConfig {
+    /// A config with defaults for everything but the bind address and data directory.
+    pub fn new(bind: String, data_dir: PathBuf) -> Self {
+        EcsConfig {
+            bind,
+            data_dir,
+            max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
+            timing: LinkTiming::default(),
+            transfer_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the ECS stopped.
+#[derive(Debug, Error)]
+pub enum EcsError {
+    /// The disk failed.
+    #[error("ECS storage in {dir}: {source}")]
+    Io {
+        /// The data directory.
+        dir: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The state file does not parse.
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
+    /// The admin port could not be bound or stopped accepting.
+    #[error("admin port {addr}: {source}")]
+    Listen {
+        /// The bind address.
+        addr: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+/// State shared by the ECS's tasks.
+pub(crate) struct Ecs<N: Network, D: Disk> {
+    pub(crate) config: EcsConfig,
+    pub(crate) net: N,
+    disk: D,
+    pub(crate) state: RefCell<EcsState>,
+    /// Wakes the driver: a group registered, or `done` arrived.
+    pub(crate) wake: Notify,
+}
+
+impl<N: Network, D: Disk> Ecs<N, D> {
+    fn state_path(&self) -> PathBuf {
+        self.config.data_dir.join("ecs-state")
+    }
+
+    /// Writes the state durably. A failure here is fatal: the ECS must not act on a step
+    /// it could not record.
+    pub(crate) fn persist(&self) -> Result<(), std::io::Error> {
+        let text = self.state.borrow().to_text();
+        self.disk.replace(&self.state_path(), text.as_bytes())
+    }
+
+    pub(crate) fn link(&self) -> AdminLink<N> {
+        AdminLink::new(self.net.clone(), self.config.timing, self.config.max_line_len)
+    }
+}
+
+/// Runs the ECS until its listener fails or its disk does.
+pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Result<(), EcsError> {
+    let io_err = |source| EcsError::Io {
+        dir: config.data_dir.clone(),
+        source,
+    };
+    disk.create_dir_all(&config.data_dir).map_err(io_err)?;
+    let path = config.data_dir.join("ecs-state");
+    let state = match disk.read(&path).map_err(io_err)? {
+        Some(bytes) => EcsState::from_text(&String::from_utf8_lossy(&bytes))?,
+        None => EcsState::default(),
+    };
+    tracing::info!(
+        members = state.members.len(),
+        queued = state.queue.len(),
+        joining = state.join.as_ref().map(|j| j.step.name()),
+        "ECS starting"
+    );
+    let mut listener = net.bind(&config.bind).await.map_err(|source| EcsError::Listen {
+        addr: config.bind.clone(),
+        source,
+    })?;
+    let ecs = Rc::new(Ecs {
+        config,
+        net,
+        disk,
+        state: RefCell::new(state),
+        wake: Notify::new(),
+    });
+    let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    tokio::task::spawn_local(service::serve(ecs.clone(), stream, peer));
+                }
+                Err(e) => return e,
+            }
+        }
+    };
+    tokio::select! {
+        e = accept => Err(EcsError::Listen { addr: ecs.config.bind.clone(), source: e }),
+        r = driver => match r {
+            Ok(Err(e)) => Err(EcsError::Io { dir: ecs.config.data_dir.clone(), source: e }),
+            _ => Ok(()),
+        },
+    }
+}

@@ -1,0 +1,303 @@
+//! What the ECS knows, and its stored form: the node table, the ring, the queue of groups
+//! waiting to join, and the step the current join has reached.
+//!
+//! The state is written whole (atomically, synced) after every change, as lines of text a
+//! person can read: `node`, `member`, `queued` and `join` lines.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use protocol::ecs::{ClusterView, HostPort, NodeEntry, Register, Request};
+use thiserror::Error;
+
+use crate::ring::Ring;
+
+/// The steps of one join, in the seed's order. Each is idempotent on the receiving side,
+/// so after a restart the ECS simply redoes the step it was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JoinStep {
+    /// Send the new group `next_addr <successor>`.
+    TellNewcomerNext,
+    /// Send the predecessor `write_lock`.
+    LockPredecessor,
+    /// Send the predecessor `next_addr <newcomer>`.
+    TellPredecessorNext,
+    /// Send the predecessor `transfer_range <successor>`, then wait for its `done`.
+    Transfer,
+    /// `done` arrived: announce the newcomer with `broadcast_node` and `cluster_view`.
+    Broadcast,
+    /// Send the predecessor `release_lock`.
+    Release,
+}
+
+impl JoinStep {
+    const ALL: [(JoinStep, &'static str); 6] = [
+        (JoinStep::TellNewcomerNext, "tell-newcomer-next"),
+        (JoinStep::LockPredecessor, "lock-predecessor"),
+        (JoinStep::TellPredecessorNext, "tell-predecessor-next"),
+        (JoinStep::Transfer, "transfer"),
+        (JoinStep::Broadcast, "broadcast"),
+        (JoinStep::Release, "release"),
+    ];
+
+    /// The step's name in the state file and in logs.
+    pub fn name(self) -> &'static str {
+        JoinStep::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("?")
+    }
+
+    fn from_name(name: &str) -> Option<JoinStep> {
+        JoinStep::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+    }
+}
+
+impl fmt::Display for JoinStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The join in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    /// The group joining.
+    pub newcomer: Register,
+    /// The member that owns the newcomer's position now; `None` for the first group.
+    pub predecessor: Option<HostPort>,
+    /// The member that will follow the newcomer (the newcomer itself when it is the
+    /// first group).
+    pub successor: HostPort,
+    /// How far the join got.
+    pub step: JoinStep,
+}
+
+/// Everything the ECS keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EcsState {
+    /// Every node ever admitted; a node's id is its index.
+    pub nodes: Vec<NodeEntry>,
+    /// Ring addresses of the groups that finished joining, in join order.
+    pub members: Vec<HostPort>,
+    /// Groups waiting their turn, first come first served.
+    pub queue: VecDeque<Register>,
+    /// The join in progress.
+    pub join: Option<Join>,
+    /// Grows with every announced change.
+    pub version: u64,
+}
+
+/// The stored state does not parse.
+#[derive(Debug, Error)]
+#[error("ECS state file, line {line}: {reason}")]
+pub struct StateFileError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl EcsState {
+    /// The ring of finished members.
+    pub fn ring(&self) -> Ring {
+        Ring::new(self.members.iter().cloned())
+    }
+
+    /// Whether a group with this ring address is a member, joining or queued.
+    pub fn knows(&self, ring: &HostPort) -> bool {
+        self.members.contains(ring)
+            || self.join.as_ref().is_some_and(|j| &j.newcomer.ring == ring)
+            || self.queue.iter().any(|r| &r.ring == ring)
+    }
+
+    /// The view announced to every node: all nodes of member groups.
+    pub fn view(&self) -> ClusterView {
+        ClusterView {
+            version: self.version,
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|n| self.members.contains(&n.ring))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Admin addresses of every node of the group at `ring`.
+    pub fn admins_of(&self, ring: &HostPort) -> Vec<HostPort> {
+        let admins: Vec<HostPort> = self
+            .nodes
+            .iter()
+            .filter(|n| &n.ring == ring)
+            .map(|n| n.admin.clone())
+            .collect();
+        if admins.is_empty() {
+            vec![ring.clone()]
+        } else {
+            admins
+        }
+    }
+
+    /// Starts the next queued join, assigning node ids to the newcomer's members.
+    /// Returns false if none is waiting or one is already running.
+    pub fn start_next_join(&mut self) -> bool {
+        if self.join.is_some() {
+            return false;
+        }
+        let Some(newcomer) = self.queue.pop_front() else {
+            return false;
+        };
+        for m in &newcomer.members {
+            if !self.nodes.iter().any(|n| n.admin == m.admin) {
+                self.nodes.push(NodeEntry {
+                    id: self.nodes.len() as u32,
+                    ring: newcomer.ring.clone(),
+                    admin: m.admin.clone(),
+                    client: m.client.clone(),
+                });
+            }
+        }
+        let ring = self.ring();
+        let (predecessor, successor) = match ring.neighbours_of(&newcomer.ring) {
+            Some((p, s)) => (Some(p), s),
+            None => (None, newcomer.ring.clone()),
+        };
+        self.join = Some(Join {
+            newcomer,
+            predecessor,
+            successor,
+            step: JoinStep::TellNewcomerNext,
+        });
+        true
+    }
+
+    /// Writes the state file's text.
+    pub fn to_text(&self) -> String {
+        let mut out = String::from("# ECS state; rewritten whole after every change\n");
+        out.push_str(&format!("version {}\n", self.version));
+        for n in &self.nodes {
+            out.push_str(&format!("node {n}\n"));
+        }
+        for m in &self.members {
+            out.push_str(&format!("member {m}\n"));
+        }
+        for r in &self.queue {
+            out.push_str(&format!("queued {}\n", Request::Register(r.clone()).to_line()));
+        }
+        if let Some(j) = &self.join {
+            let pred = j.predecessor.as_ref().map_or("-".to_string(), |p| p.to_string());
+            out.push_str(&format!(
+                "join {} {} {} {}\n",
+                j.step,
+                pred,
+                j.successor,
+                Request::Register(j.newcomer.clone()).to_line()
+            ));
+        }
+        out
+    }
+
+    /// Reads a state file's text.
+    pub fn from_text(text: &str) -> Result<EcsState, StateFileError> {
+        let mut state = EcsState::default();
+        for (i, line) in text.lines().enumerate() {
+            let err = |reason: String| StateFileError { line: i + 1, reason };
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match word {
+                "version" => {
+                    state.version = rest.parse().map_err(|_| err(format!("bad version {rest:?}")))?
+                }
+                "node" => state
+                    .nodes
+                    .push(NodeEntry::from_token(rest).map_err(|e| err(e.to_string()))?),
+                "member" => state
+                    .members
+                    .push(rest.parse().map_err(|e| err(format!("{e}")))?),
+                "queued" => state.queue.push_back(register(rest).map_err(err)?),
+                "join" => {
+                    let mut parts = rest.splitn(4, ' ');
+                    let mut next = || parts.next().unwrap_or("");
+                    let step = next();
+                    let step = JoinStep::from_name(step).ok_or_else(|| err(format!("unknown step {step:?}")))?;
+                    let pred = next();
+                    let predecessor = if pred == "-" {
+                        None
+                    } else {
+                        Some(pred.parse().map_err(|e| err(format!("{e}")))?)
+                    };
+                    let successor = next().parse().map_err(|e| err(format!("{e}")))?;
+                    let newcomer = register(next()).map_err(err)?;
+                    state.join = Some(Join {
+                        newcomer,
+                        predecessor,
+                        successor,
+                        step,
+                    });
+                }
+                other => return Err(err(format!("unknown entry {other:?}"))),
+            }
+        }
+        Ok(state)
+    }
+}
+
+fn register(line: &str) -> Result<Register, String> {
+    match Request::parse(line) {
+        Ok(Request::Register(r)) => Ok(r),
+        Ok(other) => Err(format!("expected a register line, found {}", other.keyword())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::ecs::Member;
+
+    fn reg(ring: &str, admin: &str, client: &str) -> Register {
+        Register {
+            ring: ring.parse().unwrap(),
+            members: vec![Member {
+                admin: admin.parse().unwrap(),
+                client: client.parse().unwrap(),
+            }],
+        }
+    }
+
+    #[test]
+    fn state_survives_its_text_form() {
+        let mut s = EcsState::default();
+        s.queue.push_back(reg("a:1", "a:1", "a:2"));
+        s.queue.push_back(reg("b:1", "b:1", "b:2"));
+        assert!(s.start_next_join());
+        s.join.as_mut().unwrap().step = JoinStep::Broadcast;
+        s.members.push("a:1".parse().unwrap());
+        s.version = 4;
+        let back = EcsState::from_text(&s.to_text()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn the_first_group_is_its_own_successor_and_ids_grow() {
+        let mut s = EcsState::default();
+        s.queue.push_back(reg("a:1", "a:1", "a:2"));
+        assert!(s.start_next_join());
+        let j = s.join.clone().unwrap();
+        assert_eq!(j.predecessor, None);
+        assert_eq!(j.successor, j.newcomer.ring);
+        assert_eq!(s.nodes[0].id, 0);
+        assert!(!s.start_next_join(), "one join at a time");
+    }
+
+    #[test]
+    fn a_bad_state_file_names_the_line() {
+        let e = EcsState::from_text("version 1\nbogus x\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}

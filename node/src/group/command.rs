@@ -1,0 +1,154 @@
+//! Every change to a replica group's state, as one enum: the unit the log stores and the
+//! Raft issue will replicate. Nothing changes a group except applying one of these.
+
+use bytes::{BufMut, BytesMut};
+use protocol::client::Request;
+use protocol::ecs::{ClusterView, HostPort, PutPart};
+use protocol::Limits;
+
+use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
+
+/// A state change of a replica group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupCommand {
+    /// A client's write (or a read, once reads go through the log).
+    Client(Request),
+    /// `write_lock`: refuse client writes until released.
+    WriteLock,
+    /// `release_lock`: accept writes again and drop a range that was handed off.
+    ReleaseLock,
+    /// `next_addr`: the member that follows this group on the ring.
+    SetNext(HostPort),
+    /// `transfer_range`: start sending `[next, end)` to the next member.
+    BeginTransfer {
+        /// The member whose position ends the range.
+        end: HostPort,
+        /// Names this transfer's `ecs_put` parts.
+        transfer_id: u64,
+    },
+    /// Every part of the current transfer was acknowledged; stop serving that range.
+    FinishTransfer,
+    /// `ecs_put`: items received from the previous owner, durable once applied.
+    ReceivePart(PutPart),
+    /// `broadcast_node`: a member joined the ring.
+    AddMember(HostPort),
+    /// `cluster_view`: the ring and the node table.
+    SetView(ClusterView),
+}
+
+mod marker {
+    pub const CLIENT: u8 = b'C';
+    pub const WRITE_LOCK: u8 = b'L';
+    pub const RELEASE_LOCK: u8 = b'U';
+    pub const SET_NEXT: u8 = b'N';
+    pub const BEGIN_TRANSFER: u8 = b'T';
+    pub const FINISH_TRANSFER: u8 = b'F';
+    pub const RECEIVE_PART: u8 = b'P';
+    pub const ADD_MEMBER: u8 = b'B';
+    pub const SET_VIEW: u8 = b'V';
+}
+
+impl GroupCommand {
+    /// Appends the command's stored form.
+    pub fn encode(&self, out: &mut BytesMut) {
+        match self {
+            GroupCommand::Client(req) => {
+                out.put_u8(marker::CLIENT);
+                req.encode(out);
+            }
+            GroupCommand::WriteLock => out.put_u8(marker::WRITE_LOCK),
+            GroupCommand::ReleaseLock => out.put_u8(marker::RELEASE_LOCK),
+            GroupCommand::SetNext(a) => {
+                out.put_u8(marker::SET_NEXT);
+                put_host_port(out, a);
+            }
+            GroupCommand::BeginTransfer { end, transfer_id } => {
+                out.put_u8(marker::BEGIN_TRANSFER);
+                put_host_port(out, end);
+                out.put_u64(*transfer_id);
+            }
+            GroupCommand::FinishTransfer => out.put_u8(marker::FINISH_TRANSFER),
+            GroupCommand::ReceivePart(part) => {
+                out.put_u8(marker::RECEIVE_PART);
+                out.put_u64(part.transfer_id);
+                out.put_u32(part.part);
+                out.put_u32(part.items.len() as u32);
+                for item in &part.items {
+                    put_bytes(out, &item.key);
+                    put_bytes(out, &item.value);
+                }
+            }
+            GroupCommand::AddMember(a) => {
+                out.put_u8(marker::ADD_MEMBER);
+                put_host_port(out, a);
+            }
+            GroupCommand::SetView(view) => {
+                out.put_u8(marker::SET_VIEW);
+                out.put_u64(view.version);
+                out.put_u32(view.nodes.len() as u32);
+                for n in &view.nodes {
+                    out.put_u32(n.id);
+                    put_host_port(out, &n.ring);
+                    put_host_port(out, &n.admin);
+                    put_host_port(out, &n.client);
+                }
+            }
+        }
+    }
+
+    /// Decodes a stored command.
+    pub fn decode(bytes: &[u8]) -> Result<GroupCommand, Corrupt> {
+        let mut c = Cursor::new(bytes);
+        let cmd = match c.u8("command marker")? {
+            marker::CLIENT => {
+                let body = c.rest();
+                let req = Request::decode(body, &Limits::DEFAULT)
+                    .map_err(|e| Corrupt(format!("client request: {e}")))?;
+                GroupCommand::Client(req)
+            }
+            marker::WRITE_LOCK => GroupCommand::WriteLock,
+            marker::RELEASE_LOCK => GroupCommand::ReleaseLock,
+            marker::SET_NEXT => GroupCommand::SetNext(c.host_port("next")?),
+            marker::BEGIN_TRANSFER => GroupCommand::BeginTransfer {
+                end: c.host_port("end")?,
+                transfer_id: c.u64("transfer id")?,
+            },
+            marker::FINISH_TRANSFER => GroupCommand::FinishTransfer,
+            marker::RECEIVE_PART => {
+                let transfer_id = c.u64("transfer id")?;
+                let part = c.u32("part")?;
+                let count = c.u32("item count")?;
+                let mut items = Vec::new();
+                for _ in 0..count {
+                    items.push(protocol::ecs::Item {
+                        key: c.bytes("key")?,
+                        value: c.bytes("value")?,
+                    });
+                }
+                GroupCommand::ReceivePart(PutPart {
+                    transfer_id,
+                    part,
+                    items,
+                })
+            }
+            marker::ADD_MEMBER => GroupCommand::AddMember(c.host_port("member")?),
+            marker::SET_VIEW => {
+                let version = c.u64("view version")?;
+                let count = c.u32("node count")?;
+                let mut nodes = Vec::new();
+                for _ in 0..count {
+                    nodes.push(protocol::ecs::NodeEntry {
+                        id: c.u32("node id")?,
+                        ring: c.host_port("ring")?,
+                        admin: c.host_port("admin")?,
+                        client: c.host_port("client")?,
+                    });
+                }
+                GroupCommand::SetView(ClusterView { version, nodes })
+            }
+            other => return Err(Corrupt(format!("unknown command marker {other:#04x}"))),
+        };
+        c.finish("command")?;
+        Ok(cmd)
+    }
+}

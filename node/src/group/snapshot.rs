@@ -1,0 +1,140 @@
+//! The stored form of a whole [`GroupState`], written when the log is compacted.
+
+use bytes::{BufMut, BytesMut};
+use protocol::client::Response;
+use protocol::ecs::HostPort;
+use protocol::Limits;
+
+use super::command::GroupCommand;
+use super::state::{GroupState, Transfer};
+use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
+use crate::ring::{member_position, Arc};
+
+const FORMAT_VERSION: u8 = 1;
+
+/// Encodes `state` as of log index `applied`.
+pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
+    let mut out = BytesMut::new();
+    out.put_u8(FORMAT_VERSION);
+    out.put_u64(applied);
+    out.put_u64(state.kv.len() as u64);
+    for (k, v) in &state.kv {
+        put_bytes(&mut out, k);
+        put_bytes(&mut out, v);
+    }
+    out.put_u8(u8::from(state.locked));
+    put_optional_addr(&mut out, state.next.as_ref());
+    match &state.transfer {
+        None => out.put_u8(0),
+        Some(t) => {
+            out.put_u8(1);
+            put_host_port(&mut out, &t.target);
+            put_host_port(&mut out, &t.end);
+            out.put_u64(t.transfer_id);
+            out.put_u8(u8::from(t.finished));
+        }
+    }
+    out.put_u32(state.received.len() as u32);
+    for (id, parts) in &state.received {
+        out.put_u64(*id);
+        out.put_u32(parts.len() as u32);
+        for p in parts {
+            out.put_u32(*p);
+        }
+    }
+    out.put_u32(state.ring.len() as u32);
+    for m in state.ring.members() {
+        put_host_port(&mut out, m);
+    }
+    match &state.view {
+        None => out.put_u8(0),
+        Some(v) => {
+            out.put_u8(1);
+            let mut cmd = BytesMut::new();
+            GroupCommand::SetView(v.clone()).encode(&mut cmd);
+            put_bytes(&mut out, &cmd);
+        }
+    }
+    out.put_u32(state.sessions.len() as u32);
+    for (client, (seq, answer)) in &state.sessions {
+        out.put_u64(*client);
+        out.put_u64(*seq);
+        put_bytes(&mut out, &answer.to_bytes());
+    }
+    out
+}
+
+/// Decodes a snapshot into the state of the group at `own` and its log index.
+pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt> {
+    let mut c = Cursor::new(bytes);
+    let version = c.u8("format version")?;
+    if version != FORMAT_VERSION {
+        return Err(Corrupt(format!("unknown snapshot format {version}")));
+    }
+    let applied = c.u64("applied index")?;
+    let mut state = GroupState::new(own);
+    for _ in 0..c.u64("key count")? {
+        let k = c.bytes("key")?;
+        let v = c.bytes("value")?;
+        state.kv.insert(k, v);
+    }
+    state.locked = c.u8("locked")? != 0;
+    state.next = optional_addr(&mut c, "next")?;
+    if c.u8("transfer flag")? != 0 {
+        let target = c.host_port("transfer target")?;
+        let end = c.host_port("transfer end")?;
+        state.transfer = Some(Transfer {
+            arc: Arc {
+                start: member_position(&target),
+                end: member_position(&end),
+            },
+            target,
+            end,
+            transfer_id: c.u64("transfer id")?,
+            finished: c.u8("transfer finished")? != 0,
+        });
+    }
+    for _ in 0..c.u32("received count")? {
+        let id = c.u64("transfer id")?;
+        let parts = state.received.entry(id).or_default();
+        for _ in 0..c.u32("part count")? {
+            parts.insert(c.u32("part")?);
+        }
+    }
+    for _ in 0..c.u32("ring size")? {
+        state.ring.insert(c.host_port("ring member")?);
+    }
+    if c.u8("view flag")? != 0 {
+        match GroupCommand::decode(&c.bytes("view")?)? {
+            GroupCommand::SetView(v) => state.view = Some(v),
+            other => return Err(Corrupt(format!("view slot holds {other:?}"))),
+        }
+    }
+    for _ in 0..c.u32("session count")? {
+        let client = c.u64("client id")?;
+        let seq = c.u64("sequence")?;
+        let answer = Response::decode(&c.bytes("answer")?, &Limits::DEFAULT)
+            .map_err(|e| Corrupt(format!("session answer: {e}")))?;
+        state.sessions.insert(client, (seq, answer));
+    }
+    c.finish("snapshot")?;
+    Ok((state, applied))
+}
+
+fn put_optional_addr(out: &mut BytesMut, a: Option<&HostPort>) {
+    match a {
+        None => out.put_u8(0),
+        Some(a) => {
+            out.put_u8(1);
+            put_host_port(out, a);
+        }
+    }
+}
+
+fn optional_addr(c: &mut Cursor<'_>, what: &str) -> Result<Option<HostPort>, Corrupt> {
+    if c.u8(what)? != 0 {
+        Ok(Some(c.host_port(what)?))
+    } else {
+        Ok(None)
+    }
+}

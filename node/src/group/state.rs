@@ -1,0 +1,278 @@
+//! The replicated state of one group: its keys, its place on the ring, its lock and its
+//! hand-offs. [`GroupState::apply`] is deterministic: the same commands in the same order
+//! give the same state on every member, which is what lets Raft replicate it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
+use protocol::ecs::{ClusterView, HostPort};
+
+use super::command::GroupCommand;
+use crate::ring::{member_position, position_of, Arc, Ring};
+
+/// A range this group is handing to the next member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The member receiving the range (the group's `next` when it began).
+    pub target: HostPort,
+    /// The member whose position ends the range.
+    pub end: HostPort,
+    /// Names the transfer's parts.
+    pub transfer_id: u64,
+    /// `[target, end)`.
+    pub arc: Arc,
+    /// Every part was acknowledged by the receiver.
+    pub finished: bool,
+}
+
+/// What the group does with a client command, decided from its state alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// This group serves the key now.
+    Serve,
+    /// Another node serves it: 'l' with this id (-1: not known yet).
+    Redirect(i32),
+    /// Not now, resend later: an 'e' with the retryable prefix and this reason.
+    Retry(&'static str),
+}
+
+/// The answer to applying one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A client command ran.
+    Response(Response),
+    /// A client command was not applied; see the route.
+    Refused(Route),
+    /// An ECS command was applied (or was already in effect).
+    Ok,
+    /// An ECS command was rejected; the reason goes into `error <reason>`.
+    Rejected(String),
+}
+
+/// Everything a group knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    /// This group's ring address.
+    pub own: HostPort,
+    /// The keys and values this group holds.
+    pub kv: BTreeMap<Bytes, Bytes>,
+    /// Writes are refused while set.
+    pub locked: bool,
+    /// The member following this group on the ring, as the ECS last said.
+    pub next: Option<HostPort>,
+    /// The hand-off in progress, if any.
+    pub transfer: Option<Transfer>,
+    /// Parts already received, per transfer id, so a resent part is harmless.
+    pub received: BTreeMap<u64, BTreeSet<u32>>,
+    /// Ring members this group has heard of.
+    pub ring: Ring,
+    /// The latest node table from the ECS.
+    pub view: Option<ClusterView>,
+    /// Last command and answer per client session, to answer resends without reapplying.
+    pub sessions: BTreeMap<u64, (u64, Response)>,
+}
+
+impl GroupState {
+    /// A fresh group at ring address `own`.
+    pub fn new(own: HostPort) -> Self {
+        GroupState {
+            own,
+            kv: BTreeMap::new(),
+            locked: false,
+            next: None,
+            transfer: None,
+            received: BTreeMap::new(),
+            ring: Ring::default(),
+            view: None,
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    /// Whether this group is on the ring and serving.
+    pub fn is_member(&self) -> bool {
+        self.ring.contains(&self.own)
+    }
+
+    /// The arc this group owns: `[own, next)`, or the ring's view if no `next` was given.
+    pub fn owned_arc(&self) -> Option<Arc> {
+        match &self.next {
+            Some(next) => Some(Arc {
+                start: member_position(&self.own),
+                end: member_position(next),
+            }),
+            None => self.ring.arc_of(&self.own),
+        }
+    }
+
+    /// The global id of a node of the group at ring address `ring`: its lowest id, which
+    /// redirects further if it is not the leader. -1 if unknown.
+    pub fn node_id_of_group(&self, ring: &HostPort) -> i32 {
+        self.view
+            .as_ref()
+            .and_then(|v| v.nodes.iter().filter(|n| &n.ring == ring).map(|n| n.id).min())
+            .map_or(-1, |id| id as i32)
+    }
+
+    /// Where a client command should go, judged from the current state.
+    pub fn route(&self, command: &Command) -> Route {
+        if !self.is_member() {
+            return Route::Redirect(-1);
+        }
+        let key = command.key();
+        let p = position_of(key);
+        if self.owned_arc().is_some_and(|a| a.contains(p)) {
+            if command.is_write() && self.locked {
+                return Route::Retry("write-locked for a range hand-off");
+            }
+            return Route::Serve;
+        }
+        if let Some(t) = &self.transfer {
+            if t.arc.contains(p) {
+                // The range is still here until the receiver has all of it; nobody else
+                // writes it before the new ring is announced, so reads stay correct.
+                if !command.is_write() && !t.finished {
+                    return Route::Serve;
+                }
+                return Route::Retry("range is being handed off");
+            }
+        }
+        match self.ring.owner_of(p) {
+            Some(owner) if owner != &self.own => Route::Redirect(self.node_id_of_group(owner)),
+            _ => Route::Retry("ring is changing"),
+        }
+    }
+
+    /// Answers a read from the current state.
+    pub fn read(&self, key: &[u8]) -> Response {
+        Response::Value(self.kv.get(key).cloned())
+    }
+
+    /// Applies one command.
+    pub fn apply(&mut self, command: &GroupCommand) -> Outcome {
+        match command {
+            GroupCommand::Client(req) => self.apply_client(req),
+            GroupCommand::WriteLock => {
+                self.locked = true;
+                Outcome::Ok
+            }
+            GroupCommand::ReleaseLock => {
+                if let Some(t) = self.transfer.take() {
+                    // The range now lives at the receiver; the ECS released us only after
+                    // announcing the new ring, so these keys are no longer ours.
+                    self.kv.retain(|k, _| !t.arc.contains_key(k));
+                }
+                self.locked = false;
+                Outcome::Ok
+            }
+            GroupCommand::SetNext(next) => {
+                self.next = Some(next.clone());
+                Outcome::Ok
+            }
+            GroupCommand::BeginTransfer { end, transfer_id } => self.begin_transfer(end, *transfer_id),
+            GroupCommand::FinishTransfer => match &mut self.transfer {
+                Some(t) => {
+                    t.finished = true;
+                    Outcome::Ok
+                }
+                None => Outcome::Rejected("no transfer in progress".into()),
+            },
+            GroupCommand::ReceivePart(part) => {
+                let seen = self.received.entry(part.transfer_id).or_default();
+                if seen.insert(part.part) {
+                    for item in &part.items {
+                        self.kv.insert(item.key.clone(), item.value.clone());
+                    }
+                }
+                Outcome::Ok
+            }
+            GroupCommand::AddMember(member) => {
+                self.ring.insert(member.clone());
+                Outcome::Ok
+            }
+            GroupCommand::SetView(view) => {
+                if self.view.as_ref().is_none_or(|v| v.version <= view.version) {
+                    for n in &view.nodes {
+                        self.ring.insert(n.ring.clone());
+                    }
+                    self.view = Some(view.clone());
+                }
+                Outcome::Ok
+            }
+        }
+    }
+
+    fn begin_transfer(&mut self, end: &HostPort, transfer_id: u64) -> Outcome {
+        let Some(target) = self.next.clone() else {
+            return Outcome::Rejected("transfer_range before next_addr".into());
+        };
+        if !self.locked {
+            return Outcome::Rejected("transfer_range needs write_lock first".into());
+        }
+        if let Some(t) = &self.transfer {
+            if t.target == target && &t.end == end {
+                return Outcome::Ok;
+            }
+        }
+        self.transfer = Some(Transfer {
+            arc: Arc {
+                start: member_position(&target),
+                end: member_position(end),
+            },
+            target,
+            end: end.clone(),
+            transfer_id,
+            finished: false,
+        });
+        Outcome::Ok
+    }
+
+    fn apply_client(&mut self, req: &Request) -> Outcome {
+        if let Some(tag) = req.session {
+            if let Some((seq, answer)) = self.sessions.get(&tag.client_id) {
+                if *seq == tag.sequence {
+                    return Outcome::Response(answer.clone());
+                }
+            }
+        }
+        // Re-checked at apply time: a lock or ring change may have landed since the
+        // command was admitted.
+        match self.route(&req.command) {
+            Route::Serve => {}
+            refused => return Outcome::Refused(refused),
+        }
+        let answer = match &req.command {
+            Command::Get { key } => self.read(key),
+            Command::Put { key, value } => {
+                self.kv.insert(key.clone(), value.clone());
+                Response::Stored
+            }
+            Command::Delete { key } => Response::Deleted(self.kv.remove(key).is_some()),
+            Command::CompareAndSet { key, expected, new } => {
+                let current = self.kv.get(key);
+                if current == expected.as_ref() {
+                    self.kv.insert(key.clone(), new.clone());
+                    Response::CompareAndSet {
+                        swapped: true,
+                        current: Some(new.clone()),
+                    }
+                } else {
+                    Response::CompareAndSet {
+                        swapped: false,
+                        current: current.cloned(),
+                    }
+                }
+            }
+        };
+        if let Some(tag) = req.session {
+            self.sessions
+                .insert(tag.client_id, (tag.sequence, answer.clone()));
+        }
+        Outcome::Response(answer)
+    }
+}
+
+/// The text of a retryable 'e' message for `reason`.
+pub fn retry_message(reason: &str) -> String {
+    format!("{RETRYABLE_PREFIX}{reason}")
+}

@@ -1,0 +1,85 @@
+//! A text-line connection for the ECS protocol, used by both ends: the node's and the ECS's
+//! admin ports, and the connections they open to each other.
+
+use std::io;
+
+use bytes::BytesMut;
+use protocol::ecs::{split_line, ParseError, Reply, Request};
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::io::Stream;
+
+/// Why a line could not be read or a request not answered.
+#[derive(Debug, Error)]
+pub enum LineError {
+    /// The connection failed.
+    #[error("connection error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer closed the connection.
+    #[error("connection closed by peer")]
+    Closed,
+    /// The bytes are not a line (too long, not UTF-8): the connection cannot go on.
+    #[error("bad line: {0}")]
+    Framing(ParseError),
+    /// The peer's answer is not `ok` / `error`.
+    #[error("bad reply: {0}")]
+    BadReply(ParseError),
+}
+
+/// A stream read and written one line at a time.
+pub struct LineConn<S> {
+    stream: S,
+    buf: BytesMut,
+    max_line_len: usize,
+}
+
+impl<S: Stream> LineConn<S> {
+    /// Wraps `stream`; lines longer than `max_line_len` bytes are refused.
+    pub fn new(stream: S, max_line_len: usize) -> Self {
+        LineConn {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            max_line_len,
+        }
+    }
+
+    /// The next line without its terminator; `Ok(None)` when the peer closed cleanly
+    /// between lines.
+    pub async fn read_line(&mut self) -> Result<Option<String>, LineError> {
+        loop {
+            match split_line(&self.buf, self.max_line_len) {
+                Ok(Some((line, used))) => {
+                    let line = line.to_owned();
+                    let _ = self.buf.split_to(used);
+                    return Ok(Some(line));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(LineError::Framing(e)),
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(LineError::Closed)
+                };
+            }
+        }
+    }
+
+    /// Writes `line` and its `\n`.
+    pub async fn write_line(&mut self, line: &str) -> io::Result<()> {
+        let mut out = Vec::with_capacity(line.len() + 1);
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+        self.stream.write_all(&out).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends a request and reads its one-line reply.
+    pub async fn request(&mut self, request: &Request) -> Result<Reply, LineError> {
+        self.write_line(&request.to_line()).await?;
+        let line = self.read_line().await?.ok_or(LineError::Closed)?;
+        Reply::parse(&line).map_err(LineError::BadReply)
+    }
+}

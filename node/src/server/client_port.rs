@@ -1,0 +1,175 @@
+//! The node's client port: the binary protocol of `client-protocol.ru.md`.
+//!
+//! A connection must go 'A' -> 'a', then 'B' -> 'b', then any number of 'M' and 'C'.
+//! Anything else, and any malformed packet, gets an 'e' and the connection closes; the
+//! node keeps serving everyone else.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use protocol::client::{AuthMethod, Command, Outcome as Handshake, Packet, Request, PROTOCOL_VERSION};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Node;
+use crate::group::{retry_message, GroupCommand, Outcome, Route};
+use crate::io::{Disk, Network};
+
+/// Where a connection is in its handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitAuth,
+    AwaitBootstrap,
+    Ready,
+}
+
+/// What to do after answering a packet.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Serves one client connection.
+pub(crate) async fn serve<N: Network, D: Disk>(
+    node: Rc<Node<N, D>>,
+    mut stream: N::Stream,
+    peer: SocketAddr,
+) {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut phase = Phase::AwaitAuth;
+    loop {
+        let packet = match Packet::decode(&buf, &node.config.limits) {
+            Ok(Some((packet, used))) => {
+                let _ = buf.split_to(used);
+                packet
+            }
+            Ok(None) => match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "closing client connection: malformed packet");
+                let _ = send(&mut stream, &Packet::ErrorResponse(format!("malformed packet: {e}"))).await;
+                return;
+            }
+        };
+        let (answer, next) = answer(&node, &mut phase, packet).await;
+        if send(&mut stream, &answer).await.is_err() {
+            return;
+        }
+        if let Next::Close = next {
+            return;
+        }
+    }
+}
+
+async fn send<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, packet: &Packet) -> std::io::Result<()> {
+    let mut out = BytesMut::new();
+    packet.encode(&mut out);
+    stream.write_all(&out).await?;
+    stream.flush().await
+}
+
+fn refuse(message: impl Into<String>) -> (Packet, Next) {
+    (Packet::ErrorResponse(message.into()), Next::Close)
+}
+
+async fn answer<N: Network, D: Disk>(
+    node: &Node<N, D>,
+    phase: &mut Phase,
+    packet: Packet,
+) -> (Packet, Next) {
+    match (*phase, packet) {
+        (Phase::AwaitAuth, Packet::AuthorizationRequest(AuthMethod::None)) => {
+            *phase = Phase::AwaitBootstrap;
+            (Packet::AuthorizationResponse(Handshake::Accepted), Next::Continue)
+        }
+        (Phase::AwaitAuth, other) => refuse(format!(
+            "expected AuthorizationRequest 'A' first, got '{}'",
+            other.marker() as char
+        )),
+        (Phase::AwaitBootstrap, Packet::BootstrapRequest { major, minor, patch }) => {
+            if major == PROTOCOL_VERSION.0 {
+                *phase = Phase::Ready;
+                (Packet::BootstrapResponse(Handshake::Accepted), Next::Continue)
+            } else {
+                let reason = format!(
+                    "client version {major}.{minor}.{patch} is not compatible with server version {}.{}.{}",
+                    PROTOCOL_VERSION.0, PROTOCOL_VERSION.1, PROTOCOL_VERSION.2
+                );
+                (Packet::BootstrapResponse(Handshake::Rejected(reason)), Next::Close)
+            }
+        }
+        (Phase::AwaitBootstrap, other) => refuse(format!(
+            "expected BootstrapRequest 'B', got '{}'",
+            other.marker() as char
+        )),
+        (Phase::Ready, Packet::ClusterMetadataRequest) => (metadata(node), Next::Continue),
+        (Phase::Ready, Packet::CommandRequest(body)) => match Request::decode(&body, &node.config.limits) {
+            Ok(request) => (command(node, request).await, Next::Continue),
+            Err(e) => refuse(format!("malformed command: {e}")),
+        },
+        (Phase::Ready, other) => refuse(format!(
+            "unexpected packet '{}' after the handshake",
+            other.marker() as char
+        )),
+    }
+}
+
+/// The 'm' answer: client addresses by node id, this group's leader (this node: a group
+/// of one leads itself), and this node's id; -1 for ids not known yet.
+fn metadata<N: Network, D: Disk>(node: &Node<N, D>) -> Packet {
+    node.group.with_state(|s| {
+        let mut addresses = Vec::new();
+        let mut me = -1;
+        if let Some(view) = &s.view {
+            let len = view.nodes.iter().map(|n| n.id as usize + 1).max().unwrap_or(0);
+            addresses = vec![String::new(); len];
+            for n in &view.nodes {
+                addresses[n.id as usize] = n.client.to_string();
+                if n.admin == node.config.admin {
+                    me = n.id as i32;
+                }
+            }
+        }
+        Packet::ClusterMetadataResponse {
+            addresses,
+            leader_id: me,
+            current_node_id: me,
+        }
+    })
+}
+
+/// Runs one store command: reads from the applied state, writes through the group log.
+async fn command<N: Network, D: Disk>(node: &Node<N, D>, request: Request) -> Packet {
+    let route = node.group.with_state(|s| match s.route(&request.command) {
+        Route::Serve if !request.command.is_write() => {
+            if let Command::Get { key } = &request.command {
+                return Ok(s.read(key));
+            }
+            Err(Route::Serve)
+        }
+        route => Err(route),
+    });
+    let route = match route {
+        Ok(response) => return Packet::CommandResponse(response.to_bytes()),
+        Err(route) => route,
+    };
+    match route {
+        Route::Serve => match node.group.propose(GroupCommand::Client(request)).await {
+            Ok(Outcome::Response(response)) => Packet::CommandResponse(response.to_bytes()),
+            Ok(Outcome::Refused(route)) => refused(route),
+            Ok(other) => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
+            Err(e) => Packet::ErrorResponse(e.to_string()),
+        },
+        other => refused(other),
+    }
+}
+
+fn refused(route: Route) -> Packet {
+    match route {
+        Route::Redirect(id) => Packet::NotLeader(id),
+        Route::Retry(reason) => Packet::ErrorResponse(retry_message(reason)),
+        Route::Serve => Packet::ErrorResponse(retry_message("try again")),
+    }
+}

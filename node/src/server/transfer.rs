@@ -1,0 +1,101 @@
+//! The sending side of a range hand-off: stream `[next, end)` to the next member in
+//! `ecs_put` parts, each acknowledged only once the receiver made it durable, then record
+//! the transfer finished and tell the ECS `done`.
+
+use std::rc::Rc;
+
+use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request};
+
+use super::Node;
+use crate::group::{GroupCommand, Transfer};
+use crate::io::{Disk, Network};
+
+/// Starts the hand-off task unless one is running.
+pub(crate) fn ensure_running<N: Network, D: Disk>(node: &Rc<Node<N, D>>) {
+    let mut slot = node.transfer_task.borrow_mut();
+    if slot.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+    }
+    let node2 = node.clone();
+    *slot = Some(tokio::task::spawn_local(async move { run(&node2).await }));
+}
+
+async fn run<N: Network, D: Disk>(node: &Node<N, D>) {
+    let Some((transfer, items)) = node.group.with_state(|s| {
+        let t = s.transfer.clone()?;
+        let items: Vec<Item> = s
+            .kv
+            .iter()
+            .filter(|(k, _)| t.arc.contains_key(k))
+            .map(|(k, v)| Item::new(k.clone(), v.clone()))
+            .collect();
+        Some((t, items))
+    }) else {
+        return;
+    };
+    if !transfer.finished {
+        send_parts(node, &transfer, items).await;
+        if let Err(e) = node.group.propose(GroupCommand::FinishTransfer).await {
+            tracing::error!(error = %e, "could not record the finished transfer");
+            return;
+        }
+    }
+    let done = Request::Done(Some(node.config.admin.clone()));
+    node.link()
+        .send_until_ok(&node.config.ecs, &done, "done")
+        .await;
+    tracing::info!(transfer = transfer.transfer_id, "hand-off reported done");
+}
+
+async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer, items: Vec<Item>) {
+    let parts = split(transfer.transfer_id, items, node.config.part_size_bytes);
+    let total_items: usize = parts.iter().map(|p| p.items.len()).sum();
+    tracing::info!(
+        transfer = transfer.transfer_id,
+        to = %transfer.target,
+        parts = parts.len(),
+        items = total_items,
+        "handing off range"
+    );
+    let mut link = node.link();
+    let mut target = transfer.target.to_string();
+    for part in parts {
+        let request = Request::EcsPut(part);
+        loop {
+            match link.send(&target, &request).await {
+                Ok(Reply::Ok) => break,
+                Ok(Reply::NotLeader(Some(leader))) => target = leader.to_string(),
+                Ok(other) => tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused"),
+                Err(e) => tracing::debug!(to = %target, error = %e, "ecs_put failed"),
+            }
+            tokio::time::sleep(node.config.timing.retry_pause).await;
+        }
+    }
+}
+
+/// Cuts `items` into parts no longer than `part_size` bytes per line; an item too large
+/// for that gets a part of its own, sized to fit it.
+fn split(transfer_id: u64, items: Vec<Item>, part_size: usize) -> Vec<PutPart> {
+    let largest = items
+        .iter()
+        .map(|i| i.token_len() + 1)
+        .max()
+        .unwrap_or(0);
+    let max_line = part_size.max(put_header_len(transfer_id, u32::MAX) + largest);
+    let mut splitter = PartSplitter::new(transfer_id, max_line);
+    let mut parts = Vec::new();
+    for item in items {
+        match splitter.push(item) {
+            Ok(Some(full)) => parts.push(full),
+            Ok(None) => {}
+            // The line was sized for the largest item, so only a transfer of more than
+            // 2^32 parts can get here.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot split the range");
+                break;
+            }
+        }
+    }
+    parts.extend(splitter.finish());
+    parts
+}

@@ -1,0 +1,215 @@
+//! The whole system on loopback TCP with real processes: an ECS and nodes started from
+//! the built binaries, joins with range hand-offs while a client writes, a `kill -9` and a
+//! restart, then every node's data directory checked against ring ownership.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use node::client::{Client, ClientConfig};
+use node::group::DurableGroup;
+use node::io::{Rng, StdDisk, TokioNet};
+use node::ring::Ring;
+use protocol::ecs::HostPort;
+
+/// A child process killed (SIGKILL) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct NodeSpec {
+    admin: String,
+    client: String,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl NodeSpec {
+    fn new(root: &Path, i: usize) -> Self {
+        NodeSpec {
+            admin: format!("127.0.0.1:{}", free_port()),
+            client: format!("127.0.0.1:{}", free_port()),
+            dir: root.join(format!("node{i}")),
+            log: root.join(format!("node{i}.log")),
+        }
+    }
+
+    fn start(&self, ecs: &str) -> Proc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_node"))
+            .args(["--admin", &self.admin, "--client", &self.client, "--ecs", ecs])
+            .arg("--data-dir")
+            .arg(&self.dir)
+            // Small parts so every hand-off takes many ecs_put messages.
+            .args(["--part-size", "2048", "--seed", "7"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start node");
+        Proc(child)
+    }
+}
+
+fn start_ecs(root: &Path, addr: &str) -> Proc {
+    let log = std::fs::File::create(root.join("ecs.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ecs"))
+        .args(["--bind", addr])
+        .arg("--data-dir")
+        .arg(root.join("ecs"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start ecs");
+    Proc(child)
+}
+
+/// Waits until the ECS's state file shows `members` groups and no join in progress.
+async fn wait_for_members(root: &Path, members: usize) {
+    let path = root.join("ecs").join("ecs-state");
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let count = text.lines().filter(|l| l.starts_with("member ")).count();
+        if count == members && !text.lines().any(|l| l.starts_with("join ")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "ECS never reached {members} members; state:\n{}",
+        std::fs::read_to_string(&path).unwrap_or_default()
+    );
+}
+
+fn client(nodes: &[NodeSpec], seed: u64) -> Client<TokioNet> {
+    let config = ClientConfig {
+        seeds: nodes.iter().map(|n| n.client.clone()).collect(),
+        deadline: Duration::from_secs(30),
+        ..ClientConfig::default()
+    };
+    Client::new(TokioNet, config, Rng::from_seed(seed))
+}
+
+/// Writes `key{i}` for `i` in `range`, returning what was acknowledged.
+async fn write_keys(
+    client: &mut Client<TokioNet>,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) -> BTreeMap<Bytes, Bytes> {
+    let mut acked = BTreeMap::new();
+    for i in range {
+        let key = Bytes::from(format!("{prefix}{i}"));
+        let value = Bytes::from(format!("value-{i}-{}", "x".repeat(i % 40)));
+        client
+            .put(key.clone(), value.clone())
+            .await
+            .unwrap_or_else(|e| panic!("put {prefix}{i}: {e}"));
+        acked.insert(key, value);
+    }
+    acked
+}
+
+async fn read_back(client: &mut Client<TokioNet>, acked: &BTreeMap<Bytes, Bytes>) {
+    for (k, v) in acked {
+        let got = client.get(k.clone()).await.expect("get");
+        assert_eq!(got.as_ref(), Some(v), "key {k:?}");
+    }
+}
+
+fn run_local<F: std::future::Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, f)
+}
+
+#[test]
+fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let ecs_addr = format!("127.0.0.1:{}", free_port());
+    let _ecs = start_ecs(root, &ecs_addr);
+    let specs: Vec<NodeSpec> = (0..3).map(|i| NodeSpec::new(root, i)).collect();
+    let mut procs = vec![specs[0].start(&ecs_addr)];
+
+    let acked = run_local(async {
+        wait_for_members(root, 1).await;
+        let mut c = client(&specs[..1], 1);
+        let mut acked = write_keys(&mut c, "key", 0..1000).await;
+
+        // Join the second and third node while a second client keeps writing: writes
+        // that hit a write-locked range are refused as retryable and retried.
+        for joining in 1..3 {
+            let mut writer = client(&specs[..joining], 10 + joining as u64);
+            let prefix = format!("during-join-{joining}-");
+            let background =
+                tokio::task::spawn_local(async move { write_keys(&mut writer, &prefix, 0..200).await });
+            procs.push(specs[joining].start(&ecs_addr));
+            wait_for_members(root, joining + 1).await;
+            acked.extend(background.await.unwrap());
+        }
+
+        let mut c = client(&specs, 2);
+        read_back(&mut c, &acked).await;
+        let meta = c.metadata().await.unwrap();
+        assert_eq!(meta.addresses.len(), 3);
+        acked
+    });
+
+    // kill -9 the first node, restart it on its data, and read everything again.
+    drop(procs.remove(0));
+    procs.insert(0, specs[0].start(&ecs_addr));
+    run_local(async {
+        let mut c = client(&specs, 3);
+        read_back(&mut c, &acked).await;
+    });
+    drop(procs);
+
+    // Every acknowledged key is on the disk of exactly the node whose arc holds it.
+    let ring = Ring::new(specs.iter().map(|s| s.admin.parse::<HostPort>().unwrap()));
+    let mut total = 0;
+    for spec in &specs {
+        let own: HostPort = spec.admin.parse().unwrap();
+        let group = DurableGroup::open(StdDisk, &spec.dir, own.clone()).unwrap();
+        let kv = &group.state().kv;
+        let expected: BTreeMap<&Bytes, &Bytes> = acked
+            .iter()
+            .filter(|(k, _)| ring.owner_of_key(k) == Some(&own))
+            .collect();
+        assert_eq!(kv.len(), expected.len(), "key count on {own}");
+        for (k, v) in expected {
+            assert_eq!(kv.get(k), Some(v), "{k:?} on {own}");
+        }
+        assert!(!group.state().locked, "{own} left write-locked");
+        total += kv.len();
+    }
+    assert_eq!(total, acked.len());
+
+    // Both joins were real hand-offs in several ecs_put parts (2 KiB parts).
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(root.join(format!("node{i}.log"))).unwrap_or_default())
+        .collect();
+    let hand_offs: Vec<&str> = logs.lines().filter(|l| l.contains("handing off range")).collect();
+    assert_eq!(hand_offs.len(), 2, "{logs}");
+    assert!(hand_offs.iter().all(|l| !l.contains("parts=1 ")), "{hand_offs:?}");
+}
