@@ -57,12 +57,11 @@ impl<N: Network> AdminLink<N> {
                 .insert(addr.to_owned(), LineConn::new(stream, self.max_line_len));
         }
         let conn = self.conns.get_mut(addr).expect("inserted above");
-        let result = match tokio::time::timeout(self.timing.attempt_timeout, conn.request(request))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(timed_out("reply")),
-        };
+        let result =
+            match tokio::time::timeout(self.timing.attempt_timeout, conn.request(request)).await {
+                Ok(r) => r,
+                Err(_) => Err(timed_out("reply")),
+            };
         if result.is_err() {
             self.conns.remove(addr);
         }

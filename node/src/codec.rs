@@ -81,7 +81,10 @@ impl<'a> Cursor<'a> {
         if self.buf.is_empty() {
             Ok(())
         } else {
-            Err(Corrupt(format!("{} bytes left after {what}", self.buf.len())))
+            Err(Corrupt(format!(
+                "{} bytes left after {what}",
+                self.buf.len()
+            )))
         }
     }
 }

@@ -68,7 +68,10 @@ impl Ring {
     /// Adds a member; no-op if present.
     pub fn insert(&mut self, member: HostPort) {
         let p = member_position(&member);
-        match self.members.binary_search_by(|(q, a)| (q, a).cmp(&(&p, &member))) {
+        match self
+            .members
+            .binary_search_by(|(q, a)| (q, a).cmp(&(&p, &member)))
+        {
             Ok(_) => {}
             Err(i) => self.members.insert(i, (p, member)),
         }
@@ -100,7 +103,11 @@ impl Ring {
             return None;
         }
         let i = self.members.partition_point(|(q, _)| *q <= p);
-        let i = if i == 0 { self.members.len() - 1 } else { i - 1 };
+        let i = if i == 0 {
+            self.members.len() - 1
+        } else {
+            i - 1
+        };
         Some(&self.members[i].1)
     }
 

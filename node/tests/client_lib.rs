@@ -99,8 +99,12 @@ fn serve(
                             Act::Reply(Packet::AuthorizationResponse(Outcome::Accepted))
                         }
                         Packet::BootstrapRequest { .. } => match &bootstrap {
-                            Outcome::Accepted => Act::Reply(Packet::BootstrapResponse(Outcome::Accepted)),
-                            rejected => Act::ReplyAndClose(Packet::BootstrapResponse(rejected.clone())),
+                            Outcome::Accepted => {
+                                Act::Reply(Packet::BootstrapResponse(Outcome::Accepted))
+                            }
+                            rejected => {
+                                Act::ReplyAndClose(Packet::BootstrapResponse(rejected.clone()))
+                            }
                         },
                         other => {
                             log.borrow_mut().push(other.clone());
@@ -181,7 +185,11 @@ fn put_follows_a_redirect_then_retries_a_locked_range() -> TestResult {
         let sent = fake_b.commands();
         assert_eq!(sent.len(), 2);
         let tag = sent[0].session.ok_or("a write must carry a session tag")?;
-        assert_eq!(sent[1].session, Some(tag), "a resend reuses the session tag");
+        assert_eq!(
+            sent[1].session,
+            Some(tag),
+            "a resend reuses the session tag"
+        );
         assert_eq!(tag.client_id, c.client_id());
 
         // The next write goes straight to B, on the same connection, with the next number.
@@ -265,7 +273,11 @@ fn a_rejected_bootstrap_is_a_handshake_error() -> TestResult {
         let _fake = serve(l, rejected, |_| answer(Response::Stored));
         let mut c = client(config(&[&a], Duration::from_secs(5)));
         match c.put("k", "v").await {
-            Err(ClientError::Handshake { addr, stage, reason }) => {
+            Err(ClientError::Handshake {
+                addr,
+                stage,
+                reason,
+            }) => {
                 assert_eq!((addr.as_str(), stage), (a.as_str(), "bootstrap"));
                 assert_eq!(reason, "major version 2 required");
             }
@@ -340,7 +352,10 @@ fn answers_of_every_kind_are_decoded_and_reads_carry_no_session() -> TestResult 
 
         let sessions: Vec<_> = fake.commands().iter().map(|r| r.session).collect();
         assert!(sessions[0].is_none(), "a read carries no session tag");
-        let seqs: Vec<_> = sessions[1..].iter().map(|s| s.map(|t| t.sequence)).collect();
+        let seqs: Vec<_> = sessions[1..]
+            .iter()
+            .map(|s| s.map(|t| t.sequence))
+            .collect();
         assert_eq!(seqs, vec![Some(1), Some(2)]);
         Ok(())
     })

@@ -55,7 +55,14 @@ impl NodeSpec {
             .open(&self.log)
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_node"))
-            .args(["--admin", &self.admin, "--client", &self.client, "--ecs", ecs])
+            .args([
+                "--admin",
+                &self.admin,
+                "--client",
+                &self.client,
+                "--ecs",
+                ecs,
+            ])
             .arg("--data-dir")
             .arg(&self.dir)
             // Small parts so every hand-off takes many ecs_put messages.
@@ -163,7 +170,9 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
             let mut writer = client(&specs[..joining], 10 + joining as u64);
             let prefix = format!("during-join-{joining}-");
             let background =
-                tokio::task::spawn_local(async move { write_keys(&mut writer, &prefix, 0..200).await });
+                tokio::task::spawn_local(
+                    async move { write_keys(&mut writer, &prefix, 0..200).await },
+                );
             procs.push(specs[joining].start(&ecs_addr));
             wait_for_members(root, joining + 1).await;
             acked.extend(background.await.unwrap());
@@ -185,10 +194,29 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
     });
     drop(procs);
 
-    // Every acknowledged key is on the disk of exactly the node whose arc holds it.
+    check_disks(&specs, &acked);
+
+    // Both joins were real hand-offs in several ecs_put parts (2 KiB parts).
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(root.join(format!("node{i}.log"))).unwrap_or_default())
+        .collect();
+    let hand_offs: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("handing off range"))
+        .collect();
+    assert_eq!(hand_offs.len(), 2, "{logs}");
+    assert!(
+        hand_offs.iter().all(|l| !l.contains("parts=1 ")),
+        "{hand_offs:?}"
+    );
+}
+
+/// Every acknowledged key is on the disk of exactly the node whose arc holds it, and no
+/// node is left write-locked.
+fn check_disks(specs: &[NodeSpec], acked: &BTreeMap<Bytes, Bytes>) {
     let ring = Ring::new(specs.iter().map(|s| s.admin.parse::<HostPort>().unwrap()));
     let mut total = 0;
-    for spec in &specs {
+    for spec in specs {
         let own: HostPort = spec.admin.parse().unwrap();
         let group = DurableGroup::open(StdDisk, &spec.dir, own.clone()).unwrap();
         let kv = &group.state().kv;
@@ -204,12 +232,49 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
         total += kv.len();
     }
     assert_eq!(total, acked.len());
+}
 
-    // Both joins were real hand-offs in several ecs_put parts (2 KiB parts).
-    let logs: String = (0..3)
-        .map(|i| std::fs::read_to_string(root.join(format!("node{i}.log"))).unwrap_or_default())
-        .collect();
-    let hand_offs: Vec<&str> = logs.lines().filter(|l| l.contains("handing off range")).collect();
-    assert_eq!(hand_offs.len(), 2, "{logs}");
-    assert!(hand_offs.iter().all(|l| !l.contains("parts=1 ")), "{hand_offs:?}");
+/// Waits until the ECS's state file shows the current join at `step`.
+async fn wait_for_step(root: &Path, step: &str) {
+    let path = root.join("ecs").join("ecs-state");
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.starts_with(&format!("join {step} ")))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("join never reached {step}");
+}
+
+#[test]
+fn an_ecs_restarted_mid_join_resumes_it() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let ecs_addr = format!("127.0.0.1:{}", free_port());
+    let mut ecs = start_ecs(root, &ecs_addr);
+    let specs: Vec<NodeSpec> = (0..2).map(|i| NodeSpec::new(root, i)).collect();
+    let mut first = specs[0].start(&ecs_addr);
+    let acked = run_local(async {
+        wait_for_members(root, 1).await;
+        write_keys(&mut client(&specs[..1], 1), "key", 0..300).await
+    });
+
+    // With the predecessor down, the join stalls at its first step on it; then the ECS
+    // dies too. Both come back and the join must finish from the recorded step.
+    drop(first);
+    let _second = specs[1].start(&ecs_addr);
+    run_local(wait_for_step(root, "lock-predecessor"));
+    drop(ecs);
+    first = specs[0].start(&ecs_addr);
+    ecs = start_ecs(root, &ecs_addr);
+    run_local(async {
+        wait_for_members(root, 2).await;
+        read_back(&mut client(&specs, 2), &acked).await;
+    });
+    drop((first, ecs, _second));
+    check_disks(&specs, &acked);
 }

@@ -57,9 +57,16 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn spawn(children: &mut Children, dir: &Path, name: &str, program: &Path, args: &[String]) -> anyhow::Result<()> {
+fn spawn(
+    children: &mut Children,
+    dir: &Path,
+    name: &str,
+    program: &Path,
+    args: &[String],
+) -> anyhow::Result<()> {
     let log_path = dir.join(format!("{name}.log"));
-    let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let log =
+        File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -67,7 +74,11 @@ fn spawn(children: &mut Children, dir: &Path, name: &str, program: &Path, args: 
         .stderr(log)
         .spawn()
         .with_context(|| format!("starting {}", program.display()))?;
-    println!("started {name:<6} pid {:<7} log {}", child.id(), log_path.display());
+    println!(
+        "started {name:<6} pid {:<7} log {}",
+        child.id(),
+        log_path.display()
+    );
     children.0.push((name.to_string(), child));
     Ok(())
 }
@@ -79,9 +90,14 @@ fn main() -> anyhow::Result<()> {
     }
     let last_port = u32::from(args.base_port) + 2 * u32::from(args.nodes);
     if last_port > u32::from(u16::MAX) {
-        bail!("--base-port {} leaves no room for {} nodes", args.base_port, args.nodes);
+        bail!(
+            "--base-port {} leaves no room for {} nodes",
+            args.base_port,
+            args.nodes
+        );
     }
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     let (node_bin, ecs_bin) = (sibling("node")?, sibling("ecs")?);
     let mut children = Children(Vec::new());
     let ecs_addr = format!("127.0.0.1:{}", args.base_port);
@@ -91,7 +107,12 @@ fn main() -> anyhow::Result<()> {
         &args.dir,
         "ecs",
         &ecs_bin,
-        &["--bind".into(), ecs_addr.clone(), "--data-dir".into(), data("ecs")],
+        &[
+            "--bind".into(),
+            ecs_addr.clone(),
+            "--data-dir".into(),
+            data("ecs"),
+        ],
     )?;
     for i in 0..args.nodes {
         std::thread::sleep(Duration::from_millis(args.stagger_ms));
@@ -129,7 +150,9 @@ fn wait_for_exit(children: &mut Children) -> anyhow::Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     let interrupted = tx.clone();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
         if let Ok(rt) = rt {
             if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
                 let _ = interrupted.send(());

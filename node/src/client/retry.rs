@@ -166,7 +166,10 @@ impl<N: Network> Client<N> {
         if let Some(addr) = self.route.address_of(id) {
             return Some(addr);
         }
-        debug!(leader = id, "leader id not in the address list; fetching metadata");
+        debug!(
+            leader = id,
+            "leader id not in the address list; fetching metadata"
+        );
         self.refresh_metadata(from, deadline).await;
         self.route.address_of(id)
     }

@@ -38,13 +38,27 @@ enum Next {
     AlreadyMoved,
 }
 
-async fn perform<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, join: &Join) -> Next {
+async fn perform<N: Network, D: Disk>(
+    ecs: &Ecs<N, D>,
+    link: &mut AdminLink<N>,
+    join: &Join,
+) -> Next {
     let newcomer = &join.newcomer.ring;
     let pred = join.predecessor.as_ref();
     match (join.step, pred) {
         (JoinStep::TellNewcomerNext, _) => {
-            send(ecs, link, newcomer, &Request::NextAddr(join.successor.clone())).await;
-            Next::Step(if pred.is_some() { JoinStep::LockPredecessor } else { JoinStep::Broadcast })
+            send(
+                ecs,
+                link,
+                newcomer,
+                &Request::NextAddr(join.successor.clone()),
+            )
+            .await;
+            Next::Step(if pred.is_some() {
+                JoinStep::LockPredecessor
+            } else {
+                JoinStep::Broadcast
+            })
         }
         (JoinStep::LockPredecessor, Some(p)) => {
             send(ecs, link, p, &Request::WriteLock).await;
@@ -58,9 +72,17 @@ async fn perform<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, 
             // Resend transfer_range until `done` arrives: the predecessor restarts a
             // hand-off it lost in a crash, and answers `ok` to one already running.
             loop {
-                send(ecs, link, p, &Request::TransferRange(join.successor.clone())).await;
+                send(
+                    ecs,
+                    link,
+                    p,
+                    &Request::TransferRange(join.successor.clone()),
+                )
+                .await;
                 let waited = tokio::time::timeout(ecs.config.transfer_timeout, async {
-                    while ecs.state.borrow().join.as_ref().map(|j| j.step) == Some(JoinStep::Transfer) {
+                    while ecs.state.borrow().join.as_ref().map(|j| j.step)
+                        == Some(JoinStep::Transfer)
+                    {
                         ecs.wake.notified().await;
                     }
                 })
@@ -91,7 +113,11 @@ async fn perform<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, 
 }
 
 /// Adds the newcomer to the ring (once) and tells every group.
-async fn broadcast<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, newcomer: &HostPort) {
+async fn broadcast<N: Network, D: Disk>(
+    ecs: &Ecs<N, D>,
+    link: &mut AdminLink<N>,
+    newcomer: &HostPort,
+) {
     let added = {
         let mut state = ecs.state.borrow_mut();
         if state.members.contains(newcomer) {
@@ -119,7 +145,11 @@ async fn broadcast<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>
     }
 }
 
-fn advance<N: Network, D: Disk>(ecs: &Ecs<N, D>, join: &Join, next: Next) -> Result<(), std::io::Error> {
+fn advance<N: Network, D: Disk>(
+    ecs: &Ecs<N, D>,
+    join: &Join,
+    next: Next,
+) -> Result<(), std::io::Error> {
     {
         let mut state = ecs.state.borrow_mut();
         match next {
@@ -140,11 +170,20 @@ fn advance<N: Network, D: Disk>(ecs: &Ecs<N, D>, join: &Join, next: Next) -> Res
 
 /// Sends `request` to the group at `ring` until one of its nodes answers `ok`, following
 /// `error not_leader` hints.
-async fn send<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, ring: &HostPort, request: &Request) {
+async fn send<N: Network, D: Disk>(
+    ecs: &Ecs<N, D>,
+    link: &mut AdminLink<N>,
+    ring: &HostPort,
+    request: &Request,
+) {
     let admins = ecs.state.borrow().admins_of(ring);
     let mut hint: Option<HostPort> = None;
     loop {
-        let targets: Vec<HostPort> = hint.take().into_iter().chain(admins.iter().cloned()).collect();
+        let targets: Vec<HostPort> = hint
+            .take()
+            .into_iter()
+            .chain(admins.iter().cloned())
+            .collect();
         for target in targets {
             match link.send(&target.to_string(), request).await {
                 Ok(Reply::Ok) => return,
@@ -152,8 +191,12 @@ async fn send<N: Network, D: Disk>(ecs: &Ecs<N, D>, link: &mut AdminLink<N>, rin
                     hint = Some(leader);
                     break;
                 }
-                Ok(other) => tracing::warn!(to = %target, request = request.keyword(), reply = %other.to_line(), "refused"),
-                Err(e) => tracing::debug!(to = %target, request = request.keyword(), error = %e, "failed"),
+                Ok(other) => {
+                    tracing::warn!(to = %target, request = request.keyword(), reply = %other.to_line(), "refused")
+                }
+                Err(e) => {
+                    tracing::debug!(to = %target, request = request.keyword(), error = %e, "failed")
+                }
             }
         }
         tokio::time::sleep(ecs.config.timing.retry_pause).await;

@@ -99,7 +99,11 @@ impl<N: Network, D: Disk> Ecs<N, D> {
     }
 
     pub(crate) fn link(&self) -> AdminLink<N> {
-        AdminLink::new(self.net.clone(), self.config.timing, self.config.max_line_len)
+        AdminLink::new(
+            self.net.clone(),
+            self.config.timing,
+            self.config.max_line_len,
+        )
     }
 }
 
@@ -121,10 +125,13 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
         joining = state.join.as_ref().map(|j| j.step.name()),
         "ECS starting"
     );
-    let mut listener = net.bind(&config.bind).await.map_err(|source| EcsError::Listen {
-        addr: config.bind.clone(),
-        source,
-    })?;
+    let mut listener = net
+        .bind(&config.bind)
+        .await
+        .map_err(|source| EcsError::Listen {
+            addr: config.bind.clone(),
+            source,
+        })?;
     let ecs = Rc::new(Ecs {
         config,
         net,

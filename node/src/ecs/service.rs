@@ -11,7 +11,11 @@ use crate::io::{Disk, Network};
 use crate::lines::{LineConn, LineError};
 
 /// Serves one connection until the peer closes it or sends bytes that are not a line.
-pub(crate) async fn serve<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>, stream: N::Stream, peer: SocketAddr) {
+pub(crate) async fn serve<N: Network, D: Disk>(
+    ecs: Rc<Ecs<N, D>>,
+    stream: N::Stream,
+    peer: SocketAddr,
+) {
     let mut conn = LineConn::new(stream, ecs.config.max_line_len);
     loop {
         let line = match conn.read_line().await {
@@ -19,7 +23,9 @@ pub(crate) async fn serve<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>, stream: N::St
             Ok(None) => return,
             Err(LineError::Framing(e)) => {
                 tracing::info!(%peer, error = %e, "closing ECS connection: bad line");
-                let _ = conn.write_line(&Reply::Error(e.to_string()).to_line()).await;
+                let _ = conn
+                    .write_line(&Reply::Error(e.to_string()).to_line())
+                    .await;
                 return;
             }
             Err(_) => return,
@@ -30,7 +36,10 @@ pub(crate) async fn serve<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>, stream: N::St
         let reply = match Request::parse(&line) {
             Ok(Request::Register(r)) => register(&ecs, r),
             Ok(Request::Done(from)) => done(&ecs, from),
-            Ok(other) => Reply::Error(format!("{} is not a request the ECS serves", other.keyword())),
+            Ok(other) => Reply::Error(format!(
+                "{} is not a request the ECS serves",
+                other.keyword()
+            )),
             Err(e) => Reply::Error(e.to_string()),
         };
         if conn.write_line(&reply.to_line()).await.is_err() {
@@ -41,7 +50,9 @@ pub(crate) async fn serve<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>, stream: N::St
 
 fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {
     if r.members.is_empty() {
-        return Reply::Error("register needs at least one member <admin host:port>/<client host:port>".into());
+        return Reply::Error(
+            "register needs at least one member <admin host:port>/<client host:port>".into(),
+        );
     }
     {
         let mut state = ecs.state.borrow_mut();
@@ -53,7 +64,10 @@ fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {
             .iter()
             .find(|n| r.members.iter().any(|m| m.admin == n.admin) && n.ring != r.ring)
         {
-            return Reply::Error(format!("node {} already belongs to group {}", n.admin, n.ring));
+            return Reply::Error(format!(
+                "node {} already belongs to group {}",
+                n.admin, n.ring
+            ));
         }
         tracing::info!(group = %r.ring, queued = state.queue.len(), "group registered");
         state.queue.push_back(r);

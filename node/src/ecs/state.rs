@@ -50,7 +50,10 @@ impl JoinStep {
     }
 
     fn from_name(name: &str) -> Option<JoinStep> {
-        JoinStep::ALL.iter().find(|(_, n)| *n == name).map(|(s, _)| *s)
+        JoinStep::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(s, _)| *s)
     }
 }
 
@@ -184,10 +187,16 @@ impl EcsState {
             out.push_str(&format!("member {m}\n"));
         }
         for r in &self.queue {
-            out.push_str(&format!("queued {}\n", Request::Register(r.clone()).to_line()));
+            out.push_str(&format!(
+                "queued {}\n",
+                Request::Register(r.clone()).to_line()
+            ));
         }
         if let Some(j) = &self.join {
-            let pred = j.predecessor.as_ref().map_or("-".to_string(), |p| p.to_string());
+            let pred = j
+                .predecessor
+                .as_ref()
+                .map_or("-".to_string(), |p| p.to_string());
             out.push_str(&format!(
                 "join {} {} {} {}\n",
                 j.step,
@@ -203,7 +212,10 @@ impl EcsState {
     pub fn from_text(text: &str) -> Result<EcsState, StateFileError> {
         let mut state = EcsState::default();
         for (i, line) in text.lines().enumerate() {
-            let err = |reason: String| StateFileError { line: i + 1, reason };
+            let err = |reason: String| StateFileError {
+                line: i + 1,
+                reason,
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -211,7 +223,9 @@ impl EcsState {
             let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
             match word {
                 "version" => {
-                    state.version = rest.parse().map_err(|_| err(format!("bad version {rest:?}")))?
+                    state.version = rest
+                        .parse()
+                        .map_err(|_| err(format!("bad version {rest:?}")))?
                 }
                 "node" => state
                     .nodes
@@ -224,7 +238,8 @@ impl EcsState {
                     let mut parts = rest.splitn(4, ' ');
                     let mut next = || parts.next().unwrap_or("");
                     let step = next();
-                    let step = JoinStep::from_name(step).ok_or_else(|| err(format!("unknown step {step:?}")))?;
+                    let step = JoinStep::from_name(step)
+                        .ok_or_else(|| err(format!("unknown step {step:?}")))?;
                     let pred = next();
                     let predecessor = if pred == "-" {
                         None
@@ -250,7 +265,10 @@ impl EcsState {
 fn register(line: &str) -> Result<Register, String> {
     match Request::parse(line) {
         Ok(Request::Register(r)) => Ok(r),
-        Ok(other) => Err(format!("expected a register line, found {}", other.keyword())),
+        Ok(other) => Err(format!(
+            "expected a register line, found {}",
+            other.keyword()
+        )),
         Err(e) => Err(e.to_string()),
     }
 }

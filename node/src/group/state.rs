@@ -110,7 +110,13 @@ impl GroupState {
     pub fn node_id_of_group(&self, ring: &HostPort) -> i32 {
         self.view
             .as_ref()
-            .and_then(|v| v.nodes.iter().filter(|n| &n.ring == ring).map(|n| n.id).min())
+            .and_then(|v| {
+                v.nodes
+                    .iter()
+                    .filter(|n| &n.ring == ring)
+                    .map(|n| n.id)
+                    .min()
+            })
             .map_or(-1, |id| id as i32)
     }
 
@@ -169,7 +175,9 @@ impl GroupState {
                 self.next = Some(next.clone());
                 Outcome::Ok
             }
-            GroupCommand::BeginTransfer { end, transfer_id } => self.begin_transfer(end, *transfer_id),
+            GroupCommand::BeginTransfer { end, transfer_id } => {
+                self.begin_transfer(end, *transfer_id)
+            }
             GroupCommand::FinishTransfer => match &mut self.transfer {
                 Some(t) => {
                     t.finished = true;

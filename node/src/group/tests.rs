@@ -41,7 +41,10 @@ fn lone_member(keys: usize) -> GroupState {
     s.apply(&GroupCommand::SetNext(hp("a:1")));
     s.apply(&view(&["a:1"]));
     for i in 0..keys {
-        assert_eq!(s.apply(&put(&format!("k{i}"), "v")), Outcome::Response(Response::Stored));
+        assert_eq!(
+            s.apply(&put(&format!("k{i}"), "v")),
+            Outcome::Response(Response::Stored)
+        );
     }
     s
 }
@@ -49,7 +52,9 @@ fn lone_member(keys: usize) -> GroupState {
 #[test]
 fn a_node_off_the_ring_serves_nothing() {
     let s = GroupState::new(hp("a:1"));
-    let get = Command::Get { key: Bytes::from_static(b"k") };
+    let get = Command::Get {
+        key: Bytes::from_static(b"k"),
+    };
     assert_eq!(s.route(&get), Route::Redirect(-1));
 }
 
@@ -57,10 +62,19 @@ fn a_node_off_the_ring_serves_nothing() {
 fn a_write_lock_refuses_writes_but_serves_reads() {
     let mut s = lone_member(1);
     s.apply(&GroupCommand::WriteLock);
-    assert!(matches!(s.apply(&put("k0", "new")), Outcome::Refused(Route::Retry(_))));
-    assert_eq!(s.read(b"k0"), Response::Value(Some(Bytes::from_static(b"v"))));
+    assert!(matches!(
+        s.apply(&put("k0", "new")),
+        Outcome::Refused(Route::Retry(_))
+    ));
+    assert_eq!(
+        s.read(b"k0"),
+        Response::Value(Some(Bytes::from_static(b"v")))
+    );
     s.apply(&GroupCommand::ReleaseLock);
-    assert_eq!(s.apply(&put("k0", "new")), Outcome::Response(Response::Stored));
+    assert_eq!(
+        s.apply(&put("k0", "new")),
+        Outcome::Response(Response::Stored)
+    );
 }
 
 #[test]
@@ -70,14 +84,26 @@ fn a_hand_off_moves_exactly_the_newcomers_arc() {
     s.apply(&GroupCommand::WriteLock);
     s.apply(&GroupCommand::SetNext(newcomer.clone()));
     assert_eq!(
-        s.apply(&GroupCommand::BeginTransfer { end: hp("a:1"), transfer_id: 9 }),
+        s.apply(&GroupCommand::BeginTransfer {
+            end: hp("a:1"),
+            transfer_id: 9
+        }),
         Outcome::Ok
     );
     let arc = s.transfer.as_ref().unwrap().arc;
-    let moving: Vec<Bytes> = s.kv.keys().filter(|k| arc.contains_key(k)).cloned().collect();
-    assert!(!moving.is_empty() && moving.len() < 200, "both sides get keys");
+    let moving: Vec<Bytes> =
+        s.kv.keys()
+            .filter(|k| arc.contains_key(k))
+            .cloned()
+            .collect();
+    assert!(
+        !moving.is_empty() && moving.len() < 200,
+        "both sides get keys"
+    );
     // Reads of the moving range are served until the receiver has everything.
-    let get = Command::Get { key: moving[0].clone() };
+    let get = Command::Get {
+        key: moving[0].clone(),
+    };
     assert_eq!(s.route(&get), Route::Serve);
     s.apply(&GroupCommand::FinishTransfer);
     assert!(matches!(s.route(&get), Route::Retry(_)));
@@ -88,7 +114,10 @@ fn a_hand_off_moves_exactly_the_newcomers_arc() {
     assert_eq!(s.route(&get), Route::Redirect(1));
     assert_eq!(s.kv.len(), 200 - moving.len());
     let ring = Ring::new([hp("a:1"), newcomer]);
-    assert!(s.kv.keys().all(|k| ring.owner_of_key(k) == Some(&hp("a:1"))));
+    assert!(s
+        .kv
+        .keys()
+        .all(|k| ring.owner_of_key(k) == Some(&hp("a:1"))));
 }
 
 #[test]
@@ -107,7 +136,10 @@ fn a_resent_part_and_a_resent_write_apply_once() {
     let mut s = lone_member(0);
     let tagged = |value: &str| {
         GroupCommand::Client(Request {
-            session: Some(SessionTag { client_id: 5, sequence: 1 }),
+            session: Some(SessionTag {
+                client_id: 5,
+                sequence: 1,
+            }),
             command: Command::CompareAndSet {
                 key: Bytes::from_static(b"c"),
                 expected: None,
@@ -116,7 +148,11 @@ fn a_resent_part_and_a_resent_write_apply_once() {
         })
     };
     let first = s.apply(&tagged("one"));
-    assert_eq!(s.apply(&tagged("one")), first, "resend gets the first answer");
+    assert_eq!(
+        s.apply(&tagged("one")),
+        first,
+        "resend gets the first answer"
+    );
     assert_eq!(s.kv[&b"c"[..]], Bytes::from_static(b"one"));
 }
 
@@ -125,8 +161,15 @@ fn a_snapshot_restores_the_whole_state() {
     let mut s = lone_member(50);
     s.apply(&GroupCommand::WriteLock);
     s.apply(&GroupCommand::SetNext(hp("b:2")));
-    s.apply(&GroupCommand::BeginTransfer { end: hp("a:1"), transfer_id: 3 });
-    s.apply(&GroupCommand::ReceivePart(PutPart { transfer_id: 4, part: 2, items: vec![] }));
+    s.apply(&GroupCommand::BeginTransfer {
+        end: hp("a:1"),
+        transfer_id: 3,
+    });
+    s.apply(&GroupCommand::ReceivePart(PutPart {
+        transfer_id: 4,
+        part: 2,
+        items: vec![],
+    }));
     let bytes = snapshot::encode(&s, 77);
     let (back, applied) = snapshot::decode(hp("a:1"), &bytes).unwrap();
     assert_eq!(applied, 77);
@@ -138,8 +181,14 @@ fn a_reopened_group_has_every_committed_command_even_after_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let own = hp("a:1");
     let mut g = DurableGroup::open(StdDisk, dir.path(), own.clone()).unwrap();
-    g.commit(&[GroupCommand::SetNext(own.clone()), view(&["a:1"])]).unwrap();
-    g.commit(&(0..10).map(|i| put(&format!("k{i}"), "v")).collect::<Vec<_>>()).unwrap();
+    g.commit(&[GroupCommand::SetNext(own.clone()), view(&["a:1"])])
+        .unwrap();
+    g.commit(
+        &(0..10)
+            .map(|i| put(&format!("k{i}"), "v"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     g.compact().unwrap();
     g.commit(&[put("after", "compaction")]).unwrap();
     let expected = g.state().clone();

@@ -26,7 +26,9 @@ pub(crate) async fn serve<N: Network, D: Disk>(
             Ok(None) => return,
             Err(LineError::Framing(e)) => {
                 tracing::info!(%peer, error = %e, "closing admin connection: bad line");
-                let _ = conn.write_line(&Reply::Error(e.to_string()).to_line()).await;
+                let _ = conn
+                    .write_line(&Reply::Error(e.to_string()).to_line())
+                    .await;
                 return;
             }
             Err(e) => {

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use protocol::client::{AuthMethod, Command, Outcome as Handshake, Packet, Request, PROTOCOL_VERSION};
+use protocol::client::{
+    AuthMethod, Command, Outcome as Handshake, Packet, Request, PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Node;
@@ -49,7 +51,11 @@ pub(crate) async fn serve<N: Network, D: Disk>(
             },
             Err(e) => {
                 tracing::info!(%peer, error = %e, "closing client connection: malformed packet");
-                let _ = send(&mut stream, &Packet::ErrorResponse(format!("malformed packet: {e}"))).await;
+                let _ = send(
+                    &mut stream,
+                    &Packet::ErrorResponse(format!("malformed packet: {e}")),
+                )
+                .await;
                 return;
             }
         };
@@ -63,7 +69,10 @@ pub(crate) async fn serve<N: Network, D: Disk>(
     }
 }
 
-async fn send<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, packet: &Packet) -> std::io::Result<()> {
+async fn send<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    packet: &Packet,
+) -> std::io::Result<()> {
     let mut out = BytesMut::new();
     packet.encode(&mut out);
     stream.write_all(&out).await?;
@@ -82,22 +91,38 @@ async fn answer<N: Network, D: Disk>(
     match (*phase, packet) {
         (Phase::AwaitAuth, Packet::AuthorizationRequest(AuthMethod::None)) => {
             *phase = Phase::AwaitBootstrap;
-            (Packet::AuthorizationResponse(Handshake::Accepted), Next::Continue)
+            (
+                Packet::AuthorizationResponse(Handshake::Accepted),
+                Next::Continue,
+            )
         }
         (Phase::AwaitAuth, other) => refuse(format!(
             "expected AuthorizationRequest 'A' first, got '{}'",
             other.marker() as char
         )),
-        (Phase::AwaitBootstrap, Packet::BootstrapRequest { major, minor, patch }) => {
+        (
+            Phase::AwaitBootstrap,
+            Packet::BootstrapRequest {
+                major,
+                minor,
+                patch,
+            },
+        ) => {
             if major == PROTOCOL_VERSION.0 {
                 *phase = Phase::Ready;
-                (Packet::BootstrapResponse(Handshake::Accepted), Next::Continue)
+                (
+                    Packet::BootstrapResponse(Handshake::Accepted),
+                    Next::Continue,
+                )
             } else {
                 let reason = format!(
                     "client version {major}.{minor}.{patch} is not compatible with server version {}.{}.{}",
                     PROTOCOL_VERSION.0, PROTOCOL_VERSION.1, PROTOCOL_VERSION.2
                 );
-                (Packet::BootstrapResponse(Handshake::Rejected(reason)), Next::Close)
+                (
+                    Packet::BootstrapResponse(Handshake::Rejected(reason)),
+                    Next::Close,
+                )
             }
         }
         (Phase::AwaitBootstrap, other) => refuse(format!(
@@ -105,10 +130,12 @@ async fn answer<N: Network, D: Disk>(
             other.marker() as char
         )),
         (Phase::Ready, Packet::ClusterMetadataRequest) => (metadata(node), Next::Continue),
-        (Phase::Ready, Packet::CommandRequest(body)) => match Request::decode(&body, &node.config.limits) {
-            Ok(request) => (command(node, request).await, Next::Continue),
-            Err(e) => refuse(format!("malformed command: {e}")),
-        },
+        (Phase::Ready, Packet::CommandRequest(body)) => {
+            match Request::decode(&body, &node.config.limits) {
+                Ok(request) => (command(node, request).await, Next::Continue),
+                Err(e) => refuse(format!("malformed command: {e}")),
+            }
+        }
         (Phase::Ready, other) => refuse(format!(
             "unexpected packet '{}' after the handshake",
             other.marker() as char
@@ -123,7 +150,12 @@ fn metadata<N: Network, D: Disk>(node: &Node<N, D>) -> Packet {
         let mut addresses = Vec::new();
         let mut me = -1;
         if let Some(view) = &s.view {
-            let len = view.nodes.iter().map(|n| n.id as usize + 1).max().unwrap_or(0);
+            let len = view
+                .nodes
+                .iter()
+                .map(|n| n.id as usize + 1)
+                .max()
+                .unwrap_or(0);
             addresses = vec![String::new(); len];
             for n in &view.nodes {
                 addresses[n.id as usize] = n.client.to_string();

@@ -101,7 +101,11 @@ pub(crate) struct Node<N: Network, D: Disk> {
 
 impl<N: Network, D: Disk> Node<N, D> {
     pub(crate) fn link(&self) -> AdminLink<N> {
-        AdminLink::new(self.net.clone(), self.config.timing, self.config.max_line_len)
+        AdminLink::new(
+            self.net.clone(),
+            self.config.timing,
+            self.config.max_line_len,
+        )
     }
 }
 

@@ -23,12 +23,11 @@ pub(crate) fn ensure_running<N: Network, D: Disk>(node: &Rc<Node<N, D>>) {
 async fn run<N: Network, D: Disk>(node: &Node<N, D>) {
     let Some((transfer, items)) = node.group.with_state(|s| {
         let t = s.transfer.clone()?;
-        let items: Vec<Item> = s
-            .kv
-            .iter()
-            .filter(|(k, _)| t.arc.contains_key(k))
-            .map(|(k, v)| Item::new(k.clone(), v.clone()))
-            .collect();
+        let items: Vec<Item> =
+            s.kv.iter()
+                .filter(|(k, _)| t.arc.contains_key(k))
+                .map(|(k, v)| Item::new(k.clone(), v.clone()))
+                .collect();
         Some((t, items))
     }) else {
         return;
@@ -65,7 +64,9 @@ async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer,
             match link.send(&target, &request).await {
                 Ok(Reply::Ok) => break,
                 Ok(Reply::NotLeader(Some(leader))) => target = leader.to_string(),
-                Ok(other) => tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused"),
+                Ok(other) => {
+                    tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused")
+                }
                 Err(e) => tracing::debug!(to = %target, error = %e, "ecs_put failed"),
             }
             tokio::time::sleep(node.config.timing.retry_pause).await;
@@ -76,11 +77,7 @@ async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer,
 /// Cuts `items` into parts no longer than `part_size` bytes per line; an item too large
 /// for that gets a part of its own, sized to fit it.
 fn split(transfer_id: u64, items: Vec<Item>, part_size: usize) -> Vec<PutPart> {
-    let largest = items
-        .iter()
-        .map(|i| i.token_len() + 1)
-        .max()
-        .unwrap_or(0);
+    let largest = items.iter().map(|i| i.token_len() + 1).max().unwrap_or(0);
     let max_line = part_size.max(put_header_len(transfer_id, u32::MAX) + largest);
     let mut splitter = PartSplitter::new(transfer_id, max_line);
     let mut parts = Vec::new();

@@ -1,0 +1,435 @@
+//! `kv`: the store's command-line client.
+//!
+//! Parses the command line, runs one operation through [`node::client::Client`] on a
+//! current-thread runtime, prints the result, and turns every failure into one
+//! `error: ...` line on stderr. Exit codes: 0 success, 1 key not found (`get`, `del`) or
+//! compare-and-set not swapped, 2 any error.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
+use node::client::{Client, ClientConfig, Metadata};
+use node::io::{Rng, TokioNet};
+
+const DEFAULT_ADDR: &str = "127.0.0.1:7001";
+
+const AFTER_HELP: &str = "\
+Keys and values are taken as UTF-8 text. A value that is not UTF-8 is printed as hex, \
+with a note on stderr.
+
+Exit codes:
+  0  success
+  1  key not found (get, del), or compare-and-set not swapped
+  2  error: bad arguments, no node reachable, command refused, timeout
+
+Environment:
+  KV_ADDR   comma-separated node addresses, used when no --addr is given
+  RUST_LOG  log filter for stderr (default: warn; try RUST_LOG=node=debug)";
+
+/// Command-line client for the distributed key-value store.
+#[derive(Debug, Parser)]
+#[command(name = "kv", version, after_help = AFTER_HELP)]
+struct Args {
+    /// Client address of a node to start from; repeat (or separate with commas) for
+    /// more. Default: $KV_ADDR, else 127.0.0.1:7001.
+    #[arg(
+        long = "addr",
+        value_name = "HOST:PORT",
+        value_delimiter = ',',
+        global = true
+    )]
+    addrs: Vec<String>,
+
+    /// Give up on the operation after this long, retries included (e.g. 500ms, 10s, 2m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    timeout: Duration,
+
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Store VALUE under KEY.
+    Put {
+        /// The key.
+        key: String,
+        /// The value to store.
+        value: String,
+    },
+    /// Print the value stored under KEY (exit 1 if it is absent).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Remove KEY (exit 1 if it was absent).
+    #[command(alias = "delete")]
+    Del {
+        /// The key.
+        key: String,
+    },
+    /// Store NEW under KEY only if KEY now holds OLD, or with --absent only if KEY is
+    /// absent (exit 1 if not swapped).
+    #[command(override_usage = "kv cas [OPTIONS] <KEY> <OLD> <NEW>\n       \
+                                kv cas [OPTIONS] --absent <KEY> <NEW>")]
+    Cas {
+        /// Expect KEY to be absent instead of holding OLD; then give only KEY and NEW.
+        #[arg(long)]
+        absent: bool,
+        /// The key.
+        key: String,
+        /// The value KEY must hold now (with --absent: the new value).
+        #[arg(value_name = "OLD")]
+        old: String,
+        /// The value to store if the comparison holds (left out with --absent).
+        #[arg(value_name = "NEW")]
+        new: Option<String>,
+    },
+    /// Print the cluster's nodes with their ids, the group leader and the answering node.
+    Meta,
+}
+
+/// A command line after the checks clap cannot express.
+enum Op {
+    Put(String, String),
+    Get(String),
+    Del(String),
+    Cas {
+        key: String,
+        expected: Option<String>,
+        new: String,
+    },
+    Meta,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let op = match to_op(args.command) {
+        Ok(op) => op,
+        Err(message) => {
+            // Report against `kv cas` so the usage shown is the one that was broken.
+            let mut cli = Args::command();
+            cli.build();
+            let mut cas = cli.find_subcommand("cas").cloned().unwrap_or(cli);
+            cas.error(ErrorKind::WrongNumberOfValues, message).exit()
+        }
+    };
+    node::cli::init_tracing("warn");
+    let config = ClientConfig {
+        seeds: seeds(&args.addrs, std::env::var("KV_ADDR").ok().as_deref()),
+        deadline: args.timeout,
+        ..ClientConfig::default()
+    };
+    let result = node::cli::run_local(execute(op, config))
+        .context("cannot start the runtime")
+        .and_then(|r| r);
+    match result {
+        Ok(found) => ExitCode::from(if found { 0 } else { 1 }),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn to_op(cmd: Cmd) -> Result<Op, &'static str> {
+    Ok(match cmd {
+        Cmd::Put { key, value } => Op::Put(key, value),
+        Cmd::Get { key } => Op::Get(key),
+        Cmd::Del { key } => Op::Del(key),
+        Cmd::Cas {
+            absent,
+            key,
+            old,
+            new,
+        } => {
+            let (expected, new) = match (absent, new) {
+                (false, Some(new)) => (Some(old), new),
+                (true, None) => (None, old),
+                (true, Some(_)) => return Err("with --absent give only <KEY> <NEW>"),
+                (false, None) => {
+                    return Err("missing <NEW>: give <KEY> <OLD> <NEW>, or --absent <KEY> <NEW>")
+                }
+            };
+            Op::Cas { key, expected, new }
+        }
+        Cmd::Meta => Op::Meta,
+    })
+}
+
+/// The addresses to start from: `--addr`, else `$KV_ADDR`, else the default.
+fn seeds(flags: &[String], env: Option<&str>) -> Vec<String> {
+    let clean = |items: Vec<&str>| -> Vec<String> {
+        let items = items.into_iter().map(str::trim).filter(|a| !a.is_empty());
+        items.map(str::to_owned).collect()
+    };
+    let from_flags = clean(flags.iter().map(String::as_str).collect());
+    let from_env = clean(env.unwrap_or_default().split(',').collect());
+    [from_flags, from_env]
+        .into_iter()
+        .find(|list| !list.is_empty())
+        .unwrap_or_else(|| vec![DEFAULT_ADDR.to_owned()])
+}
+
+/// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
+async fn execute(op: Op, config: ClientConfig) -> anyhow::Result<bool> {
+    let mut client = Client::new(TokioNet, config, Rng::from_entropy());
+    match op {
+        Op::Put(key, value) => {
+            client
+                .put(key.clone(), value)
+                .await
+                .with_context(|| format!("put {key:?}"))?;
+            say("stored")?;
+            Ok(true)
+        }
+        Op::Get(key) => match client
+            .get(key.clone())
+            .await
+            .with_context(|| format!("get {key:?}"))?
+        {
+            Some(value) => {
+                say(&show(&value))?;
+                Ok(true)
+            }
+            None => {
+                note(&format!("not found: {key:?}"));
+                Ok(false)
+            }
+        },
+        Op::Del(key) => {
+            let existed = client
+                .delete(key.clone())
+                .await
+                .with_context(|| format!("del {key:?}"))?;
+            if existed {
+                say("deleted")?;
+            } else {
+                note(&format!("not found: {key:?}"));
+            }
+            Ok(existed)
+        }
+        Op::Cas { key, expected, new } => {
+            let outcome = client
+                .compare_and_set(key.clone(), expected.map(Bytes::from), new)
+                .await
+                .with_context(|| format!("cas {key:?}"))?;
+            if outcome.swapped {
+                say("swapped")?;
+            } else {
+                let now = match &outcome.current {
+                    Some(value) => format!("it holds {}", show(value)),
+                    None => "it is absent".to_owned(),
+                };
+                note(&format!("not swapped: {now}"));
+            }
+            Ok(outcome.swapped)
+        }
+        Op::Meta => {
+            let meta = client.metadata().await.context("meta")?;
+            say(&meta_table(&meta))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Prints a result line on stdout.
+fn say(line: &str) -> anyhow::Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}").context("cannot write to stdout")
+}
+
+/// Prints an explanation on stderr (never fails: there is nowhere left to report to).
+fn note(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// A value as text if it is UTF-8, else as hex (with a note on stderr).
+fn show(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            note("note: the value is not UTF-8; printed as hex");
+            value.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
+}
+
+fn meta_table(meta: &Metadata) -> String {
+    let width = meta.addresses.iter().map(String::len).max().unwrap_or(0);
+    let width = width.max("ADDRESS".len());
+    let mut out = format!("{:>4}  {:<width$}  ROLE\n", "ID", "ADDRESS");
+    for (id, addr) in meta.addresses.iter().enumerate() {
+        let id = i32::try_from(id).unwrap_or(i32::MAX);
+        let mut roles = Vec::new();
+        if id == meta.leader_id {
+            roles.push("group leader");
+        }
+        if id == meta.current_node_id {
+            roles.push("answered");
+        }
+        let row = format!("{id:>4}  {addr:<width$}  {}", roles.join(", "));
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    if meta.addresses.is_empty() {
+        out.push_str("   (no nodes listed)\n");
+    }
+    let leader = match meta.leader_id {
+        -1 => "none known (election or ring change in progress)".to_owned(),
+        id => node_label(meta, id),
+    };
+    out.push_str(&format!("group leader: {leader}\n"));
+    out.push_str(&format!(
+        "answered by:  {}, reached at {}",
+        node_label(meta, meta.current_node_id),
+        meta.answered_by
+    ));
+    out
+}
+
+fn node_label(meta: &Metadata, id: i32) -> String {
+    let addr = usize::try_from(id).ok().and_then(|i| meta.addresses.get(i));
+    match addr {
+        Some(addr) => format!("node {id} ({addr})"),
+        None => format!("node {id}"),
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m` or `1h`: a whole number and a unit, above zero.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let hint = "use a whole number and a unit: ms, s, m or h (e.g. 500ms, 10s, 2m)";
+    if number.is_empty() {
+        return Err(format!("{text:?} is not a duration; {hint}"));
+    }
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is too large"))?;
+    let seconds_per_unit = match unit {
+        "ms" => return positive(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "" => return Err(format!("{text:?} has no unit; {hint}")),
+        other => return Err(format!("unknown unit {other:?} in {text:?}; {hint}")),
+    };
+    let seconds = n
+        .checked_mul(seconds_per_unit)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    positive(Duration::from_secs(seconds))
+}
+
+fn positive(d: Duration) -> Result<Duration, String> {
+    if d.is_zero() {
+        Err("the duration must be above zero".to_owned())
+    } else {
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_the_rest() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in [
+            "",
+            "10",
+            "s",
+            "1.5s",
+            "10 s",
+            "-1s",
+            "3d",
+            "0s",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(parse_duration(&format!("{}h", u64::MAX / 60)).is_err());
+    }
+
+    #[test]
+    fn seeds_come_from_flags_then_env_then_the_default() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seeds(&v(&["a:1", " b:2 "]), Some("c:3")),
+            v(&["a:1", "b:2"])
+        );
+        assert_eq!(seeds(&[], Some("c:3, d:4,")), v(&["c:3", "d:4"]));
+        assert_eq!(seeds(&[], Some(" ")), v(&[DEFAULT_ADDR]));
+        assert_eq!(seeds(&[], None), v(&[DEFAULT_ADDR]));
+    }
+
+    #[test]
+    fn cas_arguments_are_checked() {
+        let parse = |argv: &[&str]| Args::try_parse_from(argv).map(|a| to_op(a.command));
+        assert!(matches!(
+            parse(&["kv", "cas", "k", "old", "new"]),
+            Ok(Ok(Op::Cas {
+                expected: Some(_),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse(&["kv", "cas", "--absent", "k", "new"]),
+            Ok(Ok(Op::Cas { expected: None, .. }))
+        ));
+        assert!(matches!(parse(&["kv", "cas", "k", "old"]), Ok(Err(_))));
+        assert!(matches!(
+            parse(&["kv", "cas", "--absent", "k", "a", "b"]),
+            Ok(Err(_))
+        ));
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn values_print_as_text_or_hex() {
+        assert_eq!(show(b"hello"), "hello");
+        assert_eq!(show(&[0xff, 0x00, 0x10]), "ff0010");
+    }
+
+    #[test]
+    fn the_meta_table_marks_leader_and_answering_node() {
+        let meta = Metadata {
+            addresses: vec!["10.0.0.1:7001".into(), "10.0.0.2:7001".into()],
+            leader_id: 0,
+            current_node_id: 1,
+            answered_by: "10.0.0.2:7001".into(),
+        };
+        let table = meta_table(&meta);
+        assert!(
+            table.contains("   0  10.0.0.1:7001  group leader\n"),
+            "{table}"
+        );
+        assert!(table.contains("   1  10.0.0.2:7001  answered\n"), "{table}");
+        assert!(
+            table.contains("group leader: node 0 (10.0.0.1:7001)"),
+            "{table}"
+        );
+        let none = meta_table(&Metadata {
+            leader_id: -1,
+            ..meta
+        });
+        assert!(none.contains("none known"), "{none}");
+    }
+}

@@ -1,0 +1,143 @@
+//! Garbage and hand-typed lines on the node's and the ECS's ports: each gets a clear
+//! answer, only the offending connection closes, and everyone else is still served.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use node::client::{Client, ClientConfig};
+use node::ecs::EcsConfig;
+use node::io::{Rng, StdDisk, TokioNet};
+use node::server::NodeConfig;
+use protocol::client::{Packet, PROTOCOL_VERSION};
+use protocol::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Sends `text` and reads until the peer has answered `lines` lines.
+async fn talk(stream: &mut TcpStream, text: &str, lines: usize) -> String {
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    while got.iter().filter(|&&b| b == b'\n').count() < lines {
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(
+            n > 0,
+            "connection closed early; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// Reads packets until the connection closes.
+async fn packets_until_close(stream: &mut TcpStream) -> Vec<Packet> {
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    loop {
+        while let Ok(Some((p, used))) = Packet::decode(&buf, &Limits::DEFAULT) {
+            let _ = buf.split_to(used);
+            out.push(p);
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read_buf(&mut buf))
+            .await
+            .expect("the node answers or closes")
+            .unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn garbage_gets_an_error_and_closes_only_its_own_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let ecs_addr = format!("127.0.0.1:{}", free_port());
+    let admin = format!("127.0.0.1:{}", free_port());
+    let client_addr = format!("127.0.0.1:{}", free_port());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let ecs_config = EcsConfig::new(ecs_addr.clone(), dir.path().join("ecs"));
+        tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, ecs_config));
+        let node_config = NodeConfig::new(
+            admin.parse().unwrap(),
+            client_addr.parse().unwrap(),
+            ecs_addr.clone(),
+            dir.path().join("node"),
+        );
+        tokio::task::spawn_local(node::server::run(TokioNet, StdDisk, Rng::from_seed(1), node_config));
+
+        let config = ClientConfig {
+            seeds: vec![client_addr.clone()],
+            deadline: Duration::from_secs(20),
+            ..ClientConfig::default()
+        };
+        let mut client = Client::new(TokioNet, config, Rng::from_seed(2));
+        client.put(Bytes::from("k"), Bytes::from("v")).await.unwrap();
+
+        // A person at the admin port, typing with telnet line endings and odd spacing.
+        let mut typed = TcpStream::connect(&admin).await.unwrap();
+        let answer = talk(&mut typed, "  WRITE_LOCK \r\nfrobnicate now\nnext_addr onlyhost\n", 3).await;
+        let lines: Vec<&str> = answer.lines().collect();
+        assert_eq!(lines[0], "ok");
+        assert!(lines[1].starts_with("error ") && lines[1].contains("frobnicate"), "{}", lines[1]);
+        assert!(lines[2].starts_with("error ") && lines[2].contains("next_addr"), "{}", lines[2]);
+        let answer = talk(&mut typed, "release_lock\n", 1).await;
+        assert_eq!(answer, "ok\n", "the connection survives mistyped lines");
+
+        // Bytes that are not a line (not UTF-8) close that admin connection only.
+        let mut binary = TcpStream::connect(&admin).await.unwrap();
+        binary.write_all(b"\xff\xfe\xfd\n").await.unwrap();
+        let mut rest = String::new();
+        binary.read_to_string(&mut rest).await.unwrap();
+        assert!(rest.starts_with("error "), "{rest:?}");
+
+        // The ECS port too.
+        let mut ecs = TcpStream::connect(&ecs_addr).await.unwrap();
+        let answer = talk(&mut ecs, "write_lock\nregister a 1\n", 2).await;
+        assert!(answer.lines().all(|l| l.starts_with("error ")), "{answer}");
+
+        // Garbage on the client port: an 'e' naming the fault, then the connection closes.
+        let mut garbage = TcpStream::connect(&client_addr).await.unwrap();
+        garbage.write_all(b"Zhello").await.unwrap();
+        let got = packets_until_close(&mut garbage).await;
+        assert!(
+            matches!(got.as_slice(), [Packet::ErrorResponse(m)] if m.contains("0x5a")),
+            "{got:?}"
+        );
+        // Skipping the handshake is refused the same way.
+        let mut rude = TcpStream::connect(&client_addr).await.unwrap();
+        let mut out = BytesMut::new();
+        Packet::ClusterMetadataRequest.encode(&mut out);
+        rude.write_all(&out).await.unwrap();
+        let got = packets_until_close(&mut rude).await;
+        assert!(matches!(got.as_slice(), [Packet::ErrorResponse(_)]), "{got:?}");
+        // An incompatible version gets a 'b' with a reason.
+        let mut old = TcpStream::connect(&client_addr).await.unwrap();
+        let mut out = BytesMut::new();
+        Packet::AuthorizationRequest(protocol::client::AuthMethod::None).encode(&mut out);
+        Packet::BootstrapRequest { major: PROTOCOL_VERSION.0 + 1, minor: 0, patch: 0 }.encode(&mut out);
+        old.write_all(&out).await.unwrap();
+        let got = packets_until_close(&mut old).await;
+        assert!(
+            matches!(got.as_slice(), [Packet::AuthorizationResponse(_), Packet::BootstrapResponse(protocol::client::Outcome::Rejected(r))] if r.contains("version")),
+            "{got:?}"
+        );
+
+        // Everyone else is still served.
+        assert_eq!(client.get(Bytes::from("k")).await.unwrap(), Some(Bytes::from("v")));
+    });
+}
