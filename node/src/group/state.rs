@@ -241,6 +241,14 @@ impl GroupState {
                 if *seq == tag.sequence {
                     return Outcome::Response(answer.clone());
                 }
+                if *seq > tag.sequence {
+                    // A command the client gave up on, arriving after a newer one: applying
+                    // it now would undo a write the client already saw acknowledged.
+                    return Outcome::Rejected(format!(
+                        "stale request: sequence {} after {seq} from client {}",
+                        tag.sequence, tag.client_id
+                    ));
+                }
             }
         }
         // Re-checked at apply time: a lock or ring change may have landed since the

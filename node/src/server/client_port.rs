@@ -191,6 +191,7 @@ async fn command<N: Network, D: Disk>(node: &Node<N, D>, request: Request) -> Pa
         Route::Serve => match node.group.propose(GroupCommand::Client(request)).await {
             Ok(Outcome::Response(response)) => Packet::CommandResponse(response.to_bytes()),
             Ok(Outcome::Refused(route)) => refused(route),
+            Ok(Outcome::Rejected(reason)) => Packet::ErrorResponse(reason),
             Ok(other) => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
             Err(e) => Packet::ErrorResponse(e.to_string()),
         },
