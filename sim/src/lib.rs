@@ -1,3 +1,17 @@
-//! The deterministic simulation harness. Empty until the harness issue lands: this crate
-//! claims nothing yet.
+//! The deterministic simulation harness: the real node and ECS code inside turmoil's
+//! simulated network, driven by one seed.
+//!
+//! - [`scenario`]: scenario files (TOML) and their validation.
+//! - [`runtime`]: turmoil implementations of node's network and disk seams.
+//! - [`trace`]: the message trace, recorded from every simulated stream, and its renderings.
+//! - [`workload`]: what simulated clients do, and the history they record.
+//! - [`runner`]: one run of one scenario with one seed.
+//! - [`checks`]: the checks that judge a run.
 #![warn(missing_docs)]
+
+pub mod checks;
+pub mod runner;
+pub mod runtime;
+pub mod scenario;
+pub mod trace;
+pub mod workload;

@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(b) = args.bind_client {
         config.client_bind = b;
     }
-    config.part_size_bytes = args.part_size;
+    config.part_size_bytes.set(args.part_size);
     let rng = args.seed.map_or_else(Rng::from_entropy, Rng::from_seed);
     node::cli::run_local(server::run(TokioNet, StdDisk, rng, config))
         .context("starting the runtime")?

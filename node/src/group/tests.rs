@@ -157,8 +157,13 @@ fn a_resent_part_and_a_resent_write_apply_once() {
 
     // An older command of the same client, arriving late, is refused.
     let old = GroupCommand::Client(Request {
-        session: Some(SessionTag { client_id: 5, sequence: 0 }),
-        command: Command::Delete { key: Bytes::from_static(b"c") },
+        session: Some(SessionTag {
+            client_id: 5,
+            sequence: 0,
+        }),
+        command: Command::Delete {
+            key: Bytes::from_static(b"c"),
+        },
     });
     assert!(matches!(s.apply(&old), Outcome::Rejected(_)));
     assert!(s.kv.contains_key(&b"c"[..]));

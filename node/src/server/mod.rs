@@ -9,7 +9,7 @@ mod admin_port;
 mod client_port;
 mod transfer;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -36,8 +36,9 @@ pub struct NodeConfig {
     pub ecs: String,
     /// Where the node keeps its log and snapshot.
     pub data_dir: PathBuf,
-    /// Longest `ecs_put` line this node sends during a hand-off.
-    pub part_size_bytes: usize,
+    /// Longest `ecs_put` line this node sends during a hand-off. Shared, so whoever
+    /// started the node (the simulation harness) can change it while the node runs.
+    pub part_size_bytes: Rc<Cell<usize>>,
     /// Bounds on client packets.
     pub limits: Limits,
     /// Longest ECS-protocol line accepted.
@@ -57,7 +58,7 @@ impl NodeConfig {
             client,
             ecs,
             data_dir,
-            part_size_bytes: 64 * 1024,
+            part_size_bytes: Rc::new(Cell::new(64 * 1024)),
             limits: Limits::DEFAULT,
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
             timing: LinkTiming::default(),

@@ -47,7 +47,11 @@ async fn run<N: Network, D: Disk>(node: &Node<N, D>) {
 }
 
 async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer, items: Vec<Item>) {
-    let parts = split(transfer.transfer_id, items, node.config.part_size_bytes);
+    let parts = split(
+        transfer.transfer_id,
+        items,
+        node.config.part_size_bytes.get(),
+    );
     let total_items: usize = parts.iter().map(|p| p.items.len()).sum();
     tracing::info!(
         transfer = transfer.transfer_id,

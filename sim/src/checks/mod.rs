@@ -1,0 +1,62 @@
+//! The checks that judge a run, one per file. Each reads the trace and the history and
+//! returns the violations it found.
+//!
+//! - [`lost_writes`]: every key reads back as its last acknowledged state, or as the
+//!   effect of a later unacknowledged write.
+//! - [`joins`]: every started node was admitted and knows the final ring.
+//! - [`locks`]: no node is left write-locked.
+
+pub mod joins;
+pub mod locks;
+pub mod lost_writes;
+
+use std::fmt;
+
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use crate::workload::History;
+
+/// One violated check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The check's name (as in the scenario's `[checks]`).
+    pub check: &'static str,
+    /// What went wrong, for a person.
+    pub detail: String,
+}
+
+impl Failure {
+    /// A failure of `check`.
+    pub fn new(check: &'static str, detail: impl Into<String>) -> Self {
+        Failure {
+            check,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.check, self.detail)
+    }
+}
+
+/// Runs every check the scenario enables.
+pub fn run_all(
+    scenario: &Scenario,
+    nodes: &[String],
+    trace: &Trace,
+    history: &History,
+) -> Vec<Failure> {
+    let mut out = Vec::new();
+    if scenario.checks.no_lost_writes {
+        out.extend(lost_writes::check(history));
+    }
+    if scenario.checks.joins_complete {
+        out.extend(joins::check(nodes, trace));
+    }
+    if scenario.checks.locks_released {
+        out.extend(locks::check(nodes, trace));
+    }
+    out
+}

@@ -1,0 +1,328 @@
+//! The scenario as the runner uses it: plain data, already validated.
+//!
+//! A scenario file (TOML) is parsed into these types by [`super::parse()`]; the runner reads
+//! nothing else, so printing a `Scenario` back as TOML ([`Scenario::to_toml`]) gives a file
+//! that replays the same run.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One scenario: the cluster, the clients, the timeline, random faults and checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports and snapshot file names.
+    pub name: String,
+    /// What behaviour the scenario pins down.
+    #[serde(default)]
+    pub description: String,
+    /// Simulated time the workload and timeline run for; checks run after it.
+    #[serde(with = "crate::scenario::duration")]
+    pub duration: Duration,
+    /// Seeds `sim run` uses when none are given; the first is the snapshot's seed.
+    pub seeds: Vec<u64>,
+    /// The cluster at the start.
+    #[serde(default)]
+    pub cluster: Cluster,
+    /// The clients and what they do.
+    #[serde(default)]
+    pub workload: Workload,
+    /// Scripted events, in time order.
+    #[serde(default)]
+    pub timeline: Vec<TimedEvent>,
+    /// Random faults drawn from the seed.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Which checks judge the run.
+    #[serde(default)]
+    pub checks: Checks,
+    /// How the trace is rendered in snapshots.
+    #[serde(default)]
+    pub trace: TraceOptions,
+}
+
+/// The cluster at the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cluster {
+    /// Groups that join at time zero, in order (they register together and the ECS
+    /// admits them one at a time).
+    pub groups: u32,
+    /// Nodes per group (1 until Raft groups exist).
+    pub group_size: u32,
+    /// Longest `ecs_put` line a node sends, in bytes.
+    pub part_size: usize,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            groups: 1,
+            group_size: 1,
+            part_size: 64 * 1024,
+        }
+    }
+}
+
+/// The clients and what they do. Each client owns its own keys (`c<i>-k<j>`), writes
+/// them all once, then runs random operations until `stop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workload {
+    /// Number of client hosts.
+    pub clients: u32,
+    /// Keys per client.
+    pub keys: u32,
+    /// Operations per second per client (after the initial writes).
+    pub rate: f64,
+    /// Relative weights of the operations.
+    pub mix: Mix,
+    /// When the clients start.
+    #[serde(with = "crate::scenario::duration")]
+    pub start: Duration,
+    /// When the clients stop issuing operations (default: the scenario's duration).
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub stop: Option<Duration>,
+    /// Bytes per value written.
+    pub value_size: usize,
+    /// How long one operation may take, retries included, before the client gives up.
+    #[serde(with = "crate::scenario::duration")]
+    pub op_deadline: Duration,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: 0,
+            keys: 0,
+            rate: 10.0,
+            mix: Mix::default(),
+            start: Duration::ZERO,
+            stop: None,
+            value_size: 16,
+            op_deadline: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Relative weights of the four operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mix {
+    /// Weight of get.
+    pub get: u32,
+    /// Weight of put.
+    pub put: u32,
+    /// Weight of delete.
+    pub delete: u32,
+    /// Weight of compare-and-set.
+    pub cas: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            get: 50,
+            put: 40,
+            delete: 5,
+            cas: 5,
+        }
+    }
+}
+
+/// One scripted event.
+///
+/// Written flat: `at`, `action` and the action's fields side by side in one table. It is
+/// read through `parse::RawEvent` rather than `flatten` + an internally tagged
+/// enum, which would buffer the entry, lose every field's position for error messages,
+/// and let unit actions (`pause_ecs`) accept stray fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "crate::scenario::parse::RawEvent")]
+pub struct TimedEvent {
+    /// When it happens, in simulated time from the start.
+    #[serde(with = "crate::scenario::duration")]
+    pub at: Duration,
+    /// What happens.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What a timeline entry does. Hosts are named `ecs`, `n<k>` (the node of group k,
+/// counting from 1 in join order) and `c<i>` (client i, from 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    /// Start `count` new groups; they register with the ECS at once.
+    Join {
+        /// How many groups.
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Power loss: the node stops and loses what it had not synced.
+    Crash {
+        /// The node.
+        node: String,
+    },
+    /// Start a crashed node again on what its disk kept (or restart a running one).
+    Restart {
+        /// The node.
+        node: String,
+    },
+    /// Crash whichever node leads group `group` (1-based) now.
+    CrashLeader {
+        /// The group.
+        group: u32,
+    },
+    /// Power loss of the ECS.
+    CrashEcs,
+    /// Start the ECS again on what its disk kept.
+    RestartEcs,
+    /// Hold every message to and from the ECS.
+    PauseEcs,
+    /// Deliver held ECS messages and resume.
+    ResumeEcs,
+    /// Cut the links between two sets of hosts.
+    Partition {
+        /// One side.
+        a: Vec<String>,
+        /// The other side.
+        b: Vec<String>,
+    },
+    /// Restore the links between two sets of hosts.
+    Heal {
+        /// One side.
+        a: Vec<String>,
+        /// The other side.
+        b: Vec<String>,
+    },
+    /// Hold messages on the link between two hosts.
+    Hold {
+        /// One end.
+        a: String,
+        /// The other end.
+        b: String,
+    },
+    /// Deliver the held messages between two hosts.
+    Release {
+        /// One end.
+        a: String,
+        /// The other end.
+        b: String,
+    },
+    /// Change the longest `ecs_put` line nodes send from now on.
+    SetPartSize {
+        /// Bytes.
+        bytes: usize,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Random faults drawn from the seed during `[start, until)`; none by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Mean time between node crashes (exponential); none if absent.
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub crash_every: Option<Duration>,
+    /// How long a crashed node stays down.
+    #[serde(with = "crate::scenario::duration")]
+    pub downtime: Duration,
+    /// Mean time between partitions of one random node from the rest.
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub partition_every: Option<Duration>,
+    /// How long a partition lasts.
+    #[serde(with = "crate::scenario::duration")]
+    pub partition_length: Duration,
+    /// Faults start here.
+    #[serde(with = "crate::scenario::duration")]
+    pub start: Duration,
+    /// Faults stop here (default: the scenario's duration); the cluster then must recover.
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub until: Option<Duration>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            crash_every: None,
+            downtime: Duration::from_secs(1),
+            partition_every: None,
+            partition_length: Duration::from_secs(1),
+            start: Duration::ZERO,
+            until: None,
+        }
+    }
+}
+
+/// Which checks run. All are on unless turned off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Checks {
+    /// Every key reads back as its last acknowledged write (or a later unacknowledged one).
+    pub no_lost_writes: bool,
+    /// Every group that registered was admitted and announced to every node.
+    pub joins_complete: bool,
+    /// No node is left write-locked.
+    pub locks_released: bool,
+    /// After faults stop, every key can be read again within this long.
+    #[serde(with = "crate::scenario::duration")]
+    pub recovery_deadline: Duration,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            no_lost_writes: true,
+            joins_complete: true,
+            locks_released: true,
+            recovery_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How client traffic appears in the rendered trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceOptions {
+    /// `full`: every client packet; `summary`: one line per simulated second with counts.
+    pub clients: ClientTrace,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            clients: ClientTrace::Summary,
+        }
+    }
+}
+
+/// See [`TraceOptions::clients`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientTrace {
+    /// Every client packet.
+    Full,
+    /// Counts per simulated second.
+    Summary,
+}
+
+impl Scenario {
+    /// When clients stop issuing operations.
+    pub fn workload_stop(&self) -> Duration {
+        self.workload.stop.unwrap_or(self.duration)
+    }
+
+    /// When random faults stop.
+    pub fn faults_until(&self) -> Duration {
+        self.faults.until.unwrap_or(self.duration)
+    }
+
+    /// The scenario as a TOML file that replays it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# could not render scenario: {e}\n"))
+    }
+}

@@ -1,0 +1,215 @@
+//! Reading one `[[timeline]]` entry into a [`TimedEvent`].
+//!
+//! The entry is one flat table (`at`, `action`, then the action's own fields). It is first
+//! read into [`RawEvent`], a plain struct with every possible field optional, straight
+//! from the TOML deserializer: nothing is buffered, so a wrong type or an unknown action
+//! is reported at its own position in the file. Then the action decides which fields it
+//! needs and which it forbids. Those errors use serde's wording (``missing field `node` ``,
+//! ``unknown field `count` ``) so `parse` can name the field and find its line.
+//!
+//! This module owns the entry's shape only; whether a host or time is valid is
+//! `validate`'s job.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::scenario::model::{Event, TimedEvent};
+
+/// Every field a timeline entry may have, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEvent {
+    #[serde(with = "crate::scenario::duration")]
+    at: Duration,
+    action: Action,
+    count: Option<u32>,
+    node: Option<String>,
+    group: Option<u32>,
+    a: Option<Hosts>,
+    b: Option<Hosts>,
+    bytes: Option<usize>,
+}
+
+/// The `action` names, one per [`Event`] variant.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Action {
+    Join,
+    Crash,
+    Restart,
+    CrashLeader,
+    CrashEcs,
+    RestartEcs,
+    PauseEcs,
+    ResumeEcs,
+    Partition,
+    Heal,
+    Hold,
+    Release,
+    SetPartSize,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Join => "join",
+            Action::Crash => "crash",
+            Action::Restart => "restart",
+            Action::CrashLeader => "crash_leader",
+            Action::CrashEcs => "crash_ecs",
+            Action::RestartEcs => "restart_ecs",
+            Action::PauseEcs => "pause_ecs",
+            Action::ResumeEcs => "resume_ecs",
+            Action::Partition => "partition",
+            Action::Heal => "heal",
+            Action::Hold => "hold",
+            Action::Release => "release",
+            Action::SetPartSize => "set_part_size",
+        }
+    }
+
+    /// The fields the action takes besides `at` and `action`.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Action::Join => &["count"],
+            Action::Crash | Action::Restart => &["node"],
+            Action::CrashLeader => &["group"],
+            Action::CrashEcs | Action::RestartEcs | Action::PauseEcs | Action::ResumeEcs => &[],
+            Action::Partition | Action::Heal | Action::Hold | Action::Release => &["a", "b"],
+            Action::SetPartSize => &["bytes"],
+        }
+    }
+}
+
+/// `a`/`b`: one host (`hold`, `release`) or a list (`partition`, `heal`).
+enum Hosts {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Hosts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(HostsVisitor)
+    }
+}
+
+struct HostsVisitor;
+
+impl<'de> Visitor<'de> for HostsVisitor {
+    type Value = Hosts;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a host name (\"n1\") or a list of host names ([\"n1\", \"c2\"])")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Hosts, E> {
+        Ok(Hosts::One(v.to_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Hosts, A::Error> {
+        let mut hosts = Vec::new();
+        while let Some(host) = seq.next_element::<String>()? {
+            hosts.push(host);
+        }
+        Ok(Hosts::Many(hosts))
+    }
+}
+
+impl TryFrom<RawEvent> for TimedEvent {
+    type Error = String;
+
+    fn try_from(raw: RawEvent) -> Result<Self, String> {
+        let action = raw.action;
+        let given = [
+            ("count", raw.count.is_some()),
+            ("node", raw.node.is_some()),
+            ("group", raw.group.is_some()),
+            ("a", raw.a.is_some()),
+            ("b", raw.b.is_some()),
+            ("bytes", raw.bytes.is_some()),
+        ];
+        let allowed = action.fields();
+        if let Some((field, _)) = given
+            .iter()
+            .find(|(field, present)| *present && !allowed.contains(field))
+        {
+            let takes = match allowed {
+                [] => "no other fields".to_owned(),
+                fields => fields
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            };
+            return Err(format!(
+                "unknown field `{field}`: action `{}` takes {takes}",
+                action.name()
+            ));
+        }
+        let missing = |field: &str| {
+            format!(
+                "missing field `{field}` (action `{}` needs it)",
+                action.name()
+            )
+        };
+        let list = |hosts: Option<Hosts>, field: &str| match hosts {
+            Some(Hosts::Many(hosts)) => Ok(hosts),
+            Some(Hosts::One(host)) => Err(format!(
+                "invalid type for field `{field}`: action `{}` takes a list of hosts, \
+                 such as {field} = [{host:?}]",
+                action.name()
+            )),
+            None => Err(missing(field)),
+        };
+        let one = |hosts: Option<Hosts>, field: &str| match hosts {
+            Some(Hosts::One(host)) => Ok(host),
+            Some(Hosts::Many(_)) => Err(format!(
+                "invalid type for field `{field}`: action `{}` takes one host, \
+                 such as {field} = \"n1\"",
+                action.name()
+            )),
+            None => Err(missing(field)),
+        };
+        let event = match action {
+            Action::Join => Event::Join {
+                count: raw.count.unwrap_or(1),
+            },
+            Action::Crash => Event::Crash {
+                node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::Restart => Event::Restart {
+                node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::CrashLeader => Event::CrashLeader {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::CrashEcs => Event::CrashEcs,
+            Action::RestartEcs => Event::RestartEcs,
+            Action::PauseEcs => Event::PauseEcs,
+            Action::ResumeEcs => Event::ResumeEcs,
+            Action::Partition => Event::Partition {
+                a: list(raw.a, "a")?,
+                b: list(raw.b, "b")?,
+            },
+            Action::Heal => Event::Heal {
+                a: list(raw.a, "a")?,
+                b: list(raw.b, "b")?,
+            },
+            Action::Hold => Event::Hold {
+                a: one(raw.a, "a")?,
+                b: one(raw.b, "b")?,
+            },
+            Action::Release => Event::Release {
+                a: one(raw.a, "a")?,
+                b: one(raw.b, "b")?,
+            },
+            Action::SetPartSize => Event::SetPartSize {
+                bytes: raw.bytes.ok_or_else(|| missing("bytes"))?,
+            },
+        };
+        Ok(TimedEvent { at: raw.at, event })
+    }
+}

@@ -1,0 +1,391 @@
+//! The rules a well-formed scenario must also meet: what serde's types cannot say.
+//!
+//! [`check`] looks at a typed [`Scenario`] and lists every broken rule with the path of the
+//! field to blame; `parse` turns the path into a line and reports the earliest. It does
+//! not read the file and does not change the scenario.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::scenario::duration::format_duration;
+use crate::scenario::model::{Event, Scenario};
+
+/// The smallest `ecs_put` part size, in bytes.
+pub const MIN_PART_SIZE: usize = 128;
+/// The largest value a client writes, in bytes.
+pub const MAX_VALUE_SIZE: usize = 64 * 1024;
+
+/// A broken rule; the error's line and field say where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    /// A duration that must be positive is zero.
+    #[error("must be more than 0s")]
+    ZeroDuration,
+    /// `name` is empty.
+    #[error("the name is empty")]
+    EmptyName,
+    /// `name` has a character outside `[a-z0-9-_]`.
+    #[error("{0:?} may use only a-z, 0-9, '-' and '_'")]
+    BadName(String),
+    /// `seeds` is empty.
+    #[error("give at least one seed")]
+    NoSeeds,
+    /// `cluster.group_size` is not 1.
+    #[error(
+        "groups of more than one node need Raft replication, which is not implemented yet \
+         (group_size is {0}; it must be 1)"
+    )]
+    GroupSize(u32),
+    /// A part size below [`MIN_PART_SIZE`].
+    #[error("{0} bytes is below the smallest part size, {MIN_PART_SIZE} bytes")]
+    PartSizeTooSmall(usize),
+    /// No group at the start and none joins.
+    #[error("the cluster never has a group: groups is 0 and the timeline joins none")]
+    NoGroups,
+    /// Clients but no keys.
+    #[error("{0} clients need at least one key each")]
+    NoKeys(u32),
+    /// `workload.rate` is not a finite positive number.
+    #[error("the rate must be a finite number above 0, not {0}")]
+    BadRate(f64),
+    /// Every operation weight is zero.
+    #[error("the operation weights sum to 0; give at least one a weight")]
+    EmptyMix,
+    /// A window that ends before it starts.
+    #[error("start ({}) must be before {end_name} ({})", d(.start), d(.end))]
+    EmptyWindow {
+        /// Its start.
+        start: Duration,
+        /// Its end.
+        end: Duration,
+        /// What the end is called in the file.
+        end_name: &'static str,
+    },
+    /// A time after the end of the scenario.
+    #[error("{} is after the end of the scenario (duration = {})", d(.at), d(.duration))]
+    AfterEnd {
+        /// The time.
+        at: Duration,
+        /// The scenario's duration.
+        duration: Duration,
+    },
+    /// `workload.value_size` above [`MAX_VALUE_SIZE`].
+    #[error("{0} bytes is above the largest value size, {MAX_VALUE_SIZE} bytes (64 KiB)")]
+    ValueTooLarge(usize),
+    /// A timeline event earlier than the one before it.
+    #[error(
+        "{} is before the previous event ({}); list the timeline in time order",
+        d(.at),
+        d(.previous)
+    )]
+    OutOfOrder {
+        /// This event's time.
+        at: Duration,
+        /// The previous event's time.
+        previous: Duration,
+    },
+    /// `join` with `count = 0`.
+    #[error("a join must start at least one group")]
+    ZeroJoin,
+    /// Not `ecs`, `n<k>` or `c<i>`.
+    #[error(
+        "{0:?} is not a host name; hosts are ecs, n<k> (the node of group k) and c<i> (client i)"
+    )]
+    BadHostName(String),
+    /// `crash`/`restart` of a host that is not a node.
+    #[error("{action} takes a node n<k>, not {name:?} (the ECS has crash_ecs and restart_ecs)")]
+    NotANode {
+        /// The host given.
+        name: String,
+        /// The action.
+        action: &'static str,
+    },
+    /// A node whose group does not exist yet.
+    #[error("no node {name} exists at {} (groups by then: {})", d(.at), span("n", *.groups))]
+    NoSuchNode {
+        /// The node.
+        name: String,
+        /// The event's time.
+        at: Duration,
+        /// Groups that exist by then.
+        groups: u64,
+    },
+    /// A client beyond `workload.clients`.
+    #[error("no client {name} (clients: {})", span("c", u64::from(*.clients)))]
+    NoSuchClient {
+        /// The client.
+        name: String,
+        /// `workload.clients`.
+        clients: u32,
+    },
+    /// `crash_leader` of a group that does not exist yet.
+    #[error("no group {group} exists at {} (groups by then: {})", d(.at), span("", *.groups))]
+    NoSuchGroup {
+        /// The group.
+        group: u32,
+        /// The event's time.
+        at: Duration,
+        /// Groups that exist by then.
+        groups: u64,
+    },
+    /// An empty side of a partition or heal.
+    #[error("each side needs at least one host")]
+    EmptySide,
+    /// A host on both sides of a partition or heal.
+    #[error("{0} is on both sides")]
+    BothSides(String),
+    /// `hold`/`release` with `a == b`.
+    #[error("a link needs two different hosts, but both ends are {0}")]
+    SameHost(String),
+    /// A crash of a node that is already down.
+    #[error("{node} is already down: it crashed at {} and has not restarted since", d(.since))]
+    AlreadyCrashed {
+        /// The node.
+        node: String,
+        /// When it crashed.
+        since: Duration,
+    },
+}
+
+/// A duration as written in scenario files.
+fn d(duration: &Duration) -> String {
+    format_duration(*duration)
+}
+
+/// `n1..n3`, `n1`, or `none`.
+fn span(prefix: &str, count: u64) -> String {
+    match count {
+        0 => "none".to_owned(),
+        1 => format!("{prefix}1"),
+        n => format!("{prefix}1..{prefix}{n}"),
+    }
+}
+
+/// A host named in the timeline.
+enum Host {
+    Ecs,
+    Node(u64),
+    Client(u64),
+}
+
+/// `ecs`, `n<k>` or `c<i>`, with `k`, `i` written without leading zeros.
+fn host(name: &str) -> Option<Host> {
+    if name == "ecs" {
+        return Some(Host::Ecs);
+    }
+    let number = |digits: &str| {
+        let canonical = digits == "0" || !digits.starts_with('0');
+        let all_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        (canonical && all_digits)
+            .then(|| digits.parse::<u64>().ok())
+            .flatten()
+    };
+    if let Some(k) = name.strip_prefix('n').and_then(number) {
+        Some(Host::Node(k))
+    } else {
+        name.strip_prefix('c').and_then(number).map(Host::Client)
+    }
+}
+
+/// Every broken rule, each with the path of the field to blame.
+pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
+    let mut out = Rules(Vec::new());
+    out.rule(s.name.is_empty(), "name", || Invalid::EmptyName);
+    let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let bad_name = !s.name.chars().all(name_ok);
+    out.rule(bad_name, "name", || Invalid::BadName(s.name.clone()));
+    out.positive(s.duration, "duration");
+    out.rule(s.seeds.is_empty(), "seeds", || Invalid::NoSeeds);
+
+    let c = &s.cluster;
+    let gs = c.group_size;
+    out.rule(gs != 1, "cluster.group_size", || Invalid::GroupSize(gs));
+    out.part_size(c.part_size, "cluster.part_size");
+    let joins = |e: &Event| match e {
+        Event::Join { count } => u64::from(*count),
+        _ => 0,
+    };
+    let joined: u64 = s.timeline.iter().map(|t| joins(&t.event)).sum();
+    let no_groups = u64::from(c.groups) + joined == 0;
+    out.rule(no_groups, "cluster.groups", || Invalid::NoGroups);
+
+    let w = &s.workload;
+    let no_keys = w.clients > 0 && w.keys == 0;
+    out.rule(no_keys, "workload.keys", || Invalid::NoKeys(w.clients));
+    let bad_rate = !(w.rate.is_finite() && w.rate > 0.0);
+    out.rule(bad_rate, "workload.rate", || Invalid::BadRate(w.rate));
+    let weights = [w.mix.get, w.mix.put, w.mix.delete, w.mix.cas];
+    let empty_mix = weights.iter().all(|&weight| weight == 0);
+    out.rule(empty_mix, "workload.mix", || Invalid::EmptyMix);
+    out.window(s, w.start, w.stop, "workload", "stop");
+    let big = w.value_size > MAX_VALUE_SIZE;
+    out.rule(big, "workload.value_size", || {
+        Invalid::ValueTooLarge(w.value_size)
+    });
+    out.positive(w.op_deadline, "workload.op_deadline");
+
+    timeline(s, &mut out);
+
+    let f = &s.faults;
+    for (every, field) in [
+        (f.crash_every, "crash_every"),
+        (f.partition_every, "partition_every"),
+    ] {
+        if let Some(every) = every {
+            out.positive(every, &format!("faults.{field}"));
+        }
+    }
+    out.positive(f.downtime, "faults.downtime");
+    out.positive(f.partition_length, "faults.partition_length");
+    out.window(s, f.start, f.until, "faults", "until");
+    out.positive(s.checks.recovery_deadline, "checks.recovery_deadline");
+    out.0
+}
+
+/// The timeline's rules: order, times, host names, crash state.
+fn timeline(s: &Scenario, out: &mut Rules) {
+    let groups_at = |at: Duration| {
+        let joined = s
+            .timeline
+            .iter()
+            .filter(|t| t.at <= at)
+            .map(|t| match t.event {
+                Event::Join { count } => u64::from(count),
+                _ => 0,
+            });
+        u64::from(s.cluster.groups) + joined.sum::<u64>()
+    };
+    let mut previous = Duration::ZERO;
+    let mut crashed: BTreeMap<&str, Duration> = BTreeMap::new();
+    for (i, t) in s.timeline.iter().enumerate() {
+        let at = t.at;
+        let field = |name: &str| format!("timeline[{i}].{name}");
+        let late = at < previous;
+        out.rule(late, &field("at"), || Invalid::OutOfOrder { at, previous });
+        previous = previous.max(at);
+        let duration = s.duration;
+        let after = at > duration;
+        out.rule(after, &field("at"), || Invalid::AfterEnd { at, duration });
+        let groups = groups_at(at);
+        let host_ok = |out: &mut Rules, name: &str, path: String| match host(name) {
+            None => out.push(path, Invalid::BadHostName(name.to_owned())),
+            Some(Host::Node(k)) if k == 0 || k > groups => {
+                let name = name.to_owned();
+                out.push(path, Invalid::NoSuchNode { name, at, groups });
+            }
+            Some(Host::Client(c)) if c == 0 || c > u64::from(s.workload.clients) => {
+                let (name, clients) = (name.to_owned(), s.workload.clients);
+                out.push(path, Invalid::NoSuchClient { name, clients });
+            }
+            Some(_) => {}
+        };
+        match &t.event {
+            Event::Join { count } => out.rule(*count == 0, &field("count"), || Invalid::ZeroJoin),
+            Event::Crash { node } | Event::Restart { node } => {
+                let crash = matches!(t.event, Event::Crash { .. });
+                let action = if crash { "crash" } else { "restart" };
+                if !matches!(host(node), Some(Host::Node(_))) {
+                    let name = node.clone();
+                    out.push(field("node"), Invalid::NotANode { name, action });
+                    continue;
+                }
+                host_ok(out, node, field("node"));
+                if !crash {
+                    crashed.remove(node.as_str());
+                } else if let Some(&since) = crashed.get(node.as_str()) {
+                    let node = node.clone();
+                    out.push(field("node"), Invalid::AlreadyCrashed { node, since });
+                } else {
+                    crashed.insert(node.as_str(), at);
+                }
+            }
+            Event::CrashLeader { group } => {
+                let bad = *group == 0 || u64::from(*group) > groups;
+                let group = *group;
+                out.rule(bad, &field("group"), || Invalid::NoSuchGroup {
+                    group,
+                    at,
+                    groups,
+                });
+            }
+            Event::Partition { a, b } | Event::Heal { a, b } => {
+                out.rule(a.is_empty(), &field("a"), || Invalid::EmptySide);
+                out.rule(b.is_empty(), &field("b"), || Invalid::EmptySide);
+                for (side, hosts) in [("a", a), ("b", b)] {
+                    for (j, name) in hosts.iter().enumerate() {
+                        host_ok(out, name, field(&format!("{side}[{j}]")));
+                    }
+                }
+                for (j, name) in b.iter().enumerate() {
+                    let both = a.contains(name);
+                    let path = field(&format!("b[{j}]"));
+                    out.rule(both, &path, || Invalid::BothSides(name.clone()));
+                }
+            }
+            Event::Hold { a, b } | Event::Release { a, b } => {
+                host_ok(out, a, field("a"));
+                host_ok(out, b, field("b"));
+                out.rule(a == b, &field("b"), || Invalid::SameHost(b.clone()));
+            }
+            Event::SetPartSize { bytes } => out.part_size(*bytes, &field("bytes")),
+            Event::CrashEcs | Event::RestartEcs | Event::PauseEcs | Event::ResumeEcs => {}
+        }
+    }
+}
+
+/// The broken rules found so far.
+struct Rules(Vec<(String, Invalid)>);
+
+impl Rules {
+    fn push(&mut self, path: String, invalid: Invalid) {
+        self.0.push((path, invalid));
+    }
+
+    fn rule(&mut self, broken: bool, path: &str, invalid: impl FnOnce() -> Invalid) {
+        if broken {
+            self.push(path.to_owned(), invalid());
+        }
+    }
+
+    fn positive(&mut self, d: Duration, path: &str) {
+        self.rule(d.is_zero(), path, || Invalid::ZeroDuration);
+    }
+
+    fn part_size(&mut self, bytes: usize, path: &str) {
+        let small = bytes < MIN_PART_SIZE;
+        self.rule(small, path, || Invalid::PartSizeTooSmall(bytes));
+    }
+
+    /// `start < end <= duration`, where `end` defaults to the duration. An explicit end
+    /// takes the blame; without one, `start` does.
+    fn window(
+        &mut self,
+        s: &Scenario,
+        start: Duration,
+        end: Option<Duration>,
+        section: &str,
+        end_name: &'static str,
+    ) {
+        let duration = s.duration;
+        let (end, end_field, end_name) = match end {
+            Some(end) => (end, format!("{section}.{end_name}"), end_name),
+            None => (
+                duration,
+                format!("{section}.start"),
+                "the end of the scenario",
+            ),
+        };
+        if end > duration {
+            self.push(end_field, Invalid::AfterEnd { at: end, duration });
+        } else if start >= end {
+            self.push(
+                end_field,
+                Invalid::EmptyWindow {
+                    start,
+                    end,
+                    end_name,
+                },
+            );
+        }
+    }
+}

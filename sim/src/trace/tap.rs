@@ -1,0 +1,194 @@
+//! A stream wrapper that decodes what crosses it and records it in the trace.
+
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use protocol::client::Packet;
+use protocol::ecs::{split_line_bytes, Reply, Request};
+use protocol::Limits;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::{Message, TraceHandle, What};
+
+/// Which protocol a connection speaks (known from the port it was made to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The binary client protocol.
+    Client,
+    /// The ECS text protocol.
+    Admin,
+}
+
+/// Decodes one direction of one connection.
+struct Tap {
+    protocol: Protocol,
+    /// Lines from the side that opened the connection are requests; the other side's are
+    /// replies.
+    requests: bool,
+    buf: BytesMut,
+    broken: bool,
+}
+
+impl Tap {
+    fn feed(&mut self, bytes: &[u8]) -> Vec<Message> {
+        let mut out = Vec::new();
+        if self.broken {
+            return out;
+        }
+        self.buf.extend_from_slice(bytes);
+        loop {
+            match self.protocol {
+                Protocol::Client => match Packet::decode(&self.buf, &Limits::DEFAULT) {
+                    Ok(Some((p, used))) => {
+                        let _ = self.buf.split_to(used);
+                        out.push(Message::Client(p));
+                    }
+                    Ok(None) => return out,
+                    Err(e) => {
+                        out.push(Message::Garbage(e.to_string()));
+                        self.broken = true;
+                        return out;
+                    }
+                },
+                Protocol::Admin => {
+                    match split_line_bytes(&self.buf, protocol::ecs::DEFAULT_MAX_LINE_LEN) {
+                        Ok(Some((line, used))) => {
+                            let text = String::from_utf8_lossy(line).into_owned();
+                            let _ = self.buf.split_to(used);
+                            if text.trim().is_empty() {
+                                continue;
+                            }
+                            let msg = if self.requests {
+                                Request::parse(&text).map(Message::AdminRequest)
+                            } else {
+                                Reply::parse(&text).map(Message::AdminReply)
+                            };
+                            out.push(
+                                msg.unwrap_or_else(|e| Message::Garbage(format!("{text:?}: {e}"))),
+                            );
+                        }
+                        Ok(None) => return out,
+                        Err(e) => {
+                            out.push(Message::Garbage(e.to_string()));
+                            self.broken = true;
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A stream that records every message written to and read from it.
+pub struct TracedStream<S> {
+    inner: S,
+    trace: TraceHandle,
+    host: Rc<str>,
+    peer: Rc<str>,
+    sent: Tap,
+    received: Tap,
+}
+
+impl<S> TracedStream<S> {
+    /// Wraps `inner`, a connection between `host` (this end) and `peer`. `opened_here`
+    /// says whether this end opened the connection (and so sends the requests).
+    pub fn new(
+        inner: S,
+        trace: TraceHandle,
+        host: Rc<str>,
+        peer: Rc<str>,
+        protocol: Protocol,
+        opened_here: bool,
+    ) -> Self {
+        let tap = |requests| Tap {
+            protocol,
+            requests,
+            buf: BytesMut::new(),
+            broken: false,
+        };
+        TracedStream {
+            inner,
+            trace,
+            host,
+            peer,
+            sent: tap(opened_here),
+            received: tap(!opened_here),
+        }
+    }
+}
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for TracedStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &result {
+            let msgs = this.received.feed(&buf.filled()[before..]);
+            if !msgs.is_empty() {
+                let at = now();
+                let mut trace = this.trace.borrow_mut();
+                for msg in msgs {
+                    trace.push(
+                        at,
+                        What::Recv {
+                            host: this.host.clone(),
+                            from: this.peer.clone(),
+                            msg,
+                        },
+                    );
+                }
+            }
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &result {
+            let msgs = this.sent.feed(&data[..*n]);
+            if !msgs.is_empty() {
+                let at = now();
+                let mut trace = this.trace.borrow_mut();
+                for msg in msgs {
+                    trace.push(
+                        at,
+                        What::Send {
+                            from: this.host.clone(),
+                            to: this.peer.clone(),
+                            msg,
+                        },
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

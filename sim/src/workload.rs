@@ -1,0 +1,246 @@
+//! What simulated clients do, and the history they record.
+//!
+//! Each client owns its keys (`c<i>-k<j>`), so every key has one writer whose operations
+//! are sequential: that makes "the value a key must hold" exact to state, which the
+//! no-lost-writes check relies on.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use node::client::{Client, ClientConfig, ClientError};
+use node::io::Rng;
+
+use crate::runtime::SimNet;
+use crate::scenario::Scenario;
+
+/// An operation a client issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Read.
+    Get,
+    /// Write this value.
+    Put(Bytes),
+    /// Remove.
+    Delete,
+    /// Write `new` if the key holds `expected` (`None`: absent).
+    Cas {
+        /// Expected current value.
+        expected: Option<Bytes>,
+        /// Value to write.
+        new: Bytes,
+    },
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A get's answer.
+    Value(Option<Bytes>),
+    /// A put was acknowledged.
+    Stored,
+    /// A delete was acknowledged.
+    Deleted(bool),
+    /// A compare-and-set was answered.
+    Cas {
+        /// Whether it wrote.
+        swapped: bool,
+        /// The value after it.
+        current: Option<Bytes>,
+    },
+    /// No answer: the operation may or may not have been applied.
+    Unknown(String),
+}
+
+/// One operation from invocation to completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Client number (from 1).
+    pub client: u32,
+    /// The key.
+    pub key: String,
+    /// What was asked.
+    pub op: Op,
+    /// Simulated time the client sent it.
+    pub invoked: Duration,
+    /// Simulated time the client got its answer or gave up.
+    pub completed: Duration,
+    /// The answer.
+    pub outcome: Outcome,
+}
+
+/// Every operation of a run, in completion order.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The records.
+    pub records: Vec<Record>,
+    /// The verifier's final read of each key (`Err`: it could not read it).
+    pub final_reads: BTreeMap<String, Result<Option<Bytes>, String>>,
+}
+
+/// The history shared by the simulated clients.
+pub type HistoryHandle = Rc<RefCell<History>>;
+
+/// The keys client `i` owns.
+pub fn keys_of(client: u32, keys: u32) -> Vec<String> {
+    (0..keys).map(|j| format!("c{client}-k{j}")).collect()
+}
+
+fn now() -> Duration {
+    turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// Runs `op` on `key` through `client` and records it.
+pub async fn perform(
+    client: &mut Client<SimNet>,
+    id: u32,
+    key: &str,
+    op: Op,
+    history: &HistoryHandle,
+) -> Outcome {
+    let invoked = now();
+    let k = Bytes::copy_from_slice(key.as_bytes());
+    let result: Result<Outcome, ClientError> = match &op {
+        Op::Get => client.get(k).await.map(Outcome::Value),
+        Op::Put(v) => client.put(k, v.clone()).await.map(|()| Outcome::Stored),
+        Op::Delete => client.delete(k).await.map(Outcome::Deleted),
+        Op::Cas { expected, new } => client
+            .compare_and_set(k, expected.clone(), new.clone())
+            .await
+            .map(|c| Outcome::Cas {
+                swapped: c.swapped,
+                current: c.current,
+            }),
+    };
+    let outcome = result.unwrap_or_else(|e| Outcome::Unknown(e.to_string()));
+    history.borrow_mut().records.push(Record {
+        client: id,
+        key: key.to_string(),
+        op,
+        invoked,
+        completed: now(),
+        outcome: outcome.clone(),
+    });
+    outcome
+}
+
+/// A client library configured for the simulation.
+pub fn sim_client(net: SimNet, seeds: Vec<String>, deadline: Duration, rng: Rng) -> Client<SimNet> {
+    let config = ClientConfig {
+        seeds,
+        deadline,
+        attempt_timeout: Duration::from_secs(1),
+        ..ClientConfig::default()
+    };
+    Client::new(net, config, rng)
+}
+
+/// The body of client host `c<id>`: write every owned key once, then random operations
+/// at the scenario's rate until its stop time.
+pub async fn run_client(
+    scenario: Rc<Scenario>,
+    id: u32,
+    net: SimNet,
+    seeds: Vec<String>,
+    mut rng: Rng,
+    history: HistoryHandle,
+) {
+    let w = &scenario.workload;
+    let mut client = sim_client(net, seeds, w.op_deadline, rng.fork());
+    tokio::time::sleep(w.start).await;
+    let keys = keys_of(id, w.keys);
+    let mut seq = 0u64;
+    let mut value = |rng: &mut Rng| {
+        seq += 1;
+        let mut v = format!("c{id}-v{seq}-");
+        while v.len() < w.value_size {
+            v.push((b'a' + (rng.next_u64() % 26) as u8) as char);
+        }
+        Bytes::from(v)
+    };
+    // What this client last knew each key to hold; it is the keys' only writer.
+    let mut known: BTreeMap<String, Option<Bytes>> = BTreeMap::new();
+    for key in &keys {
+        let v = value(&mut rng);
+        if perform(&mut client, id, key, Op::Put(v.clone()), &history).await == Outcome::Stored {
+            known.insert(key.clone(), Some(v));
+        }
+    }
+    let stop = scenario.workload_stop();
+    let interval_us = (1e6 / w.rate).max(1.0) as u64;
+    let (get, put, delete, cas) = (
+        u64::from(w.mix.get),
+        u64::from(w.mix.put),
+        u64::from(w.mix.delete),
+        u64::from(w.mix.cas),
+    );
+    let total = (get + put + delete + cas).max(1);
+    while now() < stop && !keys.is_empty() {
+        let key = &keys[rng.range(0, keys.len() as u64) as usize];
+        let pick = rng.range(0, total);
+        let op = if pick < get {
+            Op::Get
+        } else if pick < get + put {
+            Op::Put(value(&mut rng))
+        } else if pick < get + put + delete {
+            Op::Delete
+        } else {
+            // Mostly the value the client believes is there, sometimes a stale guess.
+            let believed = known.get(key).cloned().flatten();
+            let expected = if rng.range(0, 4) == 0 { None } else { believed };
+            Op::Cas {
+                expected,
+                new: value(&mut rng),
+            }
+        };
+        let outcome = perform(&mut client, id, key, op.clone(), &history).await;
+        match (&op, &outcome) {
+            (_, Outcome::Value(v)) => {
+                known.insert(key.clone(), v.clone());
+            }
+            (Op::Put(v), Outcome::Stored) => {
+                known.insert(key.clone(), Some(v.clone()));
+            }
+            (_, Outcome::Deleted(_)) => {
+                known.insert(key.clone(), None);
+            }
+            (_, Outcome::Cas { current, .. }) => {
+                known.insert(key.clone(), current.clone());
+            }
+            _ => {
+                known.remove(key);
+            }
+        }
+        let pause = interval_us / 2 + rng.range(0, interval_us);
+        tokio::time::sleep(Duration::from_micros(pause)).await;
+    }
+}
+
+/// The body of the verifier host: read every key once the run is over.
+pub async fn run_verifier(
+    keys: Vec<String>,
+    mut client: Client<SimNet>,
+    history: HistoryHandle,
+    deadline: Duration,
+) {
+    let give_up = now() + deadline;
+    for key in keys {
+        let mut last = String::new();
+        let mut result = None;
+        while now() < give_up {
+            match client.get(Bytes::copy_from_slice(key.as_bytes())).await {
+                Ok(v) => {
+                    result = Some(Ok(v));
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let result = result.unwrap_or(Err(format!(
+            "could not read it before the recovery deadline: {last}"
+        )));
+        history.borrow_mut().final_reads.insert(key, result);
+    }
+}
