@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sim::scenario::parse::ErrorKind;
 use sim::scenario::{
-    load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, Scenario, TimedEvent,
-    TraceOptions, Workload,
+    load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, NetworkOptions, Scenario,
+    TimedEvent, TraceOptions, Workload,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -129,6 +129,11 @@ recovery_deadline = "1m"
 
 [trace]
 clients = "full"
+
+[network]
+tick = "5ms"
+min_latency = "2ms"
+max_latency = "8ms"
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -230,6 +235,11 @@ fn full() -> Scenario {
         trace: TraceOptions {
             clients: ClientTrace::Full,
         },
+        network: NetworkOptions {
+            tick: Duration::from_millis(5),
+            min_latency: Duration::from_millis(2),
+            max_latency: Duration::from_millis(8),
+        },
     }
 }
 
@@ -246,6 +256,7 @@ fn minimal() -> Scenario {
         faults: Faults::default(),
         checks: Checks::default(),
         trace: TraceOptions::default(),
+        network: NetworkOptions::default(),
     }
 }
 

@@ -81,9 +81,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .simulation_duration(scenario.duration + scenario.checks.recovery_deadline + slack)
-        .tick_duration(Duration::from_millis(1))
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(3));
+        .tick_duration(scenario.network.tick)
+        .min_message_latency(scenario.network.min_latency)
+        .max_message_latency(scenario.network.max_latency);
     let mut sim = builder.build();
     let mut world = World {
         trace: Rc::new(RefCell::new(Trace::default())),

@@ -40,6 +40,39 @@ pub struct Scenario {
     /// How the trace is rendered in snapshots.
     #[serde(default)]
     pub trace: TraceOptions,
+    /// The simulated network's timing.
+    #[serde(default)]
+    pub network: NetworkOptions,
+}
+
+/// The simulated network's timing.
+///
+/// turmoil advances every host and link one `tick` at a time; a message is delivered at
+/// the first tick after its latency (drawn from `[min_latency, max_latency]`) has passed.
+/// A coarser tick simulates faster (the cost of a run is mostly per tick and per host);
+/// a latency range wider than one tick lets messages overtake each other across ticks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkOptions {
+    /// Simulation step.
+    #[serde(with = "crate::scenario::duration")]
+    pub tick: Duration,
+    /// Shortest one-way message latency.
+    #[serde(with = "crate::scenario::duration")]
+    pub min_latency: Duration,
+    /// Longest one-way message latency.
+    #[serde(with = "crate::scenario::duration")]
+    pub max_latency: Duration,
+}
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        NetworkOptions {
+            tick: Duration::from_millis(10),
+            min_latency: Duration::from_millis(1),
+            max_latency: Duration::from_millis(20),
+        }
+    }
 }
 
 /// The cluster at the start.

@@ -284,3 +284,22 @@ fn the_earliest_broken_rule_is_reported() {
     let body = "[cluster]\npart_size = 1 # <-\n[checks]\nrecovery_deadline = \"0s\"\n";
     invalid!(body, "cluster.part_size", Invalid::PartSizeTooSmall(1));
 }
+
+#[test]
+fn network_timing_is_checked() {
+    let text = "name = \"n\"\nduration = \"1s\"\nseeds = [1]\n[network]\ntick = \"0s\"\n";
+    let e = sim::scenario::parse(text, "net.toml").unwrap_err();
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(5), Some("network.tick")),
+        "{e}"
+    );
+    let text = "name = \"n\"\nduration = \"1s\"\nseeds = [1]\n[network]\nmin_latency = \"5ms\"\nmax_latency = \"2ms\"\n";
+    let e = sim::scenario::parse(text, "net.toml").unwrap_err();
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(6), Some("network.max_latency")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("below min_latency"), "{e}");
+}

@@ -51,6 +51,14 @@ pub enum Invalid {
     /// Every operation weight is zero.
     #[error("the operation weights sum to 0; give at least one a weight")]
     EmptyMix,
+    /// `network.max_latency` is below `network.min_latency`.
+    #[error("max_latency ({}) is below min_latency ({})", d(.max), d(.min))]
+    LatencyRange {
+        /// The minimum.
+        min: Duration,
+        /// The maximum.
+        max: Duration,
+    },
     /// A window that ends before it starts.
     #[error("start ({}) must be before {end_name} ({})", d(.start), d(.end))]
     EmptyWindow {
@@ -239,6 +247,14 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     out.positive(f.partition_length, "faults.partition_length");
     out.window(s, f.start, f.until, "faults", "until");
     out.positive(s.checks.recovery_deadline, "checks.recovery_deadline");
+    let n = &s.network;
+    out.positive(n.tick, "network.tick");
+    out.rule(n.max_latency < n.min_latency, "network.max_latency", || {
+        Invalid::LatencyRange {
+            min: n.min_latency,
+            max: n.max_latency,
+        }
+    });
     out.0
 }
 
