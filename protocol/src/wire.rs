@@ -1,5 +1,5 @@
 //! Binary building blocks shared by the client and peer formats: big-endian integers,
-//! length-prefixed fields, and a [`Reader`] that tells "need more bytes" apart from
+//! length-prefixed fields, and a `Reader` that tells "need more bytes" apart from
 //! "malformed".
 //!
 //! Every length and count is checked against [`Limits`] before anything is allocated or

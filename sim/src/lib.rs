@@ -7,9 +7,12 @@
 //! - [`workload`]: what simulated clients do, and the history they record.
 //! - [`runner`]: one run of one scenario with one seed.
 //! - [`checks`]: the checks that judge a run.
+//! - [`cli`]: the parts of the `sim` command-line tool (many seeds on worker threads,
+//!   summaries, regression files).
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod cli;
 pub mod runner;
 pub mod runtime;
 pub mod scenario;

@@ -238,9 +238,13 @@ pub async fn run_verifier(
                 Err(e) => last = e.to_string(),
             }
         }
-        let result = result.unwrap_or(Err(format!(
-            "could not read it before the recovery deadline: {last}"
-        )));
+        let result = result.unwrap_or_else(|| {
+            Err(if last.is_empty() {
+                "the recovery deadline passed before it could be read".to_string()
+            } else {
+                format!("could not read it before the recovery deadline: {last}")
+            })
+        });
         history.borrow_mut().final_reads.insert(key, result);
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 
-/// Starts a local cluster: the ECS on 127.0.0.1:<base-port>, and node i (from 0) with its
+/// Starts a local cluster: the ECS on 127.0.0.1:BASE_PORT, and node i (from 0) with its
 /// client port at base+1+2i and its admin port at base+2+2i. Each process logs to
-/// <dir>/<name>.log and keeps its data in <dir>/<name>/. Nodes start one after another,
+/// DIR/NAME.log and keeps its data in DIR/NAME/. Nodes start one after another,
 /// so each joins the ring with a range hand-off. Run it again with the same --dir to
 /// restart the cluster on its existing data.
 #[derive(Debug, Parser)]

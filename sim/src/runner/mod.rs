@@ -123,7 +123,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             hosts::add_verifier(&mut sim, &world);
             verifier_started = true;
         }
-        if world.verifier_done.get() || now >= end {
+        if now >= end {
+            break;
+        }
+        // The liveness phase lasts until the final reads are done and the cluster has
+        // settled (every join finished, every lock released), or the deadline passes.
+        if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
             break;
         }
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step()));
@@ -174,6 +179,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         failures,
         simulated,
     }
+}
+
+/// Whether every started node has finished joining and no node is write-locked.
+fn settled(world: &World) -> bool {
+    let trace = world.trace.borrow();
+    checks::joins::check(&world.nodes, &trace).is_empty()
+        && checks::locks::check(&world.nodes, &trace).is_empty()
 }
 
 /// Columns of the sequence diagram: the ECS, then nodes in join order.

@@ -1,0 +1,451 @@
+//! `sim`: the command-line front end of the simulation harness.
+//!
+//! - `sim run`: many scenarios × many seeds on worker threads, a progress bar, a summary
+//!   table with simulated seconds per wall second, and for each failing case its checks,
+//!   a replay command and a regression scenario file.
+//! - `sim replay`: one case in full: its scenario (printed before the run), the sequence
+//!   diagram, the trace one line per event, the trace hash and the checks' verdict.
+//! - `sim hash`: only the trace hash of one case, to show that two processes agree.
+//!
+//! Exit codes: 0 every check passed; 1 a check failed; 2 bad usage, a bad scenario file,
+//! or a file that could not be read.
+//!
+//! Argument parsing, printing and exit codes live here; the reusable parts (file discovery,
+//! seed ranges, the worker pool, the table, regression files) are in `sim::cli`.
+
+use std::io::{self, IsTerminal, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sim::cli::pool::{self, Case, Outcome};
+use sim::cli::seeds::{SeedChoice, SeedRange};
+use sim::cli::summary::{self, plural, Totals};
+use sim::cli::{files, regression, replay};
+use sim::runner;
+use sim::scenario::{self, ClientTrace, Scenario};
+
+/// A check failed.
+const EXIT_FAILED: u8 = 1;
+/// Bad usage, a bad scenario file, or an unreadable file (clap also exits 2 on bad usage).
+const EXIT_USAGE: u8 = 2;
+
+/// Deterministic simulation of the ring KV store: the real node and ECS code inside
+/// turmoil's simulated network, driven by one seed.
+#[derive(Parser)]
+#[command(name = "sim", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 all checks passed, 1 a check failed, \
+                        2 bad usage or a bad scenario file.\n\
+                        RUST_LOG (e.g. RUST_LOG=node=debug,turmoil=trace) turns on logs \
+                        to stderr; they are off by default.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios over many seeds in parallel; summarise, and save each failing case.
+    Run(RunArgs),
+    /// Run one case and print its scenario, sequence diagram, trace, trace hash and checks.
+    Replay(ReplayArgs),
+    /// Run one case and print only its trace hash (compare two processes or machines).
+    Hash(HashArgs),
+}
+
+/// `sim run`.
+#[derive(Args)]
+#[command(after_help = "Examples:\n  \
+    sim run                                  every scenario under scenarios/, each with its own seeds\n  \
+    sim run scenarios/lock-contention.toml --seeds 0..1000 --fail-fast\n  \
+    sim run scenarios/ --seed 42 --jobs 1")]
+struct RunArgs {
+    /// Scenario files, or directories searched recursively for *.toml (sorted by path).
+    /// Default: the `scenarios/` directory in the current directory or the nearest parent
+    /// that has one.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    seeds: SeedArgs,
+    /// Worker threads; each runs one whole simulation at a time. Default: the number of
+    /// CPUs available.
+    #[arg(long, short = 'j', value_name = "J")]
+    jobs: Option<NonZeroUsize>,
+    /// Start no new case after the first failure (cases already running finish).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Where failing cases are written as scenario files. Default: `target/sim-regressions/`
+    /// beside the `scenarios/` directory that was found (else in the current directory).
+    #[arg(long, value_name = "DIR")]
+    regressions_dir: Option<PathBuf>,
+}
+
+/// Seeds for `sim run`.
+#[derive(Args)]
+#[group(multiple = false)]
+struct SeedArgs {
+    /// Run every scenario with this one seed (instead of each scenario's `seeds` list).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Run every scenario with each seed of a range: `A..B` (B excluded) or `A..=B`
+    /// (B included); at most 1,000,000 seeds.
+    #[arg(long, value_name = "A..B")]
+    seeds: Option<SeedRange>,
+}
+
+/// `sim replay`.
+#[derive(Args)]
+struct ReplayArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// The seed. Default: the first of the file's `seeds`.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Print the sequence diagram but not the one-line-per-event trace.
+    #[arg(long, conflicts_with = "lines_only")]
+    diagram_only: bool,
+    /// Print the one-line-per-event trace but not the sequence diagram.
+    #[arg(long)]
+    lines_only: bool,
+    /// Client traffic in the one-line trace: every packet (`full`) or counts per simulated
+    /// second (`summary`). Default: the scenario's `[trace] clients`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    clients: Option<ClientsArg>,
+}
+
+/// `--clients` values (mirrors `sim::scenario::ClientTrace`).
+#[derive(Clone, Copy, ValueEnum)]
+enum ClientsArg {
+    /// Every client packet.
+    Full,
+    /// One line per simulated second with counts.
+    Summary,
+}
+
+impl From<ClientsArg> for ClientTrace {
+    fn from(arg: ClientsArg) -> Self {
+        match arg {
+            ClientsArg::Full => ClientTrace::Full,
+            ClientsArg::Summary => ClientTrace::Summary,
+        }
+    }
+}
+
+/// `sim hash`.
+#[derive(Args)]
+#[command(
+    after_help = "Prints `<hash as 16 hex digits>  <scenario name> seed <N>` and nothing \
+                        else; the exit code does not depend on the checks (use `replay`)."
+)]
+struct HashArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// The seed. Default: the first of the file's `seeds`.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+}
+
+/// Whether the cases a command ran passed their checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Passed,
+    Failed,
+}
+
+impl Verdict {
+    fn of(passed: bool) -> Self {
+        if passed {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Replay(args) => replay(args),
+        Command::Hash(args) => hash(args),
+    };
+    match result {
+        Ok(Verdict::Passed) => ExitCode::SUCCESS,
+        Ok(Verdict::Failed) => ExitCode::from(EXIT_FAILED),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`; off by default, since node code logs a lot at
+/// `info` and the trace is this tool's product. Lines are stamped with simulated time
+/// and the worker thread, so logs of one case read in order and can be matched to its trace.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: ignoring RUST_LOG={spec:?}: {e}");
+            EnvFilter::new("off")
+        }),
+        _ => EnvFilter::new("off"),
+    };
+    // `with_ansi` needs tracing-subscriber's `ansi` feature, which `node` enables.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_timer(SimTime)
+        .with_thread_names(true)
+        .try_init();
+}
+
+/// Log timestamps in simulated time (`-` outside a simulation), never the wall clock.
+struct SimTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match turmoil::sim_elapsed() {
+            Some(t) => write!(w, "{:>9.3}s", t.as_secs_f64()),
+            None => write!(w, "{:>10}", "-"),
+        }
+    }
+}
+
+/// Writes to stdout. Once the reader has gone (`sim replay ... | head`), the rest is
+/// dropped quietly, so the exit code still reports the run.
+fn emit(text: &str) -> Result<()> {
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+/// Loads one scenario file; its error names the file, line and field.
+fn load(path: &Path) -> Result<Scenario> {
+    scenario::load(path).map_err(|e| anyhow!("{e}"))
+}
+
+/// Loads every file, printing each bad one's error before giving up, so one run shows them
+/// all.
+fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>> {
+    let mut loaded = Vec::new();
+    let mut bad = 0;
+    for path in paths {
+        match scenario::load(path) {
+            Ok(s) => loaded.push((path.clone(), s)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad += 1;
+            }
+        }
+    }
+    match bad {
+        0 => Ok(loaded),
+        1 => bail!("1 scenario file has errors; nothing was run"),
+        n => bail!("{n} scenario files have errors; nothing was run"),
+    }
+}
+
+/// The seed for `replay` and `hash`: the one given, else the file's first.
+fn seed_or_first(seed: Option<u64>, scenario: &Scenario, file: &Path) -> Result<u64> {
+    seed.or_else(|| scenario.seeds.first().copied())
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: the scenario lists no seeds; pass --seed N",
+                file.display()
+            )
+        })
+}
+
+fn run(args: RunArgs) -> Result<Verdict> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let paths = files::scenario_files(&args.paths, &cwd)?;
+    let scenarios = load_all(&paths)?;
+    let choice = match (args.seeds.seed, args.seeds.seeds) {
+        (Some(seed), _) => SeedChoice::One(seed),
+        (None, Some(range)) => SeedChoice::Range(range),
+        (None, None) => SeedChoice::Listed,
+    };
+
+    // Cases in report order: scenario by scenario, seeds in the order chosen.
+    let mut cases = Vec::new();
+    let mut owner = Vec::new();
+    for (i, (path, scenario)) in scenarios.iter().enumerate() {
+        let seeds = choice.seeds_for(scenario);
+        if seeds.is_empty() {
+            eprintln!(
+                "warning: {}: the scenario lists no seeds; give --seed or --seeds to run it",
+                path.display()
+            );
+        }
+        for seed in seeds {
+            cases.push(Case { scenario, seed });
+            owner.push(i);
+        }
+    }
+    if cases.is_empty() {
+        bail!("no cases to run");
+    }
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get)
+        .min(cases.len());
+    emit(&format!(
+        "sim run: {} from {} on {}\n",
+        plural(cases.len(), "case"),
+        plural(scenarios.len(), "scenario"),
+        plural(jobs, "worker thread"),
+    ))?;
+
+    let bar = progress_bar(cases.len());
+    let mut failed_so_far = 0;
+    // Wall-clock time of the whole run: measured here, outside any simulation.
+    let started = Instant::now();
+    let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, |_, outcome: &Outcome| {
+        if !outcome.passed() {
+            failed_so_far += 1;
+            bar.set_message(format!("{failed_so_far} failed"));
+        }
+        bar.inc(1);
+    });
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+
+    // Failing cases, in case order: what failed, a regression file, a replay command.
+    let regressions_dir = args
+        .regressions_dir
+        .clone()
+        .unwrap_or_else(|| default_regressions_dir(&cwd));
+    let mut written: Vec<PathBuf> = Vec::new();
+    for ((case, &i), outcome) in cases.iter().zip(&owner).zip(&outcomes) {
+        let Some(outcome) = outcome.as_ref().filter(|o| !o.passed()) else {
+            continue;
+        };
+        let original = &scenarios[i].0;
+        report_failure(case, original, outcome, &regressions_dir, &mut written)?;
+    }
+
+    // The table, one row per scenario, then what did not run.
+    let mut rows: Vec<(String, Totals)> = scenarios
+        .iter()
+        .map(|(_, s)| (s.name.clone(), Totals::default()))
+        .collect();
+    for (&i, outcome) in owner.iter().zip(&outcomes) {
+        if let Some(outcome) = outcome {
+            rows[i].1.add(outcome);
+        }
+    }
+    let not_run = outcomes.iter().filter(|o| o.is_none()).count();
+    emit(&format!(
+        "\n{}",
+        summary::report(&rows, not_run, jobs, elapsed)
+    ))?;
+    let failed = rows.iter().map(|(_, t)| t.failed).sum::<usize>();
+    Ok(Verdict::of(failed == 0))
+}
+
+/// `target/sim-regressions` beside the `scenarios/` directory found from `cwd`, so the
+/// default is the same from anywhere in the repository.
+fn default_regressions_dir(cwd: &Path) -> PathBuf {
+    let root = files::find_scenarios_dir(cwd)
+        .and_then(|dir| dir.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    root.join("target").join("sim-regressions")
+}
+
+/// The progress bar on stderr: cases done of all, elapsed, ETA, failures so far. indicatif
+/// hides it when stderr is not a terminal.
+fn progress_bar(cases: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(cases as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} cases, {msg}, ETA {eta}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message("0 failed");
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// Prints one failing case and saves it as a regression scenario file.
+fn report_failure(
+    case: &Case<'_>,
+    original: &Path,
+    outcome: &Outcome,
+    dir: &Path,
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let scenario = case.scenario;
+    let mut text = format!(
+        "\nFAILED {} seed {} ({})\n",
+        scenario.name,
+        case.seed,
+        original.display()
+    );
+    for failure in &outcome.failures {
+        text.push_str(&regression::indent(&failure.to_string(), "  ", "    "));
+    }
+    let file = regression::path_for(dir, &scenario.name, case.seed, written);
+    let contents = regression::render(scenario, case.seed, original, &outcome.failures);
+    let saved = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&file, contents));
+    match saved {
+        Ok(()) => {
+            text.push_str(&format!(
+                "  replay: {}\n",
+                regression::replay_command(&file, None)
+            ));
+            text.push_str(&format!(
+                "  saved as {}; move it to scenarios/regressions/ to keep it as a regression test\n",
+                file.display()
+            ));
+            written.push(file);
+        }
+        Err(e) => {
+            eprintln!("warning: could not write {}: {e}", file.display());
+            text.push_str(&format!(
+                "  replay: {}\n",
+                regression::replay_command(original, Some(case.seed))
+            ));
+        }
+    }
+    emit(&text)
+}
+
+fn replay(args: ReplayArgs) -> Result<Verdict> {
+    let scenario = load(&args.file)?;
+    let seed = seed_or_first(args.seed, &scenario, &args.file)?;
+    emit(&replay::header(&scenario, seed, &args.file))?;
+    let _ = io::stdout().flush();
+    let report = runner::run(&scenario, seed);
+    let sections = replay::Sections {
+        diagram: !args.lines_only,
+        lines: !args.diagram_only,
+        clients: args
+            .clients
+            .map_or(scenario.trace.clients, ClientTrace::from),
+    };
+    emit(&replay::body(&report, sections))?;
+    emit(&replay::verdict(&report))?;
+    Ok(Verdict::of(report.passed()))
+}
+
+fn hash(args: HashArgs) -> Result<Verdict> {
+    let scenario = load(&args.file)?;
+    let seed = seed_or_first(args.seed, &scenario, &args.file)?;
+    let report = runner::run(&scenario, seed);
+    emit(&format!(
+        "{:016x}  {} seed {seed}\n",
+        report.trace.hash(),
+        scenario.name
+    ))?;
+    Ok(Verdict::Passed)
+}

@@ -1,0 +1,146 @@
+//! Running many cases (scenario, seed) on worker threads.
+//!
+//! A turmoil `Sim` is not `Send`, so each case is built, run and judged entirely on one
+//! worker thread by [`crate::runner::run`]; only its plain-data [`Outcome`] crosses back.
+//! Workers take the next case from a shared index, so the order in which cases *finish*
+//! varies from run to run; [`run_cases`] returns the outcomes in case order, so everything
+//! printed from them is ordered the same way every time.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::checks::Failure;
+use crate::runner;
+use crate::scenario::Scenario;
+
+/// Stack for each worker: a simulation runs every host's futures on its thread, and debug
+/// builds of deep async state machines need more than the 2 MiB default.
+const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
+
+/// One run to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// What one case produced, as plain data that can leave its thread.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The violated checks; empty if it passed.
+    pub failures: Vec<Failure>,
+    /// Simulated time the run covered.
+    pub simulated: Duration,
+    /// Wall-clock time the run took on its thread.
+    pub wall: Duration,
+}
+
+impl Outcome {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Runs one case on the current thread and measures it.
+///
+/// A panic that escapes the runner (the runner catches those of simulated hosts) becomes a
+/// `no_panic` failure of this case instead of ending the whole run.
+pub fn run_case(case: Case<'_>) -> Outcome {
+    // Wall-clock time is measured outside the simulation: nothing simulated reads it.
+    let started = Instant::now();
+    let report = panic::catch_unwind(AssertUnwindSafe(|| runner::run(case.scenario, case.seed)));
+    let wall = started.elapsed();
+    match report {
+        Ok(report) => Outcome {
+            failures: report.failures,
+            simulated: report.simulated,
+            wall,
+        },
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic with a non-text payload".to_string());
+            Outcome {
+                failures: vec![Failure::new(
+                    "no_panic",
+                    format!("the runner panicked: {message}"),
+                )],
+                simulated: Duration::ZERO,
+                wall,
+            }
+        }
+    }
+}
+
+/// Runs `cases` on `jobs` worker threads (at least one, at most one per case).
+///
+/// `on_done(index, outcome)` is called on the calling thread as each case finishes, in
+/// completion order (for progress display). With `fail_fast`, no new case starts after one
+/// has failed; cases already running finish. The result holds each case's outcome at its
+/// index, `None` for a case that was not run.
+pub fn run_cases(
+    cases: &[Case<'_>],
+    jobs: usize,
+    fail_fast: bool,
+    mut on_done: impl FnMut(usize, &Outcome),
+) -> Vec<Option<Outcome>> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
+    let jobs = jobs.clamp(1, cases.len().max(1));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    std::thread::scope(|scope| {
+        let mut spawned = 0;
+        for worker in 0..jobs {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            let work = move || loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(case) = cases.get(index) else { break };
+                let outcome = run_case(*case);
+                if fail_fast && !outcome.passed() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if tx.send((index, outcome)).is_err() {
+                    break;
+                }
+            };
+            let spawn = std::thread::Builder::new()
+                .name(format!("sim-worker-{worker}"))
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(scope, work);
+            if spawn.is_ok() {
+                spawned += 1;
+            }
+        }
+        drop(tx);
+        if spawned == 0 {
+            // The OS gave us no thread at all: run everything here rather than nothing.
+            for (index, case) in cases.iter().enumerate() {
+                let outcome = run_case(*case);
+                let failed = !outcome.passed();
+                on_done(index, &outcome);
+                outcomes[index] = Some(outcome);
+                if fail_fast && failed {
+                    break;
+                }
+            }
+            return;
+        }
+        for (index, outcome) in rx {
+            on_done(index, &outcome);
+            outcomes[index] = Some(outcome);
+        }
+    });
+    outcomes
+}

@@ -1,0 +1,255 @@
+//! The `sim` binary end to end, on tiny scenario files written by each test: exit codes,
+//! the summary table, hashes that agree between processes, scenario-file errors, replay
+//! output and regression files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A small scenario: one group, one client with four keys, three simulated seconds.
+const TINY: &str = r#"
+name = "tiny"
+description = "one group, one client, a few keys"
+duration = "3s"
+seeds = [1, 2]
+
+[cluster]
+groups = 1
+
+[workload]
+clients = 1
+keys = 4
+rate = 5.0
+"#;
+
+/// `tiny`, but the final reads must finish within 5 ms, which they cannot: every case
+/// fails the liveness part of its checks.
+const IMPATIENT: &str = r#"
+name = "impatient"
+duration = "3s"
+seeds = [4]
+
+[cluster]
+groups = 1
+
+[workload]
+clients = 1
+keys = 2
+
+[checks]
+recovery_deadline = "5ms"
+"#;
+
+/// A fresh directory for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("sim-cli")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario file");
+    path
+}
+
+/// Runs `sim` in `dir` with `RUST_LOG` unset.
+fn sim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("start the sim binary")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The summary row of `scenario`, split into cells.
+fn row(out: &str, scenario: &str) -> Vec<String> {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(scenario))
+        .unwrap_or_else(|| panic!("no summary row for {scenario} in:\n{out}"))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn run_over_a_seed_range_passes_and_summarises() {
+    let dir = scratch("run_range");
+    write(&dir, "tiny.toml", TINY);
+
+    let out = sim(
+        &dir,
+        &["run", "tiny.toml", "--seeds", "1..=3", "--jobs", "2"],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    // scenario | seeds | passed | failed | ...
+    assert_eq!(row(&text, "tiny")[1..4], ["3", "3", "0"], "{text}");
+    assert_eq!(row(&text, "total")[1..4], ["3", "3", "0"], "{text}");
+
+    // `A..B` leaves B out.
+    let out = sim(&dir, &["run", "tiny.toml", "--seeds", "1..3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(row(&stdout(&out), "tiny")[1], "2");
+
+    // Without seeds: the file's own list.
+    let out = sim(&dir, &["run", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(row(&stdout(&out), "tiny")[1], "2");
+}
+
+#[test]
+fn hash_is_the_same_in_two_processes() {
+    let dir = scratch("hash");
+    write(&dir, "tiny.toml", TINY);
+    let first = sim(&dir, &["hash", "tiny.toml", "--seed", "5"]);
+    let second = sim(&dir, &["hash", "tiny.toml", "--seed", "5"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(stdout(&first), stdout(&second));
+    let text = stdout(&first);
+    let (hash, rest) = text.split_once("  ").expect("hash, two spaces, name");
+    assert!(
+        hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{text:?}"
+    );
+    assert_eq!(rest, "tiny seed 5\n");
+}
+
+#[test]
+fn a_bad_scenario_file_exits_2_naming_file_and_line() {
+    let dir = scratch("bad_file");
+    write(&dir, "tiny.toml", TINY);
+    // Line 7 holds the bad value.
+    let bad = "name = \"bad\"\nduration = \"3s\"\nseeds = [1]\n\n[workload]\nclients = 1\nkeys = \"four\"\n";
+    write(&dir, "broken.toml", bad);
+    let out = sim(&dir, &["run", "tiny.toml", "broken.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{err}");
+    assert!(err.contains("broken.toml"), "{err}");
+    assert!(err.contains(":7") || err.contains("line 7"), "{err}");
+    assert!(
+        !stdout(&out).contains("total"),
+        "nothing should run:\n{}",
+        stdout(&out)
+    );
+
+    for args in [
+        &["replay", "broken.toml"][..],
+        &["hash", "broken.toml"][..],
+        &["run", "missing.toml"][..],
+        &["run", "tiny.toml", "--seeds", "3..3"][..],
+        &["run", "tiny.toml", "--seed", "1", "--seeds", "1..2"][..],
+    ] {
+        let out = sim(&dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn replay_prints_the_scenario_first_then_the_trace_and_its_hash() {
+    let dir = scratch("replay");
+    write(&dir, "tiny.toml", TINY);
+    let out = sim(&dir, &["replay", "tiny.toml", "--seed", "5"]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    assert!(at("# name = \"tiny\"") < at("== sequence diagram"));
+    assert!(at("# seeds = [5]") < at("== sequence diagram"));
+    assert!(at("== sequence diagram") < at("== trace"));
+    assert!(at("== trace") < at("trace hash: "));
+    assert!(text.contains("checks: all passed"), "{text}");
+
+    // The hash agrees with `sim hash`.
+    let hash = sim(&dir, &["hash", "tiny.toml", "--seed", "5"]);
+    let hash = stdout(&hash);
+    let hash = hash.split_whitespace().next().expect("a hash");
+    assert!(text.contains(&format!("trace hash: {hash}\n")), "{text}");
+
+    let only = stdout(&sim(&dir, &["replay", "tiny.toml", "--diagram-only"]));
+    assert!(
+        only.contains("== sequence diagram") && !only.contains("== trace"),
+        "{only}"
+    );
+    let only = stdout(&sim(
+        &dir,
+        &["replay", "tiny.toml", "--lines-only", "--clients", "full"],
+    ));
+    assert!(
+        !only.contains("== sequence diagram") && only.contains("every client packet"),
+        "{only}"
+    );
+}
+
+#[test]
+fn a_failing_case_exits_1_and_is_saved_as_a_replayable_scenario() {
+    let dir = scratch("failure");
+    write(&dir, "impatient.toml", IMPATIENT);
+    let out = sim(
+        &dir,
+        &["run", "impatient.toml", "--regressions-dir", "regs"],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{text}\nstderr:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        text.contains("FAILED impatient seed 4 (impatient.toml)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replay: cargo run --release -p sim -- replay regs/impatient-seed4.toml"),
+        "{text}"
+    );
+    assert_eq!(row(&text, "impatient")[1..4], ["1", "0", "1"], "{text}");
+
+    let saved =
+        std::fs::read_to_string(dir.join("regs/impatient-seed4.toml")).expect("regression file");
+    assert!(
+        saved.starts_with("# Regression case written by `sim run`"),
+        "{saved}"
+    );
+    assert!(saved.contains("# Original file: impatient.toml"), "{saved}");
+    assert!(saved.contains("\nseeds = [4]\n"), "{saved}");
+
+    // Same failure, same bytes: the file has no timestamp.
+    let again = sim(
+        &dir,
+        &["run", "impatient.toml", "--regressions-dir", "regs"],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let resaved =
+        std::fs::read_to_string(dir.join("regs/impatient-seed4.toml")).expect("regression file");
+    assert_eq!(saved, resaved);
+
+    let replay = sim(&dir, &["replay", "regs/impatient-seed4.toml"]);
+    let replayed = stdout(&replay);
+    assert_eq!(replay.status.code(), Some(1), "{replayed}");
+    assert!(replayed.contains("checks: FAILED"), "{replayed}");
+}
