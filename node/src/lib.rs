@@ -6,6 +6,7 @@
 //! - [`wal`]: a checksummed write-ahead log on a [`io::Disk`].
 //! - [`codec`]: the private binary format of what the node stores.
 //! - [`group`]: a replica group's state and the one place it changes.
+//! - [`raft`]: the sans-I/O Raft consensus core of a replica group.
 //! - [`lines`]: text-line connections for the ECS protocol.
 //! - [`client`]: the client library: routing, redirects, retries with backoff, sessions.
 #![warn(missing_docs)]
@@ -18,6 +19,7 @@ pub mod ecs;
 pub mod group;
 pub mod io;
 pub mod lines;
+pub mod raft;
 pub mod ring;
 pub mod server;
 pub mod wal;

@@ -58,11 +58,30 @@ impl<D: Disk> Wal<D> {
         ))
     }
 
+    /// Replaces the log at `path` with exactly `records`, atomically and durably, and
+    /// opens it for appending.
+    pub fn replace<'a>(
+        disk: &D,
+        path: &Path,
+        records: impl IntoIterator<Item = &'a [u8]>,
+    ) -> io::Result<Self> {
+        let mut bytes = BytesMut::new();
+        for payload in records {
+            frame(&mut bytes, payload);
+        }
+        disk.replace(path, &bytes)?;
+        let log = disk.open_log(path)?;
+        Ok(Wal {
+            log,
+            path: path.to_path_buf(),
+            len_bytes: bytes.len() as u64,
+            pending: BytesMut::new(),
+        })
+    }
+
     /// Queues a record; it is written by the next [`Wal::sync`].
     pub fn append(&mut self, payload: &[u8]) {
-        self.pending.put_u32(payload.len() as u32);
-        self.pending.put_u32(crc32fast::hash(payload));
-        self.pending.put_slice(payload);
+        frame(&mut self.pending, payload);
     }
 
     /// Writes every queued record and makes it durable.
@@ -92,6 +111,13 @@ impl<D: Disk> Wal<D> {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Appends one framed record to `out`.
+fn frame(out: &mut BytesMut, payload: &[u8]) {
+    out.put_u32(payload.len() as u32);
+    out.put_u32(crc32fast::hash(payload));
+    out.put_slice(payload);
 }
 
 /// Splits `bytes` into intact records; returns them and the length of the intact prefix.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use node::client::{Client, ClientConfig};
-use node::group::DurableGroup;
+use node::group;
 use node::io::{Rng, StdDisk, TokioNet};
 use node::ring::Ring;
 use protocol::ecs::HostPort;
@@ -218,8 +218,8 @@ fn check_disks(specs: &[NodeSpec], acked: &BTreeMap<Bytes, Bytes>) {
     let mut total = 0;
     for spec in specs {
         let own: HostPort = spec.admin.parse().unwrap();
-        let group = DurableGroup::open(StdDisk, &spec.dir, own.clone()).unwrap();
-        let kv = &group.state().kv;
+        let state = group::inspect(StdDisk, &spec.dir, own.clone()).unwrap();
+        let kv = &state.kv;
         let expected: BTreeMap<&Bytes, &Bytes> = acked
             .iter()
             .filter(|(k, _)| ring.owner_of_key(k) == Some(&own))
@@ -228,7 +228,7 @@ fn check_disks(specs: &[NodeSpec], acked: &BTreeMap<Bytes, Bytes>) {
         for (k, v) in expected {
             assert_eq!(kv.get(k), Some(v), "{k:?} on {own}");
         }
-        assert!(!group.state().locked, "{own} left write-locked");
+        assert!(!state.locked, "{own} left write-locked");
         total += kv.len();
     }
     assert_eq!(total, acked.len());

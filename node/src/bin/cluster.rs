@@ -10,23 +10,27 @@ use anyhow::{bail, Context};
 use clap::Parser;
 
 /// Starts a local cluster: the ECS on 127.0.0.1:BASE_PORT, and node i (from 0) with its
-/// client port at base+1+2i and its admin port at base+2+2i. Each process logs to
-/// DIR/NAME.log and keeps its data in DIR/NAME/. Nodes start one after another,
-/// so each joins the ring with a range hand-off. Run it again with the same --dir to
-/// restart the cluster on its existing data.
+/// client port at base+1+3i, its admin port at base+2+3i and its Raft peer port at
+/// base+3+3i. Nodes form groups of --group-size in order (nodes 0..size are group 0).
+/// Each process logs to DIR/NAME.log and keeps its data in DIR/NAME/. Groups start one
+/// after another, so each joins the ring with a range hand-off. Run it again with the
+/// same --dir to restart the cluster on its existing data.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Number of nodes (each a replica group of one).
+    /// Number of replica groups.
     #[arg(long, default_value_t = 3)]
-    nodes: u16,
+    groups: u16,
+    /// Nodes per group: 1, 3 or 5.
+    #[arg(long, default_value_t = 1)]
+    group_size: u16,
     /// Folder for data directories and logs (created if missing).
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
     /// ECS port; nodes take the ports after it.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
-    /// Milliseconds between starting one node and the next.
+    /// Milliseconds between starting one group and the next.
     #[arg(long, default_value_t = 500)]
     stagger_ms: u64,
 }
@@ -85,15 +89,19 @@ fn spawn(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.nodes == 0 {
-        bail!("--nodes must be at least 1");
+    if args.groups == 0 {
+        bail!("--groups must be at least 1");
     }
-    let last_port = u32::from(args.base_port) + 2 * u32::from(args.nodes);
+    if ![1, 3, 5].contains(&args.group_size) {
+        bail!("--group-size must be 1, 3 or 5 (odd, so a majority survives a minority's loss)");
+    }
+    let nodes = args.groups * args.group_size;
+    let last_port = u32::from(args.base_port) + 3 * u32::from(nodes);
     if last_port > u32::from(u16::MAX) {
         bail!(
             "--base-port {} leaves no room for {} nodes",
             args.base_port,
-            args.nodes
+            nodes
         );
     }
     std::fs::create_dir_all(&args.dir)
@@ -114,38 +122,41 @@ fn main() -> anyhow::Result<()> {
             data("ecs"),
         ],
     )?;
-    for i in 0..args.nodes {
+    let port = |i: u16, k: u16| format!("127.0.0.1:{}", args.base_port + k + 3 * i);
+    for g in 0..args.groups {
         std::thread::sleep(Duration::from_millis(args.stagger_ms));
-        let client = format!("127.0.0.1:{}", args.base_port + 1 + 2 * i);
-        let admin = format!("127.0.0.1:{}", args.base_port + 2 + 2 * i);
-        let name = format!("node{i}");
-        spawn(
-            &mut children,
-            &args.dir,
-            &name,
-            &node_bin,
-            &[
+        let members: Vec<u16> = (g * args.group_size..(g + 1) * args.group_size).collect();
+        for &i in &members {
+            let name = format!("node{i}");
+            let mut node_args = vec![
                 "--admin".into(),
-                admin,
+                port(i, 2),
                 "--client".into(),
-                client.clone(),
+                port(i, 1),
                 "--ecs".into(),
                 ecs_addr.clone(),
                 "--data-dir".into(),
                 data(&name),
-            ],
-        )?;
+            ];
+            if args.group_size > 1 {
+                for &m in &members {
+                    node_args.push("--member".into());
+                    node_args.push(format!("{}/{}/{}", port(m, 2), port(m, 1), port(m, 3)));
+                }
+            }
+            spawn(&mut children, &args.dir, &name, &node_bin, &node_args)?;
+        }
     }
     println!(
         "cluster up: ECS at {ecs_addr}, clients at 127.0.0.1:{}..{}; try `kv --addr 127.0.0.1:{} meta`. Ctrl-C stops it.",
         args.base_port + 1,
-        args.base_port + 2 * args.nodes - 1,
+        args.base_port + 3 * nodes - 2,
         args.base_port + 1
     );
     wait_for_exit(&mut children)
 }
 
-/// Returns when Ctrl-C arrives or a child dies (reported as an error).
+/// Returns when Ctrl-C arrives, or fails when every child has exited.
 fn wait_for_exit(children: &mut Children) -> anyhow::Result<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     let interrupted = tx.clone();
@@ -160,15 +171,24 @@ fn wait_for_exit(children: &mut Children) -> anyhow::Result<()> {
         }
     });
     drop(tx);
+    // A process that dies (say, to a `kill -9` while trying fault tolerance) is reported
+    // and the others keep running; the cluster stops on Ctrl-C or when none is left.
+    let mut exited = std::collections::BTreeSet::new();
     loop {
         if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
             println!("interrupted; stopping the cluster");
             return Ok(());
         }
         for (name, child) in &mut children.0 {
-            if let Some(status) = child.try_wait()? {
-                bail!("{name} exited with {status}; see its log");
+            if !exited.contains(name) {
+                if let Some(status) = child.try_wait()? {
+                    println!("{name} exited ({status}); the others keep running");
+                    exited.insert(name.clone());
+                }
             }
+        }
+        if exited.len() == children.0.len() {
+            bail!("every process has exited; see the logs");
         }
     }
 }

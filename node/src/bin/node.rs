@@ -1,20 +1,25 @@
-//! `node`: one KV node (a replica group of one), serving clients and the ECS.
+//! `node`: one KV node, a member of a replica group, serving clients and the ECS.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Parser;
+use node::group::GroupSpec;
 use node::io::{Rng, StdDisk, TokioNet};
+use node::raft::RaftConfig;
 use node::server::{self, NodeConfig};
-use protocol::ecs::HostPort;
+use protocol::ecs::{HostPort, Member};
+use protocol::peer::PeerId;
 
 /// Runs a KV node: the binary client protocol on --client, the ECS text protocol on
-/// --admin. On first start it registers with the ECS and waits to be admitted to the ring;
-/// afterwards it recovers its keys from --data-dir.
+/// --admin and, in a group of more than one, Raft between the members on their peer
+/// addresses. On first start the group registers with the ECS and waits to be admitted
+/// to the ring; afterwards the node recovers its state from --data-dir.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Admin address (ECS protocol) as other hosts reach it; also the group's ring address.
+    /// Admin address (ECS protocol) as other hosts reach it.
     #[arg(long, value_name = "HOST:PORT")]
     admin: HostPort,
     /// Client address (binary protocol) as clients reach it.
@@ -23,9 +28,15 @@ struct Args {
     /// The ECS's admin address.
     #[arg(long, value_name = "HOST:PORT")]
     ecs: String,
-    /// Directory for the write-ahead log and snapshot (created if missing).
+    /// Directory for the Raft log and snapshot (created if missing).
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
+    /// A member of this node's group as ADMIN/CLIENT/PEER addresses; repeat for every
+    /// member, in the same order on every member (this node included, found by --admin).
+    /// The first member's admin address is the group's ring address. Without --member the
+    /// node is a group of one.
+    #[arg(long = "member", value_name = "ADMIN/CLIENT/PEER")]
+    members: Vec<String>,
     /// Bind the admin listener here instead of --admin (e.g. 0.0.0.0:7002).
     #[arg(long, value_name = "HOST:PORT")]
     bind_admin: Option<String>,
@@ -35,15 +46,45 @@ struct Args {
     /// Longest ecs_put line this node sends when handing off a range, in bytes.
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     part_size: usize,
-    /// Seed for the node's random choices (transfer ids); random if not given.
+    /// Seed for the node's random choices (election timeouts, transfer ids); random if
+    /// not given.
     #[arg(long)]
     seed: Option<u64>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    node::cli::init_tracing("info");
-    let mut config = NodeConfig::new(args.admin, args.client, args.ecs, args.data_dir);
+/// One `--member` value.
+struct MemberArg {
+    admin: HostPort,
+    client: HostPort,
+    peer: String,
+}
+
+fn parse_member(text: &str) -> anyhow::Result<MemberArg> {
+    let parts: Vec<&str> = text.split('/').collect();
+    let [admin, client, peer] = parts.as_slice() else {
+        bail!("--member {text:?}: expected ADMIN/CLIENT/PEER, three host:port addresses");
+    };
+    Ok(MemberArg {
+        admin: admin
+            .parse()
+            .with_context(|| format!("--member {text:?}: admin address"))?,
+        client: client
+            .parse()
+            .with_context(|| format!("--member {text:?}: client address"))?,
+        peer: peer
+            .parse::<HostPort>()
+            .with_context(|| format!("--member {text:?}: peer address"))?
+            .to_string(),
+    })
+}
+
+fn config(args: Args) -> anyhow::Result<NodeConfig> {
+    let mut config = NodeConfig::new(
+        args.admin.clone(),
+        args.client.clone(),
+        args.ecs,
+        args.data_dir,
+    );
     if let Some(b) = args.bind_admin {
         config.admin_bind = b;
     }
@@ -51,7 +92,62 @@ fn main() -> anyhow::Result<()> {
         config.client_bind = b;
     }
     config.part_size_bytes.set(args.part_size);
+    if args.members.is_empty() {
+        return Ok(config);
+    }
+    let members = args
+        .members
+        .iter()
+        .map(|m| parse_member(m))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if ![1, 3, 5].contains(&members.len()) {
+        bail!(
+            "{} members given: a group has 1, 3 or 5 (an odd number, so a majority survives a minority's loss)",
+            members.len()
+        );
+    }
+    let Some(me) = members.iter().position(|m| m.admin == args.admin) else {
+        bail!(
+            "--admin {} is not one of the --member admin addresses",
+            args.admin
+        );
+    };
+    if members[me].client != args.client {
+        bail!(
+            "--client {} differs from this node's --member entry ({})",
+            args.client,
+            members[me].client
+        );
+    }
+    let ids: Vec<PeerId> = (0..members.len() as u32).map(PeerId).collect();
+    let peer_addrs: BTreeMap<PeerId, String> = members
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != me)
+        .map(|(i, m)| (PeerId(i as u32), m.peer.clone()))
+        .collect();
+    config.ring = members[0].admin.clone();
+    config.peer_bind = Some(members[me].peer.clone());
+    config.members = members
+        .iter()
+        .map(|m| Member {
+            admin: m.admin.clone(),
+            client: m.client.clone(),
+        })
+        .collect();
+    config.group = GroupSpec {
+        raft: RaftConfig::new(PeerId(me as u32), ids),
+        peer_addrs,
+        ..GroupSpec::single()
+    };
+    Ok(config)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    node::cli::init_tracing("info");
     let rng = args.seed.map_or_else(Rng::from_entropy, Rng::from_seed);
+    let config = config(args)?;
     node::cli::run_local(server::run(TokioNet, StdDisk, rng, config))
         .context("starting the runtime")?
         .context("node stopped")

@@ -71,6 +71,9 @@ async fn perform<N: Network, D: Disk>(
         (JoinStep::Transfer, Some(p)) => {
             // Resend transfer_range until `done` arrives: the predecessor restarts a
             // hand-off it lost in a crash, and answers `ok` to one already running.
+            // Extension: name the newcomer's nodes, so the predecessor can reach its
+            // leader even when the node at its ring address is down.
+            send(ecs, link, p, &Request::GroupMembers(join.newcomer.clone())).await;
             loop {
                 send(
                     ecs,

@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, BytesMut};
 use protocol::client::Request;
-use protocol::ecs::{ClusterView, HostPort, PutPart};
+use protocol::ecs::{ClusterView, HostPort, Member, PutPart, Register};
 use protocol::Limits;
 
 use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
@@ -25,6 +25,9 @@ pub enum GroupCommand {
         end: HostPort,
         /// Names this transfer's `ecs_put` parts.
         transfer_id: u64,
+        /// Longest `ecs_put` line, fixed for the transfer so every resend cuts the same
+        /// parts.
+        part_size: u32,
     },
     /// Every part of the current transfer was acknowledged; stop serving that range.
     FinishTransfer,
@@ -34,6 +37,8 @@ pub enum GroupCommand {
     AddMember(HostPort),
     /// `cluster_view`: the ring and the node table.
     SetView(ClusterView),
+    /// `group_members`: the nodes of another group (the receiver of a hand-off).
+    LearnGroup(Register),
 }
 
 mod marker {
@@ -46,6 +51,7 @@ mod marker {
     pub const RECEIVE_PART: u8 = b'P';
     pub const ADD_MEMBER: u8 = b'B';
     pub const SET_VIEW: u8 = b'V';
+    pub const LEARN_GROUP: u8 = b'G';
 }
 
 impl GroupCommand {
@@ -62,10 +68,15 @@ impl GroupCommand {
                 out.put_u8(marker::SET_NEXT);
                 put_host_port(out, a);
             }
-            GroupCommand::BeginTransfer { end, transfer_id } => {
+            GroupCommand::BeginTransfer {
+                end,
+                transfer_id,
+                part_size,
+            } => {
                 out.put_u8(marker::BEGIN_TRANSFER);
                 put_host_port(out, end);
                 out.put_u64(*transfer_id);
+                out.put_u32(*part_size);
             }
             GroupCommand::FinishTransfer => out.put_u8(marker::FINISH_TRANSFER),
             GroupCommand::ReceivePart(part) => {
@@ -81,6 +92,15 @@ impl GroupCommand {
             GroupCommand::AddMember(a) => {
                 out.put_u8(marker::ADD_MEMBER);
                 put_host_port(out, a);
+            }
+            GroupCommand::LearnGroup(group) => {
+                out.put_u8(marker::LEARN_GROUP);
+                put_host_port(out, &group.ring);
+                out.put_u32(group.members.len() as u32);
+                for m in &group.members {
+                    put_host_port(out, &m.admin);
+                    put_host_port(out, &m.client);
+                }
             }
             GroupCommand::SetView(view) => {
                 out.put_u8(marker::SET_VIEW);
@@ -112,6 +132,7 @@ impl GroupCommand {
             marker::BEGIN_TRANSFER => GroupCommand::BeginTransfer {
                 end: c.host_port("end")?,
                 transfer_id: c.u64("transfer id")?,
+                part_size: c.u32("part size")?,
             },
             marker::FINISH_TRANSFER => GroupCommand::FinishTransfer,
             marker::RECEIVE_PART => {
@@ -132,6 +153,18 @@ impl GroupCommand {
                 })
             }
             marker::ADD_MEMBER => GroupCommand::AddMember(c.host_port("member")?),
+            marker::LEARN_GROUP => {
+                let ring = c.host_port("group ring")?;
+                let count = c.u32("member count")?;
+                let mut members = Vec::new();
+                for _ in 0..count {
+                    members.push(Member {
+                        admin: c.host_port("member admin")?,
+                        client: c.host_port("member client")?,
+                    });
+                }
+                GroupCommand::LearnGroup(Register { ring, members })
+            }
             marker::SET_VIEW => {
                 let version = c.u64("view version")?;
                 let count = c.u32("node count")?;

@@ -1,32 +1,50 @@
 //! A replica group's state and the one place it changes.
 //!
-//! [`GroupHandle::propose`] is the only way to change a group: the command is logged and
-//! synced, then applied, then answered. In this single-node form the log is a local WAL;
-//! the Raft issue puts a replicated log behind the same call. Reads look at the applied
-//! state through [`GroupHandle::with_state`].
+//! [`GroupHandle::propose`] is the only way to change a group: the command goes through
+//! the group's Raft log (synced on a majority) and is applied on every member in log
+//! order. A group of one runs the same Raft with a single member. Reads look at the
+//! applied state through [`GroupHandle::with_state`], after
+//! [`GroupHandle::read_barrier`] when they must be linearizable.
+//!
+//! - `state`: the deterministic state machine ([`GroupState::apply`]).
+//! - `command`: [`GroupCommand`], the unit the log carries.
+//! - `replica`: the task that drives the Raft core and carries out its output.
+//! - `transport`: peer connections between members.
+//! - `raft_store`: hard state, log and snapshot on disk.
+//! - `snapshot`: the stored form of a whole [`GroupState`].
 
 mod command;
+mod raft_store;
+mod replica;
 mod snapshot;
 mod state;
+mod transport;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
+use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
 use protocol::ecs::HostPort;
+use protocol::peer::{LogIndex, PeerId};
+use protocol::Limits;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use command::GroupCommand;
+pub use raft_store::RaftStore;
+pub use replica::Leadership;
 pub use state::{retry_message, GroupState, Outcome, Route, Transfer};
 
 use crate::codec::Corrupt;
-use crate::io::Disk;
-use crate::wal::Wal;
+use crate::io::{Disk, Network, Rng};
+use crate::raft::{Raft, RaftConfig};
+use replica::{Replica, Request};
+use transport::Transport;
 
-/// Why a group could not be opened or could not log a command.
+/// Why a group could not be opened, or a command not replicated.
 #[derive(Debug, Error)]
 pub enum GroupError {
     /// The disk failed.
@@ -35,187 +53,171 @@ pub enum GroupError {
     /// Stored data does not decode.
     #[error(transparent)]
     Corrupt(#[from] Corrupt),
-    /// The group's task has stopped (after a storage failure).
+    /// The replica has stopped (after a storage failure).
     #[error("group stopped after a storage failure")]
     Stopped,
+    /// This member does not lead the group; the leader it knows of, if any.
+    #[error("not the group's leader")]
+    NotLeader(Option<PeerId>),
+    /// Leadership changed before the command was known to be applied: it may or may not
+    /// take effect.
+    #[error("leadership changed; the command may or may not have been applied")]
+    Unknown,
 }
 
-/// Compact the log once it is this many bytes and larger than twice the last snapshot.
-const COMPACT_MIN_LOG_BYTES: u64 = 4 * 1024 * 1024;
-/// Commands logged with one sync at most.
-const MAX_BATCH: usize = 256;
-
-/// A group's state, its log and its snapshot file.
-pub struct DurableGroup<D: Disk> {
-    state: GroupState,
-    applied: u64,
-    wal: Wal<D>,
-    disk: D,
-    snapshot_path: PathBuf,
-    snapshot_bytes: u64,
+/// How a member of a replica group runs.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    /// The Raft configuration (this member's id and every member's).
+    pub raft: RaftConfig,
+    /// Peer-protocol addresses of the other members.
+    pub peer_addrs: BTreeMap<PeerId, String>,
+    /// Length of one Raft tick.
+    pub tick: Duration,
+    /// Bounds on peer frames.
+    pub limits: Limits,
 }
 
-impl<D: Disk> DurableGroup<D> {
-    /// Opens the group stored in `dir` (creating it), replaying snapshot and log.
-    pub fn open(disk: D, dir: &Path, own: HostPort) -> Result<Self, GroupError> {
-        disk.create_dir_all(dir)?;
-        let snapshot_path = dir.join("snapshot");
-        let (mut state, mut applied, snapshot_bytes) = match disk.read(&snapshot_path)? {
+impl GroupSpec {
+    /// A group of one: this member alone.
+    pub fn single() -> Self {
+        GroupSpec {
+            raft: RaftConfig::new(PeerId(0), vec![PeerId(0)]),
+            peer_addrs: BTreeMap::new(),
+            tick: Duration::from_millis(50),
+            limits: Limits::DEFAULT,
+        }
+    }
+}
+
+/// A cheap, clonable handle to a running replica.
+#[derive(Clone)]
+pub struct GroupHandle {
+    requests: mpsc::UnboundedSender<Request>,
+    state: Rc<RefCell<GroupState>>,
+    leadership: watch::Receiver<Leadership>,
+    stopped: Rc<Cell<bool>>,
+}
+
+impl GroupHandle {
+    /// Opens this member's storage in `dir`, recovers its state, and starts its replica
+    /// (and, for groups of more than one, its peer transport on `peer_listener`).
+    pub fn start<N: Network, D: Disk>(
+        net: N,
+        disk: D,
+        dir: &Path,
+        own: HostPort,
+        spec: GroupSpec,
+        peer_listener: Option<N::Listener>,
+        rng: Rng,
+    ) -> Result<GroupHandle, GroupError> {
+        let opened = RaftStore::open(disk, dir)?;
+        let (state, applied) = match &opened.snapshot_state {
             Some(bytes) => {
-                let (s, a) = snapshot::decode(own.clone(), &bytes)?;
-                (s, a, bytes.len() as u64)
+                let (state, _) = snapshot::decode(own.clone(), bytes)?;
+                (
+                    state,
+                    opened.recovered.snapshot.map_or(LogIndex(0), |m| m.index),
+                )
             }
-            None => (GroupState::new(own.clone()), 0, 0),
+            None => (GroupState::new(own), LogIndex(0)),
         };
-        let (wal, recovered) = Wal::open(&disk, &dir.join("wal"))?;
-        if recovered.torn_bytes > 0 {
-            tracing::warn!(bytes = recovered.torn_bytes, "cut a torn tail off the log");
+        let snapshot = opened.recovered.snapshot.zip(opened.snapshot_state.clone());
+        let mut raft = Raft::new(spec.raft.clone(), opened.recovered, rng);
+        if let Some((meta, bytes)) = snapshot {
+            raft.compact(meta.index, bytes);
         }
-        for record in recovered.records {
-            let mut c = crate::codec::Cursor::new(&record);
-            let index = c.u64("log index")?;
-            let cmd = GroupCommand::decode(c.rest())?;
-            // Records up to the snapshot's index are already in it (a crash can land
-            // between writing the snapshot and emptying the log).
-            if index > applied {
-                state.apply(&cmd);
-                applied = index;
-            }
-        }
-        Ok(DurableGroup {
-            state,
+        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let transport = match peer_listener {
+            Some(listener) => Transport::start(
+                net,
+                spec.raft.id,
+                spec.peer_addrs.clone(),
+                listener,
+                inbox_tx,
+                spec.limits,
+            ),
+            None => Transport::none(),
+        };
+        let state = Rc::new(RefCell::new(state));
+        let stopped = Rc::new(Cell::new(false));
+        let (lead_tx, lead_rx) = watch::channel(Leadership {
+            leader: None,
+            is_me: false,
+            term: raft.term(),
+        });
+        let replica = Replica::new(
+            raft,
+            opened.store,
+            state.clone(),
             applied,
-            wal,
-            disk,
-            snapshot_path,
-            snapshot_bytes,
+            transport,
+            lead_tx,
+            stopped.clone(),
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::task::spawn_local(replica.run(rx, inbox_rx, spec.tick));
+        Ok(GroupHandle {
+            requests: tx,
+            state,
+            leadership: lead_rx,
+            stopped,
         })
     }
 
-    /// The applied state.
-    pub fn state(&self) -> &GroupState {
-        &self.state
-    }
-
-    /// Index of the last applied command.
-    pub fn applied(&self) -> u64 {
-        self.applied
-    }
-
-    /// Logs `commands` durably, then applies them in order.
-    pub fn commit(&mut self, commands: &[GroupCommand]) -> Result<Vec<Outcome>, GroupError> {
-        let mut record = BytesMut::new();
-        for (i, cmd) in commands.iter().enumerate() {
-            record.clear();
-            record.put_u64(self.applied + 1 + i as u64);
-            cmd.encode(&mut record);
-            self.wal.append(&record);
-        }
-        self.wal.sync()?;
-        let outcomes = commands
-            .iter()
-            .map(|cmd| {
-                self.applied += 1;
-                self.state.apply(cmd)
-            })
-            .collect();
-        if self.wal.len_bytes() >= COMPACT_MIN_LOG_BYTES.max(2 * self.snapshot_bytes) {
-            self.compact()?;
-        }
-        Ok(outcomes)
-    }
-
-    /// Writes the state as a snapshot and empties the log.
-    pub fn compact(&mut self) -> Result<(), GroupError> {
-        let bytes = snapshot::encode(&self.state, self.applied);
-        self.disk.replace(&self.snapshot_path, &bytes)?;
-        self.snapshot_bytes = bytes.len() as u64;
-        self.wal.reset()?;
-        tracing::debug!(
-            applied = self.applied,
-            bytes = self.snapshot_bytes,
-            "compacted log"
-        );
-        Ok(())
-    }
-}
-
-type Reply = oneshot::Sender<Result<Outcome, GroupError>>;
-
-/// A cheap, clonable handle to a running group.
-pub struct GroupHandle<D: Disk> {
-    group: Rc<RefCell<DurableGroup<D>>>,
-    proposals: mpsc::UnboundedSender<(GroupCommand, Reply)>,
-}
-
-impl<D: Disk> Clone for GroupHandle<D> {
-    fn clone(&self) -> Self {
-        GroupHandle {
-            group: self.group.clone(),
-            proposals: self.proposals.clone(),
-        }
-    }
-}
-
-impl<D: Disk> GroupHandle<D> {
-    /// Starts the task that logs and applies proposals, on the current `LocalSet`.
-    pub fn start(group: DurableGroup<D>) -> Self {
-        let group = Rc::new(RefCell::new(group));
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::task::spawn_local(run(group.clone(), rx));
-        GroupHandle {
-            group,
-            proposals: tx,
-        }
-    }
-
-    /// Logs `command`, applies it, and returns what applying it gave.
+    /// Replicates `command` through the group's log and returns what applying it gave.
     pub async fn propose(&self, command: GroupCommand) -> Result<Outcome, GroupError> {
+        if self.stopped.get() {
+            return Err(GroupError::Stopped);
+        }
         let (tx, rx) = oneshot::channel();
-        self.proposals
-            .send((command, tx))
+        self.requests
+            .send(Request::Propose(command, tx))
+            .map_err(|_| GroupError::Stopped)?;
+        rx.await.map_err(|_| GroupError::Stopped)?
+    }
+
+    /// Returns once a read of the applied state is linearizable: this member leads the
+    /// group, a majority confirmed it, and the state includes every committed command.
+    pub async fn read_barrier(&self) -> Result<(), GroupError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(Request::ReadBarrier(tx))
             .map_err(|_| GroupError::Stopped)?;
         rx.await.map_err(|_| GroupError::Stopped)?
     }
 
     /// Runs `f` on the applied state. Never hold on to what it borrows across an await.
     pub fn with_state<T>(&self, f: impl FnOnce(&GroupState) -> T) -> T {
-        f(self.group.borrow().state())
+        f(&self.state.borrow())
+    }
+
+    /// Who leads the group now, as this member sees it.
+    pub fn leadership(&self) -> Leadership {
+        *self.leadership.borrow()
+    }
+
+    /// A receiver that sees every change of leadership.
+    pub fn watch_leadership(&self) -> watch::Receiver<Leadership> {
+        self.leadership.clone()
     }
 }
 
-/// The proposal loop: batch what is waiting, log it with one sync, apply, answer.
-async fn run<D: Disk>(
-    group: Rc<RefCell<DurableGroup<D>>>,
-    mut rx: mpsc::UnboundedReceiver<(GroupCommand, Reply)>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        let (commands, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let result = group.borrow_mut().commit(&commands);
-        match result {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                // A failed sync leaves the log in an unknown state: stop taking writes
-                // rather than acknowledge anything that might not be durable.
-                tracing::error!(error = %e, "storage failure; group stops accepting changes");
-                for reply in replies {
-                    let _ = reply.send(Err(GroupError::Stopped));
-                }
-                return;
-            }
+/// Reads the state a group member's storage holds, applying every logged command: a tool
+/// for tests and inspection of stopped single-member groups (whose whole log is
+/// committed).
+pub fn inspect<D: Disk>(disk: D, dir: &Path, own: HostPort) -> Result<GroupState, GroupError> {
+    let opened = RaftStore::open(disk, dir)?;
+    let mut state = match &opened.snapshot_state {
+        Some(bytes) => snapshot::decode(own, bytes)?.0,
+        None => GroupState::new(own),
+    };
+    for entry in &opened.recovered.entries {
+        if !entry.data.is_empty() {
+            state.apply(&GroupCommand::decode(&entry.data)?);
         }
     }
+    Ok(state)
 }
 
 #[cfg(test)]

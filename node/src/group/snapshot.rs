@@ -10,7 +10,7 @@ use super::state::{GroupState, Transfer};
 use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
 use crate::ring::{member_position, Arc};
 
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 3;
 
 /// Encodes `state` as of log index `applied`.
 pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
@@ -31,6 +31,7 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
             put_host_port(&mut out, &t.target);
             put_host_port(&mut out, &t.end);
             out.put_u64(t.transfer_id);
+            out.put_u32(t.part_size as u32);
             out.put_u8(u8::from(t.finished));
         }
     }
@@ -53,6 +54,14 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
             let mut cmd = BytesMut::new();
             GroupCommand::SetView(v.clone()).encode(&mut cmd);
             put_bytes(&mut out, &cmd);
+        }
+    }
+    out.put_u32(state.groups.len() as u32);
+    for (ring, admins) in &state.groups {
+        put_host_port(&mut out, ring);
+        out.put_u32(admins.len() as u32);
+        for a in admins {
+            put_host_port(&mut out, a);
         }
     }
     out.put_u32(state.sessions.len() as u32);
@@ -91,6 +100,7 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             target,
             end,
             transfer_id: c.u64("transfer id")?,
+            part_size: c.u32("part size")? as usize,
             finished: c.u8("transfer finished")? != 0,
         });
     }
@@ -109,6 +119,14 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             GroupCommand::SetView(v) => state.view = Some(v),
             other => return Err(Corrupt(format!("view slot holds {other:?}"))),
         }
+    }
+    for _ in 0..c.u32("group count")? {
+        let ring = c.host_port("group ring")?;
+        let mut admins = Vec::new();
+        for _ in 0..c.u32("group size")? {
+            admins.push(c.host_port("group member")?);
+        }
+        state.groups.insert(ring, admins);
     }
     for _ in 0..c.u32("session count")? {
         let client = c.u64("client id")?;

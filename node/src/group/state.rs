@@ -20,6 +20,8 @@ pub struct Transfer {
     pub end: HostPort,
     /// Names the transfer's parts.
     pub transfer_id: u64,
+    /// Longest `ecs_put` line of its parts.
+    pub part_size: usize,
     /// `[target, end)`.
     pub arc: Arc,
     /// Every part was acknowledged by the receiver.
@@ -71,6 +73,8 @@ pub struct GroupState {
     pub view: Option<ClusterView>,
     /// Last command and answer per client session, to answer resends without reapplying.
     pub sessions: BTreeMap<u64, (u64, Response)>,
+    /// Admin addresses of other groups' nodes, by ring address, as the ECS told them.
+    pub groups: BTreeMap<HostPort, Vec<HostPort>>,
 }
 
 impl GroupState {
@@ -86,6 +90,7 @@ impl GroupState {
             ring: Ring::default(),
             view: None,
             sessions: BTreeMap::new(),
+            groups: BTreeMap::new(),
         }
     }
 
@@ -149,6 +154,15 @@ impl GroupState {
         }
     }
 
+    /// Where to reach the group at ring address `ring`: its nodes' admin addresses if the
+    /// ECS named them, else the ring address itself.
+    pub fn admins_of(&self, ring: &HostPort) -> Vec<HostPort> {
+        match self.groups.get(ring) {
+            Some(admins) if !admins.is_empty() => admins.clone(),
+            _ => vec![ring.clone()],
+        }
+    }
+
     /// Answers a read from the current state.
     pub fn read(&self, key: &[u8]) -> Response {
         Response::Value(self.kv.get(key).cloned())
@@ -175,9 +189,11 @@ impl GroupState {
                 self.next = Some(next.clone());
                 Outcome::Ok
             }
-            GroupCommand::BeginTransfer { end, transfer_id } => {
-                self.begin_transfer(end, *transfer_id)
-            }
+            GroupCommand::BeginTransfer {
+                end,
+                transfer_id,
+                part_size,
+            } => self.begin_transfer(end, *transfer_id, *part_size as usize),
             GroupCommand::FinishTransfer => match &mut self.transfer {
                 Some(t) => {
                     t.finished = true;
@@ -198,6 +214,11 @@ impl GroupState {
                 self.ring.insert(member.clone());
                 Outcome::Ok
             }
+            GroupCommand::LearnGroup(group) => {
+                let admins = group.members.iter().map(|m| m.admin.clone()).collect();
+                self.groups.insert(group.ring.clone(), admins);
+                Outcome::Ok
+            }
             GroupCommand::SetView(view) => {
                 if self.view.as_ref().is_none_or(|v| v.version <= view.version) {
                     for n in &view.nodes {
@@ -210,7 +231,7 @@ impl GroupState {
         }
     }
 
-    fn begin_transfer(&mut self, end: &HostPort, transfer_id: u64) -> Outcome {
+    fn begin_transfer(&mut self, end: &HostPort, transfer_id: u64, part_size: usize) -> Outcome {
         let Some(target) = self.next.clone() else {
             return Outcome::Rejected("transfer_range before next_addr".into());
         };
@@ -230,6 +251,7 @@ impl GroupState {
             target,
             end: end.clone(),
             transfer_id,
+            part_size,
             finished: false,
         });
         Outcome::Ok

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use protocol::client::{Command, Request, Response, SessionTag};
 use protocol::ecs::{ClusterView, HostPort, Item, NodeEntry, PutPart};
 
+use super::RaftStore;
 use super::*;
 use crate::io::StdDisk;
 use crate::ring::Ring;
@@ -86,7 +87,8 @@ fn a_hand_off_moves_exactly_the_newcomers_arc() {
     assert_eq!(
         s.apply(&GroupCommand::BeginTransfer {
             end: hp("a:1"),
-            transfer_id: 9
+            transfer_id: 9,
+            part_size: 512,
         }),
         Outcome::Ok
     );
@@ -177,6 +179,7 @@ fn a_snapshot_restores_the_whole_state() {
     s.apply(&GroupCommand::BeginTransfer {
         end: hp("a:1"),
         transfer_id: 3,
+        part_size: 512,
     });
     s.apply(&GroupCommand::ReceivePart(PutPart {
         transfer_id: 4,
@@ -190,23 +193,50 @@ fn a_snapshot_restores_the_whole_state() {
 }
 
 #[test]
-fn a_reopened_group_has_every_committed_command_even_after_compaction() {
+fn the_raft_store_recovers_votes_entries_truncations_and_snapshots() {
+    use crate::raft::{HardState, SnapshotMeta};
+    use protocol::peer::{Entry, LogIndex, PeerId, Term};
     let dir = tempfile::tempdir().unwrap();
-    let own = hp("a:1");
-    let mut g = DurableGroup::open(StdDisk, dir.path(), own.clone()).unwrap();
-    g.commit(&[GroupCommand::SetNext(own.clone()), view(&["a:1"])])
+    let e = |t: u64, d: &str| Entry {
+        term: Term(t),
+        data: Bytes::copy_from_slice(d.as_bytes()),
+    };
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert!(opened.recovered.entries.is_empty() && opened.snapshot_state.is_none());
+    let mut store = opened.store;
+    let vote = HardState {
+        term: Term(2),
+        voted_for: Some(PeerId(1)),
+    };
+    let first = [
+        (LogIndex(1), e(1, "a")),
+        (LogIndex(2), e(2, "b")),
+        (LogIndex(3), e(2, "c")),
+    ];
+    store.save(Some(&vote), None, &first).unwrap();
+    // A new leader overwrote entries 2 and 3.
+    store
+        .save(None, Some(LogIndex(1)), &[(LogIndex(2), e(3, "B"))])
         .unwrap();
-    g.commit(
-        &(0..10)
-            .map(|i| put(&format!("k{i}"), "v"))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    g.compact().unwrap();
-    g.commit(&[put("after", "compaction")]).unwrap();
-    let expected = g.state().clone();
-    drop(g);
-    let g = DurableGroup::open(StdDisk, dir.path(), own).unwrap();
-    assert_eq!(g.state(), &expected);
-    assert_eq!(g.applied(), 13);
+    drop(store);
+
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert_eq!(opened.recovered.hard_state, vote);
+    assert_eq!(opened.recovered.entries, vec![e(1, "a"), e(3, "B")]);
+    let mut store = opened.store;
+    let meta = SnapshotMeta {
+        index: LogIndex(1),
+        term: Term(1),
+    };
+    store
+        .save_snapshot(meta, b"state", &[(LogIndex(2), e(3, "B"))])
+        .unwrap();
+    store.save(None, None, &[(LogIndex(3), e(3, "C"))]).unwrap();
+    drop(store);
+
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert_eq!(opened.recovered.snapshot, Some(meta));
+    assert_eq!(opened.recovered.hard_state, vote);
+    assert_eq!(opened.recovered.entries, vec![e(3, "B"), e(3, "C")]);
+    assert_eq!(opened.snapshot_state.as_deref(), Some(&b"state"[..]));
 }

@@ -7,18 +7,14 @@ use std::rc::Rc;
 use protocol::ecs::{Reply, Request};
 
 use super::{transfer, Node};
-use crate::group::{GroupCommand, Outcome};
-use crate::io::{Disk, Network};
+use crate::group::{GroupCommand, GroupError, Outcome};
+use crate::io::Network;
 use crate::lines::{LineConn, LineError};
 
 /// Serves one admin connection until the peer closes it or sends bytes that are not a
 /// line. A line that is not a valid request gets `error <reason>` and the connection
 /// stays open, so a person typing into `nc` can try again.
-pub(crate) async fn serve<N: Network, D: Disk>(
-    node: Rc<Node<N, D>>,
-    stream: N::Stream,
-    peer: SocketAddr,
-) {
+pub(crate) async fn serve<N: Network>(node: Rc<Node<N>>, stream: N::Stream, peer: SocketAddr) {
     let mut conn = LineConn::new(stream, node.config.max_line_len);
     loop {
         let line = match conn.read_line().await {
@@ -50,15 +46,23 @@ pub(crate) async fn serve<N: Network, D: Disk>(
 }
 
 /// Carries out one request.
-async fn handle<N: Network, D: Disk>(node: &Rc<Node<N, D>>, request: Request) -> Reply {
+async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
     tracing::debug!(request = %summary(&request), "admin request");
+    let lead = node.group.leadership();
+    if !lead.is_me && !matches!(request, Request::Done(_) | Request::Register(_)) {
+        return Reply::NotLeader(lead.leader.and_then(|l| node.member_admin(l)));
+    }
     let command = match request {
         Request::WriteLock => GroupCommand::WriteLock,
         Request::ReleaseLock => GroupCommand::ReleaseLock,
         Request::NextAddr(next) => GroupCommand::SetNext(next),
         Request::TransferRange(end) => {
             let transfer_id = node.rng.borrow_mut().next_u64();
-            GroupCommand::BeginTransfer { end, transfer_id }
+            GroupCommand::BeginTransfer {
+                end,
+                transfer_id,
+                part_size: node.config.part_size_bytes.get() as u32,
+            }
         }
         Request::EcsPut(part) => {
             if node.group.with_state(|s| s.is_member()) {
@@ -68,6 +72,7 @@ async fn handle<N: Network, D: Disk>(node: &Rc<Node<N, D>>, request: Request) ->
         }
         Request::BroadcastNode(member) => GroupCommand::AddMember(member),
         Request::ClusterView(view) => GroupCommand::SetView(view),
+        Request::GroupMembers(group) => GroupCommand::LearnGroup(group),
         Request::Done(_) => return Reply::Error("done is for the ECS, not a node".into()),
         Request::Register(_) => return Reply::Error("register is for the ECS, not a node".into()),
     };
@@ -81,6 +86,9 @@ async fn handle<N: Network, D: Disk>(node: &Rc<Node<N, D>>, request: Request) ->
         }
         Ok(Outcome::Rejected(reason)) => Reply::Error(reason),
         Ok(other) => Reply::Error(format!("unexpected outcome {other:?}")),
+        Err(GroupError::NotLeader(leader)) => {
+            Reply::NotLeader(leader.and_then(|l| node.member_admin(l)))
+        }
         Err(e) => Reply::Error(e.to_string()),
     }
 }

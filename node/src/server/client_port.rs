@@ -14,8 +14,9 @@ use protocol::client::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Node;
+use crate::group::GroupError;
 use crate::group::{retry_message, GroupCommand, Outcome, Route};
-use crate::io::{Disk, Network};
+use crate::io::Network;
 
 /// Where a connection is in its handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,11 +33,7 @@ enum Next {
 }
 
 /// Serves one client connection.
-pub(crate) async fn serve<N: Network, D: Disk>(
-    node: Rc<Node<N, D>>,
-    mut stream: N::Stream,
-    peer: SocketAddr,
-) {
+pub(crate) async fn serve<N: Network>(node: Rc<Node<N>>, mut stream: N::Stream, peer: SocketAddr) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut phase = Phase::AwaitAuth;
     loop {
@@ -83,11 +80,7 @@ fn refuse(message: impl Into<String>) -> (Packet, Next) {
     (Packet::ErrorResponse(message.into()), Next::Close)
 }
 
-async fn answer<N: Network, D: Disk>(
-    node: &Node<N, D>,
-    phase: &mut Phase,
-    packet: Packet,
-) -> (Packet, Next) {
+async fn answer<N: Network>(node: &Node<N>, phase: &mut Phase, packet: Packet) -> (Packet, Next) {
     match (*phase, packet) {
         (Phase::AwaitAuth, Packet::AuthorizationRequest(AuthMethod::None)) => {
             *phase = Phase::AwaitBootstrap;
@@ -143,9 +136,10 @@ async fn answer<N: Network, D: Disk>(
     }
 }
 
-/// The 'm' answer: client addresses by node id, this group's leader (this node: a group
-/// of one leads itself), and this node's id; -1 for ids not known yet.
-fn metadata<N: Network, D: Disk>(node: &Node<N, D>) -> Packet {
+/// The 'm' answer: client addresses by node id, this group's leader and this node's id;
+/// -1 for ids not known yet.
+fn metadata<N: Network>(node: &Node<N>) -> Packet {
+    let leader = node.global_id(node.group.leadership().leader);
     node.group.with_state(|s| {
         let mut addresses = Vec::new();
         let mut me = -1;
@@ -166,36 +160,51 @@ fn metadata<N: Network, D: Disk>(node: &Node<N, D>) -> Packet {
         }
         Packet::ClusterMetadataResponse {
             addresses,
-            leader_id: me,
+            leader_id: leader,
             current_node_id: me,
         }
     })
 }
 
-/// Runs one store command: reads from the applied state, writes through the group log.
-async fn command<N: Network, D: Disk>(node: &Node<N, D>, request: Request) -> Packet {
-    let route = node.group.with_state(|s| match s.route(&request.command) {
-        Route::Serve if !request.command.is_write() => {
-            if let Command::Get { key } = &request.command {
-                return Ok(s.read(key));
-            }
-            Err(Route::Serve)
-        }
-        route => Err(route),
-    });
-    let route = match route {
-        Ok(response) => return Packet::CommandResponse(response.to_bytes()),
-        Err(route) => route,
-    };
-    match route {
-        Route::Serve => match node.group.propose(GroupCommand::Client(request)).await {
-            Ok(Outcome::Response(response)) => Packet::CommandResponse(response.to_bytes()),
-            Ok(Outcome::Refused(route)) => refused(route),
-            Ok(Outcome::Rejected(reason)) => Packet::ErrorResponse(reason),
-            Ok(other) => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
-            Err(e) => Packet::ErrorResponse(e.to_string()),
-        },
-        other => refused(other),
+/// Runs one store command on the group's leader: reads after a read barrier (so no
+/// deposed leader answers from stale state), writes through the group's log. Other
+/// members answer 'l' with the leader's id.
+async fn command<N: Network>(node: &Node<N>, request: Request) -> Packet {
+    let lead = node.group.leadership();
+    if !lead.is_me {
+        return Packet::NotLeader(node.global_id(lead.leader));
+    }
+    match node.group.with_state(|s| s.route(&request.command)) {
+        Route::Serve => {}
+        other => return refused(other),
+    }
+    if let Command::Get { key } = &request.command {
+        return match node.group.read_barrier().await {
+            // The route is checked again: the barrier may have applied a ring change.
+            Ok(()) => node.group.with_state(|s| match s.route(&request.command) {
+                Route::Serve => Packet::CommandResponse(s.read(key).to_bytes()),
+                other => refused(other),
+            }),
+            Err(e) => group_error(node, e),
+        };
+    }
+    match node.group.propose(GroupCommand::Client(request)).await {
+        Ok(Outcome::Response(response)) => Packet::CommandResponse(response.to_bytes()),
+        Ok(Outcome::Refused(route)) => refused(route),
+        Ok(Outcome::Rejected(reason)) => Packet::ErrorResponse(reason),
+        Ok(other) => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
+        Err(e) => group_error(node, e),
+    }
+}
+
+/// The client's answer when the group could not run a command.
+fn group_error<N: Network>(node: &Node<N>, e: GroupError) -> Packet {
+    match e {
+        GroupError::NotLeader(leader) => Packet::NotLeader(node.global_id(leader)),
+        GroupError::Unknown => Packet::ErrorResponse(retry_message(
+            "leadership changed before the command was known to apply",
+        )),
+        other => Packet::ErrorResponse(other.to_string()),
     }
 }
 

@@ -1,9 +1,11 @@
-//! The node program: a replica group of one node serving the client protocol on one port
-//! and the ECS protocol on another.
+//! The node program: one member of a replica group, serving the client protocol on one
+//! port, the ECS protocol on another, and (in groups of more than one) the peer protocol
+//! on a third.
 //!
-//! [`run`] opens the group's storage, binds both ports, registers with the ECS if the
-//! group is not yet on the ring, resumes an unfinished hand-off, and serves until the
-//! listeners fail. Every state change goes through [`GroupHandle::propose`].
+//! [`run`] opens the member's storage, starts its replica, binds the ports, registers the
+//! group with the ECS until it is on the ring, and, whenever this member becomes the
+//! leader, resumes an unfinished hand-off. Every state change goes through
+//! [`GroupHandle::propose`].
 
 mod admin_port;
 mod client_port;
@@ -14,24 +16,33 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use protocol::ecs::{HostPort, Member, Register, Request as EcsRequest};
+use protocol::peer::PeerId;
 use protocol::Limits;
 use thiserror::Error;
 
 use crate::admin_link::{AdminLink, LinkTiming};
-use crate::group::{DurableGroup, GroupError, GroupHandle};
+use crate::group::{GroupError, GroupHandle, GroupSpec};
 use crate::io::{Disk, Listener, Network, Rng};
 
 /// Everything a node needs to know at start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// Advertised admin address; also the group's ring address.
+    /// This node's advertised admin address.
     pub admin: HostPort,
-    /// Advertised client address.
+    /// This node's advertised client address.
     pub client: HostPort,
     /// Address the admin listener binds (often `0.0.0.0:<port>`).
     pub admin_bind: String,
     /// Address the client listener binds.
     pub client_bind: String,
+    /// The group's ring address: its first member's admin address.
+    pub ring: HostPort,
+    /// Every member of the group in member-id order, this node included.
+    pub members: Vec<Member>,
+    /// Raft settings and the other members' peer addresses.
+    pub group: GroupSpec,
+    /// Address the peer listener binds (groups of more than one).
+    pub peer_bind: Option<String>,
     /// The ECS's admin address.
     pub ecs: String,
     /// Where the node keeps its log and snapshot.
@@ -39,7 +50,8 @@ pub struct NodeConfig {
     /// Longest `ecs_put` line this node sends during a hand-off. Shared, so whoever
     /// started the node (the simulation harness) can change it while the node runs.
     pub part_size_bytes: Rc<Cell<usize>>,
-    /// Bounds on client packets.
+    /// Bounds on client packets. A node keeps fields small enough that any value it
+    /// accepts also fits in one `ecs_put` line.
     pub limits: Limits,
     /// Longest ECS-protocol line accepted.
     pub max_line_len: usize,
@@ -48,18 +60,28 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// A config with defaults for everything but the addresses and the data directory;
-    /// listeners bind the advertised addresses.
+    /// A node that is a group of one, with defaults for everything but the addresses and
+    /// the data directory; listeners bind the advertised addresses.
     pub fn new(admin: HostPort, client: HostPort, ecs: String, data_dir: PathBuf) -> Self {
         NodeConfig {
             admin_bind: admin.to_string(),
             client_bind: client.to_string(),
+            ring: admin.clone(),
+            members: vec![Member {
+                admin: admin.clone(),
+                client: client.clone(),
+            }],
+            group: GroupSpec::single(),
+            peer_bind: None,
             admin,
             client,
             ecs,
             data_dir,
             part_size_bytes: Rc::new(Cell::new(64 * 1024)),
-            limits: Limits::DEFAULT,
+            limits: Limits {
+                max_field_len: 256 * 1024,
+                ..Limits::DEFAULT
+            },
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
             timing: LinkTiming::default(),
         }
@@ -80,7 +102,7 @@ pub enum NodeError {
     /// A port could not be bound or stopped accepting.
     #[error("{what} port {addr}: {source}")]
     Listen {
-        /// "client" or "admin".
+        /// "client", "admin" or "peer".
         what: &'static str,
         /// The bind address.
         addr: String,
@@ -90,17 +112,17 @@ pub enum NodeError {
 }
 
 /// State shared by a node's tasks.
-pub(crate) struct Node<N: Network, D: Disk> {
+pub(crate) struct Node<N: Network> {
     pub(crate) config: NodeConfig,
     pub(crate) net: N,
-    pub(crate) group: GroupHandle<D>,
+    pub(crate) group: GroupHandle,
     pub(crate) rng: RefCell<Rng>,
     /// The running hand-off task, if any, so a resent `transfer_range` does not start a
     /// second one.
     pub(crate) transfer_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl<N: Network, D: Disk> Node<N, D> {
+impl<N: Network> Node<N> {
     pub(crate) fn link(&self) -> AdminLink<N> {
         AdminLink::new(
             self.net.clone(),
@@ -108,26 +130,60 @@ impl<N: Network, D: Disk> Node<N, D> {
             self.config.max_line_len,
         )
     }
+
+    /// The admin address of group member `peer`.
+    pub(crate) fn member_admin(&self, peer: PeerId) -> Option<HostPort> {
+        self.config
+            .members
+            .get(peer.0 as usize)
+            .map(|m| m.admin.clone())
+    }
+
+    /// The global node id (client protocol) of group member `peer`, -1 if unknown.
+    pub(crate) fn global_id(&self, peer: Option<PeerId>) -> i32 {
+        let Some(admin) = peer.and_then(|p| self.member_admin(p)) else {
+            return -1;
+        };
+        self.group.with_state(|s| {
+            s.view
+                .as_ref()
+                .and_then(|v| v.nodes.iter().find(|n| n.admin == admin))
+                .map_or(-1, |n| n.id as i32)
+        })
+    }
 }
 
 /// Runs a node until one of its listeners fails.
 pub async fn run<N: Network, D: Disk>(
     net: N,
     disk: D,
-    rng: Rng,
+    mut rng: Rng,
     config: NodeConfig,
 ) -> Result<(), NodeError> {
-    let group = DurableGroup::open(disk, &config.data_dir, config.admin.clone()).map_err(|e| {
-        NodeError::Storage {
-            dir: config.data_dir.clone(),
-            source: e,
-        }
-    })?;
-    tracing::info!(admin = %config.admin, client = %config.client, applied = group.applied(), "node starting");
     let listen = |what: &'static str, addr: &String| {
         let addr = addr.clone();
         move |source| NodeError::Listen { what, addr, source }
     };
+    let peer_listener = match &config.peer_bind {
+        Some(bind) if config.members.len() > 1 => {
+            Some(net.bind(bind).await.map_err(listen("peer", bind))?)
+        }
+        _ => None,
+    };
+    let group = GroupHandle::start(
+        net.clone(),
+        disk,
+        &config.data_dir,
+        config.ring.clone(),
+        config.group.clone(),
+        peer_listener,
+        rng.fork(),
+    )
+    .map_err(|e| NodeError::Storage {
+        dir: config.data_dir.clone(),
+        source: e,
+    })?;
+    tracing::info!(admin = %config.admin, client = %config.client, ring = %config.ring, "node starting");
     let mut admin_listener = net
         .bind(&config.admin_bind)
         .await
@@ -138,13 +194,17 @@ pub async fn run<N: Network, D: Disk>(
         .map_err(listen("client", &config.client_bind))?;
 
     let node = Rc::new(Node {
-        group: GroupHandle::start(group),
+        group,
         net,
         rng: RefCell::new(rng),
         transfer_task: RefCell::new(None),
         config,
     });
-    resume(&node);
+    tokio::task::spawn_local(follow_leadership(node.clone()));
+    {
+        let node = node.clone();
+        tokio::task::spawn_local(async move { register(&node).await });
+    }
 
     let admin_loop = {
         let node = node.clone();
@@ -180,28 +240,34 @@ pub async fn run<N: Network, D: Disk>(
     })
 }
 
-/// Picks up what a restart interrupted: registration, or a hand-off.
-fn resume<N: Network, D: Disk>(node: &Rc<Node<N, D>>) {
-    let (member, transfer) = node
-        .group
-        .with_state(|s| (s.is_member(), s.transfer.is_some()));
-    if transfer {
-        transfer::ensure_running(node);
-    }
-    if !member {
-        let node = node.clone();
-        tokio::task::spawn_local(async move { register(&node).await });
+/// Starts the leader's duties whenever this member becomes leader (resume a hand-off the
+/// log says is unfinished) and stops them when it no longer is.
+async fn follow_leadership<N: Network>(node: Rc<Node<N>>) {
+    let mut watch = node.group.watch_leadership();
+    loop {
+        let lead = *watch.borrow_and_update();
+        if lead.is_me {
+            if node.group.with_state(|s| s.transfer.is_some()) {
+                transfer::ensure_running(&node);
+            }
+        } else if let Some(task) = node.transfer_task.borrow_mut().take() {
+            task.abort();
+        }
+        if watch.changed().await.is_err() {
+            return;
+        }
     }
 }
 
-/// Asks the ECS to admit this node's group until it says `ok`.
-async fn register<N: Network, D: Disk>(node: &Node<N, D>) {
+/// Asks the ECS to admit this node's group until it says `ok` (any member may ask; the
+/// ECS knows the group by its ring address).
+async fn register<N: Network>(node: &Node<N>) {
+    if node.group.with_state(|s| s.is_member()) {
+        return;
+    }
     let request = EcsRequest::Register(Register {
-        ring: node.config.admin.clone(),
-        members: vec![Member {
-            admin: node.config.admin.clone(),
-            client: node.config.client.clone(),
-        }],
+        ring: node.config.ring.clone(),
+        members: node.config.members.clone(),
     });
     node.link()
         .send_until_ok(&node.config.ecs, &request, "register")

@@ -8,10 +8,10 @@ use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request}
 
 use super::Node;
 use crate::group::{GroupCommand, Transfer};
-use crate::io::{Disk, Network};
+use crate::io::Network;
 
 /// Starts the hand-off task unless one is running.
-pub(crate) fn ensure_running<N: Network, D: Disk>(node: &Rc<Node<N, D>>) {
+pub(crate) fn ensure_running<N: Network>(node: &Rc<Node<N>>) {
     let mut slot = node.transfer_task.borrow_mut();
     if slot.as_ref().is_some_and(|t| !t.is_finished()) {
         return;
@@ -20,7 +20,12 @@ pub(crate) fn ensure_running<N: Network, D: Disk>(node: &Rc<Node<N, D>>) {
     *slot = Some(tokio::task::spawn_local(async move { run(&node2).await }));
 }
 
-async fn run<N: Network, D: Disk>(node: &Node<N, D>) {
+async fn run<N: Network>(node: &Node<N>) {
+    // A new leader may not have applied the whole log yet: wait until its state includes
+    // every committed command, so it sees the transfer exactly as recorded.
+    if node.group.read_barrier().await.is_err() {
+        return;
+    }
     let Some((transfer, items)) = node.group.with_state(|s| {
         let t = s.transfer.clone()?;
         let items: Vec<Item> =
@@ -39,19 +44,17 @@ async fn run<N: Network, D: Disk>(node: &Node<N, D>) {
             return;
         }
     }
-    let done = Request::Done(Some(node.config.admin.clone()));
+    let done = Request::Done(Some(node.config.ring.clone()));
     node.link()
         .send_until_ok(&node.config.ecs, &done, "done")
         .await;
     tracing::info!(transfer = transfer.transfer_id, "hand-off reported done");
 }
 
-async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer, items: Vec<Item>) {
-    let parts = split(
-        transfer.transfer_id,
-        items,
-        node.config.part_size_bytes.get(),
-    );
+async fn send_parts<N: Network>(node: &Node<N>, transfer: &Transfer, items: Vec<Item>) {
+    // The part size recorded with the transfer, so a resend after a crash or a leader
+    // change cuts exactly the same parts and the receiver's dedup by part number holds.
+    let parts = split(transfer.transfer_id, items, transfer.part_size);
     let total_items: usize = parts.iter().map(|p| p.items.len()).sum();
     tracing::info!(
         transfer = transfer.transfer_id,
@@ -61,17 +64,35 @@ async fn send_parts<N: Network, D: Disk>(node: &Node<N, D>, transfer: &Transfer,
         "handing off range"
     );
     let mut link = node.link();
-    let mut target = transfer.target.to_string();
+    // The receiving group's nodes: try them in turn, and go straight to a leader one of
+    // them names.
+    let admins: Vec<String> = node
+        .group
+        .with_state(|s| s.admins_of(&transfer.target))
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let mut next = 0;
+    let mut target = admins[0].clone();
     for part in parts {
         let request = Request::EcsPut(part);
         loop {
             match link.send(&target, &request).await {
                 Ok(Reply::Ok) => break,
-                Ok(Reply::NotLeader(Some(leader))) => target = leader.to_string(),
-                Ok(other) => {
-                    tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused")
+                Ok(Reply::NotLeader(Some(leader))) => {
+                    target = leader.to_string();
+                    continue;
                 }
-                Err(e) => tracing::debug!(to = %target, error = %e, "ecs_put failed"),
+                Ok(other) => {
+                    tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused");
+                    next += 1;
+                    target = admins[next % admins.len()].clone();
+                }
+                Err(e) => {
+                    tracing::debug!(to = %target, error = %e, "ecs_put failed");
+                    next += 1;
+                    target = admins[next % admins.len()].clone();
+                }
             }
             tokio::time::sleep(node.config.timing.retry_pause).await;
         }

@@ -112,13 +112,13 @@ impl fmt::Display for Reply {
 }
 
 /// A reason as it is written and read: control characters (tab, CR, LF, ...) become
-/// spaces, and spaces around it are removed.
+/// spaces, and whitespace around it (Unicode's, as `str::trim`) is removed.
 fn clean_reason(reason: &str) -> String {
     let spaced: String = reason
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    spaced.trim_matches(' ').to_owned()
+    spaced.trim().to_owned()
 }
 
 fn parse_not_leader(tokens: Tokens<'_>) -> Result<Option<HostPort>, ParseError> {

@@ -43,6 +43,11 @@ pub enum Request {
     /// `cluster_view <version> <node>...` (ECS -> every node; extension): the whole
     /// cluster, with the global node ids of the client protocol.
     ClusterView(ClusterView),
+    /// `group_members <address> <port> <member>...` (ECS -> the predecessor before
+    /// `transfer_range`; extension): the nodes of the group at that ring address, so the
+    /// sender can reach the receiving group's leader even when its first member is down.
+    /// Same words as `register`.
+    GroupMembers(Register),
 }
 
 impl Request {
@@ -80,7 +85,8 @@ impl Request {
                 args.finish()?;
                 Request::Done(ring)
             }
-            "register" => Request::Register(parse_register(tokens)?),
+            "register" => Request::Register(parse_group("register", tokens)?),
+            "group_members" => Request::GroupMembers(parse_group("group_members", tokens)?),
             "cluster_view" => Request::ClusterView(parse_view(tokens)?),
             _ => {
                 return Err(ParseError::UnknownCommand {
@@ -115,6 +121,7 @@ impl Request {
             Request::BroadcastNode(_) => "broadcast_node",
             Request::Register(_) => "register",
             Request::ClusterView(_) => "cluster_view",
+            Request::GroupMembers(_) => "group_members",
         }
     }
 }
@@ -139,7 +146,7 @@ impl fmt::Display for Request {
             | Request::BroadcastNode(a)
             | Request::Done(Some(a)) => write!(f, "{keyword} {}", a.spaced()),
             Request::EcsPut(part) => fmt_put(part, f),
-            Request::Register(r) => {
+            Request::Register(r) | Request::GroupMembers(r) => {
                 write!(f, "{keyword} {}", r.ring.spaced())?;
                 r.members.iter().try_for_each(|m| write!(f, " {m}"))
             }
@@ -176,8 +183,8 @@ fn parse_put(tokens: Tokens<'_>) -> Result<PutPart, ParseError> {
     })
 }
 
-fn parse_register(tokens: Tokens<'_>) -> Result<Register, ParseError> {
-    let mut args = Args::new("register", tokens);
+fn parse_group(command: &'static str, tokens: Tokens<'_>) -> Result<Register, ParseError> {
+    let mut args = Args::new(command, tokens);
     let ring = args.host_port()?;
     let members = args.rest_each(|index, token| {
         Member::from_token(token).map_err(|reason| ParseError::BadMember {

@@ -130,6 +130,22 @@ fn requests() -> Vec<(&'static str, Request)> {
                 nodes: vec![],
             }),
         ),
+        (
+            "group_members n2a 7002 n2a:7002/n2a:7001 n2b:7002/n2b:7001",
+            Request::GroupMembers(Register {
+                ring: hp("n2a", 7002),
+                members: vec![
+                    Member {
+                        admin: hp("n2a", 7002),
+                        client: hp("n2a", 7001),
+                    },
+                    Member {
+                        admin: hp("n2b", 7002),
+                        client: hp("n2b", 7001),
+                    },
+                ],
+            }),
+        ),
     ]
 }
 

@@ -70,6 +70,8 @@ fn request() -> impl Strategy<Value = Request> {
             .prop_map(|(ring, members)| Request::Register(Register { ring, members })),
         (any::<u64>(), vec(node(), 0..5))
             .prop_map(|(version, nodes)| Request::ClusterView(ClusterView { version, nodes })),
+        (host_port(), vec(member(), 0..5))
+            .prop_map(|(ring, members)| Request::GroupMembers(Register { ring, members })),
     ]
 }
 
@@ -77,7 +79,7 @@ fn request() -> impl Strategy<Value = Request> {
 /// and not starting with the word `not_leader`.
 fn reason() -> impl Strategy<Value = String> {
     prop_oneof!["[ -~]{0,40}", "\\PC{0,20}"]
-        .prop_map(|s| s.trim_matches(' ').to_owned())
+        .prop_map(|s| s.trim().to_owned())
         .prop_filter("reserved word", |s| {
             !s.split(' ')
                 .next()

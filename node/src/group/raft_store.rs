@@ -1,0 +1,206 @@
+//! Durable storage of a Raft member: its hard state and log in the write-ahead log, and
+//! the last snapshot (its log base plus the group state it stands for) in its own file.
+//!
+//! Log records: `H` term + vote, `E` index + term + data, `X` "drop entries after index".
+//! Reading them back in order rebuilds the log, truncations included. Compaction writes a
+//! new snapshot, then replaces the log with the hard state and the entries after it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use protocol::peer::{Entry, LogIndex, PeerId, Term};
+
+use super::GroupError;
+use crate::codec::{put_bytes, Corrupt, Cursor};
+use crate::io::Disk;
+use crate::raft::{HardState, Recovered, SnapshotMeta};
+use crate::wal::Wal;
+
+mod tag {
+    pub const HARD_STATE: u8 = b'H';
+    pub const ENTRY: u8 = b'E';
+    pub const TRUNCATE: u8 = b'X';
+}
+
+/// A Raft member's files.
+pub struct RaftStore<D: Disk> {
+    disk: D,
+    wal: Wal<D>,
+    wal_path: PathBuf,
+    snapshot_path: PathBuf,
+    hard_state: HardState,
+    /// Log size after the last compaction, to decide when to compact again.
+    compacted_wal_bytes: u64,
+}
+
+/// What was on disk at start.
+pub struct Opened<D: Disk> {
+    /// The store, ready for appends.
+    pub store: RaftStore<D>,
+    /// The Raft state to start from.
+    pub recovered: Recovered,
+    /// The group state of the snapshot, if there is one.
+    pub snapshot_state: Option<Bytes>,
+}
+
+fn encode_hard_state(out: &mut BytesMut, hs: &HardState) {
+    out.put_u8(tag::HARD_STATE);
+    out.put_u64(hs.term.0);
+    match hs.voted_for {
+        Some(p) => {
+            out.put_u8(1);
+            out.put_u32(p.0);
+        }
+        None => out.put_u8(0),
+    }
+}
+
+fn encode_entry(out: &mut BytesMut, index: LogIndex, entry: &Entry) {
+    out.put_u8(tag::ENTRY);
+    out.put_u64(index.0);
+    out.put_u64(entry.term.0);
+    put_bytes(out, &entry.data);
+}
+
+impl<D: Disk> RaftStore<D> {
+    /// Opens (or creates) the store in `dir` and reads back everything durable.
+    pub fn open(disk: D, dir: &Path) -> Result<Opened<D>, GroupError> {
+        disk.create_dir_all(dir)?;
+        let snapshot_path = dir.join("raft-snapshot");
+        let wal_path = dir.join("raft-log");
+        let (snapshot, snapshot_state) = match disk.read(&snapshot_path)? {
+            Some(bytes) => {
+                let mut c = Cursor::new(&bytes);
+                let meta = SnapshotMeta {
+                    index: LogIndex(c.u64("snapshot index")?),
+                    term: Term(c.u64("snapshot term")?),
+                };
+                (Some(meta), Some(Bytes::copy_from_slice(c.rest())))
+            }
+            None => (None, None),
+        };
+        let base = snapshot.as_ref().map_or(0, |m| m.index.0);
+        let (wal, recovered) = Wal::open(&disk, &wal_path)?;
+        if recovered.torn_bytes > 0 {
+            tracing::warn!(
+                bytes = recovered.torn_bytes,
+                "cut a torn tail off the Raft log"
+            );
+        }
+        let mut hard_state = HardState {
+            term: Term(0),
+            voted_for: None,
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        for record in &recovered.records {
+            let mut c = Cursor::new(record);
+            match c.u8("record tag")? {
+                tag::HARD_STATE => {
+                    let term = Term(c.u64("term")?);
+                    let voted_for = match c.u8("vote flag")? {
+                        0 => None,
+                        _ => Some(PeerId(c.u32("vote")?)),
+                    };
+                    hard_state = HardState { term, voted_for };
+                }
+                tag::ENTRY => {
+                    let index = c.u64("entry index")?;
+                    let term = Term(c.u64("entry term")?);
+                    let data = c.bytes("entry data")?;
+                    if index <= base {
+                        continue;
+                    }
+                    let pos = (index - base - 1) as usize;
+                    if pos > entries.len() {
+                        return Err(Corrupt(format!("log entry {index} leaves a gap")).into());
+                    }
+                    entries.truncate(pos);
+                    entries.push(Entry { term, data });
+                }
+                tag::TRUNCATE => {
+                    let after = c.u64("truncate index")?;
+                    entries.truncate(after.saturating_sub(base) as usize);
+                }
+                other => return Err(Corrupt(format!("unknown log record {other:#04x}")).into()),
+            }
+            c.finish("log record")?;
+        }
+        let compacted_wal_bytes = wal.len_bytes();
+        Ok(Opened {
+            store: RaftStore {
+                disk,
+                wal,
+                wal_path,
+                snapshot_path,
+                hard_state,
+                compacted_wal_bytes,
+            },
+            recovered: Recovered {
+                hard_state,
+                snapshot,
+                entries,
+            },
+            snapshot_state,
+        })
+    }
+
+    /// Appends a `Ready`'s durable part and syncs it.
+    pub fn save(
+        &mut self,
+        hard_state: Option<&HardState>,
+        truncate_after: Option<LogIndex>,
+        entries: &[(LogIndex, Entry)],
+    ) -> io::Result<()> {
+        let mut record = BytesMut::new();
+        if let Some(hs) = hard_state {
+            encode_hard_state(&mut record, hs);
+            self.wal.append(&record);
+            self.hard_state = *hs;
+        }
+        if let Some(after) = truncate_after {
+            record.clear();
+            record.put_u8(tag::TRUNCATE);
+            record.put_u64(after.0);
+            self.wal.append(&record);
+        }
+        for (index, entry) in entries {
+            record.clear();
+            encode_entry(&mut record, *index, entry);
+            self.wal.append(&record);
+        }
+        self.wal.sync()
+    }
+
+    /// Whether the log has grown enough since the last compaction to compact again.
+    pub fn wants_compaction(&self, min_bytes: u64) -> bool {
+        self.wal.len_bytes() >= min_bytes.max(2 * self.compacted_wal_bytes)
+    }
+
+    /// Writes a snapshot (`state` as of `meta`), then replaces the log with the hard state
+    /// and `remaining`, the entries after the snapshot.
+    pub fn save_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+        state: &[u8],
+        remaining: &[(LogIndex, Entry)],
+    ) -> io::Result<()> {
+        let mut file = BytesMut::with_capacity(16 + state.len());
+        file.put_u64(meta.index.0);
+        file.put_u64(meta.term.0);
+        file.put_slice(state);
+        self.disk.replace(&self.snapshot_path, &file)?;
+        let mut records: Vec<BytesMut> = Vec::new();
+        let mut r = BytesMut::new();
+        encode_hard_state(&mut r, &self.hard_state);
+        records.push(r);
+        for (index, entry) in remaining {
+            let mut r = BytesMut::new();
+            encode_entry(&mut r, *index, entry);
+            records.push(r);
+        }
+        self.wal = Wal::replace(&self.disk, &self.wal_path, records.iter().map(|r| &r[..]))?;
+        self.compacted_wal_bytes = self.wal.len_bytes();
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! The replica task: one member's Raft core, its storage, its peer transport and the
+//! group state it applies, driven by proposals, peer messages and ticks.
+//!
+//! Every input goes to the Raft core, then its `Ready` is carried out in the documented
+//! order: persist (sync), send, apply, serve reads. Proposals are answered when their
+//! entry is applied; a proposal whose entry was replaced, or whose leader stepped down
+//! before it committed, is answered "outcome unknown" and the client retries (its session
+//! tag makes the retry safe).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::command::GroupCommand;
+use super::raft_store::RaftStore;
+use super::snapshot;
+use super::state::{GroupState, Outcome};
+use super::transport::Transport;
+use super::GroupError;
+use crate::io::Disk;
+use crate::raft::{Raft, Role, SnapshotMeta};
+
+/// Compact once the Raft log file reaches this size (and twice its size after the last
+/// compaction).
+pub const COMPACT_MIN_LOG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What the rest of the node may ask of the replica.
+pub(super) enum Request {
+    /// Replicate and apply a command.
+    Propose(GroupCommand, oneshot::Sender<Result<Outcome, GroupError>>),
+    /// Answer once a read of the applied state would be linearizable.
+    ReadBarrier(oneshot::Sender<Result<(), GroupError>>),
+}
+
+/// Who leads the group, as this member sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leadership {
+    /// The leader this member knows of.
+    pub leader: Option<PeerId>,
+    /// Whether this member is that leader.
+    pub is_me: bool,
+    /// The current term.
+    pub term: Term,
+}
+
+pub(super) struct Replica<D: Disk> {
+    pub(super) raft: Raft,
+    pub(super) store: RaftStore<D>,
+    pub(super) state: Rc<RefCell<GroupState>>,
+    pub(super) applied: LogIndex,
+    pub(super) transport: Transport,
+    pub(super) leadership: watch::Sender<Leadership>,
+    pub(super) stopped: Rc<Cell<bool>>,
+    /// Proposals waiting for their entry: index -> (term proposed in, answer).
+    waiting: BTreeMap<LogIndex, (Term, oneshot::Sender<Result<Outcome, GroupError>>)>,
+    /// Read barriers waiting for Raft to confirm leadership: id -> answer.
+    reads: BTreeMap<u64, oneshot::Sender<Result<(), GroupError>>>,
+    /// Confirmed reads waiting for the state to catch up: (index, answer).
+    confirmed: Vec<(LogIndex, oneshot::Sender<Result<(), GroupError>>)>,
+    next_read: u64,
+}
+
+impl<D: Disk> Replica<D> {
+    pub(super) fn new(
+        raft: Raft,
+        store: RaftStore<D>,
+        state: Rc<RefCell<GroupState>>,
+        applied: LogIndex,
+        transport: Transport,
+        leadership: watch::Sender<Leadership>,
+        stopped: Rc<Cell<bool>>,
+    ) -> Self {
+        Replica {
+            raft,
+            store,
+            state,
+            applied,
+            transport,
+            leadership,
+            stopped,
+            waiting: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            confirmed: Vec::new(),
+            next_read: 0,
+        }
+    }
+
+    /// Runs until storage fails or every handle is gone.
+    pub(super) async fn run(
+        mut self,
+        mut requests: mpsc::UnboundedReceiver<Request>,
+        mut inbox: mpsc::UnboundedReceiver<(PeerId, PeerMessage)>,
+        tick: Duration,
+    ) {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                r = requests.recv() => match r {
+                    Some(r) => self.handle(r),
+                    None => return,
+                },
+                Some((from, msg)) = inbox.recv() => self.raft.step(from, msg),
+                _ = ticker.tick() => self.raft.tick(),
+            }
+            if let Err(e) = self.process_ready() {
+                // A failed sync leaves storage in an unknown state: stop rather than send
+                // or acknowledge anything that may not be durable.
+                tracing::error!(error = %e, "storage failure; replica stops");
+                self.stopped.set(true);
+                for (_, (_, tx)) in std::mem::take(&mut self.waiting) {
+                    let _ = tx.send(Err(GroupError::Stopped));
+                }
+                return;
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Propose(cmd, tx) => {
+                let mut data = BytesMut::new();
+                cmd.encode(&mut data);
+                match self.raft.propose(data.freeze()) {
+                    Ok((index, term)) => {
+                        self.waiting.insert(index, (term, tx));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(GroupError::NotLeader(e.leader)));
+                    }
+                }
+            }
+            Request::ReadBarrier(tx) => {
+                let id = self.next_read;
+                self.next_read += 1;
+                match self.raft.read_index(id) {
+                    Ok(()) => {
+                        self.reads.insert(id, tx);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(GroupError::NotLeader(e.leader)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn process_ready(&mut self) -> Result<(), GroupError> {
+        loop {
+            let ready = self.raft.ready();
+            if ready.is_empty() {
+                break;
+            }
+            if let Some((meta, bytes)) = &ready.snapshot {
+                let (state, _) = snapshot::decode(self.state.borrow().own.clone(), bytes)?;
+                *self.state.borrow_mut() = state;
+                self.applied = meta.index;
+                self.store.save_snapshot(*meta, bytes, &[])?;
+            }
+            self.store.save(
+                ready.hard_state.as_ref(),
+                ready.truncate_after,
+                &ready.entries,
+            )?;
+            for (to, msg) in ready.messages {
+                self.transport.send(to, msg);
+            }
+            for (index, entry) in ready.committed {
+                if index <= self.applied {
+                    continue;
+                }
+                self.applied = index;
+                // Empty entries are the no-ops a new leader commits; nothing to apply.
+                let outcome = if entry.data.is_empty() {
+                    None
+                } else {
+                    let cmd = GroupCommand::decode(&entry.data)?;
+                    Some(self.state.borrow_mut().apply(&cmd))
+                };
+                if let Some((term, tx)) = self.waiting.remove(&index) {
+                    let answer = match outcome {
+                        Some(o) if term == entry.term => Ok(o),
+                        _ => Err(GroupError::Unknown),
+                    };
+                    let _ = tx.send(answer);
+                }
+            }
+            for (id, index) in ready.reads {
+                if let Some(tx) = self.reads.remove(&id) {
+                    self.confirmed.push((index, tx));
+                }
+            }
+            for id in ready.lost_reads {
+                if let Some(tx) = self.reads.remove(&id) {
+                    let _ = tx.send(Err(GroupError::NotLeader(self.raft.leader())));
+                }
+            }
+        }
+        let applied = self.applied;
+        let (ready_now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirmed)
+            .into_iter()
+            .partition(|(index, _)| *index <= applied);
+        self.confirmed = later;
+        for (_, tx) in ready_now {
+            let _ = tx.send(Ok(()));
+        }
+        self.publish_leadership();
+        self.maybe_compact()?;
+        Ok(())
+    }
+
+    /// Tells watchers about a change of leader, and fails what a deposed leader promised.
+    fn publish_leadership(&mut self) {
+        let now = Leadership {
+            leader: self.raft.leader(),
+            is_me: self.raft.role() == Role::Leader,
+            term: self.raft.term(),
+        };
+        if !now.is_me {
+            // Entries this member proposed may still commit under the next leader, but it
+            // can no longer tell: the client retries with the same session tag.
+            for (_, (_, tx)) in std::mem::take(&mut self.waiting) {
+                let _ = tx.send(Err(GroupError::Unknown));
+            }
+            for (_, tx) in std::mem::take(&mut self.confirmed) {
+                let _ = tx.send(Err(GroupError::NotLeader(now.leader)));
+            }
+        }
+        self.leadership.send_if_modified(|l| {
+            let changed = *l != now;
+            *l = now;
+            changed
+        });
+    }
+
+    fn maybe_compact(&mut self) -> Result<(), GroupError> {
+        if !self.store.wants_compaction(COMPACT_MIN_LOG_BYTES) || self.applied.0 == 0 {
+            return Ok(());
+        }
+        let Some(term) = self.raft.term_at(self.applied) else {
+            return Ok(());
+        };
+        let bytes: Bytes = snapshot::encode(&self.state.borrow(), self.applied.0).freeze();
+        let meta = SnapshotMeta {
+            index: self.applied,
+            term,
+        };
+        let remaining = self.raft.entries_after(self.applied);
+        self.store.save_snapshot(meta, &bytes, &remaining)?;
+        self.raft.compact(self.applied, bytes);
+        tracing::debug!(index = self.applied.0, "compacted the Raft log");
+        Ok(())
+    }
+}

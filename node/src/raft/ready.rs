@@ -1,0 +1,164 @@
+//! The core's output: [`Ready`], what the host must persist, send, apply and answer, and
+//! the bookkeeping ([`Outbox`]) that decides what goes into the next one.
+//!
+//! This module owns the contract between the core and its storage: which hard state and
+//! which log suffix storage has been told about, and therefore which truncation and which
+//! entries the next `Ready` must carry. It must not make protocol decisions.
+
+use bytes::Bytes;
+use protocol::peer::{Entry, LogIndex, PeerId, PeerMessage};
+
+use super::log::next;
+use super::types::{HardState, SnapshotMeta};
+use super::Raft;
+
+/// Everything the core produced since the last [`Raft::ready`], drained in one go.
+///
+/// # Handling order
+///
+/// Carry out one `Ready` completely, in this order, before calling into the core again:
+///
+/// 1. **Persist, then sync**, all of:
+///    - [`hard_state`](Ready::hard_state) if `Some` (term and vote);
+///    - [`snapshot`](Ready::snapshot) if `Some`: store it as the new log base and drop every
+///      stored entry up to its index;
+///    - [`truncate_after`](Ready::truncate_after) if `Some`: drop stored entries with a
+///      greater index;
+///    - [`entries`](Ready::entries): append them (they continue the stored log, which may
+///      now be empty after a snapshot).
+/// 2. **Send** [`messages`](Ready::messages). Only after step 1 is durable: a vote or an
+///    acknowledgement must never leave a member that could forget it in a crash.
+/// 3. **Apply**: if `snapshot` is `Some`, first reset the application state from it; then
+///    apply [`committed`](Ready::committed) in order. Entries with empty `data` are the
+///    no-ops a new leader appends to commit entries of its term: skip them (so never
+///    propose an empty command).
+/// 4. **Serve reads**: each of [`reads`](Ready::reads) `(id, index)` may be answered once
+///    the application has applied up to `index`; fail each of
+///    [`lost_reads`](Ready::lost_reads) (the client may retry at the new leader).
+///
+/// A `Ready` whose persistence fails must not be half-carried-out: the member should stop
+/// (crash) and recover from what storage holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Persist (and sync) if `Some`.
+    pub hard_state: Option<HardState>,
+    /// Storage must drop entries with an index greater than this before appending
+    /// `entries`.
+    pub truncate_after: Option<LogIndex>,
+    /// Append to durable storage (and sync) before sending messages.
+    pub entries: Vec<(LogIndex, Entry)>,
+    /// A snapshot received from the leader: persist it, reset the application state from
+    /// it, discard the log up to it.
+    pub snapshot: Option<(SnapshotMeta, Bytes)>,
+    /// Send only after everything above is durable.
+    pub messages: Vec<(PeerId, PeerMessage)>,
+    /// Committed entries, to apply in order after persisting.
+    pub committed: Vec<(LogIndex, Entry)>,
+    /// Confirmed [`Raft::read_index`] requests: `(id, index)`, servable once the
+    /// application has applied up to `index`.
+    pub reads: Vec<(u64, LogIndex)>,
+    /// Read requests abandoned because this member stopped being leader.
+    pub lost_reads: Vec<u64>,
+}
+
+impl Ready {
+    /// True if there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.hard_state.is_none()
+            && self.truncate_after.is_none()
+            && self.entries.is_empty()
+            && self.snapshot.is_none()
+            && self.messages.is_empty()
+            && self.committed.is_empty()
+            && self.reads.is_empty()
+            && self.lost_reads.is_empty()
+    }
+}
+
+/// Output collected between two calls to [`Raft::ready`], and what storage was told.
+#[derive(Debug, Default)]
+pub(super) struct Outbox {
+    /// The hard state last handed out (or recovered).
+    persisted: HardState,
+    /// Storage must drop entries after this before the entries of the next `Ready`.
+    truncate_after: Option<LogIndex>,
+    /// The first log index storage has not been given yet.
+    unstable_from: LogIndex,
+    /// A snapshot installed from the leader, not yet handed out.
+    pub(super) snapshot: Option<(SnapshotMeta, Bytes)>,
+    /// Messages to send.
+    pub(super) messages: Vec<(PeerId, PeerMessage)>,
+    /// Confirmed reads.
+    pub(super) reads: Vec<(u64, LogIndex)>,
+    /// Abandoned reads.
+    pub(super) lost_reads: Vec<u64>,
+}
+
+impl Outbox {
+    /// An outbox for a member whose storage holds `hard_state` and a log ending at
+    /// `last_index`.
+    pub(super) fn new(hard_state: HardState, last_index: LogIndex) -> Self {
+        Outbox {
+            persisted: hard_state,
+            unstable_from: next(last_index),
+            ..Outbox::default()
+        }
+    }
+
+    /// Queues `msg` for `to`.
+    pub(super) fn send(&mut self, to: PeerId, msg: impl Into<PeerMessage>) {
+        self.messages.push((to, msg.into()));
+    }
+
+    /// The in-memory log dropped every entry after `index`: if storage may hold some of
+    /// them, the next `Ready` must tell it to drop them too.
+    pub(super) fn truncated_after(&mut self, index: LogIndex) {
+        if next(index) < self.unstable_from {
+            self.truncate_after = Some(self.truncate_after.map_or(index, |t| t.min(index)));
+            self.unstable_from = next(index);
+        }
+    }
+
+    /// A snapshot at `meta` became the log base. If `kept_suffix`, the entries after it
+    /// stayed (they matched); otherwise the log is now empty after `meta.index`.
+    pub(super) fn installed_snapshot(&mut self, meta: SnapshotMeta, data: Bytes, kept: bool) {
+        if !kept {
+            self.truncated_after(meta.index);
+        }
+        self.unstable_from = self.unstable_from.max(next(meta.index));
+        self.snapshot = Some((meta, data));
+    }
+}
+
+impl Raft {
+    /// Drains everything produced since the last call. Call it after every
+    /// [`tick`](Raft::tick), [`step`](Raft::step), [`propose`](Raft::propose),
+    /// [`read_index`](Raft::read_index) and [`compact`](Raft::compact), and carry it out in
+    /// the order documented on [`Ready`].
+    pub fn ready(&mut self) -> Ready {
+        self.broadcast_read_round();
+        let hard_state = self.hard_state();
+        let hard_state = (hard_state != self.out.persisted).then(|| {
+            self.out.persisted = hard_state;
+            hard_state
+        });
+        let last = self.log.last_index();
+        let from = self.out.unstable_from.max(next(self.log.base().index));
+        let entries = self.log.range(from, last);
+        self.out.unstable_from = next(last);
+        let committed = self.log.range(next(self.applied), self.commit);
+        if let Some((index, _)) = committed.last() {
+            self.applied = *index;
+        }
+        Ready {
+            hard_state,
+            truncate_after: self.out.truncate_after.take(),
+            entries,
+            snapshot: self.out.snapshot.take(),
+            messages: std::mem::take(&mut self.out.messages),
+            committed,
+            reads: std::mem::take(&mut self.out.reads),
+            lost_reads: std::mem::take(&mut self.out.lost_reads),
+        }
+    }
+}

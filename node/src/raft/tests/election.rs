@@ -1,0 +1,182 @@
+//! Elections: a lone member, 3 and 5 members, pre-vote against a rejoining member, and
+//! check-quorum for a leader cut off in a minority.
+
+use bytes::Bytes;
+use protocol::peer::{LogIndex, PeerId, Term};
+
+use super::harness::{ids, Cluster};
+use crate::io::Rng;
+use crate::raft::{HardState, Raft, RaftConfig, Recovered, Role};
+
+#[test]
+fn single_member_leads_on_first_tick_and_commits_on_persistence() {
+    let config = RaftConfig::new(PeerId(0), vec![PeerId(0)]);
+    let mut raft = Raft::new(config, Recovered::default(), Rng::from_seed(1));
+    assert!(raft.ready().is_empty());
+    raft.tick();
+    assert_eq!(raft.role(), Role::Leader);
+    assert_eq!(raft.leader(), Some(PeerId(0)));
+    let ready = raft.ready();
+    assert_eq!(
+        ready.hard_state,
+        Some(HardState {
+            term: Term(1),
+            voted_for: Some(PeerId(0))
+        })
+    );
+    // The no-op is persisted and committed in the same Ready: a lone member's majority is
+    // its own disk.
+    assert_eq!(ready.entries.len(), 1);
+    assert_eq!(ready.committed, ready.entries);
+    assert!(ready.messages.is_empty());
+
+    let (index, term) = raft.propose(Bytes::from_static(b"x")).expect("leader");
+    assert_eq!((index, term), (LogIndex(2), Term(1)));
+    let ready = raft.ready();
+    assert_eq!(ready.entries.len(), 1);
+    assert_eq!(ready.committed, ready.entries);
+    assert_eq!(ready.committed[0].1.data, Bytes::from_static(b"x"));
+    assert_eq!(raft.commit_index(), LogIndex(2));
+}
+
+fn elect_and_replicate(n: u32) {
+    for seed in 0..20 {
+        let mut c = Cluster::new(n, seed);
+        let leader = c.elect(200);
+        assert_eq!(c.leaders(), vec![leader], "seed {seed}: exactly one leader");
+        let term = c.raft(leader).term();
+        for id in ids(n) {
+            assert_eq!(c.raft(id).term(), term);
+            assert_eq!(c.raft(id).leader(), Some(leader));
+        }
+        for k in 0..10 {
+            assert!(c.propose(leader, &format!("cmd{k}")).is_some());
+        }
+        c.run(5);
+        let expected: Vec<Bytes> = (0..10).map(|k| Bytes::from(format!("cmd{k}"))).collect();
+        for id in ids(n) {
+            assert_eq!(
+                c.nodes[&id].app.commands(),
+                expected,
+                "seed {seed}: member {id}"
+            );
+        }
+        c.assert_prefixes();
+    }
+}
+
+#[test]
+fn three_members_elect_one_leader_and_replicate() {
+    elect_and_replicate(3);
+}
+
+#[test]
+fn five_members_elect_one_leader_and_replicate() {
+    elect_and_replicate(5);
+}
+
+#[test]
+fn followers_refuse_to_propose_and_name_the_leader() {
+    let mut c = Cluster::new(3, 7);
+    let leader = c.elect(200);
+    let follower = ids(3)
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("a follower");
+    let err = c
+        .raft_mut(follower)
+        .propose(Bytes::from_static(b"x"))
+        .expect_err("followers do not propose");
+    assert_eq!(err.leader, Some(leader));
+    assert!(c.raft_mut(follower).read_index(1).is_err());
+}
+
+#[test]
+fn rejoining_member_does_not_disrupt_the_leader() {
+    for seed in 0..10 {
+        let mut c = Cluster::new(3, seed);
+        let leader = c.elect(200);
+        let term = c.raft(leader).term();
+        let loner = ids(3)
+            .into_iter()
+            .find(|id| *id != leader)
+            .expect("a follower");
+        c.isolate(loner);
+        c.run(200); // ten election timeouts and more
+                    // Pre-vote never got a majority, so the loner never bumped its term.
+        assert_eq!(c.raft(loner).term(), term, "seed {seed}");
+        assert_ne!(c.raft(loner).role(), Role::Candidate, "seed {seed}");
+        assert!(c.propose(leader, "while away").is_some());
+        c.heal();
+        c.run(60);
+        assert_eq!(c.leaders(), vec![leader], "seed {seed}: leader unchanged");
+        for id in ids(3) {
+            assert_eq!(
+                c.raft(id).term(),
+                term,
+                "seed {seed}: term unchanged on {id}"
+            );
+        }
+        assert_eq!(c.raft(loner).leader(), Some(leader));
+        assert_eq!(
+            c.nodes[&loner].app.commands(),
+            vec![Bytes::from_static(b"while away")]
+        );
+    }
+}
+
+#[test]
+fn leader_in_a_minority_steps_down_and_cannot_commit() {
+    for seed in 0..10 {
+        let mut c = Cluster::new(5, seed);
+        let old = c.elect(200);
+        let old_term = c.raft(old).term();
+        let buddy = ids(5)
+            .into_iter()
+            .find(|id| *id != old)
+            .expect("a follower");
+        let majority: Vec<PeerId> = ids(5)
+            .into_iter()
+            .filter(|id| *id != old && *id != buddy)
+            .collect();
+        c.partition(&[old, buddy], &majority);
+        let (index, _) = c.propose(old, "lost write").expect("still leader");
+
+        let lo = u64::from(c.raft(old).config().election_ticks.0);
+        let mut ticks = 0;
+        while c.raft(old).role() == Role::Leader {
+            c.tick();
+            ticks += 1;
+            assert!(ticks <= 2 * lo, "seed {seed}: minority leader kept leading");
+        }
+        assert!(
+            c.raft(old).commit_index() < index,
+            "seed {seed}: minority committed"
+        );
+        assert!(c.raft_mut(old).read_index(9).is_err());
+
+        let new = c.run_until(200, |c| c.leaders().iter().any(|l| majority.contains(l)));
+        assert!(new, "seed {seed}: the majority elects a leader");
+        let new = c.leader().expect("leader");
+        assert!(c.raft(new).term() > old_term);
+        assert!(c.propose(new, "kept write").is_some());
+        c.run(5);
+
+        c.heal();
+        c.run(60);
+        assert_eq!(c.leaders(), vec![new], "seed {seed}");
+        for id in ids(5) {
+            let cmds = c.nodes[&id].app.commands();
+            assert_eq!(
+                cmds,
+                vec![Bytes::from_static(b"kept write")],
+                "seed {seed}: {id}"
+            );
+        }
+        assert!(
+            c.nodes[&old].truncations > 0,
+            "seed {seed}: lost write truncated"
+        );
+        c.assert_prefixes();
+    }
+}

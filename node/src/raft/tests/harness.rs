@@ -1,0 +1,312 @@
+//! An in-memory cluster for the Raft core: N members, a network queue whose delivery order,
+//! losses and delays come from one seeded RNG, partitions, crashes and restarts.
+//!
+//! The harness plays host for every member: after each input it drains the member's
+//! `Ready` and carries it out (`host.rs`), which also checks the safety invariants on every
+//! step and panics with the seed on a violation. A crash drops the core and the
+//! application state and keeps only what `Ready`s told storage to persist; a member can
+//! also be set to crash in the middle of its next `Ready`, after persisting and before
+//! sending.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
+
+use super::host::{App, History, Node, Storage};
+use crate::io::Rng;
+use crate::raft::{Raft, RaftConfig, Recovered, Role};
+
+/// Network behaviour.
+#[derive(Debug, Clone, Copy)]
+pub struct Net {
+    /// Chance of losing a message, per mille.
+    pub drop_per_mille: u64,
+    /// Delay in ticks, drawn from `[lo, hi]`.
+    pub delay_ticks: (u64, u64),
+}
+
+impl Net {
+    pub const RELIABLE: Net = Net {
+        drop_per_mille: 0,
+        delay_ticks: (0, 0),
+    };
+}
+
+#[derive(Debug)]
+struct InFlight {
+    at: u64,
+    from: PeerId,
+    to: PeerId,
+    msg: PeerMessage,
+}
+
+/// The cluster.
+pub struct Cluster {
+    pub seed: u64,
+    pub nodes: BTreeMap<PeerId, Node>,
+    pub net: Net,
+    pub history: History,
+    pub now: u64,
+    config: RaftConfig,
+    rng: Rng,
+    queue: Vec<InFlight>,
+    /// Directed links that lose every message.
+    cut: BTreeSet<(PeerId, PeerId)>,
+}
+
+pub fn ids(n: u32) -> Vec<PeerId> {
+    (0..n).map(PeerId).collect()
+}
+
+impl Cluster {
+    /// `n` members with default timings over a reliable, instant network.
+    pub fn new(n: u32, seed: u64) -> Cluster {
+        Cluster::with_config(n, seed, |_| {})
+    }
+
+    /// `n` members whose configuration `tweak` adjusts.
+    pub fn with_config(n: u32, seed: u64, tweak: impl FnOnce(&mut RaftConfig)) -> Cluster {
+        let mut config = RaftConfig::new(PeerId(0), ids(n));
+        tweak(&mut config);
+        let mut c = Cluster {
+            seed,
+            nodes: BTreeMap::new(),
+            net: Net::RELIABLE,
+            history: History::default(),
+            now: 0,
+            config,
+            rng: Rng::from_seed(seed),
+            queue: Vec::new(),
+            cut: BTreeSet::new(),
+        };
+        for id in ids(n) {
+            c.nodes.insert(
+                id,
+                Node {
+                    raft: None,
+                    storage: Storage::default(),
+                    app: App::default(),
+                    boots: 0,
+                    crash_in_ready: false,
+                    reads: Vec::new(),
+                    lost_reads: Vec::new(),
+                    truncations: 0,
+                },
+            );
+            c.restart(id);
+        }
+        c
+    }
+
+    pub fn raft(&self, id: PeerId) -> &Raft {
+        self.nodes[&id].raft.as_ref().expect("member is up")
+    }
+
+    pub fn raft_mut(&mut self, id: PeerId) -> &mut Raft {
+        self.nodes
+            .get_mut(&id)
+            .and_then(|n| n.raft.as_mut())
+            .expect("member is up")
+    }
+
+    pub fn is_up(&self, id: PeerId) -> bool {
+        self.nodes[&id].raft.is_some()
+    }
+
+    pub fn up(&self) -> Vec<PeerId> {
+        self.nodes
+            .keys()
+            .copied()
+            .filter(|id| self.is_up(*id))
+            .collect()
+    }
+
+    /// Live members that believe they lead.
+    pub fn leaders(&self) -> Vec<PeerId> {
+        self.up()
+            .into_iter()
+            .filter(|id| self.raft(*id).role() == Role::Leader)
+            .collect()
+    }
+
+    /// The live leader of the highest term, if any.
+    pub fn leader(&self) -> Option<PeerId> {
+        self.leaders()
+            .into_iter()
+            .max_by_key(|id| self.raft(*id).term())
+    }
+
+    /// Loses volatile state: the core, the application's state, queued reads.
+    pub fn crash(&mut self, id: PeerId) {
+        let node = self.nodes.get_mut(&id).expect("member");
+        node.raft = None;
+        node.app = App::default();
+        node.crash_in_ready = false;
+    }
+
+    /// Starts a member from its storage.
+    pub fn restart(&mut self, id: PeerId) {
+        let seed = self.seed;
+        let mut config = self.config.clone();
+        config.id = id;
+        let node = self.nodes.get_mut(&id).expect("member");
+        assert!(node.raft.is_none(), "restart of a live member");
+        let recovered = Recovered {
+            hard_state: node.storage.hard_state,
+            snapshot: node.storage.snapshot.as_ref().map(|(m, _)| *m),
+            entries: node.storage.entries.clone(),
+        };
+        let rng = Rng::from_seed(seed ^ (u64::from(id.0) << 32) ^ (node.boots << 48));
+        node.boots += 1;
+        let mut raft = Raft::new(config, recovered, rng);
+        node.app = App::default();
+        if let Some((meta, data)) = &node.storage.snapshot {
+            raft.compact(meta.index, data.clone());
+            node.app = App::decode(data.clone());
+        }
+        node.raft = Some(raft);
+        self.drive(id);
+    }
+
+    /// Cuts both directions between every member of `a` and every member of `b`.
+    pub fn partition(&mut self, a: &[PeerId], b: &[PeerId]) {
+        for x in a {
+            for y in b {
+                self.cut.insert((*x, *y));
+                self.cut.insert((*y, *x));
+            }
+        }
+    }
+
+    /// Cuts `id` off from everyone.
+    pub fn isolate(&mut self, id: PeerId) {
+        let others: Vec<PeerId> = self.nodes.keys().copied().filter(|p| *p != id).collect();
+        self.partition(&[id], &others);
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Proposes `data` on `id` if it leads.
+    pub fn propose(&mut self, id: PeerId, data: &str) -> Option<(LogIndex, Term)> {
+        let raft = self.nodes.get_mut(&id)?.raft.as_mut()?;
+        let res = raft.propose(Bytes::copy_from_slice(data.as_bytes())).ok();
+        self.drive(id);
+        res
+    }
+
+    /// Registers a read on `id`; false if it is not the leader.
+    pub fn read(&mut self, id: PeerId, read_id: u64) -> bool {
+        let floor = self.history.max_commit;
+        let Some(raft) = self.nodes.get_mut(&id).and_then(|n| n.raft.as_mut()) else {
+            return false;
+        };
+        let ok = raft.read_index(read_id).is_ok();
+        if ok {
+            self.history.read_floor.insert(read_id, floor);
+        }
+        self.drive(id);
+        ok
+    }
+
+    /// The application on `id` snapshots its state and compacts the log up to it.
+    pub fn compact(&mut self, id: PeerId) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(raft) = node.raft.as_mut() else {
+            return;
+        };
+        let index = LogIndex(node.app.last());
+        if index <= raft.log_base().index {
+            return;
+        }
+        let data = node.app.encode();
+        raft.compact(index, data.clone());
+        let meta = raft.log_base();
+        assert_eq!(meta.index, index, "seed {}: compaction ignored", self.seed);
+        node.storage.drop_through(index.0);
+        node.storage.snapshot = Some((meta, data));
+    }
+
+    /// One tick: every live member ticks, then the network delivers what is due.
+    pub fn tick(&mut self) {
+        self.now += 1;
+        for id in self.up() {
+            self.raft_mut(id).tick();
+            self.drive(id);
+        }
+        self.deliver();
+    }
+
+    pub fn run(&mut self, ticks: u64) {
+        for _ in 0..ticks {
+            self.tick();
+        }
+    }
+
+    /// Ticks until `done` holds (checked before each tick); false if it never did.
+    pub fn run_until(&mut self, max_ticks: u64, mut done: impl FnMut(&Cluster) -> bool) -> bool {
+        for _ in 0..max_ticks {
+            if done(self) {
+                return true;
+            }
+            self.tick();
+        }
+        done(self)
+    }
+
+    /// Runs until exactly one live leader exists and every live member follows it.
+    pub fn elect(&mut self, max_ticks: u64) -> PeerId {
+        let ok = self.run_until(max_ticks, |c| {
+            let leaders = c.leaders();
+            leaders.len() == 1
+                && c.up()
+                    .iter()
+                    .all(|id| c.raft(*id).leader() == Some(leaders[0]))
+        });
+        assert!(
+            ok,
+            "seed {}: no stable leader within {max_ticks} ticks",
+            self.seed
+        );
+        self.leaders()[0]
+    }
+
+    pub(super) fn send(&mut self, from: PeerId, to: PeerId, msg: PeerMessage) {
+        if self.cut.contains(&(from, to)) {
+            return;
+        }
+        if self.net.drop_per_mille > 0 && self.rng.range(0, 1000) < self.net.drop_per_mille {
+            return;
+        }
+        let (lo, hi) = self.net.delay_ticks;
+        let at = self.now + self.rng.range(lo, hi + 1);
+        self.queue.push(InFlight { at, from, to, msg });
+    }
+
+    /// Delivers every due message, in an order drawn from the RNG, including the ones the
+    /// deliveries cause if they are due too.
+    fn deliver(&mut self) {
+        for _ in 0..1_000_000 {
+            let due: Vec<usize> = (0..self.queue.len())
+                .filter(|i| self.queue[*i].at <= self.now)
+                .collect();
+            if due.is_empty() {
+                return;
+            }
+            let pick = due[self.rng.range(0, due.len() as u64) as usize];
+            let m = self.queue.swap_remove(pick);
+            if self.cut.contains(&(m.from, m.to)) || !self.is_up(m.to) {
+                continue;
+            }
+            let marker = char::from(m.msg.marker());
+            *self.history.delivered.entry(marker).or_default() += 1;
+            self.raft_mut(m.to).step(m.from, m.msg);
+            self.drive(m.to);
+        }
+        panic!("seed {}: the network never went quiet", self.seed);
+    }
+}

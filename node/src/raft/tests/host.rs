@@ -1,0 +1,291 @@
+//! The harness's host side: what each member's disk ([`Storage`]) and application
+//! ([`App`]) hold, how a `Ready` is carried out into them ([`Cluster::drive`]), and the
+//! safety facts gathered over a run ([`History`]).
+//!
+//! `drive` follows the handling order documented on `Ready` (persist, send, apply, serve
+//! reads) and checks on every call:
+//!
+//! - at most one leader per term, over the whole run (crashes included);
+//! - state machine safety: an index, once applied anywhere, is always applied with the
+//!   same entry (so every member's applied sequence is a prefix of the longest one);
+//! - the storage contract: appended entries continue the stored log, applied entries
+//!   continue the applied ones, the term never goes back;
+//! - read safety: a confirmed read's index is at least every commit index seen anywhere
+//!   before the read was registered.
+
+use std::collections::BTreeMap;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use protocol::peer::{Entry, LogIndex, PeerId, Term};
+
+use super::harness::Cluster;
+use crate::raft::{HardState, Raft, Ready, Role, SnapshotMeta};
+
+/// What a member's disk holds: only what a `Ready` told it to persist.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    pub hard_state: HardState,
+    pub snapshot: Option<(SnapshotMeta, Bytes)>,
+    /// Entries after the snapshot's index (or from 1).
+    pub entries: Vec<Entry>,
+}
+
+impl Storage {
+    pub fn base(&self) -> u64 {
+        self.snapshot.as_ref().map_or(0, |(m, _)| m.index.0)
+    }
+
+    pub fn last_index(&self) -> u64 {
+        self.base() + self.entries.len() as u64
+    }
+
+    pub fn drop_through(&mut self, index: u64) {
+        let drop = index
+            .saturating_sub(self.base())
+            .min(self.entries.len() as u64);
+        self.entries.drain(..drop as usize);
+    }
+}
+
+/// The application: the sequence of entries applied (no-ops included, to check them too).
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    pub applied: Vec<(LogIndex, Entry)>,
+}
+
+impl App {
+    pub fn last(&self) -> u64 {
+        self.applied.last().map_or(0, |(i, _)| i.0)
+    }
+
+    /// The commands applied, no-ops skipped.
+    pub fn commands(&self) -> Vec<Bytes> {
+        self.applied
+            .iter()
+            .filter(|(_, e)| !e.data.is_empty())
+            .map(|(_, e)| e.data.clone())
+            .collect()
+    }
+
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        for (i, e) in &self.applied {
+            b.put_u64(i.0);
+            b.put_u64(e.term.0);
+            b.put_u32(e.data.len() as u32);
+            b.put_slice(&e.data);
+        }
+        b.freeze()
+    }
+
+    pub fn decode(mut b: Bytes) -> App {
+        let mut applied = Vec::new();
+        while b.has_remaining() {
+            let i = b.get_u64();
+            let term = b.get_u64();
+            let len = b.get_u32() as usize;
+            let data = b.split_to(len);
+            applied.push((
+                LogIndex(i),
+                Entry {
+                    term: Term(term),
+                    data,
+                },
+            ));
+        }
+        App { applied }
+    }
+}
+
+/// One member: its core (absent while crashed), disk and application.
+#[derive(Debug)]
+pub struct Node {
+    pub raft: Option<Raft>,
+    pub storage: Storage,
+    pub app: App,
+    pub boots: u64,
+    /// Crash while handling the next `Ready`, after persisting and before sending.
+    pub crash_in_ready: bool,
+    pub reads: Vec<(u64, LogIndex)>,
+    pub lost_reads: Vec<u64>,
+    pub truncations: usize,
+}
+
+/// Facts gathered over a whole run, for the invariants.
+#[derive(Debug, Default)]
+pub struct History {
+    pub leaders: BTreeMap<Term, PeerId>,
+    pub applied: BTreeMap<LogIndex, Entry>,
+    pub max_commit: LogIndex,
+    /// read id -> the highest commit index seen anywhere when it was registered.
+    pub read_floor: BTreeMap<u64, LogIndex>,
+    /// Messages delivered, by marker.
+    pub delivered: BTreeMap<char, usize>,
+}
+
+impl History {
+    fn check_leader(&mut self, seed: u64, id: PeerId, raft: &Raft) {
+        self.max_commit = self.max_commit.max(raft.commit_index());
+        if raft.role() == Role::Leader {
+            let term = raft.term();
+            let first = *self.leaders.entry(term).or_insert(id);
+            assert_eq!(first, id, "seed {seed}: two leaders in term {term}");
+        }
+    }
+
+    fn check_applied(&mut self, seed: u64, id: PeerId, index: LogIndex, entry: &Entry) {
+        let first = self.applied.entry(index).or_insert_with(|| entry.clone());
+        assert_eq!(
+            first, entry,
+            "seed {seed}: {id} applied a different entry at {index}"
+        );
+    }
+
+    fn check_read(&self, seed: u64, read_id: u64, index: LogIndex) {
+        if let Some(floor) = self.read_floor.get(&read_id) {
+            assert!(
+                index >= *floor,
+                "seed {seed}: read {read_id} at {index} misses commit {floor}"
+            );
+        }
+    }
+}
+
+impl Storage {
+    /// Step 1 of the handling order: hard state, snapshot, truncation, entries.
+    fn persist(&mut self, seed: u64, id: PeerId, ready: &mut Ready) -> usize {
+        if let Some(hs) = ready.hard_state {
+            assert!(
+                hs.term >= self.hard_state.term,
+                "seed {seed}: {id}'s term went back"
+            );
+            self.hard_state = hs;
+        }
+        if let Some((meta, data)) = &ready.snapshot {
+            if self.last_index() <= meta.index.0 {
+                self.entries.clear();
+            } else {
+                self.drop_through(meta.index.0);
+            }
+            self.snapshot = Some((*meta, data.clone()));
+        }
+        let mut truncations = 0;
+        if let Some(after) = ready.truncate_after {
+            let keep = after.0.saturating_sub(self.base()) as usize;
+            self.entries.truncate(keep);
+            truncations += 1;
+        }
+        for (index, entry) in std::mem::take(&mut ready.entries) {
+            assert_eq!(
+                index.0,
+                self.last_index() + 1,
+                "seed {seed}: entries do not continue {id}'s stored log"
+            );
+            self.entries.push(entry);
+        }
+        truncations
+    }
+}
+
+impl Cluster {
+    /// Drains `id`'s `Ready` and carries it out in the documented order, checking the
+    /// invariants. With `RAFT_TRACE` set, prints a line per non-empty `Ready`.
+    pub fn drive(&mut self, id: PeerId) {
+        let seed = self.seed;
+        let Some(raft) = self.nodes.get_mut(&id).and_then(|n| n.raft.as_mut()) else {
+            return;
+        };
+        let mut ready = raft.ready();
+        if std::env::var_os("RAFT_TRACE").is_some() && !ready.is_empty() {
+            trace(self.now, id, raft, &ready);
+        }
+        self.history.check_leader(seed, id, raft);
+        // 1. Persist.
+        let node = self.nodes.get_mut(&id).expect("member");
+        node.truncations += node.storage.persist(seed, id, &mut ready);
+        if node.crash_in_ready {
+            self.crash(id);
+            return;
+        }
+        // 2. Send.
+        for (to, msg) in std::mem::take(&mut ready.messages) {
+            self.send(id, to, msg);
+        }
+        // 3. Apply.
+        let node = self.nodes.get_mut(&id).expect("member");
+        if let Some((meta, data)) = ready.snapshot {
+            node.app = App::decode(data);
+            assert_eq!(
+                node.app.last(),
+                meta.index.0,
+                "seed {seed}: snapshot contents"
+            );
+            for (i, e) in &node.app.applied {
+                self.history.check_applied(seed, id, *i, e);
+            }
+        }
+        for (index, entry) in ready.committed {
+            assert_eq!(
+                index.0,
+                node.app.last() + 1,
+                "seed {seed}: {id} applies out of order"
+            );
+            self.history.check_applied(seed, id, index, &entry);
+            node.app.applied.push((index, entry));
+        }
+        // 4. Serve reads.
+        for (read_id, index) in &ready.reads {
+            self.history.check_read(seed, *read_id, *index);
+        }
+        node.reads.extend(ready.reads);
+        node.lost_reads.extend(ready.lost_reads);
+    }
+
+    /// Asserts that every member's applied sequence is a prefix of the longest.
+    pub fn assert_prefixes(&self) {
+        let longest = self
+            .nodes
+            .values()
+            .map(|n| &n.app.applied)
+            .max_by_key(|a| a.len())
+            .cloned()
+            .unwrap_or_default();
+        for (id, node) in &self.nodes {
+            let a = &node.app.applied;
+            assert_eq!(
+                a[..],
+                longest[..a.len()],
+                "seed {}: {id}'s applied log is not a prefix",
+                self.seed
+            );
+        }
+    }
+}
+
+fn trace(now: u64, id: PeerId, raft: &Raft, ready: &Ready) {
+    let msgs: Vec<String> = ready
+        .messages
+        .iter()
+        .map(|(to, m)| {
+            format!(
+                "{}>{to}@{}",
+                char::from(m.marker()),
+                m.term().map_or(0, |t| t.0)
+            )
+        })
+        .collect();
+    eprintln!(
+        "t={now} {id}: {:?} term {} leader {:?} last {} commit {} | hs {:?} snap {:?} trunc {:?} +{} entries, {} committed | {}",
+        raft.role(),
+        raft.term(),
+        raft.leader(),
+        raft.last_index(),
+        raft.commit_index(),
+        ready.hard_state,
+        ready.snapshot.as_ref().map(|s| s.0.index),
+        ready.truncate_after,
+        ready.entries.len(),
+        ready.committed.len(),
+        msgs.join(" "),
+    );
+}

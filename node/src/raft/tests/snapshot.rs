@@ -1,0 +1,171 @@
+//! Compaction and snapshot transfer: a follower that needs compacted entries catches up
+//! through chunked `InstallSnapshot`, also over a lossy network, and a follower restarts
+//! from the snapshot it installed.
+
+use bytes::Bytes;
+use protocol::peer::{InstallSnapshot, LogIndex, PeerId, PeerMessage, Term};
+
+use super::harness::{ids, Cluster, Net};
+use crate::io::Rng;
+use crate::raft::{Raft, RaftConfig, Recovered, SnapshotMeta};
+
+fn lagging_follower_catches_up(seed: u64, net: Net) {
+    let mut c = Cluster::with_config(3, seed, |cfg| cfg.snapshot_chunk_bytes = 100);
+    let leader = c.elect(200);
+    let lagging = ids(3)
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("follower");
+    c.isolate(lagging);
+    for k in 0..50 {
+        assert!(c
+            .propose(leader, &format!("command number {k:04}"))
+            .is_some());
+    }
+    c.run(3);
+    for id in ids(3).into_iter().filter(|id| *id != lagging) {
+        c.compact(id);
+    }
+    let base = c.raft(leader).log_base().index;
+    assert!(base.0 >= 50, "seed {seed}: compacted to {base}");
+    let before = c.history.delivered.get(&'S').copied().unwrap_or(0);
+    c.net = net;
+    c.heal();
+    let caught_up = c.run_until(500, |c| {
+        c.nodes[&lagging].app.commands().len() == 50 && c.raft(lagging).leader() == Some(leader)
+    });
+    assert!(caught_up, "seed {seed}: lagging follower never caught up");
+    let chunks = c.history.delivered.get(&'S').copied().unwrap_or(0) - before;
+    assert!(
+        chunks > 1,
+        "seed {seed}: snapshot sent in {chunks} chunk(s)"
+    );
+    let stored = c.nodes[&lagging]
+        .storage
+        .snapshot
+        .as_ref()
+        .expect("snapshot stored");
+    assert!(stored.0.index >= base, "seed {seed}");
+    assert!(c.raft(lagging).log_base().index >= base);
+
+    // Replication continues after the snapshot.
+    c.net = Net::RELIABLE;
+    assert!(c.propose(leader, "after").is_some());
+    c.run(5);
+    assert_eq!(c.nodes[&lagging].app.commands().len(), 51);
+    c.assert_prefixes();
+
+    // The follower restarts from the installed snapshot plus the entries after it.
+    c.crash(lagging);
+    c.restart(lagging);
+    c.run(10);
+    assert_eq!(c.nodes[&lagging].app.commands().len(), 51, "seed {seed}");
+    c.assert_prefixes();
+}
+
+#[test]
+fn lagging_follower_catches_up_through_a_snapshot() {
+    for seed in 0..5 {
+        lagging_follower_catches_up(seed, Net::RELIABLE);
+    }
+}
+
+#[test]
+fn snapshot_transfer_survives_loss_and_delay() {
+    for seed in 0..10 {
+        let net = Net {
+            drop_per_mille: 200,
+            delay_ticks: (0, 3),
+        };
+        lagging_follower_catches_up(seed, net);
+    }
+}
+
+fn chunk(offset: u64, data: &'static [u8], done: bool) -> PeerMessage {
+    InstallSnapshot {
+        term: Term(2),
+        leader: PeerId(1),
+        last_included_index: LogIndex(10),
+        last_included_term: Term(2),
+        offset,
+        data: Bytes::from_static(data),
+        done,
+    }
+    .into()
+}
+
+fn next_offset(raft: &mut Raft) -> u64 {
+    match raft.ready().messages.as_slice() {
+        [(_, PeerMessage::InstallSnapshotReply(r))] => r.next_offset,
+        other => panic!("expected one InstallSnapshotReply, got {other:?}"),
+    }
+}
+
+#[test]
+fn follower_assembles_chunks_and_resumes_after_a_gap() {
+    let mut f = Raft::new(
+        RaftConfig::new(PeerId(0), ids(3)),
+        Recovered::default(),
+        Rng::from_seed(2),
+    );
+    f.step(PeerId(1), chunk(0, b"abc", false));
+    assert_eq!(next_offset(&mut f), 3);
+    // A chunk past a gap: ask for the missing offset.
+    f.step(PeerId(1), chunk(6, b"ghi", true));
+    assert_eq!(next_offset(&mut f), 3);
+    f.step(PeerId(1), chunk(3, b"def", false));
+    assert_eq!(next_offset(&mut f), 6);
+    f.step(PeerId(1), chunk(6, b"ghi", true));
+    let ready = f.ready();
+    let meta = SnapshotMeta {
+        index: LogIndex(10),
+        term: Term(2),
+    };
+    assert_eq!(
+        ready.snapshot,
+        Some((meta, Bytes::from_static(b"abcdefghi")))
+    );
+    assert_eq!(
+        ready.truncate_after, None,
+        "storage held no entries past 10"
+    );
+    assert_eq!(f.commit_index(), LogIndex(10));
+    assert_eq!(f.log_base(), meta);
+    // A repeat of the last chunk (its answer was lost) is acknowledged in full.
+    f.step(PeerId(1), chunk(6, b"ghi", true));
+    assert_eq!(next_offset(&mut f), 9);
+    // A chunk of an unknown transfer past offset 0: start over.
+    let other = InstallSnapshot {
+        term: Term(2),
+        leader: PeerId(1),
+        last_included_index: LogIndex(20),
+        last_included_term: Term(2),
+        offset: 4,
+        data: Bytes::from_static(b"zz"),
+        done: false,
+    };
+    f.step(PeerId(1), other.into());
+    assert_eq!(next_offset(&mut f), 0);
+}
+
+#[test]
+fn compaction_outside_the_applied_range_is_ignored() {
+    let mut raft = Raft::new(
+        RaftConfig::new(PeerId(0), vec![PeerId(0)]),
+        Recovered::default(),
+        Rng::from_seed(5),
+    );
+    raft.tick();
+    raft.propose(Bytes::from_static(b"a")).expect("leader");
+    raft.compact(LogIndex(2), Bytes::new()); // not applied yet: ignored
+    assert_eq!(raft.log_base().index, LogIndex(0));
+    raft.ready();
+    raft.compact(LogIndex(2), Bytes::from_static(b"state"));
+    assert_eq!(raft.log_base().index, LogIndex(2));
+    raft.compact(LogIndex(1), Bytes::new()); // below the base: ignored
+    assert_eq!(raft.log_base().index, LogIndex(2));
+    assert_eq!(
+        raft.snapshot().map(|s| s.1.clone()),
+        Some(Bytes::from_static(b"state"))
+    );
+}
