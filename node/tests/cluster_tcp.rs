@@ -34,6 +34,9 @@ fn free_port() -> u16 {
 struct NodeSpec {
     admin: String,
     client: String,
+    peer: String,
+    /// `--member` values of the node's group, if it is a group of more than one.
+    members: Vec<String>,
     dir: PathBuf,
     log: PathBuf,
 }
@@ -43,6 +46,8 @@ impl NodeSpec {
         NodeSpec {
             admin: format!("127.0.0.1:{}", free_port()),
             client: format!("127.0.0.1:{}", free_port()),
+            peer: format!("127.0.0.1:{}", free_port()),
+            members: Vec::new(),
             dir: root.join(format!("node{i}")),
             log: root.join(format!("node{i}.log")),
         }
@@ -65,6 +70,7 @@ impl NodeSpec {
             ])
             .arg("--data-dir")
             .arg(&self.dir)
+            .args(self.members.iter().flat_map(|m| ["--member", m.as_str()]))
             // Small parts so every hand-off takes many ecs_put messages.
             .args(["--part-size", "2048", "--seed", "7"])
             .env("RUST_LOG", "info")
@@ -277,4 +283,63 @@ fn an_ecs_restarted_mid_join_resumes_it() {
     });
     drop((first, ecs, _second));
     check_disks(&specs, &acked);
+}
+
+#[test]
+fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let ecs_addr = format!("127.0.0.1:{}", free_port());
+    let _ecs = start_ecs(root, &ecs_addr);
+    let mut specs: Vec<NodeSpec> = (0..3).map(|i| NodeSpec::new(root, i)).collect();
+    let members: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{}/{}/{}", s.admin, s.client, s.peer))
+        .collect();
+    for s in &mut specs {
+        s.members = members.clone();
+    }
+    let mut procs: Vec<Option<Proc>> = specs.iter().map(|s| Some(s.start(&ecs_addr))).collect();
+
+    let (acked, leader) = run_local(async {
+        wait_for_members(root, 1).await;
+        let mut c = client(&specs, 1);
+        let acked = write_keys(&mut c, "before", 0..100).await;
+        let meta = c.metadata().await.unwrap();
+        let leader_client = meta.addresses[meta.leader_id as usize].clone();
+        let leader = specs
+            .iter()
+            .position(|s| s.client == leader_client)
+            .unwrap();
+        (acked, leader)
+    });
+
+    // kill -9 the leader while a client keeps writing: the other two elect a new leader
+    // and every acknowledged write survives.
+    let mut acked = acked;
+    run_local(async {
+        let mut writer = client(&specs, 2);
+        let background =
+            tokio::task::spawn_local(
+                async move { write_keys(&mut writer, "during", 0..150).await },
+            );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(procs[leader].take());
+        acked.extend(background.await.unwrap());
+        let mut c = client(&specs, 3);
+        read_back(&mut c, &acked).await;
+        let meta = c.metadata().await.unwrap();
+        assert_ne!(
+            meta.addresses[meta.leader_id as usize], specs[leader].client,
+            "a new leader was elected"
+        );
+    });
+
+    // The old leader comes back as a follower and catches up.
+    procs[leader] = Some(specs[leader].start(&ecs_addr));
+    run_local(async {
+        let mut c = client(&specs, 4);
+        acked.extend(write_keys(&mut c, "after", 0..20).await);
+        read_back(&mut c, &acked).await;
+    });
 }
