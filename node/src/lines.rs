@@ -1,7 +1,9 @@
 //! A text-line connection for the ECS protocol, used by both ends: the node's and the ECS's
 //! admin ports, and the connections they open to each other.
 
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 
 use bytes::BytesMut;
 use protocol::ecs::{split_line, ParseError, Reply, Request};
@@ -81,5 +83,49 @@ impl<S: Stream> LineConn<S> {
         self.write_line(&request.to_line()).await?;
         let line = self.read_line().await?.ok_or(LineError::Closed)?;
         Reply::parse(&line).map_err(LineError::BadReply)
+    }
+}
+
+/// Serves an ECS-protocol connection: every line is parsed as a request and answered with
+/// what `handle` returns, until the peer closes the connection or sends bytes that are not
+/// a line (answered with an error, then closed). A line that does not parse gets
+/// `error <reason>` and the connection stays open, so a person typing into `nc` can try
+/// again. `what` names the port in logs.
+pub async fn serve_requests<S, F, Fut>(
+    mut conn: LineConn<S>,
+    peer: SocketAddr,
+    what: &str,
+    mut handle: F,
+) where
+    S: Stream,
+    F: FnMut(Request) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    loop {
+        let line = match conn.read_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(LineError::Framing(e)) => {
+                tracing::info!(%peer, error = %e, "closing {what} connection: bad line");
+                let _ = conn
+                    .write_line(&Reply::Error(e.to_string()).to_line())
+                    .await;
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "{what} connection ended");
+                return;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match Request::parse(&line) {
+            Ok(request) => handle(request).await,
+            Err(e) => Reply::Error(e.to_string()),
+        };
+        if conn.write_line(&reply.to_line()).await.is_err() {
+            return;
+        }
     }
 }

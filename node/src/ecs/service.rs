@@ -8,7 +8,7 @@ use protocol::ecs::{HostPort, Register, Reply, Request};
 use super::state::JoinStep;
 use super::Ecs;
 use crate::io::{Disk, Network};
-use crate::lines::{LineConn, LineError};
+use crate::lines::{serve_requests, LineConn};
 
 /// Serves one connection until the peer closes it or sends bytes that are not a line.
 pub(crate) async fn serve<N: Network, D: Disk>(
@@ -16,36 +16,19 @@ pub(crate) async fn serve<N: Network, D: Disk>(
     stream: N::Stream,
     peer: SocketAddr,
 ) {
-    let mut conn = LineConn::new(stream, ecs.config.max_line_len);
-    loop {
-        let line = match conn.read_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => return,
-            Err(LineError::Framing(e)) => {
-                tracing::info!(%peer, error = %e, "closing ECS connection: bad line");
-                let _ = conn
-                    .write_line(&Reply::Error(e.to_string()).to_line())
-                    .await;
-                return;
-            }
-            Err(_) => return,
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = match Request::parse(&line) {
-            Ok(Request::Register(r)) => register(&ecs, r),
-            Ok(Request::Done(from)) => done(&ecs, from),
-            Ok(other) => Reply::Error(format!(
+    let conn = LineConn::new(stream, ecs.config.max_line_len);
+    serve_requests(conn, peer, "ECS", |request| {
+        let reply = match request {
+            Request::Register(r) => register(&ecs, r),
+            Request::Done(from) => done(&ecs, from),
+            other => Reply::Error(format!(
                 "{} is not a request the ECS serves",
                 other.keyword()
             )),
-            Err(e) => Reply::Error(e.to_string()),
         };
-        if conn.write_line(&reply.to_line()).await.is_err() {
-            return;
-        }
-    }
+        std::future::ready(reply)
+    })
+    .await;
 }
 
 fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {

@@ -9,40 +9,14 @@ use protocol::ecs::{Reply, Request};
 use super::{transfer, Node};
 use crate::group::{GroupCommand, GroupError, Outcome};
 use crate::io::Network;
-use crate::lines::{LineConn, LineError};
+use crate::lines::{serve_requests, LineConn};
 
 /// Serves one admin connection until the peer closes it or sends bytes that are not a
 /// line. A line that is not a valid request gets `error <reason>` and the connection
 /// stays open, so a person typing into `nc` can try again.
 pub(crate) async fn serve<N: Network>(node: Rc<Node<N>>, stream: N::Stream, peer: SocketAddr) {
-    let mut conn = LineConn::new(stream, node.config.max_line_len);
-    loop {
-        let line = match conn.read_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => return,
-            Err(LineError::Framing(e)) => {
-                tracing::info!(%peer, error = %e, "closing admin connection: bad line");
-                let _ = conn
-                    .write_line(&Reply::Error(e.to_string()).to_line())
-                    .await;
-                return;
-            }
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "admin connection ended");
-                return;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = match Request::parse(&line) {
-            Ok(request) => handle(&node, request).await,
-            Err(e) => Reply::Error(e.to_string()),
-        };
-        if conn.write_line(&reply.to_line()).await.is_err() {
-            return;
-        }
-    }
+    let conn = LineConn::new(stream, node.config.max_line_len);
+    serve_requests(conn, peer, "admin", |request| handle(&node, request)).await;
 }
 
 /// Carries out one request.

@@ -184,11 +184,11 @@ pub async fn run<N: Network, D: Disk>(
         source: e,
     })?;
     tracing::info!(admin = %config.admin, client = %config.client, ring = %config.ring, "node starting");
-    let mut admin_listener = net
+    let admin_listener = net
         .bind(&config.admin_bind)
         .await
         .map_err(listen("admin", &config.admin_bind))?;
-    let mut client_listener = net
+    let client_listener = net
         .bind(&config.client_bind)
         .await
         .map_err(listen("client", &config.client_bind))?;
@@ -206,38 +206,36 @@ pub async fn run<N: Network, D: Disk>(
         tokio::task::spawn_local(async move { register(&node).await });
     }
 
-    let admin_loop = {
-        let node = node.clone();
-        async move {
-            loop {
-                match admin_listener.accept().await {
-                    Ok((stream, peer)) => {
-                        tokio::task::spawn_local(admin_port::serve(node.clone(), stream, peer));
-                    }
-                    Err(e) => return e,
-                }
-            }
-        }
-    };
-    let client_loop = {
-        let node = node.clone();
-        async move {
-            loop {
-                match client_listener.accept().await {
-                    Ok((stream, peer)) => {
-                        tokio::task::spawn_local(client_port::serve(node.clone(), stream, peer));
-                    }
-                    Err(e) => return e,
-                }
-            }
-        }
-    };
+    let admin_loop = accept_loop(admin_listener, |stream, peer| {
+        admin_port::serve(node.clone(), stream, peer)
+    });
+    let client_loop = accept_loop(client_listener, |stream, peer| {
+        client_port::serve(node.clone(), stream, peer)
+    });
     let admin_bind = node.config.admin_bind.clone();
     let client_bind = node.config.client_bind.clone();
     Err(tokio::select! {
         e = admin_loop => listen("admin", &admin_bind)(e),
         e = client_loop => listen("client", &client_bind)(e),
     })
+}
+
+/// Accepts connections and serves each on its own task; returns the error that stopped
+/// the listener.
+async fn accept_loop<L, F, Fut>(mut listener: L, serve: F) -> std::io::Error
+where
+    L: Listener,
+    F: Fn(L::Stream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::task::spawn_local(serve(stream, peer));
+            }
+            Err(e) => return e,
+        }
+    }
 }
 
 /// Starts the leader's duties whenever this member becomes leader (resume a hand-off the
