@@ -88,6 +88,7 @@ fn expected(name: &str) -> Option<PeerMessage> {
                     data: Bytes::new(),
                 },
             ],
+            round: 5,
         }
         .into(),
         "append_entries_heartbeat" => AppendEntries {
@@ -97,18 +98,21 @@ fn expected(name: &str) -> Option<PeerMessage> {
             prev_log_term: Term(7),
             leader_commit: LogIndex(43),
             entries: vec![],
+            round: 6,
         }
         .into(),
         "append_entries_reply" => AppendEntriesReply {
             term: Term(7),
             success: true,
             last_log_index: LogIndex(43),
+            round: 6,
         }
         .into(),
         "append_entries_reply_reject" => AppendEntriesReply {
             term: Term(7),
             success: false,
             last_log_index: LogIndex(16),
+            round: 5,
         }
         .into(),
         "install_snapshot" => InstallSnapshot {
@@ -257,6 +261,7 @@ fn malformed_bodies_under_a_valid_checksum_are_typed_errors() {
         term: Term(1),
         success: true,
         last_log_index: LogIndex(2),
+        round: 3,
     }
     .into();
     let mut body = body_of(&reply);
@@ -287,11 +292,13 @@ fn malformed_bodies_under_a_valid_checksum_are_typed_errors() {
             term: Term(1),
             data: Bytes::from_static(b"abc"),
         }],
+        round: 1,
     }
     .into();
     let mut body = body_of(&ae);
     assert_eq!(&body[48..52], &[0, 0, 0, 3]);
-    body[51] = 4; // data length 3 -> 4, one more than the body holds
+    // Data length 3 -> 12, one more than the body holds after it (3 data, 8 round).
+    body[51] = 12;
     assert_eq!(
         decode(&frame(b'A', &body)),
         Err(DecodeError::Truncated {
@@ -386,6 +393,7 @@ fn one_full_size_field_always_fits_a_frame() {
             term: Term(u64::MAX),
             data: full.clone(),
         }],
+        round: u64::MAX,
     }
     .into();
     let snap: PeerMessage = InstallSnapshot {
@@ -445,6 +453,7 @@ fn entry_count_is_bounded_by_max_array_len() {
             prev_log_term: Term(0),
             leader_commit: LogIndex(0),
             entries: vec![entry.clone(); n],
+            round: 1,
         }
         .into()
     };
@@ -533,19 +542,22 @@ proptest! {
     #[test]
     fn append_entries_roundtrips(
         term in term(), leader in peer(), prev_log_index in index(), prev_log_term in term(),
-        leader_commit in index(), entries in vec(entry(), 0..16),
+        leader_commit in index(), entries in vec(entry(), 0..16), round in any::<u64>(),
     ) {
         check_roundtrip(
-            AppendEntries { term, leader, prev_log_index, prev_log_term, leader_commit, entries }
-                .into(),
+            AppendEntries {
+                term, leader, prev_log_index, prev_log_term, leader_commit, entries, round,
+            }
+            .into(),
         )?;
     }
 
     #[test]
     fn append_entries_reply_roundtrips(
         term in term(), success in any::<bool>(), last_log_index in index(),
+        round in any::<u64>(),
     ) {
-        check_roundtrip(AppendEntriesReply { term, success, last_log_index }.into())?;
+        check_roundtrip(AppendEntriesReply { term, success, last_log_index, round }.into())?;
     }
 
     #[test]
@@ -707,6 +719,7 @@ fn random_message(rng: &mut XorShift) -> PeerMessage {
                 prev_log_term: term,
                 leader_commit: index,
                 entries,
+                round: rng.next(),
             }
             .into()
         }
@@ -714,6 +727,7 @@ fn random_message(rng: &mut XorShift) -> PeerMessage {
             term,
             success: flag,
             last_log_index: index,
+            round: rng.next(),
         }
         .into(),
         6 => InstallSnapshot {

@@ -71,13 +71,28 @@ pub struct Record {
     pub outcome: Outcome,
 }
 
+/// The verifier's read of one key after the run.
+///
+/// The verifier starts when the workload stops issuing operations, so a client's last
+/// operation may still be in flight (up to `op_deadline`, longer than usual when the
+/// cluster was disturbed): the read's window says which operations it may or may not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalRead {
+    /// What it read (`Err`: it could not read the key before the recovery deadline).
+    pub result: Result<Option<Bytes>, String>,
+    /// Simulated time the verifier started reading the key (its first attempt).
+    pub invoked: Duration,
+    /// Simulated time it got the answer or gave up.
+    pub completed: Duration,
+}
+
 /// Every operation of a run, in completion order.
 #[derive(Debug, Default)]
 pub struct History {
     /// The records.
     pub records: Vec<Record>,
-    /// The verifier's final read of each key (`Err`: it could not read it).
-    pub final_reads: BTreeMap<String, Result<Option<Bytes>, String>>,
+    /// The verifier's final read of each key.
+    pub final_reads: BTreeMap<String, FinalRead>,
 }
 
 /// The history shared by the simulated clients.
@@ -227,6 +242,7 @@ pub async fn run_verifier(
 ) {
     let give_up = now() + deadline;
     for key in keys {
+        let invoked = now();
         let mut last = String::new();
         let mut result = None;
         while now() < give_up {
@@ -245,6 +261,11 @@ pub async fn run_verifier(
                 format!("could not read it before the recovery deadline: {last}")
             })
         });
-        history.borrow_mut().final_reads.insert(key, result);
+        let read = FinalRead {
+            result,
+            invoked,
+            completed: now(),
+        };
+        history.borrow_mut().final_reads.insert(key, read);
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sim::scenario::parse::ErrorKind;
 use sim::scenario::{
-    load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, NetworkOptions, Scenario,
-    TimedEvent, TraceOptions, Workload,
+    load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, NetworkOptions, PeerTrace,
+    Scenario, TimedEvent, TraceOptions, Workload,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -113,6 +113,25 @@ at = "12s"
 action = "set_part_size"
 bytes = 256
 
+[[timeline]]
+at = "13s"
+action = "isolate_leader"
+group = 2
+
+[[timeline]]
+at = "14s"
+action = "heal_all"
+
+[[timeline]]
+at = "15s"
+action = "crash_group"
+group = 3
+
+[[timeline]]
+at = "16s"
+action = "restart_group"
+group = 3
+
 [faults]
 crash_every = "4s"
 downtime = "1500ms"
@@ -125,10 +144,12 @@ until = "12s"
 no_lost_writes = false
 joins_complete = true
 locks_released = false
+one_leader_per_term = false
 recovery_deadline = "1m"
 
 [trace]
 clients = "full"
+peers = "full"
 
 [network]
 tick = "5ms"
@@ -217,6 +238,10 @@ fn full() -> Scenario {
                 },
             ),
             at(secs(12), Event::SetPartSize { bytes: 256 }),
+            at(secs(13), Event::IsolateLeader { group: 2 }),
+            at(secs(14), Event::HealAll),
+            at(secs(15), Event::CrashGroup { group: 3 }),
+            at(secs(16), Event::RestartGroup { group: 3 }),
         ],
         faults: Faults {
             crash_every: Some(secs(4)),
@@ -230,10 +255,12 @@ fn full() -> Scenario {
             no_lost_writes: false,
             joins_complete: true,
             locks_released: false,
+            one_leader_per_term: false,
             recovery_deadline: secs(60),
         },
         trace: TraceOptions {
             clients: ClientTrace::Full,
+            peers: PeerTrace::Full,
         },
         network: NetworkOptions {
             tick: Duration::from_millis(5),
@@ -298,9 +325,10 @@ fn every_default_applies_when_a_section_is_missing() -> TestResult {
     );
     assert_eq!(s.faults_until(), secs(10));
     let c = &s.checks;
-    assert!(c.no_lost_writes && c.joins_complete && c.locks_released);
+    assert!(c.no_lost_writes && c.joins_complete && c.locks_released && c.one_leader_per_term);
     assert_eq!(c.recovery_deadline, secs(30));
     assert_eq!(s.trace.clients, ClientTrace::Summary);
+    assert_eq!(s.trace.peers, PeerTrace::Summary);
     Ok(())
 }
 

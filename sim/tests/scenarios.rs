@@ -45,7 +45,7 @@ fn check(path: &Path) -> Outcome {
         problems.push(format!("{}: seed {seed}: {f}", path.display()));
     }
     Outcome {
-        snapshot: render::snapshot(&first, scenario.trace.clients),
+        snapshot: render::snapshot(&first, scenario.trace),
         scenario,
         problems,
     }

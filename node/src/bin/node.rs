@@ -7,7 +7,6 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use node::group::GroupSpec;
 use node::io::{Rng, StdDisk, TokioNet};
-use node::raft::RaftConfig;
 use node::server::{self, NodeConfig};
 use protocol::ecs::{HostPort, Member};
 use protocol::peer::PeerId;
@@ -119,7 +118,6 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
             members[me].client
         );
     }
-    let ids: Vec<PeerId> = (0..members.len() as u32).map(PeerId).collect();
     let peer_addrs: BTreeMap<PeerId, String> = members
         .iter()
         .enumerate()
@@ -135,11 +133,7 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
             client: m.client.clone(),
         })
         .collect();
-    config.group = GroupSpec {
-        raft: RaftConfig::new(PeerId(me as u32), ids),
-        peer_addrs,
-        ..GroupSpec::single()
-    };
+    config.group = GroupSpec::member(PeerId(me as u32), members.len() as u32, peer_addrs);
     Ok(config)
 }
 

@@ -79,14 +79,31 @@ pub struct GroupSpec {
 }
 
 impl GroupSpec {
-    /// A group of one: this member alone.
-    pub fn single() -> Self {
+    /// Length of one Raft tick.
+    pub const TICK: Duration = Duration::from_millis(10);
+    /// Election timeout range in ticks (0.5 s to 1 s). Fine-grained, so two followers
+    /// rarely time out on the same tick and split the vote.
+    pub const ELECTION_TICKS: (u32, u32) = (50, 100);
+    /// Heartbeat interval in ticks (100 ms).
+    pub const HEARTBEAT_TICKS: u32 = 10;
+
+    /// Member `me` of a group whose members are `0..size`, with the other members' peer
+    /// addresses; the timings above.
+    pub fn member(me: PeerId, size: u32, peer_addrs: BTreeMap<PeerId, String>) -> Self {
+        let mut raft = RaftConfig::new(me, (0..size).map(PeerId).collect());
+        raft.election_ticks = Self::ELECTION_TICKS;
+        raft.heartbeat_ticks = Self::HEARTBEAT_TICKS;
         GroupSpec {
-            raft: RaftConfig::new(PeerId(0), vec![PeerId(0)]),
-            peer_addrs: BTreeMap::new(),
-            tick: Duration::from_millis(50),
+            raft,
+            peer_addrs,
+            tick: Self::TICK,
             limits: Limits::DEFAULT,
         }
+    }
+
+    /// A group of one: this member alone.
+    pub fn single() -> Self {
+        GroupSpec::member(PeerId(0), 1, BTreeMap::new())
     }
 }
 

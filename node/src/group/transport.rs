@@ -5,7 +5,7 @@
 //! Requests from a peer arrive on the connection that peer dialled, and our answers go
 //! back on it. Messages for an unreachable peer are dropped: Raft resends.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use protocol::peer::{Hello, HelloReply, PeerId, PeerMessage};
 use protocol::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::io::{Listener, Network};
 
@@ -42,6 +43,37 @@ fn is_reply(msg: &PeerMessage) -> bool {
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A dialled connection that has had requests out and no answer for this long is given
+/// up and redialled: a partition can lose frames for good (TCP in the simulator does not
+/// retransmit, and a real middlebox can blackhole a connection just the same).
+const STALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// When a connection last carried a frame each way.
+struct Activity {
+    sent: Cell<Instant>,
+    received: Cell<Instant>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        let now = Instant::now();
+        Activity {
+            sent: Cell::new(now),
+            received: Cell::new(now),
+        }
+    }
+
+    /// Resolves once requests have gone unanswered for [`STALL_TIMEOUT`].
+    async fn stalled(&self) {
+        loop {
+            tokio::time::sleep(STALL_TIMEOUT / 4).await;
+            let (sent, received) = (self.sent.get(), self.received.get());
+            if sent > received && received.elapsed() > STALL_TIMEOUT {
+                return;
+            }
+        }
+    }
+}
 
 impl Transport {
     /// Starts the accept loop on `listener` and one dialling task per peer in `peers`
@@ -109,11 +141,13 @@ async fn read_frames<S: crate::io::Stream>(
     inbox: &Inbox,
     limits: &Limits,
     mut buf: BytesMut,
+    activity: &Activity,
 ) {
     loop {
         match PeerMessage::decode(&buf, limits) {
             Ok(Some((msg, used))) => {
                 let _ = buf.split_to(used);
+                activity.received.set(Instant::now());
                 if inbox.send((from, msg)).is_err() {
                     return;
                 }
@@ -136,6 +170,7 @@ async fn read_frames<S: crate::io::Stream>(
 async fn write_frames<S: crate::io::Stream>(
     mut writer: WriteHalf<S>,
     rx: &mut mpsc::UnboundedReceiver<PeerMessage>,
+    activity: &Activity,
 ) {
     let mut out = BytesMut::new();
     while let Some(msg) = rx.recv().await {
@@ -148,6 +183,7 @@ async fn write_frames<S: crate::io::Stream>(
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
         }
+        activity.sent.set(Instant::now());
     }
 }
 
@@ -210,9 +246,13 @@ async fn dial_loop<N: Network>(
                 continue;
             }
         }
+        let activity = Activity::new();
         tokio::select! {
-            _ = read_frames(reader, peer, &inbox, &limits, buf) => {}
-            _ = write_frames(writer, &mut rx) => {}
+            _ = read_frames(reader, peer, &inbox, &limits, buf, &activity) => {}
+            _ = write_frames(writer, &mut rx, &activity) => {}
+            _ = activity.stalled() => {
+                tracing::debug!(%peer, "peer connection stalled; redialling");
+            }
         }
         if inbox.is_closed() {
             return;
@@ -251,9 +291,11 @@ async fn accept_loop<N: Network>(
             let (tx, mut rx) = mpsc::unbounded_channel();
             // A newer connection from the same peer replaces an older one.
             accepted.borrow_mut().insert(from, tx);
+            // Answers only: the dialler watches this connection for stalls.
+            let activity = Activity::new();
             tokio::select! {
-                _ = read_frames(reader, from, &inbox, &limits, buf) => {}
-                _ = write_frames(writer, &mut rx) => {}
+                _ = read_frames(reader, from, &inbox, &limits, buf, &activity) => {}
+                _ = write_frames(writer, &mut rx, &activity) => {}
             }
         });
     }

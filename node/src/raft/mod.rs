@@ -210,12 +210,16 @@ impl Raft {
                     pre_vote: m.pre_vote,
                 },
             ),
+            // Round 0 acknowledges no read round. Echoing the request's round here would be
+            // wrong: this reply carries our newer term, and its receiver may go on to lead
+            // that term with its own rounds, where this number could mean a later round.
             PeerMessage::AppendEntries(_) => self.out.send(
                 from,
                 AppendEntriesReply {
                     term,
                     success: false,
                     last_log_index: self.log.last_index(),
+                    round: 0,
                 },
             ),
             PeerMessage::InstallSnapshot(_) => self.out.send(

@@ -4,17 +4,30 @@
 //! own term (its commit index is then at least every acknowledged write's), records the
 //! commit index as the read's index, and joins the next *read round*: one heartbeat
 //! broadcast, sent from [`Raft::ready`] so that all reads registered in between share it.
-//! The read is confirmed once a majority (counting the leader) has answered a message sent
-//! in or after its round, and comes out in `Ready::reads`. A leader that steps down hands
-//! every unconfirmed read back in `Ready::lost_reads`.
+//! A leader that steps down hands every unconfirmed read back in `Ready::lost_reads`.
 //!
-//! Limitation: peer replies carry no request id, so "answered a message sent in the round"
-//! is judged by arrival: a follower's reply that arrives after a round's broadcast counts
-//! for that round. A reply to an *older* message that is delayed past the broadcast would
-//! be miscounted. That needs a reordering network *and* a new leader elected in the gap;
-//! on per-connection FIFO transports (TCP) it is narrowed to replies already in flight
-//! when the round starts. An echoed round number in `AppendEntries`/`AppendEntriesReply`
-//! would close it (a wire change, not made here).
+//! Rounds are numbered. The leader's counter only goes up (it is never reset, not even in
+//! a new term, so a number never repeats within a term); starting a round increments it,
+//! and every `AppendEntries` the leader sends carries the current number in `round`, which
+//! the follower echoes in its `AppendEntriesReply`. A read of round `r` is confirmed, and
+//! comes out in `Ready::reads`, once a majority counting the leader has echoed a round
+//! `>= r` in replies of the leader's term (older terms' replies never reach here; see
+//! `Raft::step`). Each such follower answered a message sent after the read was registered
+//! while it still held the leader's term, so no newer leader can have committed anything
+//! before the read: a majority had not yet moved on. A reply to an older message, however
+//! late it arrives, echoes an older round and confirms nothing newer.
+//!
+//! Two replies acknowledge no round at all:
+//!
+//! - a refusal of an `AppendEntries` from an older term echoes 0 (`Raft::answer_stale`):
+//!   it carries the refuser's newer term, in which the old leader may lead again later
+//!   with a counter whose numbers could collide;
+//! - an `InstallSnapshotReply` carries no round, so a follower receiving a snapshot counts
+//!   towards reads again only once it answers the `AppendEntries` that follow the
+//!   transfer. Reads can wait for a transfer when the other followers cannot make a
+//!   majority without it.
+//!
+//! A reply echoing a round the leader has not started yet is malformed and dropped.
 
 use std::collections::VecDeque;
 
@@ -27,7 +40,8 @@ use super::Raft;
 /// The leader's reads in progress.
 #[derive(Debug, Default)]
 pub(super) struct Reads {
-    /// The latest round broadcast.
+    /// The latest round started; every `AppendEntries` sent now carries it. Only ever
+    /// incremented, so a number never repeats within a term.
     round: u64,
     /// Some read waits for the next round's broadcast.
     broadcast_due: bool,
@@ -45,7 +59,7 @@ struct PendingRead {
 }
 
 impl Reads {
-    /// The latest round broadcast; messages sent now belong to it.
+    /// The latest round started: the `round` of every `AppendEntries` sent now.
     pub(super) fn round(&self) -> u64 {
         self.round
     }
@@ -109,7 +123,7 @@ impl Raft {
         self.broadcast_append();
     }
 
-    /// Confirms the reads whose round a majority has acknowledged.
+    /// Confirms the reads whose round a majority (counting the leader) has echoed.
     pub(super) fn check_reads(&mut self) {
         while let Some(read) = self.reads.pending.front().copied() {
             let acks = 1 + self

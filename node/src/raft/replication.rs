@@ -25,9 +25,8 @@ pub(super) struct Progress {
     pub(super) in_flight: bool,
     /// The follower answered since the last check-quorum.
     pub(super) active: bool,
-    /// The read round of the latest message sent to the follower.
-    pub(super) round_sent: u64,
-    /// The read round the follower has acknowledged (see `read.rs`).
+    /// The highest read round the follower has echoed in an `AppendEntriesReply` of this
+    /// term (see `read.rs`).
     pub(super) round_acked: u64,
     /// A snapshot being sent, if the follower needs compacted entries.
     pub(super) snapshot: Option<Outgoing>,
@@ -40,7 +39,6 @@ impl Progress {
             matched: LogIndex(0),
             in_flight: false,
             active: false,
-            round_sent: 0,
             round_acked: 0,
             snapshot: None,
         }
@@ -90,14 +88,13 @@ impl Raft {
         }
     }
 
-    /// Sends `to` the entries from its `next` index on (none for a heartbeat), or a
-    /// snapshot chunk if those entries were compacted away.
+    /// Sends `to` the entries from its `next` index on (none for a heartbeat), tagged with
+    /// the current read round, or a snapshot chunk if those entries were compacted away.
     pub(super) fn send_append(&mut self, to: PeerId) {
         let round = self.reads.round();
         let Some(pr) = self.progress.get_mut(&to) else {
             return;
         };
-        pr.round_sent = round;
         if pr.snapshot.is_some() {
             self.send_snapshot_chunk(to);
             return;
@@ -122,6 +119,7 @@ impl Raft {
                 prev_log_term: prev_term,
                 leader_commit: self.commit,
                 entries,
+                round,
             },
         );
     }
@@ -142,9 +140,10 @@ impl Raft {
     }
 
     /// The follower's side of `AppendEntries`: check the previous entry, append, truncate
-    /// conflicts, advance the commit index.
+    /// conflicts, advance the commit index. The answer echoes the request's read round.
     fn accept_entries(&mut self, m: AppendEntries) -> AppendEntriesReply {
         let term = self.term;
+        let round = m.round;
         let end = LogIndex(m.prev_log_index.0.saturating_add(m.entries.len() as u64));
         let mut prev_index = m.prev_log_index;
         let mut prev_term = m.prev_log_term;
@@ -163,6 +162,7 @@ impl Raft {
                         term,
                         success: true,
                         last_log_index: end,
+                        round,
                     };
                 }
             }
@@ -174,6 +174,7 @@ impl Raft {
                 term,
                 success: false,
                 last_log_index: hint,
+                round,
             };
         }
         let mut index = prev_index;
@@ -200,6 +201,7 @@ impl Raft {
             term,
             success: true,
             last_log_index: end,
+            round,
         }
     }
 
@@ -220,10 +222,15 @@ impl Raft {
         hint.max(self.commit.min(prev(prev_index)))
     }
 
-    /// A follower's answer to our `AppendEntries`.
+    /// A follower's answer to our `AppendEntries`. Its echoed round acknowledges every read
+    /// round up to it (it is of our term: `Raft::step` dropped older ones).
     pub(super) fn handle_append_reply(&mut self, from: PeerId, r: AppendEntriesReply) {
         if self.role != Role::Leader {
             tracing::debug!(id = %self.config.id, %from, "raft: dropping AppendEntriesReply, not leading");
+            return;
+        }
+        if r.round > self.reads.round() {
+            tracing::debug!(id = %self.config.id, %from, round = r.round, current = self.reads.round(), "raft: dropping AppendEntriesReply echoing a round not sent yet");
             return;
         }
         let last = self.log.last_index();
@@ -231,7 +238,7 @@ impl Raft {
             return;
         };
         pr.active = true;
-        pr.round_acked = pr.round_acked.max(pr.round_sent);
+        pr.round_acked = pr.round_acked.max(r.round);
         if pr.snapshot.is_some() {
             tracing::debug!(id = %self.config.id, %from, "raft: dropping AppendEntriesReply during a snapshot transfer");
             self.check_reads();

@@ -105,11 +105,11 @@ impl Raft {
         let Some(pr) = self.progress.get_mut(&from) else {
             return;
         };
+        // No read round is acknowledged here: the reply does not say which chunk it answers
+        // (see `read.rs`).
         pr.active = true;
-        pr.round_acked = pr.round_acked.max(pr.round_sent);
         let Some(out) = pr.snapshot.as_mut() else {
             tracing::debug!(id = %self.config.id, %from, "raft: dropping InstallSnapshotReply, no transfer in progress");
-            self.check_reads();
             return;
         };
         let len = out.data.len() as u64;
@@ -132,7 +132,6 @@ impl Raft {
             };
             self.send_snapshot_chunk(from);
         }
-        self.check_reads();
     }
 
     /// A snapshot chunk from the leader of our term (older ones are answered in

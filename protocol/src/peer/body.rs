@@ -141,7 +141,7 @@ impl Body for Entry {
 impl Body for AppendEntries {
     fn body_len(&self) -> usize {
         let entries: usize = self.entries.iter().map(Body::body_len).sum();
-        TERM + PEER + INDEX + TERM + INDEX + LEN + entries
+        TERM + PEER + INDEX + TERM + INDEX + LEN + entries + U64
     }
     fn write_body(&self, out: &mut BytesMut) {
         out.put_u64(self.term.0);
@@ -153,6 +153,7 @@ impl Body for AppendEntries {
         for e in &self.entries {
             e.write_body(out);
         }
+        out.put_u64(self.round);
     }
     fn read_body(r: &mut Reader<'_>) -> Step<Self> {
         Ok(AppendEntries {
@@ -162,24 +163,27 @@ impl Body for AppendEntries {
             prev_log_term: read_term(r)?,
             leader_commit: read_index(r)?,
             entries: r.array("entries", Entry::read_body)?,
+            round: r.u64()?,
         })
     }
 }
 
 impl Body for AppendEntriesReply {
     fn body_len(&self) -> usize {
-        TERM + FLAG + INDEX
+        TERM + FLAG + INDEX + U64
     }
     fn write_body(&self, out: &mut BytesMut) {
         out.put_u64(self.term.0);
         put_bool(out, self.success);
         out.put_u64(self.last_log_index.0);
+        out.put_u64(self.round);
     }
     fn read_body(r: &mut Reader<'_>) -> Step<Self> {
         Ok(AppendEntriesReply {
             term: read_term(r)?,
             success: read_flag(r, "success flag")?,
             last_log_index: read_index(r)?,
+            round: r.u64()?,
         })
     }
 }
@@ -226,9 +230,10 @@ impl Body for InstallSnapshotReply {
     }
 }
 
-/// The largest fixed part of any body: an `AppendEntries` header plus one entry's term and
-/// length (52 bytes), or an `InstallSnapshot` without its data (45 bytes).
-pub(super) const LARGEST_FIXED_BODY: usize = TERM + PEER + INDEX + TERM + INDEX + LEN + TERM + LEN;
+/// The largest fixed part of any body: an `AppendEntries` without its entries plus one
+/// entry's term and length (60 bytes), or an `InstallSnapshot` without its data (45 bytes).
+pub(super) const LARGEST_FIXED_BODY: usize =
+    TERM + PEER + INDEX + TERM + INDEX + LEN + TERM + LEN + U64;
 
 #[cfg(test)]
 mod tests {
@@ -268,6 +273,16 @@ mod tests {
                         data: Bytes::new(),
                     },
                 ],
+                round: 9,
+            }
+            .into(),
+        );
+        body_roundtrip(
+            AppendEntriesReply {
+                term: Term(1),
+                success: true,
+                last_log_index: LogIndex(3),
+                round: 9,
             }
             .into(),
         );
@@ -310,6 +325,6 @@ mod tests {
         }
         .body_len();
         assert!(snapshot_fixed <= LARGEST_FIXED_BODY);
-        assert_eq!(LARGEST_FIXED_BODY, 52);
+        assert_eq!(LARGEST_FIXED_BODY, 60);
     }
 }

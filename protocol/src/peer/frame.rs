@@ -28,8 +28,8 @@ pub const HEADER_LEN: usize = 1 + 4;
 pub const TRAILER_LEN: usize = 4;
 
 /// How far a body may exceed [`Limits::max_field_len`]: room for the fixed fields around
-/// one full-size field (an `AppendEntries` header with one entry needs 52 bytes, an
-/// `InstallSnapshot` without its data 45).
+/// one full-size field (an `AppendEntries` with one entry needs 60 bytes besides the
+/// entry's data, an `InstallSnapshot` without its data 45).
 pub const BODY_ALLOWANCE: usize = 64;
 
 // The allowance must hold the largest fixed part, or a full-size field would not fit.

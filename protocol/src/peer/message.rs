@@ -113,6 +113,11 @@ pub struct AppendEntries {
     pub leader_commit: LogIndex,
     /// The entries at `prev_log_index + 1` onwards, oldest first.
     pub entries: Vec<Entry>,
+    /// The leader's read round when it sent this message: a number that never repeats
+    /// within the leader's term. The follower echoes it in its [`AppendEntriesReply`], so
+    /// the leader can tell which message a reply answers (`node::raft` uses it to confirm
+    /// linearizable reads).
+    pub round: u64,
 }
 
 /// 'a': the answer to [`AppendEntries`].
@@ -126,6 +131,9 @@ pub struct AppendEntriesReply {
     /// failure, a hint: the index the leader should try next as `prev_log_index` (for
     /// example the follower's last index when its log is too short).
     pub last_log_index: LogIndex,
+    /// The `round` of the [`AppendEntries`] this answers. A refusal carrying a newer term
+    /// than the request's (one that only tells a deposed leader to step down) echoes 0.
+    pub round: u64,
 }
 
 /// 'S': one chunk of a snapshot the leader sends to a follower that lags behind its log.

@@ -27,7 +27,7 @@ use sim::cli::seeds::{SeedChoice, SeedRange};
 use sim::cli::summary::{self, plural, Totals};
 use sim::cli::{files, regression, replay};
 use sim::runner;
-use sim::scenario::{self, ClientTrace, Scenario};
+use sim::scenario::{self, ClientTrace, PeerTrace, Scenario, TraceOptions};
 
 /// A check failed.
 const EXIT_FAILED: u8 = 1;
@@ -115,12 +115,17 @@ struct ReplayArgs {
     /// second (`summary`). Default: the scenario's `[trace] clients`.
     #[arg(long, value_enum, value_name = "MODE")]
     clients: Option<ClientsArg>,
+    /// Peer (Raft) traffic in the one-line trace: every frame (`full`) or counts per
+    /// simulated second (`summary`). Default: the scenario's `[trace] peers`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    peers: Option<ClientsArg>,
 }
 
-/// `--clients` values (mirrors `sim::scenario::ClientTrace`).
+/// `--clients` and `--peers` values (mirrors `sim::scenario::ClientTrace` and
+/// `PeerTrace`).
 #[derive(Clone, Copy, ValueEnum)]
 enum ClientsArg {
-    /// Every client packet.
+    /// Every packet.
     Full,
     /// One line per simulated second with counts.
     Summary,
@@ -131,6 +136,15 @@ impl From<ClientsArg> for ClientTrace {
         match arg {
             ClientsArg::Full => ClientTrace::Full,
             ClientsArg::Summary => ClientTrace::Summary,
+        }
+    }
+}
+
+impl From<ClientsArg> for PeerTrace {
+    fn from(arg: ClientsArg) -> Self {
+        match arg {
+            ClientsArg::Full => PeerTrace::Full,
+            ClientsArg::Summary => PeerTrace::Summary,
         }
     }
 }
@@ -429,9 +443,12 @@ fn replay(args: ReplayArgs) -> Result<Verdict> {
     let sections = replay::Sections {
         diagram: !args.lines_only,
         lines: !args.diagram_only,
-        clients: args
-            .clients
-            .map_or(scenario.trace.clients, ClientTrace::from),
+        trace: TraceOptions {
+            clients: args
+                .clients
+                .map_or(scenario.trace.clients, ClientTrace::from),
+            peers: args.peers.map_or(scenario.trace.peers, PeerTrace::from),
+        },
     };
     emit(&replay::body(&report, sections))?;
     emit(&replay::verdict(&report))?;

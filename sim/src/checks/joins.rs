@@ -1,56 +1,90 @@
-//! Every join completes: each started node was told a ring that contains it, and the
-//! last ring each node heard lists every started node.
+//! Every join completes: each started group accepted a `cluster_view`, and the last one it
+//! accepted lists every started node.
+//!
+//! A group is judged as one unit. The ECS sends a group's `cluster_view` to its members
+//! until one answers `ok` (the leader, which puts the view in the group's log, so every
+//! member applies it); a follower's `error` does not count. So the view that matters is
+//! the last one any member of the group answered `ok`.
 
 use std::collections::BTreeMap;
 
-use protocol::ecs::{ClusterView, Request};
+use protocol::ecs::{ClusterView, Reply, Request};
 
 use super::Failure;
 use crate::trace::{Message, Trace, What};
 
-/// The last `cluster_view` each host received.
+/// The last `cluster_view` each host accepted (answered `ok`).
 pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
+    // Requests and replies alternate on an admin connection, so the next reply a host
+    // sends to the same peer answers the request it received.
+    let mut pending: BTreeMap<(String, String), ClusterView> = BTreeMap::new();
     let mut views = BTreeMap::new();
     for e in &trace.events {
-        if let What::Recv {
-            host,
-            msg: Message::AdminRequest(Request::ClusterView(v)),
-            ..
-        } = &e.what
-        {
-            views.insert(host.to_string(), v.clone());
+        match &e.what {
+            What::Recv {
+                host,
+                from,
+                msg: Message::AdminRequest(r),
+            } => {
+                let key = (host.to_string(), from.to_string());
+                match r {
+                    Request::ClusterView(v) => {
+                        pending.insert(key, v.clone());
+                    }
+                    _ => {
+                        pending.remove(&key);
+                    }
+                }
+            }
+            What::Send {
+                from,
+                to,
+                msg: Message::AdminReply(reply),
+            } => {
+                if let Some(v) = pending.remove(&(from.to_string(), to.to_string())) {
+                    if *reply == Reply::Ok {
+                        views.insert(from.to_string(), v);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     views
 }
 
-/// Checks that every started node is admitted and knows every other.
-pub fn check(nodes: &[String], trace: &Trace) -> Vec<Failure> {
+/// Checks that every started group is admitted and knows every started node.
+/// `groups` holds each started group's members.
+pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     let views = last_views(trace);
+    let nodes: Vec<&String> = groups.iter().flatten().collect();
     let mut out = Vec::new();
-    for n in nodes {
-        match views.get(n) {
+    for members in groups {
+        let name = group_name(members);
+        // The latest view by version that any member accepted.
+        let view = members
+            .iter()
+            .filter_map(|m| views.get(m))
+            .max_by_key(|v| v.version);
+        match view {
             None => out.push(Failure::new(
                 "joins_complete",
-                format!("{n} never received a cluster_view: its join did not finish"),
+                format!("{name} never accepted a cluster_view: its join did not finish"),
             )),
             Some(v) => {
                 let known: Vec<&str> = v.nodes.iter().map(|e| e.admin.host()).collect();
-                let missing: Vec<&String> = nodes
+                let missing: Vec<&str> = nodes
                     .iter()
                     .filter(|m| !known.contains(&m.as_str()))
+                    .map(|m| m.as_str())
                     .collect();
                 if !missing.is_empty() {
                     out.push(Failure::new(
                         "joins_complete",
                         format!(
-                            "{n}'s last cluster_view (v{}) lacks {}",
+                            "{name}'s last cluster_view (v{}) lacks {}",
                             v.version,
-                            missing
-                                .iter()
-                                .map(|s| s.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            missing.join(", ")
                         ),
                     ));
                 }
@@ -58,4 +92,13 @@ pub fn check(nodes: &[String], trace: &Trace) -> Vec<Failure> {
         }
     }
     out
+}
+
+/// `n2` for a group of one, `group n2a..n2c` for more.
+pub(crate) fn group_name(members: &[String]) -> String {
+    match members {
+        [only] => only.clone(),
+        [first, .., last] => format!("group {first}..{last}"),
+        [] => "an empty group".to_string(),
+    }
 }

@@ -1,20 +1,30 @@
-//! Every lock released: for each node, the last lock request it accepted is a
-//! `release_lock`.
+//! Every lock released: for each group, the last lock request one of its members accepted
+//! is a `release_lock`.
+//!
+//! The write lock is the group's (a command in its log), so a group is judged as one
+//! unit: whichever member led when the ECS sent `write_lock` or `release_lock`, the one
+//! that answered `ok` changed the group's lock. A follower's `error` changes nothing.
 
 use std::collections::BTreeMap;
 
 use protocol::ecs::{Reply, Request};
 
+use super::joins::group_name;
 use super::Failure;
 use crate::trace::{Message, Trace, What};
 
-/// Checks that no node ends write-locked.
-pub fn check(nodes: &[String], trace: &Trace) -> Vec<Failure> {
+/// Checks that no group ends write-locked. `groups` holds each started group's members.
+pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
+    let group_of: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
+        .collect();
     // The last lock request each node received, and whether the node then answered ok
     // on that connection; requests and replies alternate on an admin connection, so the
     // next reply a node sends to the same peer answers it.
     let mut pending: BTreeMap<(String, String), bool> = BTreeMap::new();
-    let mut locked: BTreeMap<String, bool> = BTreeMap::new();
+    let mut locked: BTreeMap<usize, bool> = BTreeMap::new();
     for e in &trace.events {
         match &e.what {
             What::Recv {
@@ -37,21 +47,22 @@ pub fn check(nodes: &[String], trace: &Trace) -> Vec<Failure> {
                 msg: Message::AdminReply(reply),
             } => {
                 if let Some(lock) = pending.remove(&(from.to_string(), to.to_string())) {
-                    if *reply == Reply::Ok {
-                        locked.insert(from.to_string(), lock);
+                    if let (Reply::Ok, Some(&g)) = (reply, group_of.get(&**from)) {
+                        locked.insert(g, lock);
                     }
                 }
             }
             _ => {}
         }
     }
-    nodes
+    groups
         .iter()
-        .filter(|n| locked.get(*n).copied().unwrap_or(false))
-        .map(|n| {
+        .enumerate()
+        .filter(|(g, _)| locked.get(g).copied().unwrap_or(false))
+        .map(|(_, members)| {
             Failure::new(
                 "locks_released",
-                format!("{n} is still write-locked at the end"),
+                format!("{} is still write-locked at the end", group_name(members)),
             )
         })
         .collect()

@@ -6,36 +6,53 @@
 //! store refuses a client's stale command once a newer one was applied, so only the
 //! unanswered writes after the last answered operation can still take effect. The final
 //! read must be the last known state or the effect of one of those.
+//!
+//! The final read runs while a client's last operation may still be in flight. An
+//! operation that overlaps the read (it ended after the read began) may or may not be seen
+//! by it, answered or not, so it counts as one that may have taken effect; one that began
+//! after the read ended cannot be seen and is left out.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::Failure;
 use crate::trace::printable;
-use crate::workload::{History, Op, Outcome, Record};
+use crate::workload::{FinalRead, History, Op, Outcome, Record};
 
-/// The states a key may hold at the end.
-fn possible_finals(records: &[&Record]) -> Vec<Option<Bytes>> {
+/// What a write does to its key if it takes effect, or `None` for an operation that
+/// cannot change it (a get, a compare-and-set that did not swap).
+fn effect(r: &Record) -> Option<Option<Bytes>> {
+    match (&r.op, &r.outcome) {
+        (Op::Get, _) => None,
+        (Op::Cas { .. }, Outcome::Cas { swapped: false, .. }) => None,
+        (Op::Put(v), _) => Some(Some(v.clone())),
+        (Op::Delete, _) => Some(None),
+        (Op::Cas { new, .. }, _) => Some(Some(new.clone())),
+    }
+}
+
+/// The states a key may hold when read in `[from, to]`.
+fn possible_finals(records: &[&Record], (from, to): (Duration, Duration)) -> Vec<Option<Bytes>> {
     let mut known: Option<Bytes> = None;
     let mut maybe: Vec<Option<Bytes>> = Vec::new();
     for r in records {
+        if r.invoked > to {
+            continue;
+        }
+        if r.completed >= from {
+            // Concurrent with the read: it may or may not be seen.
+            maybe.extend(effect(r));
+            continue;
+        }
         match (&r.op, &r.outcome) {
             (_, Outcome::Value(v)) => known = v.clone(),
             (Op::Put(v), Outcome::Stored) => known = Some(v.clone()),
             (_, Outcome::Deleted(_)) => known = None,
             (_, Outcome::Cas { current, .. }) => known = current.clone(),
-            (Op::Get, Outcome::Unknown(_)) => continue,
-            (Op::Put(v), Outcome::Unknown(_)) => {
-                maybe.push(Some(v.clone()));
-                continue;
-            }
-            (Op::Delete, Outcome::Unknown(_)) => {
-                maybe.push(None);
-                continue;
-            }
-            (Op::Cas { new, .. }, Outcome::Unknown(_)) => {
-                maybe.push(Some(new.clone()));
+            (_, Outcome::Unknown(_)) => {
+                maybe.extend(effect(r));
                 continue;
             }
             // An answer that does not fit its operation: the client library rejects
@@ -61,8 +78,10 @@ pub fn check(history: &History) -> Vec<Failure> {
     }
     let mut out = Vec::new();
     for (key, records) in &by_key {
-        let allowed = possible_finals(records);
-        match history.final_reads.get(*key) {
+        let read = history.final_reads.get(*key);
+        let window = read.map_or((Duration::MAX, Duration::MAX), |r| (r.invoked, r.completed));
+        let allowed = possible_finals(records, window);
+        match read.map(|r: &FinalRead| &r.result) {
             Some(Ok(v)) if allowed.contains(v) => {}
             Some(Ok(v)) => out.push(Failure::new(
                 "no_lost_writes",
@@ -88,12 +107,17 @@ mod tests {
     use std::time::Duration;
 
     fn rec(op: Op, outcome: Outcome) -> Record {
+        timed(op, outcome, 0, 0)
+    }
+
+    /// A record invoked and completed at these milliseconds.
+    fn timed(op: Op, outcome: Outcome, invoked: u64, completed: u64) -> Record {
         Record {
             client: 1,
             key: "k".into(),
             op,
-            invoked: Duration::ZERO,
-            completed: Duration::ZERO,
+            invoked: Duration::from_millis(invoked),
+            completed: Duration::from_millis(completed),
             outcome,
         }
     }
@@ -102,12 +126,18 @@ mod tests {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
+    /// The history with a final read at 1000..1100 ms.
     fn history(records: Vec<Record>, last: Option<&str>) -> History {
         let mut h = History {
             records,
             ..History::default()
         };
-        h.final_reads.insert("k".into(), Ok(last.map(b)));
+        let read = FinalRead {
+            result: Ok(last.map(b)),
+            invoked: Duration::from_millis(1000),
+            completed: Duration::from_millis(1100),
+        };
+        h.final_reads.insert("k".into(), read);
         h
     }
 
@@ -142,5 +172,38 @@ mod tests {
         ];
         assert!(check(&history(records.clone(), None)).is_empty());
         assert_eq!(check(&history(records, Some("1"))).len(), 1);
+    }
+
+    #[test]
+    fn a_write_still_in_flight_when_the_read_began_may_or_may_not_be_seen() {
+        // Stored at 1050 ms, after the final read began at 1000 ms.
+        let records = vec![
+            timed(Op::Put(b("1")), Outcome::Stored, 0, 10),
+            timed(Op::Put(b("2")), Outcome::Stored, 900, 1050),
+        ];
+        assert!(check(&history(records.clone(), Some("1"))).is_empty());
+        assert!(check(&history(records.clone(), Some("2"))).is_empty());
+        assert_eq!(check(&history(records, None)).len(), 1);
+        // One that began after the read ended cannot be seen.
+        let later = vec![
+            timed(Op::Put(b("1")), Outcome::Stored, 0, 10),
+            timed(Op::Put(b("2")), Outcome::Stored, 1200, 1210),
+        ];
+        assert!(check(&history(later.clone(), Some("1"))).is_empty());
+        assert_eq!(check(&history(later, Some("2"))).len(), 1);
+        // A compare-and-set that did not swap changes nothing, in flight or not.
+        let cas = Op::Cas {
+            expected: None,
+            new: b("3"),
+        };
+        let refused = Outcome::Cas {
+            swapped: false,
+            current: Some(b("1")),
+        };
+        let unswapped = vec![
+            timed(Op::Put(b("1")), Outcome::Stored, 0, 10),
+            timed(cas, refused, 900, 1050),
+        ];
+        assert_eq!(check(&history(unswapped, Some("3"))).len(), 1);
     }
 }

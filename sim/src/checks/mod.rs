@@ -3,10 +3,14 @@
 //!
 //! - [`lost_writes`]: every key reads back as its last acknowledged state, or as the
 //!   effect of a later unacknowledged write.
-//! - [`joins`]: every started node was admitted and knows the final ring.
-//! - [`locks`]: no node is left write-locked.
+//! - [`joins`]: every started group was admitted and knows the final ring.
+//! - [`locks`]: no group is left write-locked.
+//! - [`leaders`]: at most one leader per term in each group.
+//!
+//! Checks that look at groups take `groups`: each started group's member host names.
 
 pub mod joins;
+pub mod leaders;
 pub mod locks;
 pub mod lost_writes;
 
@@ -44,7 +48,7 @@ impl fmt::Display for Failure {
 /// Runs every check the scenario enables.
 pub fn run_all(
     scenario: &Scenario,
-    nodes: &[String],
+    groups: &[Vec<String>],
     trace: &Trace,
     history: &History,
 ) -> Vec<Failure> {
@@ -53,10 +57,13 @@ pub fn run_all(
         out.extend(lost_writes::check(history));
     }
     if scenario.checks.joins_complete {
-        out.extend(joins::check(nodes, trace));
+        out.extend(joins::check(groups, trace));
     }
     if scenario.checks.locks_released {
-        out.extend(locks::check(nodes, trace));
+        out.extend(locks::check(groups, trace));
+    }
+    if scenario.checks.one_leader_per_term {
+        out.extend(leaders::check(groups, trace));
     }
     out
 }

@@ -6,18 +6,18 @@ use std::path::Path;
 
 use super::regression::indent;
 use crate::runner::RunReport;
-use crate::scenario::{ClientTrace, Scenario};
+use crate::scenario::{ClientTrace, PeerTrace, Scenario, TraceOptions};
 use crate::trace::render;
 
 /// Which renderings of the trace to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sections {
-    /// The sequence diagram (ECS protocol and faults).
+    /// The sequence diagram (ECS protocol, elections and faults).
     pub diagram: bool,
     /// The trace one line per event.
     pub lines: bool,
-    /// How client traffic appears in the one-line trace.
-    pub clients: ClientTrace,
+    /// How client and peer traffic appear in the one-line trace.
+    pub trace: TraceOptions,
 }
 
 /// The scenario as a comment block: a scenario file for just this seed, commented out.
@@ -38,17 +38,23 @@ pub fn header(scenario: &Scenario, seed: u64, file: &Path) -> String {
 pub fn body(report: &RunReport, sections: Sections) -> String {
     let mut text = String::new();
     if sections.diagram {
-        text.push_str("== sequence diagram (ECS protocol and faults) ==\n");
+        text.push_str("== sequence diagram (ECS protocol, elections and faults) ==\n");
         text.push_str(&render::diagram(&report.trace, &report.hosts));
         text.push('\n');
     }
     if sections.lines {
-        let mode = match sections.clients {
+        let clients = match sections.trace.clients {
             ClientTrace::Full => "every client packet",
             ClientTrace::Summary => "client traffic as counts per second",
         };
-        text.push_str(&format!("== trace, one line per event ({mode}) ==\n"));
-        text.push_str(&render::lines(&report.trace, sections.clients));
+        let peers = match sections.trace.peers {
+            PeerTrace::Full => "every peer frame",
+            PeerTrace::Summary => "peer traffic as counts per second",
+        };
+        text.push_str(&format!(
+            "== trace, one line per event ({clients}; {peers}) ==\n"
+        ));
+        text.push_str(&render::lines(&report.trace, sections.trace));
         text.push('\n');
     }
     text

@@ -2,18 +2,22 @@
 //! scenario and a seed derived from (run seed, host name, boot count).
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
 use node::admin_link::LinkTiming;
 use node::ecs::EcsConfig;
+use node::group::GroupSpec;
 use node::io::Rng;
 use node::server::NodeConfig;
-use protocol::ecs::HostPort;
+use protocol::ecs::{HostPort, Member};
+use protocol::peer::PeerId;
 
 use super::{seeds, World};
-use crate::runtime::{SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_PORT};
+use crate::runtime::{SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_PORT, PEER_PORT};
+use crate::scenario::names::group_members;
 use crate::workload;
 
 fn timing() -> LinkTiming {
@@ -42,42 +46,77 @@ pub(crate) fn add_ecs(sim: &mut turmoil::Sim<'_>, world: &World) {
     });
 }
 
-/// Starts the next group's node; returns its name.
-pub(crate) fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World) -> String {
-    let name = format!("n{}", world.nodes.len() + 1);
-    world.nodes.push(name.clone());
-    let trace = world.trace.clone();
-    let part_size = world.part_size.clone();
-    let seed = world.seed;
-    let boots = Rc::new(Cell::new(0u64));
-    let host = name.clone();
-    sim.host(name.as_str(), move || {
-        boots.set(boots.get() + 1);
-        let rng = Rng::from_seed(seeds::derive(seed, &host, boots.get()));
-        let net = SimNet::new(&host, trace.clone());
+/// Starts the next group: `cluster.group_size` members, named per
+/// [`names`](crate::scenario::names); returns their names in member order.
+///
+/// Every member advertises its own host name, binds `0.0.0.0`, and knows the whole group:
+/// the ring address (the first member's admin address), every member's addresses, and,
+/// in groups of more than one, the other members' peer ports. A group of one gets exactly
+/// what [`NodeConfig::new`] gives it.
+pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<String> {
+    let size = world.scenario.cluster.group_size.max(1);
+    let group = u32::try_from(world.groups.len() + 1).expect("fewer than 2^32 groups");
+    let names = group_members(group, size);
+    world.groups.push(names.clone());
+    let members: Vec<Member> = names
+        .iter()
+        .map(|n| Member {
+            admin: host_port(n, ADMIN_PORT),
+            client: host_port(n, CLIENT_PORT),
+        })
+        .collect();
+    let ring = host_port(&names[0], ADMIN_PORT);
+    for (i, name) in names.iter().enumerate() {
+        let id = PeerId(i as u32);
+        let peer_addrs: BTreeMap<PeerId, String> = names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, n)| (PeerId(j as u32), format!("{n}:{PEER_PORT}")))
+            .collect();
+        let spec = GroupSpec::member(id, size, peer_addrs);
         let mut config = NodeConfig::new(
-            host_port(&host, ADMIN_PORT),
-            host_port(&host, CLIENT_PORT),
+            host_port(name, ADMIN_PORT),
+            host_port(name, CLIENT_PORT),
             format!("ecs:{ECS_PORT}"),
             PathBuf::from("/data/node"),
         );
         config.admin_bind = format!("0.0.0.0:{ADMIN_PORT}");
         config.client_bind = format!("0.0.0.0:{CLIENT_PORT}");
-        config.part_size_bytes = part_size.clone();
+        config.ring = ring.clone();
+        config.members = members.clone();
+        config.group = spec;
+        config.peer_bind = (size > 1).then(|| format!("0.0.0.0:{PEER_PORT}"));
+        config.part_size_bytes = world.part_size.clone();
         config.timing = timing();
+        add_node(sim, world, name, config);
+    }
+    names
+}
+
+/// Starts one member with `config`. Its RNG is derived from (seed, host name, boot count)
+/// at every boot.
+fn add_node(sim: &mut turmoil::Sim<'_>, world: &World, name: &str, config: NodeConfig) {
+    let trace = world.trace.clone();
+    let seed = world.seed;
+    let boots = Rc::new(Cell::new(0u64));
+    let host = name.to_owned();
+    sim.host(name, move || {
+        boots.set(boots.get() + 1);
+        let rng = Rng::from_seed(seeds::derive(seed, &host, boots.get()));
+        let net = SimNet::new(&host, trace.clone());
+        let config = config.clone();
         async move {
             node::server::run(net, SimDisk, rng, config).await?;
             Ok(())
         }
     });
-    name
 }
 
 /// Client addresses of the nodes that exist now.
 fn seeds_now(world: &World) -> Vec<String> {
     world
-        .nodes
-        .iter()
+        .nodes()
         .map(|n| format!("{n}:{CLIENT_PORT}"))
         .collect()
 }

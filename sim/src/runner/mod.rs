@@ -1,10 +1,20 @@
 //! One run: a whole cluster built from one scenario and one seed, driven step by step,
 //! then judged by the checks.
 //!
-//! Hosts: `ecs`, `n<k>` (the node of group k), `c<i>` (workload clients) and `verify` (reads
-//! every key once the run is over). Each host's RNG is derived from (seed, host name, boot
-//! count); turmoil's network RNG is seeded with the run seed; the epoch is fixed.
+//! Hosts: `ecs`, the nodes (`n<k>` in groups of one, `n<k>a`, `n<k>b`, ... in bigger
+//! groups; see [`names`](crate::scenario::names)), `c<i>` (workload clients) and `verify`
+//! (reads every key once the run is over). Each host's RNG is derived from (seed, host
+//! name, boot count); turmoil's network RNG is seeded with the run seed; the epoch is fixed.
+//!
+//! Faults aimed at a group's leader (`crash_leader`, `isolate_leader`) find it in the
+//! trace recorded so far ([`crate::trace::leaders::current_leader`]), so the choice is as
+//! deterministic as the rest of the run, and the trace says which host was chosen.
+//!
+//! Inside: `hosts` builds the hosts (a group's members and their configuration),
+//! `schedule` merges the timeline with the random faults, `faults` carries events out,
+//! `panics` catches panics inside simulated hosts.
 
+mod faults;
 mod hosts;
 mod panics;
 mod schedule;
@@ -16,11 +26,11 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::checks::{self, Failure};
-use crate::scenario::{Event, Scenario};
+use crate::scenario::Scenario;
 use crate::trace::{Trace, TraceHandle, What};
 use crate::workload::{History, HistoryHandle};
 
-pub use schedule::nodes_at;
+pub use schedule::{groups_at, nodes_at};
 
 /// Everything a run produced.
 pub struct RunReport {
@@ -54,8 +64,8 @@ pub(crate) struct World {
     pub(crate) trace: TraceHandle,
     pub(crate) history: HistoryHandle,
     pub(crate) part_size: Rc<Cell<usize>>,
-    /// Nodes started so far, in join order.
-    pub(crate) nodes: Vec<String>,
+    /// Groups started so far, in join order: each one's members, in member order.
+    pub(crate) groups: Vec<Vec<String>>,
     /// Nodes that are crashed now.
     pub(crate) down: BTreeSet<String>,
     pub(crate) ecs_down: bool,
@@ -64,6 +74,36 @@ pub(crate) struct World {
     pub(crate) host_errors: BTreeMap<String, String>,
     /// Whether any fault was applied (so the heal before the final reads is worth noting).
     pub(crate) disturbed: bool,
+}
+
+impl World {
+    /// Every node host started so far, in join order, members in member order.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.groups.iter().flatten()
+    }
+
+    fn is_node(&self, name: &str) -> bool {
+        self.nodes().any(|n| n == name)
+    }
+
+    /// The members of group `group` (from 1), if it has started.
+    fn group(&self, group: u32) -> Option<Vec<String>> {
+        let i = usize::try_from(group).ok()?.checked_sub(1)?;
+        self.groups.get(i).cloned()
+    }
+
+    /// The workload's client hosts.
+    fn clients(&self) -> impl Iterator<Item = String> {
+        (1..=self.scenario.workload.clients).map(|i| format!("c{i}"))
+    }
+
+    /// The ECS, every node and every client.
+    fn all_hosts(&self) -> Vec<String> {
+        std::iter::once("ecs".to_string())
+            .chain(self.nodes().cloned())
+            .chain(self.clients())
+            .collect()
+    }
 }
 
 fn fault(trace: &TraceHandle, at: Duration, text: String) {
@@ -89,7 +129,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         trace: Rc::new(RefCell::new(Trace::default())),
         history: Rc::new(RefCell::new(History::default())),
         part_size: Rc::new(Cell::new(scenario.cluster.part_size)),
-        nodes: Vec::new(),
+        groups: Vec::new(),
         down: BTreeSet::new(),
         ecs_down: false,
         verifier_done: Rc::new(Cell::new(false)),
@@ -101,7 +141,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 
     hosts::add_ecs(&mut sim, &world);
     for _ in 0..scenario.cluster.groups {
-        hosts::add_node(&mut sim, &mut world);
+        hosts::add_group(&mut sim, &mut world);
     }
     for i in 1..=scenario.workload.clients {
         hosts::add_client(&mut sim, &world, i);
@@ -115,11 +155,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     loop {
         let now = sim.elapsed();
         while next < schedule.len() && schedule[next].at <= now {
-            apply(&mut sim, &mut world, &schedule[next].event, now);
+            faults::apply(&mut sim, &mut world, &schedule[next].event, now);
             next += 1;
         }
         if !verifier_started && now >= scenario.duration {
-            heal_everything(&mut sim, &mut world, now);
+            faults::heal_everything(&mut sim, &mut world, now);
             hosts::add_verifier(&mut sim, &world);
             verifier_started = true;
         }
@@ -169,7 +209,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             ),
         ));
     }
-    failures.extend(checks::run_all(&scenario, &world.nodes, &trace, &history));
+    failures.extend(checks::run_all(&scenario, &world.groups, &trace, &history));
     RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -181,144 +221,16 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     }
 }
 
-/// Whether every started node has finished joining and no node is write-locked.
+/// Whether every started group has finished joining and no group is write-locked.
 fn settled(world: &World) -> bool {
     let trace = world.trace.borrow();
-    checks::joins::check(&world.nodes, &trace).is_empty()
-        && checks::locks::check(&world.nodes, &trace).is_empty()
+    checks::joins::check(&world.groups, &trace).is_empty()
+        && checks::locks::check(&world.groups, &trace).is_empty()
 }
 
 /// Columns of the sequence diagram: the ECS, then nodes in join order.
 fn diagram_hosts(world: &World) -> Vec<String> {
     std::iter::once("ecs".to_string())
-        .chain(world.nodes.iter().cloned())
+        .chain(world.nodes().cloned())
         .collect()
-}
-
-/// Before the final reads: restart what is down and reconnect what is cut, so the
-/// liveness phase runs on a healed cluster.
-fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now: Duration) {
-    let mut all: Vec<String> = vec!["ecs".to_string()];
-    all.extend(world.nodes.iter().cloned());
-    all.extend((1..=world.scenario.workload.clients).map(|i| format!("c{i}")));
-    for a in &all {
-        for b in &all {
-            if a < b {
-                sim.repair(a.as_str(), b.as_str());
-                sim.release(a.as_str(), b.as_str());
-            }
-        }
-    }
-    if world.ecs_down {
-        sim.bounce("ecs");
-        world.ecs_down = false;
-    }
-    let down: Vec<String> = std::mem::take(&mut world.down).into_iter().collect();
-    for n in &down {
-        sim.bounce(n.as_str());
-    }
-    if world.disturbed {
-        fault(
-            &world.trace,
-            now,
-            "faults end: every link healed, every host up".to_string(),
-        );
-    }
-}
-
-fn apply(sim: &mut turmoil::Sim<'_>, world: &mut World, event: &Event, now: Duration) {
-    let trace = world.trace.clone();
-    world.disturbed |= !matches!(event, Event::Join { .. } | Event::SetPartSize { .. });
-    match event {
-        Event::Join { count } => {
-            for _ in 0..*count {
-                let name = hosts::add_node(sim, world);
-                fault(&trace, now, format!("start {name} (joins)"));
-            }
-        }
-        Event::Crash { node } => crash_node(sim, world, node, now),
-        Event::CrashLeader { group } => {
-            // A group of one node: its node is its leader.
-            let node = format!("n{group}");
-            crash_node(sim, world, &node, now);
-        }
-        Event::Restart { node } => {
-            if world.nodes.contains(node) {
-                world.down.remove(node);
-                sim.bounce(node.as_str());
-                fault(&trace, now, format!("restart {node}"));
-            }
-        }
-        Event::CrashEcs => {
-            if !world.ecs_down {
-                sim.crash("ecs");
-                world.ecs_down = true;
-                fault(&trace, now, "crash ecs (power loss)".to_string());
-            }
-        }
-        Event::RestartEcs => {
-            sim.bounce("ecs");
-            world.ecs_down = false;
-            fault(&trace, now, "restart ecs".to_string());
-        }
-        Event::PauseEcs | Event::ResumeEcs => {
-            let others: Vec<String> = world
-                .nodes
-                .iter()
-                .cloned()
-                .chain((1..=world.scenario.workload.clients).map(|i| format!("c{i}")))
-                .collect();
-            for h in &others {
-                if matches!(event, Event::PauseEcs) {
-                    sim.hold("ecs", h.as_str());
-                } else {
-                    sim.release("ecs", h.as_str());
-                }
-            }
-            let verb = if matches!(event, Event::PauseEcs) {
-                "pause"
-            } else {
-                "resume"
-            };
-            fault(&trace, now, format!("{verb} ecs (hold its links)"));
-        }
-        Event::Partition { a, b } | Event::Heal { a, b } => {
-            let cut = matches!(event, Event::Partition { .. });
-            for x in a {
-                for y in b {
-                    if cut {
-                        sim.partition(x.as_str(), y.as_str());
-                    } else {
-                        sim.repair(x.as_str(), y.as_str());
-                    }
-                }
-            }
-            let verb = if cut { "partition" } else { "heal" };
-            fault(
-                &trace,
-                now,
-                format!("{verb} [{}] | [{}]", a.join(" "), b.join(" ")),
-            );
-        }
-        Event::Hold { a, b } => {
-            sim.hold(a.as_str(), b.as_str());
-            fault(&trace, now, format!("hold {a} <-> {b}"));
-        }
-        Event::Release { a, b } => {
-            sim.release(a.as_str(), b.as_str());
-            fault(&trace, now, format!("release {a} <-> {b}"));
-        }
-        Event::SetPartSize { bytes } => {
-            world.part_size.set(*bytes);
-            fault(&trace, now, format!("ecs_put part size set to {bytes} B"));
-        }
-    }
-}
-
-fn crash_node(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Duration) {
-    if world.nodes.iter().any(|n| n == node) && !world.down.contains(node) {
-        sim.crash(node);
-        world.down.insert(node.to_string());
-        fault(&world.trace, now, format!("crash {node} (power loss)"));
-    }
 }

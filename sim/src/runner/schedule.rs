@@ -6,10 +6,11 @@ use std::time::Duration;
 use node::io::Rng;
 
 use super::seeds;
+use crate::scenario::names::group_members;
 use crate::scenario::{Event, Scenario, TimedEvent};
 
-/// The node names that exist at `at`: initial groups plus joins at or before it.
-pub fn nodes_at(scenario: &Scenario, at: Duration) -> u32 {
+/// The groups that exist at `at`: initial groups plus joins at or before it.
+pub fn groups_at(scenario: &Scenario, at: Duration) -> u32 {
     let joined: u32 = scenario
         .timeline
         .iter()
@@ -29,7 +30,15 @@ fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
     mean.mul_f64(-u.ln()).max(Duration::from_millis(1))
 }
 
+/// Every node host that exists at `at`, in join order, members in member order.
+pub fn nodes_at(scenario: &Scenario, at: Duration) -> Vec<String> {
+    (1..=groups_at(scenario, at))
+        .flat_map(|k| group_members(k, scenario.cluster.group_size))
+        .collect()
+}
+
 /// The timeline and the random faults, sorted by time (stable: timeline first on ties).
+/// Random crashes and partitions pick any node host, whatever its group and role.
 pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
     let mut events = scenario.timeline.clone();
     let f = &scenario.faults;
@@ -38,9 +47,9 @@ pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
         let mut rng = Rng::from_seed(seeds::derive(seed, "faults/crash", 0));
         let mut t = f.start + exponential(&mut rng, mean);
         while t < until {
-            let n = nodes_at(scenario, t);
-            if n > 0 {
-                let node = format!("n{}", 1 + rng.range(0, u64::from(n)));
+            let nodes = nodes_at(scenario, t);
+            if !nodes.is_empty() {
+                let node = nodes[rng.range(0, nodes.len() as u64) as usize].clone();
                 events.push(TimedEvent {
                     at: t,
                     event: Event::Crash { node: node.clone() },
@@ -57,15 +66,17 @@ pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
         let mut rng = Rng::from_seed(seeds::derive(seed, "faults/partition", 0));
         let mut t = f.start + exponential(&mut rng, mean);
         while t < until {
-            let n = nodes_at(scenario, t);
-            if n > 0 {
-                let cut = 1 + rng.range(0, u64::from(n));
-                let node = format!("n{cut}");
+            let nodes = nodes_at(scenario, t);
+            if !nodes.is_empty() {
+                let cut = rng.range(0, nodes.len() as u64) as usize;
+                let node = nodes[cut].clone();
                 let mut others = vec!["ecs".to_string()];
                 others.extend(
-                    (1..=n)
-                        .filter(|k| u64::from(*k) != cut)
-                        .map(|k| format!("n{k}")),
+                    nodes
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != cut)
+                        .map(|(_, n)| n.clone()),
                 );
                 events.push(TimedEvent {
                     at: t,

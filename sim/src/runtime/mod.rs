@@ -13,3 +13,5 @@ pub const ECS_PORT: u16 = 7000;
 pub const CLIENT_PORT: u16 = 7001;
 /// A node's admin port.
 pub const ADMIN_PORT: u16 = 7002;
+/// A node's peer (Raft) port, in groups of more than one.
+pub const PEER_PORT: u16 = 7003;

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use node::io::{Listener, Network};
 
-use super::{CLIENT_PORT, ECS_PORT};
+use super::{ADMIN_PORT, CLIENT_PORT, ECS_PORT, PEER_PORT};
 use crate::trace::tap::{Protocol, TracedStream};
 use crate::trace::TraceHandle;
 
@@ -37,9 +37,11 @@ pub struct SimListener {
 fn protocol_of(port: u16) -> Protocol {
     if port == CLIENT_PORT {
         Protocol::Client
+    } else if port == PEER_PORT {
+        Protocol::Peer
     } else {
         // The ECS port and nodes' admin ports speak the ECS protocol.
-        debug_assert!(port == ECS_PORT || port == super::ADMIN_PORT);
+        debug_assert!(port == ECS_PORT || port == ADMIN_PORT);
         Protocol::Admin
     }
 }

@@ -82,7 +82,8 @@ pub struct Cluster {
     /// Groups that join at time zero, in order (they register together and the ECS
     /// admits them one at a time).
     pub groups: u32,
-    /// Nodes per group (1 until Raft groups exist).
+    /// Nodes per group, for the groups at the start and every group that joins: 1, 3 or
+    /// 5 (see [`GROUP_SIZES`](super::names::GROUP_SIZES)).
     pub group_size: u32,
     /// Longest `ecs_put` line a node sends, in bytes.
     pub part_size: usize,
@@ -181,8 +182,10 @@ pub struct TimedEvent {
     pub event: Event,
 }
 
-/// What a timeline entry does. Hosts are named `ecs`, `n<k>` (the node of group k,
-/// counting from 1 in join order) and `c<i>` (client i, from 1).
+/// What a timeline entry does. Hosts are named `ecs`, `n<k>` (the node of group k in
+/// groups of one, counting from 1 in join order), `n<k>a`, `n<k>b`, ... (the members of
+/// group k in groups of three or five) and `c<i>` (client i, from 1); see
+/// [`names`](super::names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
@@ -202,11 +205,32 @@ pub enum Event {
         /// The node.
         node: String,
     },
-    /// Crash whichever node leads group `group` (1-based) now.
+    /// Crash whichever node leads group `group` (1-based) now, as the trace shows it: the
+    /// member that sent `AppendEntries` in the highest term seen (member `a` if none has).
     CrashLeader {
         /// The group.
         group: u32,
     },
+    /// Cut the current leader of group `group` off from every other host (the ECS, every
+    /// other node, every client); see [`Event::CrashLeader`] for how it is found.
+    IsolateLeader {
+        /// The group.
+        group: u32,
+    },
+    /// Power loss of every member of group `group` at once.
+    CrashGroup {
+        /// The group.
+        group: u32,
+    },
+    /// Start every member of group `group` that is down again on what its disk kept
+    /// (after `crash_group`, all of them; after `crash_leader`, the old leader). Running
+    /// members are left alone.
+    RestartGroup {
+        /// The group.
+        group: u32,
+    },
+    /// Repair every cut link and release every held one, between all hosts.
+    HealAll,
     /// Power loss of the ECS.
     CrashEcs,
     /// Start the ECS again on what its disk kept.
@@ -299,8 +323,11 @@ pub struct Checks {
     pub no_lost_writes: bool,
     /// Every group that registered was admitted and announced to every node.
     pub joins_complete: bool,
-    /// No node is left write-locked.
+    /// No group is left write-locked.
     pub locks_released: bool,
+    /// At most one member of a group leads any one term: the members that sent
+    /// `AppendEntries` (or `InstallSnapshot`) in a term are at most one.
+    pub one_leader_per_term: bool,
     /// After faults stop, every key can be read again within this long.
     #[serde(with = "crate::scenario::duration")]
     pub recovery_deadline: Duration,
@@ -312,25 +339,40 @@ impl Default for Checks {
             no_lost_writes: true,
             joins_complete: true,
             locks_released: true,
+            one_leader_per_term: true,
             recovery_deadline: Duration::from_secs(30),
         }
     }
 }
 
-/// How client traffic appears in the rendered trace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// How client and peer (Raft) traffic appear in the rendered trace. Either way the trace
+/// hash covers every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TraceOptions {
     /// `full`: every client packet; `summary`: one line per simulated second with counts.
     pub clients: ClientTrace,
+    /// `full`: every peer frame; `summary`: one line per simulated second with counts.
+    pub peers: PeerTrace,
 }
 
 impl Default for TraceOptions {
     fn default() -> Self {
         TraceOptions {
             clients: ClientTrace::Summary,
+            peers: PeerTrace::Summary,
         }
     }
+}
+
+/// See [`TraceOptions::peers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerTrace {
+    /// Every peer frame (heartbeats included: many).
+    Full,
+    /// Counts per simulated second.
+    Summary,
 }
 
 /// See [`TraceOptions::clients`].

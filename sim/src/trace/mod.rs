@@ -3,10 +3,12 @@
 //!
 //! - [`tap`]: decodes the bytes crossing a simulated connection into messages.
 //! - [`render`]: the two text renderings (one line per event, and a sequence diagram).
+//! - [`leaders`]: who led which group in which term, as the peer traffic shows it.
 //!
 //! Recording happens in the harness, not in node code: [`tap::TracedStream`] wraps every
 //! simulated TCP stream, so the trace shows exactly what crossed the network.
 
+pub mod leaders;
 pub mod render;
 pub mod tap;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use protocol::client::{Packet, Request as ClientRequest, Response};
 use protocol::ecs::{Reply, Request as EcsRequest};
+use protocol::peer::PeerMessage;
 use protocol::Limits;
 
 /// One decoded message.
@@ -27,6 +30,8 @@ pub enum Message {
     AdminReply(Reply),
     /// A client-protocol packet.
     Client(Packet),
+    /// A peer-protocol (Raft) frame between members of one group.
+    Peer(PeerMessage),
     /// Bytes that did not decode.
     Garbage(String),
 }
@@ -35,6 +40,11 @@ impl Message {
     /// Whether this is client-protocol traffic.
     pub fn is_client(&self) -> bool {
         matches!(self, Message::Client(_))
+    }
+
+    /// Whether this is peer-protocol (Raft) traffic.
+    pub fn is_peer(&self) -> bool {
+        matches!(self, Message::Peer(_))
     }
 
     /// A one-line description with large payloads summarised.
@@ -66,6 +76,7 @@ impl Message {
             Message::AdminRequest(r) => r.to_line(),
             Message::AdminReply(r) => r.to_line(),
             Message::Client(p) => client_summary(p),
+            Message::Peer(m) => peer_summary(m),
             Message::Garbage(s) => format!("?? {s}"),
         }
     }
@@ -138,6 +149,58 @@ fn client_summary(p: &Packet) -> String {
                 addresses.len()
             )
         }
+    }
+}
+
+/// A peer frame in a few tokens: the marker, the term (`t5`), then what matters of it.
+///
+/// `V t5 pre last 12/4` (a pre-vote; last log entry index/term), `v t5 granted`,
+/// `A t5 prev 12/4 +3 commit 11`, `a t5 ok 15` or `a t5 no hint 9`,
+/// `S t5 snap 40/3 @0 4096 B done`, `s t5 @4096`, `C hello 2` and `c hello 0`.
+pub fn peer_summary(m: &PeerMessage) -> String {
+    let pre = |pre_vote: bool| if pre_vote { " pre" } else { "" };
+    match m {
+        PeerMessage::Hello(h) => format!("C hello {}", h.from),
+        PeerMessage::HelloReply(h) => format!("c hello {}", h.from),
+        PeerMessage::RequestVote(v) => format!(
+            "V t{}{} last {}/{}",
+            v.term,
+            pre(v.pre_vote),
+            v.last_log_index,
+            v.last_log_term
+        ),
+        PeerMessage::RequestVoteReply(v) => format!(
+            "v t{}{} {}",
+            v.term,
+            pre(v.pre_vote),
+            if v.vote_granted { "granted" } else { "refused" }
+        ),
+        PeerMessage::AppendEntries(a) => format!(
+            "A t{} prev {}/{} +{} commit {}",
+            a.term,
+            a.prev_log_index,
+            a.prev_log_term,
+            a.entries.len(),
+            a.leader_commit
+        ),
+        PeerMessage::AppendEntriesReply(a) => {
+            let (word, what) = if a.success {
+                ("ok", "")
+            } else {
+                ("no", "hint ")
+            };
+            format!("a t{} {word} {what}{}", a.term, a.last_log_index)
+        }
+        PeerMessage::InstallSnapshot(s) => format!(
+            "S t{} snap {}/{} @{} {} B{}",
+            s.term,
+            s.last_included_index,
+            s.last_included_term,
+            s.offset,
+            s.data.len(),
+            if s.done { " done" } else { "" }
+        ),
+        PeerMessage::InstallSnapshotReply(s) => format!("s t{} @{}", s.term, s.next_offset),
     }
 }
 

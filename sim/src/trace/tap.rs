@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use protocol::client::Packet;
 use protocol::ecs::{split_line_bytes, Reply, Request};
+use protocol::peer::PeerMessage;
 use protocol::Limits;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -21,6 +22,8 @@ pub enum Protocol {
     Client,
     /// The ECS text protocol.
     Admin,
+    /// The peer (Raft) protocol between members of one group.
+    Peer,
 }
 
 /// Decodes one direction of one connection.
@@ -46,6 +49,20 @@ impl Tap {
                     Ok(Some((p, used))) => {
                         let _ = self.buf.split_to(used);
                         out.push(Message::Client(p));
+                    }
+                    Ok(None) => return out,
+                    Err(e) => {
+                        out.push(Message::Garbage(e.to_string()));
+                        self.broken = true;
+                        return out;
+                    }
+                },
+                // The harness configures every member with the default limits, so this
+                // decodes exactly what the receiving member accepts.
+                Protocol::Peer => match PeerMessage::decode(&self.buf, &Limits::DEFAULT) {
+                    Ok(Some((m, used))) => {
+                        let _ = self.buf.split_to(used);
+                        out.push(Message::Peer(m));
                     }
                     Ok(None) => return out,
                     Err(e) => {

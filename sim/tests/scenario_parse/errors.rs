@@ -32,7 +32,7 @@ fn display_names_file_line_field_and_problem() {
     assert_eq!(
         err.to_string(),
         "scenarios/three-joins.toml:15: timeline[1].node: \
-         no node n5 exists at 3s (groups by then: n1..n4)"
+         no node n5 exists at 3s (nodes by then: n1..n4)"
     );
 }
 
@@ -134,6 +134,26 @@ fn timeline_schema_errors() {
             one("join", "node = \"n1\" # <-"),
             "timeline[0].node",
             "unknown field `node`: action `join` takes `count`",
+        ),
+        (
+            one("heal_all", "group = 1 # <-"),
+            "timeline[0].group",
+            "`heal_all` takes no other fields",
+        ),
+        (
+            one("isolate_leader", "node = \"n1\" # <-"),
+            "timeline[0].node",
+            "unknown field `node`: action `isolate_leader` takes `group`",
+        ),
+        (
+            format!("{HEAD}[[timeline]] # <-\nat = \"1s\"\naction = \"crash_group\"\n"),
+            "timeline[0].group",
+            "missing field `group` (action `crash_group` needs it)",
+        ),
+        (
+            format!("{HEAD}[trace]\npeers = \"some\" # <-\n"),
+            "trace.peers",
+            "unknown variant `some`",
         ),
         (
             one("crash", "node = 5 # <-"),

@@ -22,10 +22,16 @@ pub(crate) fn entry(at: &str, action: &str, rest: &str) -> String {
     format!("[[timeline]]\nat = \"{at}\"\naction = \"{action}\"\n{rest}\n")
 }
 
-/// Entries after a cluster of three groups and two clients.
+/// Entries after a cluster of three groups of one node and two clients.
 fn events(entries: &[String]) -> String {
-    let clients = "[cluster]\ngroups = 3\n[workload]\nclients = 2\nkeys = 1\n";
-    format!("{clients}{}", entries.concat())
+    sized(1, entries)
+}
+
+/// Entries after a cluster of three groups of `size` nodes and two clients.
+fn sized(size: u32, entries: &[String]) -> String {
+    let cluster = format!("[cluster]\ngroups = 3\ngroup_size = {size}\n");
+    let clients = "[workload]\nclients = 2\nkeys = 1\n";
+    format!("{cluster}{clients}{}", entries.concat())
 }
 
 fn ok(body: &str) -> bool {
@@ -68,11 +74,25 @@ fn top_level_rules() {
 
 #[test]
 fn cluster_rules() {
-    invalid!(
-        "[cluster]\ngroup_size = 2 # <-\n",
+    for size in [0, 2, 4, 6, 7] {
+        invalid!(
+            format!("[cluster]\ngroup_size = {size} # <-\n"),
+            "cluster.group_size",
+            Invalid::GroupSize(s) if *s == size
+        );
+    }
+    let err = fails_at(
+        &format!("{HEAD}[cluster]\ngroup_size = 4 # <-\n"),
         "cluster.group_size",
-        Invalid::GroupSize(2)
     );
+    assert!(
+        err.to_string().contains("must be 1, 3 or 5, not 4"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("majority"), "{err}");
+    for size in [1, 3, 5] {
+        assert!(ok(&format!("[cluster]\ngroup_size = {size}\n")), "{size}");
+    }
     let small = "[cluster]\npart_size = 127 # <-\n";
     invalid!(small, "cluster.part_size", Invalid::PartSizeTooSmall(127));
     invalid!(
@@ -194,6 +214,110 @@ fn timeline_nodes_exist_by_then() {
         "timeline[0].group",
         Invalid::NoSuchGroup { group: 0, .. }
     );
+}
+
+#[test]
+fn node_names_follow_the_group_size() {
+    // Groups of three: members n<k>a..n<k>c.
+    let fine = [
+        entry("1s", "crash", "node = \"n1a\""),
+        entry("2s", "restart", "node = \"n1a\""),
+        entry(
+            "3s",
+            "partition",
+            "a = [\"n3c\"]\nb = [\"ecs\", \"n2b\", \"c1\"]",
+        ),
+        entry("4s", "hold", "a = \"n2a\"\nb = \"n3b\""),
+    ];
+    assert!(ok(&sized(3, &fine)));
+    for name in ["n2", "n2d", "n2e"] {
+        let bad = [entry("1s", "crash", &format!("node = \"{name}\" # <-"))];
+        invalid!(sized(3, &bad), "timeline[0].node",
+            Invalid::WrongNodeName { name: n, group_size: 3 } if n == name);
+    }
+    let err = fails_at(
+        &format!(
+            "{HEAD}{}",
+            sized(3, &[entry("1s", "crash", "node = \"n2\" # <-")])
+        ),
+        "timeline[0].node",
+    );
+    assert!(err.to_string().contains("n1a, n1b, n1c"), "{err}");
+    // Groups of five go up to e; groups of one take no letter.
+    assert!(ok(&sized(5, &[entry("1s", "crash", "node = \"n3e\"")])));
+    let lettered = [entry("1s", "hold", "a = \"n1a\" # <-\nb = \"ecs\"")];
+    invalid!(
+        sized(1, &lettered),
+        "timeline[0].a",
+        Invalid::WrongNodeName { group_size: 1, .. }
+    );
+    // A member of a group that has not joined yet.
+    let early = [
+        entry("1s", "crash", "node = \"n4b\" # <-"),
+        entry("2s", "join", ""),
+    ];
+    invalid!(sized(3, &early), "timeline[0].node",
+        Invalid::NoSuchNode { name, groups: 3, group_size: 3, .. } if name == "n4b");
+    let err = fails_at(&format!("{HEAD}{}", sized(3, &early)), "timeline[0].node");
+    assert!(
+        err.to_string().contains("(nodes by then: n1a..n3c)"),
+        "{err}"
+    );
+    for name in ["n2f", "n2ab", "n02a", "na"] {
+        let bad = [entry("1s", "crash", &format!("node = \"{name}\" # <-"))];
+        invalid!(sized(3, &bad), "timeline[0].node", Invalid::NotANode { .. });
+    }
+}
+
+#[test]
+fn group_events_need_a_group_that_exists_by_then() {
+    for action in [
+        "crash_leader",
+        "isolate_leader",
+        "crash_group",
+        "restart_group",
+    ] {
+        let g4 = [entry("1s", action, "group = 4 # <-")];
+        invalid!(
+            sized(3, &g4),
+            "timeline[0].group",
+            Invalid::NoSuchGroup {
+                group: 4,
+                groups: 3,
+                ..
+            }
+        );
+        let g0 = [entry("1s", action, "group = 0 # <-")];
+        invalid!(
+            sized(3, &g0),
+            "timeline[0].group",
+            Invalid::NoSuchGroup { group: 0, .. }
+        );
+        let joined = [entry("1s", "join", ""), entry("1s", action, "group = 4")];
+        assert!(ok(&sized(3, &joined)), "{action}");
+    }
+    let heal = [entry("1s", "heal_all", "")];
+    assert!(ok(&sized(3, &heal)));
+}
+
+#[test]
+fn a_crashed_group_is_down_until_it_restarts() {
+    let crash_member = |t: &str, mark: &str| entry(t, "crash", &format!("node = \"n2b\"{mark}"));
+    let down = [
+        entry("1s", "crash_group", "group = 2"),
+        crash_member("2s", " # <-"),
+    ];
+    invalid!(sized(3, &down), "timeline[1].node",
+        Invalid::AlreadyCrashed { node, since } if node == "n2b" && *since == secs(1));
+    let back = [
+        entry("1s", "crash_group", "group = 2"),
+        entry("2s", "restart_group", "group = 2"),
+        crash_member("3s", ""),
+        // A member already down is simply left down by crash_group.
+        entry("4s", "crash_group", "group = 2"),
+        entry("5s", "restart_group", "group = 2"),
+    ];
+    assert!(ok(&sized(3, &back)));
 }
 
 #[test]

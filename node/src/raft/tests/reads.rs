@@ -1,12 +1,125 @@
 //! ReadIndex: confirmed only by a majority, only after the leader committed an entry of
-//! its term, and handed back as lost when the leader steps down.
+//! its term, only by answers to messages of the read's round or later, and handed back as
+//! lost when the leader steps down.
 
 use bytes::Bytes;
-use protocol::peer::{LogIndex, PeerId};
+use protocol::peer::{AppendEntriesReply, LogIndex, PeerId, PeerMessage, RequestVoteReply, Term};
 
 use super::harness::{ids, Cluster, Net};
 use crate::io::Rng;
 use crate::raft::{Raft, RaftConfig, Recovered, Role};
+
+/// A fresh member `id` of the group `0..3`.
+fn member(id: u32) -> Raft {
+    Raft::new(
+        RaftConfig::new(PeerId(id), ids(3)),
+        Recovered::default(),
+        Rng::from_seed(u64::from(id) + 5),
+    )
+}
+
+/// Member 0, made leader by hand with member 1's (pre-)votes, and the messages of its first
+/// `Ready` as leader: an `AppendEntries` with its no-op to each of 1 and 2.
+fn hand_made_leader() -> (Raft, Vec<(PeerId, PeerMessage)>) {
+    let mut raft = member(0);
+    while raft.role() != Role::PreCandidate {
+        raft.tick();
+    }
+    raft.ready();
+    let term = Term(raft.term().0 + 1);
+    let granted = |pre_vote| RequestVoteReply {
+        term,
+        vote_granted: true,
+        pre_vote,
+    };
+    raft.step(PeerId(1), granted(true).into());
+    raft.ready();
+    raft.step(PeerId(1), granted(false).into());
+    assert_eq!(raft.role(), Role::Leader);
+    let messages = raft.ready().messages;
+    (raft, messages)
+}
+
+/// The message of `messages` addressed to `to`.
+fn to(messages: &[(PeerId, PeerMessage)], to: u32) -> PeerMessage {
+    messages
+        .iter()
+        .find(|(peer, _)| *peer == PeerId(to))
+        .map(|(_, m)| m.clone())
+        .unwrap_or_else(|| panic!("no message to {to} in {messages:?}"))
+}
+
+/// A follower's answer to `msg` from member 0.
+fn answer(follower: &mut Raft, msg: PeerMessage) -> AppendEntriesReply {
+    follower.step(PeerId(0), msg);
+    match follower.ready().messages.as_slice() {
+        [(PeerId(0), PeerMessage::AppendEntriesReply(r))] => *r,
+        other => panic!("expected one AppendEntriesReply to 0, got {other:?}"),
+    }
+}
+
+fn round_of(msg: &PeerMessage) -> u64 {
+    match msg {
+        PeerMessage::AppendEntries(m) => m.round,
+        other => panic!("expected AppendEntries, got {other:?}"),
+    }
+}
+
+/// The bug shape an echoed round closes: a follower's answer to an `AppendEntries` sent
+/// *before* a read was registered, delayed until *after* the read's round began, must not
+/// confirm the read. (While it was delayed, members 1 and 2 could have elected a new leader
+/// and committed writes this leader never hears of; confirming the read would serve them
+/// stale.) When replies carried no round, a reply counted for every round started before
+/// it arrived, and this read was confirmed by the late reply.
+#[test]
+fn a_late_answer_to_an_older_append_confirms_no_newer_read() {
+    let (mut leader, first) = hand_made_leader();
+    let (mut one, mut two) = (member(1), member(2));
+
+    // Member 1 answers the no-op at once, which commits it: reads may go.
+    let early = answer(&mut one, to(&first, 1));
+    assert_eq!(early.round, round_of(&to(&first, 1)), "the follower echoes");
+    leader.step(PeerId(1), early.into());
+    let noop = leader.last_index();
+    assert_eq!(leader.commit_index(), noop);
+    leader.ready();
+    // Member 2's answer to the same broadcast is held up in the network.
+    let late = answer(&mut two, to(&first, 2));
+    assert_eq!(late.round, round_of(&to(&first, 2)));
+    assert!(late.success);
+
+    // A read opens a new round; its heartbeats are lost for now.
+    leader.read_index(7).expect("leader");
+    let ready = leader.ready();
+    assert!(ready.reads.is_empty());
+    let broadcast = ready.messages;
+    assert_eq!(broadcast.len(), 2, "{broadcast:?}");
+    assert!(broadcast.iter().all(|(_, m)| round_of(m) > late.round));
+
+    // The late answer arrives, and a duplicate of member 1's: both answer the older round.
+    leader.step(PeerId(2), late.into());
+    leader.step(PeerId(1), early.into());
+    let ready = leader.ready();
+    assert_eq!(ready.reads, vec![], "a late answer confirmed a newer read");
+    assert_eq!(leader.role(), Role::Leader);
+    // An answer echoing a round that has not started is dropped, not trusted.
+    let forged = AppendEntriesReply {
+        round: u64::MAX,
+        ..late
+    };
+    leader.step(PeerId(2), forged.into());
+    assert_eq!(
+        leader.ready().reads,
+        vec![],
+        "a forged round confirmed a read"
+    );
+
+    // Member 2's answer to the read's own round confirms it: with the leader, a majority.
+    let fresh = answer(&mut two, to(&broadcast, 2));
+    assert_eq!(fresh.round, round_of(&to(&broadcast, 2)));
+    leader.step(PeerId(2), fresh.into());
+    assert_eq!(leader.ready().reads, vec![(7, noop)]);
+}
 
 #[test]
 fn lone_member_confirms_reads_at_once() {

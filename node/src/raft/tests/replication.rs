@@ -43,6 +43,9 @@ fn only_reply(raft: &mut Raft) -> AppendEntriesReply {
     }
 }
 
+/// The read round `append` tags its messages with.
+const ROUND: u64 = 7;
+
 fn append(term: u64, prev: u64, prev_term: u64, commit: u64, entries: Vec<Entry>) -> PeerMessage {
     PeerMessage::AppendEntries(AppendEntries {
         term: Term(term),
@@ -51,6 +54,7 @@ fn append(term: u64, prev: u64, prev_term: u64, commit: u64, entries: Vec<Entry>
         prev_log_term: Term(prev_term),
         leader_commit: LogIndex(commit),
         entries,
+        round: ROUND,
     })
 }
 
@@ -161,16 +165,18 @@ fn bad_and_stale_input_is_dropped_or_answered() {
             term: Term(2),
             success: true,
             last_log_index: LogIndex(u64::MAX),
+            round: 0,
         }
         .into(),
     );
     assert!(f.ready().is_empty());
     assert_eq!((f.term(), f.role()), (Term(2), Role::Follower));
 
-    // An older leader is told the current term, so it steps down.
+    // An older leader is told the current term, so it steps down; the answer acknowledges
+    // no read round (see `read.rs`).
     f.step(PeerId(1), append(1, 0, 0, 0, Vec::new()));
     let r = only_reply(&mut f);
-    assert_eq!((r.term, r.success), (Term(2), false));
+    assert_eq!((r.term, r.success, r.round), (Term(2), false, 0));
 
     // Absurd positions are refused, not trusted.
     f.step(
@@ -179,6 +185,10 @@ fn bad_and_stale_input_is_dropped_or_answered() {
     );
     let r = only_reply(&mut f);
     assert!(!r.success);
+    assert_eq!(
+        r.round, ROUND,
+        "a refusal in the leader's term echoes its round"
+    );
     assert_eq!(f.commit_index(), LogIndex(0));
 }
 
@@ -250,6 +260,7 @@ fn batches_respect_the_configured_limits() {
             term: raft.term(),
             success: false,
             last_log_index: LogIndex(0),
+            round: 0,
         }
         .into(),
     );

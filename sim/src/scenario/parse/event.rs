@@ -41,6 +41,10 @@ enum Action {
     Crash,
     Restart,
     CrashLeader,
+    IsolateLeader,
+    CrashGroup,
+    RestartGroup,
+    HealAll,
     CrashEcs,
     RestartEcs,
     PauseEcs,
@@ -59,6 +63,10 @@ impl Action {
             Action::Crash => "crash",
             Action::Restart => "restart",
             Action::CrashLeader => "crash_leader",
+            Action::IsolateLeader => "isolate_leader",
+            Action::CrashGroup => "crash_group",
+            Action::RestartGroup => "restart_group",
+            Action::HealAll => "heal_all",
             Action::CrashEcs => "crash_ecs",
             Action::RestartEcs => "restart_ecs",
             Action::PauseEcs => "pause_ecs",
@@ -76,8 +84,15 @@ impl Action {
         match self {
             Action::Join => &["count"],
             Action::Crash | Action::Restart => &["node"],
-            Action::CrashLeader => &["group"],
-            Action::CrashEcs | Action::RestartEcs | Action::PauseEcs | Action::ResumeEcs => &[],
+            Action::CrashLeader
+            | Action::IsolateLeader
+            | Action::CrashGroup
+            | Action::RestartGroup => &["group"],
+            Action::CrashEcs
+            | Action::RestartEcs
+            | Action::PauseEcs
+            | Action::ResumeEcs
+            | Action::HealAll => &[],
             Action::Partition | Action::Heal | Action::Hold | Action::Release => &["a", "b"],
             Action::SetPartSize => &["bytes"],
         }
@@ -186,6 +201,16 @@ impl TryFrom<RawEvent> for TimedEvent {
             Action::CrashLeader => Event::CrashLeader {
                 group: raw.group.ok_or_else(|| missing("group"))?,
             },
+            Action::IsolateLeader => Event::IsolateLeader {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::CrashGroup => Event::CrashGroup {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::RestartGroup => Event::RestartGroup {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::HealAll => Event::HealAll,
             Action::CrashEcs => Event::CrashEcs,
             Action::RestartEcs => Event::RestartEcs,
             Action::PauseEcs => Event::PauseEcs,

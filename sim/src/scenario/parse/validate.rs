@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::scenario::duration::format_duration;
 use crate::scenario::model::{Event, Scenario};
+use crate::scenario::names::{group_members, member_name, parse_host, HostName, GROUP_SIZES};
 
 /// The smallest `ecs_put` part size, in bytes.
 pub const MIN_PART_SIZE: usize = 128;
@@ -30,10 +31,11 @@ pub enum Invalid {
     /// `seeds` is empty.
     #[error("give at least one seed")]
     NoSeeds,
-    /// `cluster.group_size` is not 1.
+    /// `cluster.group_size` is not 1, 3 or 5.
     #[error(
-        "groups of more than one node need Raft replication, which is not implemented yet \
-         (group_size is {0}; it must be 1)"
+        "group_size must be 1, 3 or 5, not {0}: a group needs a majority of its nodes to \
+         elect a leader and commit, so an even size tolerates no more failures than the odd \
+         size below it (2 nodes survive none, 4 survive one) and only adds a copy of every write"
     )]
     GroupSize(u32),
     /// A part size below [`MIN_PART_SIZE`].
@@ -95,13 +97,27 @@ pub enum Invalid {
     /// `join` with `count = 0`.
     #[error("a join must start at least one group")]
     ZeroJoin,
-    /// Not `ecs`, `n<k>` or `c<i>`.
+    /// Not `ecs`, a node name or `c<i>`.
     #[error(
-        "{0:?} is not a host name; hosts are ecs, n<k> (the node of group k) and c<i> (client i)"
+        "{0:?} is not a host name; hosts are ecs, n<k> (the node of group k, in groups of \
+         one), n<k>a, n<k>b, ... (the members of group k, in groups of three or five) and \
+         c<i> (client i)"
     )]
     BadHostName(String),
+    /// A node name of the wrong shape for `cluster.group_size`: `n2` when groups have three
+    /// nodes, `n2a` when they have one, `n2d` when they have three.
+    #[error("{name:?} names no node: {}", node_names(*.group_size))]
+    WrongNodeName {
+        /// The name given.
+        name: String,
+        /// `cluster.group_size`.
+        group_size: u32,
+    },
     /// `crash`/`restart` of a host that is not a node.
-    #[error("{action} takes a node n<k>, not {name:?} (the ECS has crash_ecs and restart_ecs)")]
+    #[error(
+        "{action} takes a node (n<k>, or n<k>a, n<k>b, ... in groups of more than one), \
+         not {name:?} (the ECS has crash_ecs and restart_ecs)"
+    )]
     NotANode {
         /// The host given.
         name: String,
@@ -109,7 +125,11 @@ pub enum Invalid {
         action: &'static str,
     },
     /// A node whose group does not exist yet.
-    #[error("no node {name} exists at {} (groups by then: {})", d(.at), span("n", *.groups))]
+    #[error(
+        "no node {name} exists at {} (nodes by then: {})",
+        d(.at),
+        node_span(*.groups, *.group_size)
+    )]
     NoSuchNode {
         /// The node.
         name: String,
@@ -117,6 +137,8 @@ pub enum Invalid {
         at: Duration,
         /// Groups that exist by then.
         groups: u64,
+        /// `cluster.group_size`.
+        group_size: u32,
     },
     /// A client beyond `workload.clients`.
     #[error("no client {name} (clients: {})", span("c", u64::from(*.clients)))]
@@ -126,7 +148,8 @@ pub enum Invalid {
         /// `workload.clients`.
         clients: u32,
     },
-    /// `crash_leader` of a group that does not exist yet.
+    /// `crash_leader`, `isolate_leader`, `crash_group` or `restart_group` of a group that
+    /// does not exist yet.
     #[error("no group {group} exists at {} (groups by then: {})", d(.at), span("", *.groups))]
     NoSuchGroup {
         /// The group.
@@ -169,29 +192,37 @@ fn span(prefix: &str, count: u64) -> String {
     }
 }
 
-/// A host named in the timeline.
-enum Host {
-    Ecs,
-    Node(u64),
-    Client(u64),
+/// The nodes of `groups` groups of `group_size`: `n1..n3`, `n1a..n3c`, `none`.
+fn node_span(groups: u64, group_size: u32) -> String {
+    let name = |group: u64, member: u32| {
+        let group = u32::try_from(group).unwrap_or(u32::MAX);
+        member_name(group, member, group_size)
+    };
+    match groups {
+        0 => "none".to_owned(),
+        _ if groups == 1 && group_size <= 1 => name(1, 0),
+        _ => format!("{}..{}", name(1, 0), name(groups, group_size.max(1) - 1)),
+    }
 }
 
-/// `ecs`, `n<k>` or `c<i>`, with `k`, `i` written without leading zeros.
-fn host(name: &str) -> Option<Host> {
-    if name == "ecs" {
-        return Some(Host::Ecs);
+/// How nodes are named with this group size, for [`Invalid::WrongNodeName`].
+fn node_names(group_size: u32) -> String {
+    match group_size {
+        0 | 1 => "groups have one node each, named n<k> (n1, n2, ...)".to_owned(),
+        size => format!(
+            "groups have {size} nodes each, named n<k>a..{} (group 1 is {})",
+            member_name(0, size - 1, size).replace('0', "<k>"),
+            group_members(1, size).join(", ")
+        ),
     }
-    let number = |digits: &str| {
-        let canonical = digits == "0" || !digits.starts_with('0');
-        let all_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        (canonical && all_digits)
-            .then(|| digits.parse::<u64>().ok())
-            .flatten()
-    };
-    if let Some(k) = name.strip_prefix('n').and_then(number) {
-        Some(Host::Node(k))
-    } else {
-        name.strip_prefix('c').and_then(number).map(Host::Client)
+}
+
+/// Whether a node name's member letter (or its absence) suits the group size: `n<k>` in
+/// groups of one, a letter for a member that exists in bigger groups.
+fn member_fits(member: Option<u32>, group_size: u32) -> bool {
+    match member {
+        None => group_size <= 1,
+        Some(id) => group_size > 1 && id < group_size,
     }
 }
 
@@ -207,7 +238,8 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
 
     let c = &s.cluster;
     let gs = c.group_size;
-    out.rule(gs != 1, "cluster.group_size", || Invalid::GroupSize(gs));
+    let bad_size = !GROUP_SIZES.contains(&gs);
+    out.rule(bad_size, "cluster.group_size", || Invalid::GroupSize(gs));
     out.part_size(c.part_size, "cluster.part_size");
     let joins = |e: &Event| match e {
         Event::Join { count } => u64::from(*count),
@@ -272,7 +304,8 @@ fn timeline(s: &Scenario, out: &mut Rules) {
         u64::from(s.cluster.groups) + joined.sum::<u64>()
     };
     let mut previous = Duration::ZERO;
-    let mut crashed: BTreeMap<&str, Duration> = BTreeMap::new();
+    let group_size = s.cluster.group_size;
+    let mut crashed: BTreeMap<String, Duration> = BTreeMap::new();
     for (i, t) in s.timeline.iter().enumerate() {
         let at = t.at;
         let field = |name: &str| format!("timeline[{i}].{name}");
@@ -283,13 +316,23 @@ fn timeline(s: &Scenario, out: &mut Rules) {
         let after = at > duration;
         out.rule(after, &field("at"), || Invalid::AfterEnd { at, duration });
         let groups = groups_at(at);
-        let host_ok = |out: &mut Rules, name: &str, path: String| match host(name) {
+        let host_ok = |out: &mut Rules, name: &str, path: String| match parse_host(name) {
             None => out.push(path, Invalid::BadHostName(name.to_owned())),
-            Some(Host::Node(k)) if k == 0 || k > groups => {
+            Some(HostName::Node { member, .. }) if !member_fits(member, group_size) => {
                 let name = name.to_owned();
-                out.push(path, Invalid::NoSuchNode { name, at, groups });
+                out.push(path, Invalid::WrongNodeName { name, group_size });
             }
-            Some(Host::Client(c)) if c == 0 || c > u64::from(s.workload.clients) => {
+            Some(HostName::Node { group: k, .. }) if k == 0 || k > groups => {
+                let name = name.to_owned();
+                let bad = Invalid::NoSuchNode {
+                    name,
+                    at,
+                    groups,
+                    group_size,
+                };
+                out.push(path, bad);
+            }
+            Some(HostName::Client(c)) if c == 0 || c > u64::from(s.workload.clients) => {
                 let (name, clients) = (name.to_owned(), s.workload.clients);
                 out.push(path, Invalid::NoSuchClient { name, clients });
             }
@@ -300,7 +343,7 @@ fn timeline(s: &Scenario, out: &mut Rules) {
             Event::Crash { node } | Event::Restart { node } => {
                 let crash = matches!(t.event, Event::Crash { .. });
                 let action = if crash { "crash" } else { "restart" };
-                if !matches!(host(node), Some(Host::Node(_))) {
+                if !matches!(parse_host(node), Some(HostName::Node { .. })) {
                     let name = node.clone();
                     out.push(field("node"), Invalid::NotANode { name, action });
                     continue;
@@ -312,10 +355,13 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     let node = node.clone();
                     out.push(field("node"), Invalid::AlreadyCrashed { node, since });
                 } else {
-                    crashed.insert(node.as_str(), at);
+                    crashed.insert(node.clone(), at);
                 }
             }
-            Event::CrashLeader { group } => {
+            Event::CrashLeader { group }
+            | Event::IsolateLeader { group }
+            | Event::CrashGroup { group }
+            | Event::RestartGroup { group } => {
                 let bad = *group == 0 || u64::from(*group) > groups;
                 let group = *group;
                 out.rule(bad, &field("group"), || Invalid::NoSuchGroup {
@@ -323,6 +369,20 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     at,
                     groups,
                 });
+                // A whole group down or up again, for the crash-state rule. A member that
+                // is already down stays down: crash_group crashes the others.
+                if !bad {
+                    let members = group_members(group, group_size);
+                    if matches!(t.event, Event::CrashGroup { .. }) {
+                        for m in members {
+                            crashed.entry(m).or_insert(at);
+                        }
+                    } else if matches!(t.event, Event::RestartGroup { .. }) {
+                        for m in members {
+                            crashed.remove(&m);
+                        }
+                    }
+                }
             }
             Event::Partition { a, b } | Event::Heal { a, b } => {
                 out.rule(a.is_empty(), &field("a"), || Invalid::EmptySide);
@@ -344,7 +404,11 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 out.rule(a == b, &field("b"), || Invalid::SameHost(b.clone()));
             }
             Event::SetPartSize { bytes } => out.part_size(*bytes, &field("bytes")),
-            Event::CrashEcs | Event::RestartEcs | Event::PauseEcs | Event::ResumeEcs => {}
+            Event::CrashEcs
+            | Event::RestartEcs
+            | Event::PauseEcs
+            | Event::ResumeEcs
+            | Event::HealAll => {}
         }
     }
 }

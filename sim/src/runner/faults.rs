@@ -1,0 +1,242 @@
+//! Carrying out the timeline's events (and the random faults) on the running simulation,
+//! and healing everything before the liveness phase. Every action leaves a line in the
+//! trace saying what was done to which host.
+
+use std::time::Duration;
+
+use super::{fault, hosts, World};
+use crate::scenario::Event;
+use crate::trace::leaders;
+
+/// Repairs every cut link and releases every held one between the ECS, the nodes and
+/// the clients.
+fn heal_links(sim: &mut turmoil::Sim<'_>, world: &World) {
+    let all = world.all_hosts();
+    for a in &all {
+        for b in &all {
+            if a < b {
+                sim.repair(a.as_str(), b.as_str());
+                sim.release(a.as_str(), b.as_str());
+            }
+        }
+    }
+}
+
+/// Before the final reads: restart what is down and reconnect what is cut, so the
+/// liveness phase runs on a healed cluster.
+pub(super) fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now: Duration) {
+    heal_links(sim, world);
+    if world.ecs_down {
+        sim.bounce("ecs");
+        world.ecs_down = false;
+    }
+    let down: Vec<String> = std::mem::take(&mut world.down).into_iter().collect();
+    for n in &down {
+        sim.bounce(n.as_str());
+    }
+    if world.disturbed {
+        fault(
+            &world.trace,
+            now,
+            "faults end: every link healed, every host up".to_string(),
+        );
+    }
+}
+
+/// Carries out one timeline event (or random fault) at simulated time `now`.
+pub(super) fn apply(sim: &mut turmoil::Sim<'_>, world: &mut World, event: &Event, now: Duration) {
+    let trace = world.trace.clone();
+    world.disturbed |= !matches!(event, Event::Join { .. } | Event::SetPartSize { .. });
+    match event {
+        Event::Join { count } => {
+            for _ in 0..*count {
+                let names = hosts::add_group(sim, world);
+                let text = match names.as_slice() {
+                    [name] => format!("start {name} (joins)"),
+                    _ => format!(
+                        "start group {}: {} (joins)",
+                        world.groups.len(),
+                        names.join(" ")
+                    ),
+                };
+                fault(&trace, now, text);
+            }
+        }
+        Event::Crash { node } => crash_node(sim, world, node, now, ""),
+        Event::CrashLeader { group } => {
+            if let Some((node, why)) = leader_of(world, *group, now) {
+                crash_node(sim, world, &node, now, &why);
+            }
+        }
+        Event::IsolateLeader { group } => {
+            if let Some((node, why)) = leader_of(world, *group, now) {
+                for other in world.all_hosts() {
+                    if other != node {
+                        sim.partition(node.as_str(), other.as_str());
+                    }
+                }
+                let text = if why.is_empty() {
+                    format!("isolate {node} from every other host")
+                } else {
+                    format!("isolate {node} ({why}) from every other host")
+                };
+                fault(&trace, now, text);
+            }
+        }
+        Event::CrashGroup { group } => {
+            let Some(members) = world.group(*group) else {
+                return;
+            };
+            let up: Vec<String> = members
+                .into_iter()
+                .filter(|m| !world.down.contains(m))
+                .collect();
+            for m in &up {
+                sim.crash(m.as_str());
+                world.down.insert(m.clone());
+            }
+            let text = if up.is_empty() {
+                format!("crash group {group}: every member is down already")
+            } else {
+                format!("crash group {group}: {} (power loss)", up.join(" "))
+            };
+            fault(&trace, now, text);
+        }
+        Event::RestartGroup { group } => {
+            let Some(members) = world.group(*group) else {
+                return;
+            };
+            // Only the members that are down: after crash_leader this brings back just the
+            // old leader, and running members are never bounced.
+            let down: Vec<String> = members
+                .into_iter()
+                .filter(|m| world.down.remove(m))
+                .collect();
+            for m in &down {
+                sim.bounce(m.as_str());
+            }
+            let text = if down.is_empty() {
+                format!("restart group {group}: no member is down")
+            } else {
+                format!("restart group {group}: {}", down.join(" "))
+            };
+            fault(&trace, now, text);
+        }
+        Event::HealAll => {
+            heal_links(sim, world);
+            fault(
+                &trace,
+                now,
+                "heal all: every link repaired, every hold released".to_string(),
+            );
+        }
+        Event::Restart { node } => {
+            if world.is_node(node) {
+                world.down.remove(node);
+                sim.bounce(node.as_str());
+                fault(&trace, now, format!("restart {node}"));
+            }
+        }
+        Event::CrashEcs => {
+            if !world.ecs_down {
+                sim.crash("ecs");
+                world.ecs_down = true;
+                fault(&trace, now, "crash ecs (power loss)".to_string());
+            }
+        }
+        Event::RestartEcs => {
+            sim.bounce("ecs");
+            world.ecs_down = false;
+            fault(&trace, now, "restart ecs".to_string());
+        }
+        Event::PauseEcs | Event::ResumeEcs => {
+            let others: Vec<String> = world.nodes().cloned().chain(world.clients()).collect();
+            for h in &others {
+                if matches!(event, Event::PauseEcs) {
+                    sim.hold("ecs", h.as_str());
+                } else {
+                    sim.release("ecs", h.as_str());
+                }
+            }
+            let verb = if matches!(event, Event::PauseEcs) {
+                "pause"
+            } else {
+                "resume"
+            };
+            fault(&trace, now, format!("{verb} ecs (hold its links)"));
+        }
+        Event::Partition { a, b } | Event::Heal { a, b } => {
+            let cut = matches!(event, Event::Partition { .. });
+            for x in a {
+                for y in b {
+                    if cut {
+                        sim.partition(x.as_str(), y.as_str());
+                    } else {
+                        sim.repair(x.as_str(), y.as_str());
+                    }
+                }
+            }
+            let verb = if cut { "partition" } else { "heal" };
+            fault(
+                &trace,
+                now,
+                format!("{verb} [{}] | [{}]", a.join(" "), b.join(" ")),
+            );
+        }
+        Event::Hold { a, b } => {
+            sim.hold(a.as_str(), b.as_str());
+            fault(&trace, now, format!("hold {a} <-> {b}"));
+        }
+        Event::Release { a, b } => {
+            sim.release(a.as_str(), b.as_str());
+            fault(&trace, now, format!("release {a} <-> {b}"));
+        }
+        Event::SetPartSize { bytes } => {
+            world.part_size.set(*bytes);
+            fault(&trace, now, format!("ecs_put part size set to {bytes} B"));
+        }
+    }
+}
+
+/// The member of group `group` that leads it now, with the reason it was chosen (for the
+/// trace): the member that sent `AppendEntries` in the highest term seen, or member `a`
+/// when none has led yet. A group of one: its node, with no reason (its trace reads as it
+/// always did). `None`, with a note in the trace, when the group has not started or its
+/// last leader is down.
+fn leader_of(world: &World, group: u32, now: Duration) -> Option<(String, String)> {
+    let members = world.group(group)?;
+    if let [only] = members.as_slice() {
+        return Some((only.clone(), String::new()));
+    }
+    let found = leaders::current_leader(&world.trace.borrow(), &members);
+    let (node, why) = match found {
+        Some((node, term)) => (node, format!("leader of group {group} in term {term}")),
+        None => (
+            members[0].clone(),
+            format!("group {group} has had no leader yet: its first member"),
+        ),
+    };
+    if world.down.contains(&node) {
+        fault(
+            &world.trace,
+            now,
+            format!("no leader of group {group} to reach: {node} ({why}) is down"),
+        );
+        return None;
+    }
+    Some((node, why))
+}
+
+/// Power loss of `node`; `why` (if not empty) says why this node, in the trace.
+fn crash_node(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Duration, why: &str) {
+    if world.is_node(node) && !world.down.contains(node) {
+        sim.crash(node);
+        world.down.insert(node.to_string());
+        let text = if why.is_empty() {
+            format!("crash {node} (power loss)")
+        } else {
+            format!("crash {node} ({why}, power loss)")
+        };
+        fault(&world.trace, now, text);
+    }
+}
