@@ -76,6 +76,9 @@ pub struct GroupSpec {
     pub tick: Duration,
     /// Bounds on peer frames.
     pub limits: Limits,
+    /// Snapshot the state and compact the Raft log once the log file reaches this many
+    /// bytes (and twice its size after the last compaction).
+    pub compact_log_bytes: u64,
 }
 
 impl GroupSpec {
@@ -86,6 +89,8 @@ impl GroupSpec {
     pub const ELECTION_TICKS: (u32, u32) = (50, 100);
     /// Heartbeat interval in ticks (100 ms).
     pub const HEARTBEAT_TICKS: u32 = 10;
+    /// Default log size that triggers a snapshot.
+    pub const COMPACT_LOG_BYTES: u64 = 4 * 1024 * 1024;
 
     /// Member `me` of a group whose members are `0..size`, with the other members' peer
     /// addresses; the timings above.
@@ -98,6 +103,7 @@ impl GroupSpec {
             peer_addrs,
             tick: Self::TICK,
             limits: Limits::DEFAULT,
+            compact_log_bytes: Self::COMPACT_LOG_BYTES,
         }
     }
 
@@ -163,14 +169,18 @@ impl GroupHandle {
             is_me: false,
             term: raft.term(),
         });
+        let shared = replica::Shared {
+            state: state.clone(),
+            leadership: lead_tx,
+            stopped: stopped.clone(),
+        };
         let replica = Replica::new(
             raft,
             opened.store,
-            state.clone(),
             applied,
             transport,
-            lead_tx,
-            stopped.clone(),
+            shared,
+            spec.compact_log_bytes,
         );
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::task::spawn_local(replica.run(rx, inbox_rx, spec.tick));

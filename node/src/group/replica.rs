@@ -25,10 +25,6 @@ use super::GroupError;
 use crate::io::Disk;
 use crate::raft::{Raft, Role, SnapshotMeta};
 
-/// Compact once the Raft log file reaches this size (and twice its size after the last
-/// compaction).
-pub const COMPACT_MIN_LOG_BYTES: u64 = 4 * 1024 * 1024;
-
 /// What the rest of the node may ask of the replica.
 pub(super) enum Request {
     /// Replicate and apply a command.
@@ -56,6 +52,9 @@ pub(super) struct Replica<D: Disk> {
     pub(super) transport: Transport,
     pub(super) leadership: watch::Sender<Leadership>,
     pub(super) stopped: Rc<Cell<bool>>,
+    /// Compact once the Raft log file reaches this size (and twice its size after the
+    /// last compaction).
+    pub(super) compact_log_bytes: u64,
     /// Proposals waiting for their entry: index -> (term proposed in, answer).
     waiting: BTreeMap<LogIndex, (Term, oneshot::Sender<Result<Outcome, GroupError>>)>,
     /// Read barriers waiting for Raft to confirm leadership: id -> answer.
@@ -65,24 +64,34 @@ pub(super) struct Replica<D: Disk> {
     next_read: u64,
 }
 
+/// What the replica shares with its handles.
+pub(super) struct Shared {
+    /// The applied state, read by the node.
+    pub(super) state: Rc<RefCell<GroupState>>,
+    /// Who leads, watched by the node.
+    pub(super) leadership: watch::Sender<Leadership>,
+    /// Set once storage failed and the replica stopped.
+    pub(super) stopped: Rc<Cell<bool>>,
+}
+
 impl<D: Disk> Replica<D> {
     pub(super) fn new(
         raft: Raft,
         store: RaftStore<D>,
-        state: Rc<RefCell<GroupState>>,
         applied: LogIndex,
         transport: Transport,
-        leadership: watch::Sender<Leadership>,
-        stopped: Rc<Cell<bool>>,
+        shared: Shared,
+        compact_log_bytes: u64,
     ) -> Self {
         Replica {
+            compact_log_bytes,
             raft,
             store,
-            state,
+            state: shared.state,
             applied,
             transport,
-            leadership,
-            stopped,
+            leadership: shared.leadership,
+            stopped: shared.stopped,
             waiting: BTreeMap::new(),
             reads: BTreeMap::new(),
             confirmed: Vec::new(),
@@ -240,7 +249,7 @@ impl<D: Disk> Replica<D> {
     }
 
     fn maybe_compact(&mut self) -> Result<(), GroupError> {
-        if !self.store.wants_compaction(COMPACT_MIN_LOG_BYTES) || self.applied.0 == 0 {
+        if !self.store.wants_compaction(self.compact_log_bytes) || self.applied.0 == 0 {
             return Ok(());
         }
         let Some(term) = self.raft.term_at(self.applied) else {

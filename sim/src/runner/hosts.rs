@@ -74,7 +74,10 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
             .filter(|(j, _)| *j != i)
             .map(|(j, n)| (PeerId(j as u32), format!("{n}:{PEER_PORT}")))
             .collect();
-        let spec = GroupSpec::member(id, size, peer_addrs);
+        let mut spec = GroupSpec::member(id, size, peer_addrs);
+        // Small, so every run exercises snapshots, log compaction and snapshot install
+        // for members that fall behind (after a crash or a partition).
+        spec.compact_log_bytes = 32 * 1024;
         let mut config = NodeConfig::new(
             host_port(name, ADMIN_PORT),
             host_port(name, CLIENT_PORT),
