@@ -8,46 +8,17 @@
 
 use std::collections::BTreeMap;
 
-use protocol::ecs::{ClusterView, Reply, Request};
+use protocol::ecs::{ClusterView, Request};
 
-use super::Failure;
-use crate::trace::{Message, Trace, What};
+use super::{accepted_requests, Failure};
+use crate::trace::Trace;
 
 /// The last `cluster_view` each host accepted (answered `ok`).
 pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
-    // Requests and replies alternate on an admin connection, so the next reply a host
-    // sends to the same peer answers the request it received.
-    let mut pending: BTreeMap<(String, String), ClusterView> = BTreeMap::new();
     let mut views = BTreeMap::new();
-    for e in &trace.events {
-        match &e.what {
-            What::Recv {
-                host,
-                from,
-                msg: Message::AdminRequest(r),
-            } => {
-                let key = (host.to_string(), from.to_string());
-                match r {
-                    Request::ClusterView(v) => {
-                        pending.insert(key, v.clone());
-                    }
-                    _ => {
-                        pending.remove(&key);
-                    }
-                }
-            }
-            What::Send {
-                from,
-                to,
-                msg: Message::AdminReply(reply),
-            } => {
-                if let Some(v) = pending.remove(&(from.to_string(), to.to_string())) {
-                    if *reply == Reply::Ok {
-                        views.insert(from.to_string(), v);
-                    }
-                }
-            }
-            _ => {}
+    for (host, request) in accepted_requests(trace) {
+        if let Request::ClusterView(v) = request {
+            views.insert(host.to_string(), v.clone());
         }
     }
     views

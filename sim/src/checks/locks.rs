@@ -7,11 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use protocol::ecs::{Reply, Request};
+use protocol::ecs::Request;
 
 use super::joins::group_name;
-use super::Failure;
-use crate::trace::{Message, Trace, What};
+use super::{accepted_requests, Failure};
+use crate::trace::Trace;
 
 /// Checks that no group ends write-locked. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
@@ -20,39 +20,15 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
         .enumerate()
         .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
         .collect();
-    // The last lock request each node received, and whether the node then answered ok
-    // on that connection; requests and replies alternate on an admin connection, so the
-    // next reply a node sends to the same peer answers it.
-    let mut pending: BTreeMap<(String, String), bool> = BTreeMap::new();
     let mut locked: BTreeMap<usize, bool> = BTreeMap::new();
-    for e in &trace.events {
-        match &e.what {
-            What::Recv {
-                host,
-                from,
-                msg: Message::AdminRequest(r),
-            } => {
-                let lock = match r {
-                    Request::WriteLock => Some(true),
-                    Request::ReleaseLock => Some(false),
-                    _ => None,
-                };
-                if let Some(lock) = lock {
-                    pending.insert((host.to_string(), from.to_string()), lock);
-                }
-            }
-            What::Send {
-                from,
-                to,
-                msg: Message::AdminReply(reply),
-            } => {
-                if let Some(lock) = pending.remove(&(from.to_string(), to.to_string())) {
-                    if let (Reply::Ok, Some(&g)) = (reply, group_of.get(&**from)) {
-                        locked.insert(g, lock);
-                    }
-                }
-            }
-            _ => {}
+    for (host, request) in accepted_requests(trace) {
+        let lock = match request {
+            Request::WriteLock => true,
+            Request::ReleaseLock => false,
+            _ => continue,
+        };
+        if let Some(&g) = group_of.get(host) {
+            locked.insert(g, lock);
         }
     }
     groups
@@ -66,4 +42,54 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::ecs::{Reply, Request};
+
+    use super::*;
+    use crate::trace::{Message, What};
+
+    fn exchange(trace: &mut Trace, host: &str, request: Request, reply: Reply) {
+        trace.push(
+            Duration::ZERO,
+            What::Recv {
+                host: host.into(),
+                from: "ecs".into(),
+                msg: Message::AdminRequest(request),
+            },
+        );
+        trace.push(
+            Duration::ZERO,
+            What::Send {
+                from: host.into(),
+                to: "ecs".into(),
+                msg: Message::AdminReply(reply),
+            },
+        );
+    }
+
+    #[test]
+    fn a_lock_counts_once_accepted_and_until_an_accepted_release() {
+        let groups = vec![vec!["n1a".to_string(), "n1b".to_string()]];
+        let mut trace = Trace::default();
+        // A follower refuses: nothing changes.
+        exchange(
+            &mut trace,
+            "n1b",
+            Request::WriteLock,
+            Reply::NotLeader(None),
+        );
+        assert!(check(&groups, &trace).is_empty());
+        exchange(&mut trace, "n1a", Request::WriteLock, Reply::Ok);
+        let failures = check(&groups, &trace);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("write-locked"));
+        // The release is accepted by another member (a new leader): the group is free.
+        exchange(&mut trace, "n1b", Request::ReleaseLock, Reply::Ok);
+        assert!(check(&groups, &trace).is_empty());
+    }
 }

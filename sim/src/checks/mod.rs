@@ -67,3 +67,37 @@ pub fn run_all(
     }
     out
 }
+
+/// Every ECS-protocol request a host accepted (answered `ok`), in trace order, as
+/// (host, request). Requests and replies alternate on an admin connection, so the next
+/// reply a host sends to a peer answers the last request it received from that peer.
+pub fn accepted_requests(trace: &Trace) -> Vec<(&str, &protocol::ecs::Request)> {
+    use crate::trace::{Message, What};
+    use std::collections::BTreeMap;
+    let mut pending = BTreeMap::new();
+    let mut accepted = Vec::new();
+    for e in &trace.events {
+        match &e.what {
+            What::Recv {
+                host,
+                from,
+                msg: Message::AdminRequest(r),
+            } => {
+                pending.insert((&**host, &**from), r);
+            }
+            What::Send {
+                from,
+                to,
+                msg: Message::AdminReply(reply),
+            } => {
+                if let Some(r) = pending.remove(&(&**from, &**to)) {
+                    if *reply == protocol::ecs::Reply::Ok {
+                        accepted.push((&**from, r));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    accepted
+}

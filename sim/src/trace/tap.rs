@@ -37,6 +37,29 @@ struct Tap {
 }
 
 impl Tap {
+    /// Records one binary frame's decoding; false when the buffer holds no more frames
+    /// (or never will: garbage stops the tap).
+    fn take<M>(
+        &mut self,
+        decoded: Result<Option<(M, usize)>, protocol::DecodeError>,
+        wrap: impl FnOnce(M) -> Message,
+        out: &mut Vec<Message>,
+    ) -> bool {
+        match decoded {
+            Ok(Some((m, used))) => {
+                let _ = self.buf.split_to(used);
+                out.push(wrap(m));
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                out.push(Message::Garbage(e.to_string()));
+                self.broken = true;
+                false
+            }
+        }
+    }
+
     fn feed(&mut self, bytes: &[u8]) -> Vec<Message> {
         let mut out = Vec::new();
         if self.broken {
@@ -45,32 +68,20 @@ impl Tap {
         self.buf.extend_from_slice(bytes);
         loop {
             match self.protocol {
-                Protocol::Client => match Packet::decode(&self.buf, &Limits::DEFAULT) {
-                    Ok(Some((p, used))) => {
-                        let _ = self.buf.split_to(used);
-                        out.push(Message::Client(p));
-                    }
-                    Ok(None) => return out,
-                    Err(e) => {
-                        out.push(Message::Garbage(e.to_string()));
-                        self.broken = true;
+                Protocol::Client => {
+                    let decoded = Packet::decode(&self.buf, &Limits::DEFAULT);
+                    if !self.take(decoded, Message::Client, &mut out) {
                         return out;
                     }
-                },
+                }
                 // The harness configures every member with the default limits, so this
                 // decodes exactly what the receiving member accepts.
-                Protocol::Peer => match PeerMessage::decode(&self.buf, &Limits::DEFAULT) {
-                    Ok(Some((m, used))) => {
-                        let _ = self.buf.split_to(used);
-                        out.push(Message::Peer(m));
-                    }
-                    Ok(None) => return out,
-                    Err(e) => {
-                        out.push(Message::Garbage(e.to_string()));
-                        self.broken = true;
+                Protocol::Peer => {
+                    let decoded = PeerMessage::decode(&self.buf, &Limits::DEFAULT);
+                    if !self.take(decoded, Message::Peer, &mut out) {
                         return out;
                     }
-                },
+                }
                 Protocol::Admin => {
                     match split_line_bytes(&self.buf, protocol::ecs::DEFAULT_MAX_LINE_LEN) {
                         Ok(Some((line, used))) => {
