@@ -6,6 +6,7 @@
 //! kept failing.
 
 use protocol::client::{is_retryable, Packet};
+// tokio's clock: virtual (and deterministic) inside the simulation.
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::debug;
 

@@ -15,6 +15,7 @@ use protocol::peer::{Hello, HelloReply, PeerId, PeerMessage};
 use protocol::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
+// tokio's clock: virtual (and deterministic) inside the simulation.
 use tokio::time::Instant;
 
 use crate::io::{Listener, Network};
