@@ -6,6 +6,7 @@
 //! - [`trace`]: the message trace, recorded from every simulated stream, and its renderings.
 //! - [`workload`]: what simulated clients do, and the history they record.
 //! - [`runner`]: one run of one scenario with one seed.
+//! - [`fnv`]: the stable hash behind seed derivation and trace hashes.
 //! - [`checks`]: the checks that judge a run.
 //! - [`cli`]: the parts of the `sim` command-line tool (many seeds on worker threads,
 //!   summaries, regression files).
@@ -13,6 +14,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod fnv;
 pub mod runner;
 pub mod runtime;
 pub mod scenario;

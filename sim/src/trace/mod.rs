@@ -256,14 +256,11 @@ impl Trace {
 
     /// A 64-bit FNV-1a hash of the full one-line rendering: equal traces, equal hashes.
     pub fn hash(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for line in self.events.iter().map(render::line) {
-            for b in line.bytes().chain(std::iter::once(b'\n')) {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-        h
+        crate::fnv::fnv1a(self.events.iter().flat_map(|e| {
+            let mut line = render::line(e).into_bytes();
+            line.push(b'\n');
+            line
+        }))
     }
 
     /// The first event where two traces differ, as (index, this line, other line).

@@ -150,6 +150,21 @@ impl<S> TracedStream<S> {
     }
 }
 
+impl<S> TracedStream<S> {
+    /// Appends `msgs` to the trace at the current simulated time, each made an event by
+    /// `event(this host, the peer, message)`.
+    fn record(&self, msgs: Vec<Message>, event: impl Fn(Rc<str>, Rc<str>, Message) -> What) {
+        if msgs.is_empty() {
+            return;
+        }
+        let at = now();
+        let mut trace = self.trace.borrow_mut();
+        for msg in msgs {
+            trace.push(at, event(self.host.clone(), self.peer.clone(), msg));
+        }
+    }
+}
+
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
@@ -165,20 +180,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for TracedStream<S> {
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &result {
             let msgs = this.received.feed(&buf.filled()[before..]);
-            if !msgs.is_empty() {
-                let at = now();
-                let mut trace = this.trace.borrow_mut();
-                for msg in msgs {
-                    trace.push(
-                        at,
-                        What::Recv {
-                            host: this.host.clone(),
-                            from: this.peer.clone(),
-                            msg,
-                        },
-                    );
-                }
-            }
+            this.record(msgs, |host, peer, msg| What::Recv {
+                host,
+                from: peer,
+                msg,
+            });
         }
         result
     }
@@ -194,20 +200,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &result {
             let msgs = this.sent.feed(&data[..*n]);
-            if !msgs.is_empty() {
-                let at = now();
-                let mut trace = this.trace.borrow_mut();
-                for msg in msgs {
-                    trace.push(
-                        at,
-                        What::Send {
-                            from: this.host.clone(),
-                            to: this.peer.clone(),
-                            msg,
-                        },
-                    );
-                }
-            }
+            this.record(msgs, |host, peer, msg| What::Send {
+                from: host,
+                to: peer,
+                msg,
+            });
         }
         result
     }
