@@ -52,6 +52,13 @@ impl EcsConfig {
     }
 }
 
+impl EcsConfig {
+    /// The ECS's state file.
+    fn state_path(&self) -> PathBuf {
+        self.data_dir.join("ecs-state")
+    }
+}
+
 /// Why the ECS stopped.
 #[derive(Debug, Error)]
 pub enum EcsError {
@@ -87,15 +94,12 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
-    fn state_path(&self) -> PathBuf {
-        self.config.data_dir.join("ecs-state")
-    }
-
     /// Writes the state durably. A failure here is fatal: the ECS must not act on a step
     /// it could not record.
     pub(crate) fn persist(&self) -> Result<(), std::io::Error> {
         let text = self.state.borrow().to_text();
-        self.disk.replace(&self.state_path(), text.as_bytes())
+        self.disk
+            .replace(&self.config.state_path(), text.as_bytes())
     }
 
     pub(crate) fn link(&self) -> AdminLink<N> {
@@ -114,7 +118,7 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
         source,
     };
     disk.create_dir_all(&config.data_dir).map_err(io_err)?;
-    let path = config.data_dir.join("ecs-state");
+    let path = config.state_path();
     let state = match disk.read(&path).map_err(io_err)? {
         Some(bytes) => EcsState::from_text(&String::from_utf8_lossy(&bytes))?,
         None => EcsState::default(),
