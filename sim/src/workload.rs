@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use node::client::{Client, ClientConfig, ClientError};
 use node::io::Rng;
+use protocol::client::SessionTag;
 
 use crate::runtime::SimNet;
 use crate::scenario::Scenario;
@@ -50,19 +51,75 @@ pub enum Outcome {
         /// The value after it.
         current: Option<Bytes>,
     },
+    /// A definite refusal: the operation was not applied (see [`Outcome::kind`]).
+    Failed(String),
     /// No answer: the operation may or may not have been applied.
     Unknown(String),
+}
+
+/// The three outcomes of a history record, as Jepsen names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutcomeKind {
+    /// Answered: the result is what the store did.
+    Ok,
+    /// Definitely not applied.
+    Fail,
+    /// Unknown: it may have taken effect, at any point after its invocation, or never.
+    Info,
+}
+
+impl OutcomeKind {
+    /// `ok`, `fail` or `info`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutcomeKind::Ok => "ok",
+            OutcomeKind::Fail => "fail",
+            OutcomeKind::Info => "info",
+        }
+    }
+}
+
+impl Outcome {
+    /// Which of ok / fail / info this is.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::Failed(_) => OutcomeKind::Fail,
+            Outcome::Unknown(_) => OutcomeKind::Info,
+            _ => OutcomeKind::Ok,
+        }
+    }
+
+    /// The outcome of a client library error. Only errors that say nothing was applied
+    /// are definite: a non-retryable 'e' from a node (the store refused the command), a
+    /// handshake refusal and a configuration with no node (nothing was sent). A timeout or
+    /// a malformed answer leaves a write's effect unknown.
+    pub fn from_error(e: &ClientError) -> Outcome {
+        match e {
+            ClientError::Server(_) | ClientError::Handshake { .. } | ClientError::NoSeeds => {
+                Outcome::Failed(e.to_string())
+            }
+            ClientError::Timeout { .. } | ClientError::Protocol { .. } => {
+                Outcome::Unknown(e.to_string())
+            }
+        }
+    }
 }
 
 /// One operation from invocation to completion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// Client number (from 1).
+    /// Client host number (from 1; 0 for the verifier).
     pub client: u32,
+    /// The process that ran it, as Jepsen counts them: one per connection lane of a
+    /// client (a client with `concurrency` N has N processes, each one operation at a
+    /// time), the verifier last. Unique across the run.
+    pub process: u32,
     /// The key.
     pub key: String,
     /// What was asked.
     pub op: Op,
+    /// The session tag a write carried (client id, sequence); `None` for reads.
+    pub session: Option<SessionTag>,
     /// Simulated time the client sent it.
     pub invoked: Duration,
     /// Simulated time the client got its answer or gave up.
@@ -116,6 +173,10 @@ pub async fn perform(
     history: &HistoryHandle,
 ) -> Outcome {
     let invoked = now();
+    let session = (!matches!(op, Op::Get)).then(|| SessionTag {
+        client_id: client.client_id(),
+        sequence: client.next_sequence(),
+    });
     let k = Bytes::copy_from_slice(key.as_bytes());
     let result: Result<Outcome, ClientError> = match &op {
         Op::Get => client.get(k).await.map(Outcome::Value),
@@ -129,11 +190,13 @@ pub async fn perform(
                 current: c.current,
             }),
     };
-    let outcome = result.unwrap_or_else(|e| Outcome::Unknown(e.to_string()));
+    let outcome = result.unwrap_or_else(|e| Outcome::from_error(&e));
     history.borrow_mut().records.push(Record {
         client: id,
+        process: id,
         key: key.to_string(),
         op,
+        session,
         invoked,
         completed: now(),
         outcome: outcome.clone(),

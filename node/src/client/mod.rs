@@ -135,6 +135,11 @@ impl<N: Network> Client<N> {
         self.client_id
     }
 
+    /// The sequence number the next write operation will carry in its session tag.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
     /// Reads `key`: its value, or `None` if it is absent.
     pub async fn get(&mut self, key: impl Into<Bytes>) -> Result<Option<Bytes>, ClientError> {
         match self.command(Command::Get { key: key.into() }).await? {

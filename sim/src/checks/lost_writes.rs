@@ -55,8 +55,8 @@ fn possible_finals(records: &[&Record], (from, to): (Duration, Duration)) -> Vec
                 maybe.extend(effect(r));
                 continue;
             }
-            // An answer that does not fit its operation: the client library rejects
-            // those, so this cannot happen; keep the state as it was.
+            // A definite refusal changes nothing; an answer that does not fit its
+            // operation cannot happen (the client library rejects those).
             _ => continue,
         }
         maybe.clear();
@@ -114,8 +114,10 @@ mod tests {
     fn timed(op: Op, outcome: Outcome, invoked: u64, completed: u64) -> Record {
         Record {
             client: 1,
+            process: 1,
             key: "k".into(),
             op,
+            session: None,
             invoked: Duration::from_millis(invoked),
             completed: Duration::from_millis(completed),
             outcome,
