@@ -5,6 +5,7 @@
 //! - [`runtime`]: turmoil implementations of node's network and disk seams.
 //! - [`trace`]: the message trace, recorded from every simulated stream, and its renderings.
 //! - [`workload`]: what simulated clients do, and the history they record.
+//! - [`export`]: the history as JSON lines and as Jepsen-style EDN.
 //! - [`runner`]: one run of one scenario with one seed.
 //! - [`fnv`]: the stable hash behind seed derivation and trace hashes.
 //! - [`checks`]: the checks that judge a run.
@@ -14,6 +15,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod export;
 pub mod fnv;
 pub mod runner;
 pub mod runtime;

@@ -124,6 +124,12 @@ pub struct Record {
     pub invoked: Duration,
     /// Simulated time the client got its answer or gave up.
     pub completed: Duration,
+    /// Position of the invocation among all history events of the run (invocations and
+    /// completions, counted from 0 in the order the simulation ran them). Finer than
+    /// `invoked`: many events share one simulated tick, and this says which came first.
+    pub invoke_seq: u64,
+    /// Position of the completion among all history events of the run.
+    pub complete_seq: u64,
     /// The answer.
     pub outcome: Outcome,
 }
@@ -141,6 +147,10 @@ pub struct FinalRead {
     pub invoked: Duration,
     /// Simulated time it got the answer or gave up.
     pub completed: Duration,
+    /// Position of its first attempt among all history events (see [`Record::invoke_seq`]).
+    pub invoke_seq: u64,
+    /// Position of its answer among all history events.
+    pub complete_seq: u64,
 }
 
 /// Every operation of a run, in completion order.
@@ -150,6 +160,17 @@ pub struct History {
     pub records: Vec<Record>,
     /// The verifier's final read of each key.
     pub final_reads: BTreeMap<String, FinalRead>,
+    /// History events (invocations and completions) so far.
+    pub events: u64,
+}
+
+impl History {
+    /// The position of a new history event: the simulation runs on one thread, so the
+    /// order events are counted in is the order they happened.
+    pub fn next_event(&mut self) -> u64 {
+        self.events += 1;
+        self.events - 1
+    }
 }
 
 /// The history shared by the simulated clients.
@@ -160,19 +181,40 @@ pub fn keys_of(client: u32, keys: u32) -> Vec<String> {
     (0..keys).map(|j| format!("c{client}-k{j}")).collect()
 }
 
+/// The keys every client shares.
+pub fn shared_keys(count: u32) -> Vec<String> {
+    (0..count).map(|j| format!("s{j}")).collect()
+}
+
+/// Every key of the workload: each client's own, then the shared ones.
+pub fn all_keys(w: &crate::scenario::Workload) -> Vec<String> {
+    (1..=w.clients)
+        .flat_map(|i| keys_of(i, w.keys))
+        .chain(shared_keys(w.shared_keys))
+        .collect()
+}
+
+/// The Jepsen process number of lane `lane` of client `client` (from 1): lanes of one
+/// client are consecutive, clients in order, from 0.
+pub fn process_of(client: u32, lane: u32, concurrency: u32) -> u32 {
+    (client - 1) * concurrency + lane
+}
+
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
 
-/// Runs `op` on `key` through `client` and records it.
+/// Runs `op` on `key` through `client` and records it as process `process` of client
+/// host `id`.
 pub async fn perform(
     client: &mut Client<SimNet>,
-    id: u32,
+    (id, process): (u32, u32),
     key: &str,
     op: Op,
     history: &HistoryHandle,
 ) -> Outcome {
     let invoked = now();
+    let invoke_seq = history.borrow_mut().next_event();
     let session = (!matches!(op, Op::Get)).then(|| SessionTag {
         client_id: client.client_id(),
         sequence: client.next_sequence(),
@@ -191,14 +233,18 @@ pub async fn perform(
             }),
     };
     let outcome = result.unwrap_or_else(|e| Outcome::from_error(&e));
-    history.borrow_mut().records.push(Record {
+    let mut history = history.borrow_mut();
+    let complete_seq = history.next_event();
+    history.records.push(Record {
         client: id,
-        process: id,
+        process,
         key: key.to_string(),
         op,
         session,
         invoked,
         completed: now(),
+        invoke_seq,
+        complete_seq,
         outcome: outcome.clone(),
     });
     outcome
@@ -215,8 +261,8 @@ pub fn sim_client(net: SimNet, seeds: Vec<String>, deadline: Duration, rng: Rng)
     Client::new(net, config, rng)
 }
 
-/// The body of client host `c<id>`: write every owned key once, then random operations
-/// at the scenario's rate until its stop time.
+/// The body of client host `c<id>`: `concurrency` lanes, each its own connection and
+/// session, running at once (see [`run_lane`]).
 pub async fn run_client(
     scenario: Rc<Scenario>,
     id: u32,
@@ -225,29 +271,75 @@ pub async fn run_client(
     mut rng: Rng,
     history: HistoryHandle,
 ) {
+    let lanes: Vec<_> = (0..scenario.workload.concurrency.max(1))
+        .map(|lane| {
+            let lane_rng = rng.fork();
+            let fut = run_lane(
+                scenario.clone(),
+                (id, lane),
+                net.clone(),
+                seeds.clone(),
+                lane_rng,
+                history.clone(),
+            );
+            // Lanes hold `Rc`s (the trace, the history), so they are local tasks; the
+            // host runs on turmoil's single-threaded, seeded runtime.
+            tokio::task::spawn_local(fut)
+        })
+        .collect();
+    for lane in lanes {
+        // A lane's panic is caught by the harness's panic hook and reported there.
+        let _ = lane.await;
+    }
+}
+
+/// One lane of client `c<id>`: write every key it owns once (client `id`'s keys `j` with
+/// `j % concurrency == lane`, so each owned key has one sequential writer), then random
+/// operations on its own keys and the shared keys at its share of the client's rate until
+/// the workload stops. Every value written is unique: `c<id>.<lane>-v<n>-` then padding.
+pub async fn run_lane(
+    scenario: Rc<Scenario>,
+    (id, lane): (u32, u32),
+    net: SimNet,
+    seeds: Vec<String>,
+    mut rng: Rng,
+    history: HistoryHandle,
+) {
     let w = &scenario.workload;
+    let lanes = w.concurrency.max(1);
+    let who = (id, process_of(id, lane, lanes));
     let mut client = sim_client(net, seeds, w.op_deadline, rng.fork());
     tokio::time::sleep(w.start).await;
-    let keys = keys_of(id, w.keys);
+    let owned: Vec<String> = keys_of(id, w.keys)
+        .into_iter()
+        .enumerate()
+        .filter(|(j, _)| *j as u32 % lanes == lane)
+        .map(|(_, k)| k)
+        .collect();
+    let keys: Vec<String> = owned
+        .iter()
+        .cloned()
+        .chain(shared_keys(w.shared_keys))
+        .collect();
     let mut seq = 0u64;
     let mut value = |rng: &mut Rng| {
         seq += 1;
-        let mut v = format!("c{id}-v{seq}-");
+        let mut v = format!("c{id}.{lane}-v{seq}-");
         while v.len() < w.value_size {
             v.push((b'a' + (rng.next_u64() % 26) as u8) as char);
         }
         Bytes::from(v)
     };
-    // What this client last knew each key to hold; it is the keys' only writer.
+    // What this lane last saw each key hold: exact for its own keys, a guess for shared.
     let mut known: BTreeMap<String, Option<Bytes>> = BTreeMap::new();
-    for key in &keys {
+    for key in &owned {
         let v = value(&mut rng);
-        if perform(&mut client, id, key, Op::Put(v.clone()), &history).await == Outcome::Stored {
+        if perform(&mut client, who, key, Op::Put(v.clone()), &history).await == Outcome::Stored {
             known.insert(key.clone(), Some(v));
         }
     }
     let stop = scenario.workload_stop();
-    let interval_us = (1e6 / w.rate).max(1.0) as u64;
+    let interval_us = (1e6 * f64::from(lanes) / w.rate).max(1.0) as u64;
     let (get, put, delete, cas) = (
         u64::from(w.mix.get),
         u64::from(w.mix.put),
@@ -265,7 +357,7 @@ pub async fn run_client(
         } else if pick < get + put + delete {
             Op::Delete
         } else {
-            // Mostly the value the client believes is there, sometimes a stale guess.
+            // Mostly the value the lane believes is there, sometimes a stale guess.
             let believed = known.get(key).cloned().flatten();
             let expected = if rng.range(0, 4) == 0 { None } else { believed };
             Op::Cas {
@@ -273,7 +365,7 @@ pub async fn run_client(
                 new: value(&mut rng),
             }
         };
-        let outcome = perform(&mut client, id, key, op.clone(), &history).await;
+        let outcome = perform(&mut client, who, key, op.clone(), &history).await;
         match (&op, &outcome) {
             (_, Outcome::Value(v)) => {
                 known.insert(key.clone(), v.clone());
@@ -287,6 +379,7 @@ pub async fn run_client(
             (_, Outcome::Cas { current, .. }) => {
                 known.insert(key.clone(), current.clone());
             }
+            (_, Outcome::Failed(_)) => {}
             _ => {
                 known.remove(key);
             }
@@ -306,6 +399,7 @@ pub async fn run_verifier(
     let give_up = now() + deadline;
     for key in keys {
         let invoked = now();
+        let invoke_seq = history.borrow_mut().next_event();
         let mut last = String::new();
         let mut result = None;
         while now() < give_up {
@@ -324,11 +418,14 @@ pub async fn run_verifier(
                 format!("could not read it before the recovery deadline: {last}")
             })
         });
+        let mut history = history.borrow_mut();
         let read = FinalRead {
             result,
             invoked,
             completed: now(),
+            invoke_seq,
+            complete_seq: history.next_event(),
         };
-        history.borrow_mut().final_reads.insert(key, read);
+        history.final_reads.insert(key, read);
     }
 }

@@ -32,6 +32,8 @@ part_size = 4096
 [workload]
 clients = 3
 keys = 4
+shared_keys = 2
+concurrency = 3
 rate = 2.5
 start = "500ms"
 stop = "15s"
@@ -184,6 +186,8 @@ fn full() -> Scenario {
         workload: Workload {
             clients: 3,
             keys: 4,
+            shared_keys: 2,
+            concurrency: 3,
             rate: 2.5,
             mix: Mix {
                 get: 1,

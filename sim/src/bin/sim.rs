@@ -26,6 +26,7 @@ use sim::cli::pool::{self, Case, Outcome};
 use sim::cli::seeds::{SeedChoice, SeedRange};
 use sim::cli::summary::{self, plural, Totals};
 use sim::cli::{files, regression, replay};
+use sim::export::HistoryFormat;
 use sim::runner;
 use sim::scenario::{self, ClientTrace, PeerTrace, Scenario, TraceOptions};
 
@@ -82,6 +83,37 @@ struct RunArgs {
     /// beside the `scenarios/` directory that was found (else in the current directory).
     #[arg(long, value_name = "DIR")]
     regressions_dir: Option<PathBuf>,
+    /// Write every case's client history to DIR as `<scenario>-seed<N>.jsonl` (or `.edn`);
+    /// docs/histories.md describes the formats.
+    #[arg(long, value_name = "DIR")]
+    histories: Option<PathBuf>,
+    /// The format of `--histories` files.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "json",
+        requires = "histories"
+    )]
+    history_format: FormatArg,
+}
+
+/// `--history-format` values (mirrors `sim::export::HistoryFormat`).
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// JSON lines: one object per operation.
+    Json,
+    /// Jepsen-style EDN (Knossos, Elle): an invocation and a completion per operation.
+    Edn,
+}
+
+impl From<FormatArg> for HistoryFormat {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Json => HistoryFormat::Json,
+            FormatArg::Edn => HistoryFormat::Edn,
+        }
+    }
 }
 
 /// Seeds for `sim run`.
@@ -119,6 +151,19 @@ struct ReplayArgs {
     /// simulated second (`summary`). Default: the scenario's `[trace] peers`.
     #[arg(long, value_enum, value_name = "MODE")]
     peers: Option<ClientsArg>,
+    /// Also write the run's client history to OUT (`-`: standard output, instead of the
+    /// trace); docs/histories.md describes the formats.
+    #[arg(long, value_name = "OUT")]
+    history: Option<PathBuf>,
+    /// The format of `--history`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "json",
+        requires = "history"
+    )]
+    history_format: FormatArg,
 }
 
 /// `--clients` and `--peers` values (mirrors `sim::scenario::ClientTrace` and
@@ -289,6 +334,8 @@ fn run(args: RunArgs) -> Result<Verdict> {
     };
 
     // Cases in report order: scenario by scenario, seeds in the order chosen.
+    let format = HistoryFormat::from(args.history_format);
+    let history = args.histories.as_deref().map(|dir| (dir, format));
     let mut cases = Vec::new();
     let mut owner = Vec::new();
     for (i, (path, scenario)) in scenarios.iter().enumerate() {
@@ -300,7 +347,11 @@ fn run(args: RunArgs) -> Result<Verdict> {
             );
         }
         for seed in seeds {
-            cases.push(Case { scenario, seed });
+            cases.push(Case {
+                scenario,
+                seed,
+                history,
+            });
             owner.push(i);
         }
     }
@@ -332,6 +383,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
     });
     let elapsed = started.elapsed();
     bar.finish_and_clear();
+    report_histories(&outcomes, args.histories.as_deref())?;
 
     // Failing cases, in case order: what failed, a regression file, a replay command.
     let regressions_dir = args
@@ -364,6 +416,24 @@ fn run(args: RunArgs) -> Result<Verdict> {
     ))?;
     let failed = rows.iter().map(|(_, t)| t.failed).sum::<usize>();
     Ok(Verdict::of(failed == 0))
+}
+
+/// Says where the histories went, and warns about each one that could not be written.
+fn report_histories(outcomes: &[Option<Outcome>], dir: Option<&Path>) -> Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
+    let mut written = 0;
+    for file in outcomes
+        .iter()
+        .flatten()
+        .filter_map(|o| o.history_file.as_ref())
+    {
+        match file {
+            Ok(_) => written += 1,
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    let noun = if written == 1 { "history" } else { "histories" };
+    emit(&format!("{written} {noun} written to {}\n", dir.display()))
 }
 
 /// `target/sim-regressions` beside the `scenarios/` directory found from `cwd`, so the
@@ -437,9 +507,21 @@ fn report_failure(
 fn replay(args: ReplayArgs) -> Result<Verdict> {
     let scenario = load(&args.file)?;
     let seed = seed_or_first(args.seed, &scenario, &args.file)?;
-    emit(&replay::header(&scenario, seed, &args.file))?;
-    let _ = io::stdout().flush();
+    let history_to_stdout = args.history.as_ref().is_some_and(|h| h.as_os_str() == "-");
+    if !history_to_stdout {
+        emit(&replay::header(&scenario, seed, &args.file))?;
+        let _ = io::stdout().flush();
+    }
     let report = runner::run(&scenario, seed);
+    if let Some(out) = &args.history {
+        let text = HistoryFormat::from(args.history_format).render(&report.history);
+        if history_to_stdout {
+            emit(&text)?;
+            return Ok(Verdict::of(report.passed()));
+        }
+        std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("history written to {}", out.display());
+    }
     let sections = replay::Sections {
         diagram: !args.lines_only,
         lines: !args.diagram_only,

@@ -7,11 +7,13 @@
 //! printed from them is ordered the same way every time.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::checks::Failure;
+use crate::export::HistoryFormat;
 use crate::runner;
 use crate::scenario::Scenario;
 
@@ -26,6 +28,21 @@ pub struct Case<'a> {
     pub scenario: &'a Scenario,
     /// The seed.
     pub seed: u64,
+    /// Where to write the run's client history, and in which format (`None`: nowhere).
+    /// The worker writes it, so histories never pile up in memory.
+    pub history: Option<(&'a Path, HistoryFormat)>,
+}
+
+impl Case<'_> {
+    /// The file this case's history goes to in `dir`: `<scenario>-seed<N>.<ext>`.
+    pub fn history_file(&self, dir: &Path, format: HistoryFormat) -> PathBuf {
+        dir.join(format!(
+            "{}-seed{}.{}",
+            self.scenario.name,
+            self.seed,
+            format.extension()
+        ))
+    }
 }
 
 /// What one case produced, as plain data that can leave its thread.
@@ -37,6 +54,8 @@ pub struct Outcome {
     pub simulated: Duration,
     /// Wall-clock time the run took on its thread.
     pub wall: Duration,
+    /// The history file written, or why it could not be (`None`: none was asked for).
+    pub history_file: Option<Result<PathBuf, String>>,
 }
 
 impl Outcome {
@@ -56,11 +75,21 @@ pub fn run_case(case: Case<'_>) -> Outcome {
     let report = panic::catch_unwind(AssertUnwindSafe(|| runner::run(case.scenario, case.seed)));
     let wall = started.elapsed();
     match report {
-        Ok(report) => Outcome {
-            failures: report.failures,
-            simulated: report.simulated,
-            wall,
-        },
+        Ok(report) => {
+            let history_file = case.history.map(|(dir, format)| {
+                let file = case.history_file(dir, format);
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&file, format.render(&report.history)))
+                    .map(|()| file.clone())
+                    .map_err(|e| format!("could not write {}: {e}", file.display()))
+            });
+            Outcome {
+                failures: report.failures,
+                simulated: report.simulated,
+                wall,
+                history_file,
+            }
+        }
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
@@ -74,6 +103,7 @@ pub fn run_case(case: Case<'_>) -> Outcome {
                 )],
                 simulated: Duration::ZERO,
                 wall,
+                history_file: None,
             }
         }
     }

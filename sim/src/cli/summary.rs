@@ -165,6 +165,7 @@ mod tests {
             },
             simulated: Duration::from_secs(secs),
             wall: Duration::from_millis(wall_ms),
+            history_file: None,
         };
         let mut a = Totals::default();
         a.add(&outcome(10, 500, false));

@@ -145,10 +145,7 @@ pub(crate) fn add_client(sim: &mut turmoil::Sim<'_>, world: &World, i: u32) {
 
 /// The verifier: reads every workload key after the run.
 pub(crate) fn add_verifier(sim: &mut turmoil::Sim<'_>, world: &World) {
-    let w = &world.scenario.workload;
-    let keys: Vec<String> = (1..=w.clients)
-        .flat_map(|i| workload::keys_of(i, w.keys))
-        .collect();
+    let keys = workload::all_keys(&world.scenario.workload);
     let net = SimNet::new("verify", world.trace.clone());
     let rng = Rng::from_seed(seeds::derive(world.seed, "verify", 1));
     let deadline = world.scenario.checks.recovery_deadline;

@@ -100,15 +100,21 @@ impl Default for Cluster {
 }
 
 /// The clients and what they do. Each client owns its own keys (`c<i>-k<j>`), writes
-/// them all once, then runs random operations until `stop`.
+/// them all once, then runs random operations on its own keys and on the shared keys
+/// (`s<j>`, which every client reads and writes) until `stop`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Number of client hosts.
     pub clients: u32,
-    /// Keys per client.
+    /// Keys per client (each has one writer: the client's lane that owns it).
     pub keys: u32,
-    /// Operations per second per client (after the initial writes).
+    /// Keys every client reads, writes, deletes and compare-and-sets concurrently.
+    pub shared_keys: u32,
+    /// Operations a client keeps in flight at once: each on its own connection, as its
+    /// own session (a Jepsen "process").
+    pub concurrency: u32,
+    /// Operations per second per client (after the initial writes), split over its lanes.
     pub rate: f64,
     /// Relative weights of the operations.
     pub mix: Mix,
@@ -130,6 +136,8 @@ impl Default for Workload {
         Workload {
             clients: 0,
             keys: 0,
+            shared_keys: 4,
+            concurrency: 2,
             rate: 10.0,
             mix: Mix::default(),
             start: Duration::ZERO,

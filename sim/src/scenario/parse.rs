@@ -23,7 +23,7 @@ use toml::de::DeTable;
 use crate::scenario::model::Scenario;
 pub(crate) use event::RawEvent;
 use spans::{join, line_at, Spans};
-pub use validate::{Invalid, MAX_VALUE_SIZE, MIN_PART_SIZE};
+pub use validate::{Invalid, MAX_CONCURRENCY, MAX_VALUE_SIZE, MIN_PART_SIZE};
 
 /// A scenario file that cannot be used, and where the problem is.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -90,6 +90,36 @@ pub fn printable(bytes: &[u8]) -> String {
     }
 }
 
+/// Longest value shown whole in a trace line; longer ones are cut and their size given.
+const SHOWN_VALUE_BYTES: usize = 24;
+
+/// A value for a trace line: whole when short and printable (the workload's values start
+/// with the client, lane and write number, so the head names the write), else its first
+/// bytes and its size.
+pub fn short(value: &[u8]) -> String {
+    let text = std::str::from_utf8(value)
+        .ok()
+        .filter(|s| s.chars().all(|c| c.is_ascii_graphic()));
+    match text {
+        Some(s) if s.len() <= SHOWN_VALUE_BYTES => s.to_string(),
+        Some(s) => format!("{}..({} B)", &s[..SHOWN_VALUE_BYTES - 8], s.len()),
+        None => format!(
+            "0x{}..({} B)",
+            value
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            value.len()
+        ),
+    }
+}
+
+/// [`short`], or `absent`.
+pub fn short_opt(value: &Option<bytes::Bytes>) -> String {
+    value.as_deref().map_or_else(|| "absent".to_string(), short)
+}
+
 fn client_summary(p: &Packet) -> String {
     let limits = Limits::DEFAULT;
     match p {
@@ -102,30 +132,27 @@ fn client_summary(p: &Packet) -> String {
                 use protocol::client::Command::*;
                 let what = match &r.command {
                     Get { key } => format!("get {}", printable(key)),
-                    Put { key, value } => format!("put {} ({} B)", printable(key), value.len()),
+                    Put { key, value } => format!("put {} = {}", printable(key), short(value)),
                     Delete { key } => format!("del {}", printable(key)),
-                    CompareAndSet { key, expected, .. } => {
-                        format!(
-                            "cas {} (expect {})",
-                            printable(key),
-                            if expected.is_some() {
-                                "value"
-                            } else {
-                                "absent"
-                            }
-                        )
-                    }
+                    CompareAndSet { key, expected, new } => format!(
+                        "cas {} {} -> {}",
+                        printable(key),
+                        short_opt(expected),
+                        short(new)
+                    ),
                 };
                 format!("C {what}{seq}")
             }
             Err(e) => format!("C <bad command: {e}>"),
         },
         Packet::CommandResponse(body) => match Response::decode(body, &limits) {
-            Ok(Response::Value(Some(v))) => format!("c value ({} B)", v.len()),
+            Ok(Response::Value(Some(v))) => format!("c value {}", short(&v)),
             Ok(Response::Value(None)) => "c not found".into(),
             Ok(Response::Stored) => "c stored".into(),
             Ok(Response::Deleted(existed)) => format!("c deleted={existed}"),
-            Ok(Response::CompareAndSet { swapped, .. }) => format!("c cas swapped={swapped}"),
+            Ok(Response::CompareAndSet { swapped, current }) => {
+                format!("c cas swapped={swapped} now {}", short_opt(&current))
+            }
             Err(e) => format!("c <bad answer: {e}>"),
         },
         Packet::ErrorResponse(m) => format!("e {m}"),

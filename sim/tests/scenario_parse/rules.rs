@@ -109,16 +109,22 @@ fn cluster_rules() {
 #[test]
 fn workload_rules() {
     invalid!(
-        "[workload]\nclients = 2\nkeys = 0 # <-\n",
+        "[workload]\nclients = 2\nshared_keys = 0\nkeys = 0 # <-\n",
         "workload.keys",
         Invalid::NoKeys(2)
     );
     // A field left out is blamed on its section's header.
     invalid!(
-        "[workload] # <-\nclients = 2\n",
+        "[workload] # <-\nclients = 2\nshared_keys = 0\n",
         "workload.keys",
         Invalid::NoKeys(2)
     );
+    // Shared keys alone are enough.
+    assert!(ok("[workload]\nclients = 2\n"));
+    for bad in [0, 65] {
+        let body = format!("[workload]\nconcurrency = {bad} # <-\n");
+        invalid!(body, "workload.concurrency", Invalid::BadConcurrency(n) if *n == bad);
+    }
     for rate in ["0.0", "-1.0", "nan", "inf"] {
         let body = format!("[workload]\nrate = {rate} # <-\n");
         invalid!(body, "workload.rate", Invalid::BadRate(_));

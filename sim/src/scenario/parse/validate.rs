@@ -15,6 +15,8 @@ use crate::scenario::names::{group_members, member_name, parse_host, HostName, G
 pub const MIN_PART_SIZE: usize = 128;
 /// The largest value a client writes, in bytes.
 pub const MAX_VALUE_SIZE: usize = 64 * 1024;
+/// The most operations one client keeps in flight (each is a connection and a session).
+pub const MAX_CONCURRENCY: u32 = 64;
 
 /// A broken rule; the error's line and field say where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -45,8 +47,11 @@ pub enum Invalid {
     #[error("the cluster never has a group: groups is 0 and the timeline joins none")]
     NoGroups,
     /// Clients but no keys.
-    #[error("{0} clients need at least one key each")]
+    #[error("{0} clients need a key: give keys or shared_keys at least 1")]
     NoKeys(u32),
+    /// `workload.concurrency` of 0 or above [`MAX_CONCURRENCY`].
+    #[error("concurrency must be from 1 to {MAX_CONCURRENCY}, not {0}")]
+    BadConcurrency(u32),
     /// `workload.rate` is not a finite positive number.
     #[error("the rate must be a finite number above 0, not {0}")]
     BadRate(f64),
@@ -250,8 +255,12 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     out.rule(no_groups, "cluster.groups", || Invalid::NoGroups);
 
     let w = &s.workload;
-    let no_keys = w.clients > 0 && w.keys == 0;
+    let no_keys = w.clients > 0 && w.keys == 0 && w.shared_keys == 0;
     out.rule(no_keys, "workload.keys", || Invalid::NoKeys(w.clients));
+    let bad_concurrency = !(1..=MAX_CONCURRENCY).contains(&w.concurrency);
+    out.rule(bad_concurrency, "workload.concurrency", || {
+        Invalid::BadConcurrency(w.concurrency)
+    });
     let bad_rate = !(w.rate.is_finite() && w.rate > 0.0);
     out.rule(bad_rate, "workload.rate", || Invalid::BadRate(w.rate));
     let weights = [w.mix.get, w.mix.put, w.mix.delete, w.mix.cas];
