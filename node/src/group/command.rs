@@ -48,7 +48,11 @@ mod marker {
     pub const SET_NEXT: u8 = b'N';
     pub const BEGIN_TRANSFER: u8 = b'T';
     pub const FINISH_TRANSFER: u8 = b'F';
+    /// A part without session entries (written before sessions moved with their keys;
+    /// still read).
     pub const RECEIVE_PART: u8 = b'P';
+    /// A part with its session entries.
+    pub const RECEIVE_PART_WITH_SESSIONS: u8 = b'Q';
     pub const ADD_MEMBER: u8 = b'B';
     pub const SET_VIEW: u8 = b'V';
     pub const LEARN_GROUP: u8 = b'G';
@@ -80,13 +84,20 @@ impl GroupCommand {
             }
             GroupCommand::FinishTransfer => out.put_u8(marker::FINISH_TRANSFER),
             GroupCommand::ReceivePart(part) => {
-                out.put_u8(marker::RECEIVE_PART);
+                out.put_u8(marker::RECEIVE_PART_WITH_SESSIONS);
                 out.put_u64(part.transfer_id);
                 out.put_u32(part.part);
                 out.put_u32(part.items.len() as u32);
                 for item in &part.items {
                     put_bytes(out, &item.key);
                     put_bytes(out, &item.value);
+                }
+                out.put_u32(part.sessions.len() as u32);
+                for entry in &part.sessions {
+                    out.put_u64(entry.client_id);
+                    out.put_u64(entry.sequence);
+                    put_bytes(out, &entry.key);
+                    put_bytes(out, &entry.answer);
                 }
             }
             GroupCommand::AddMember(a) => {
@@ -135,7 +146,7 @@ impl GroupCommand {
                 part_size: c.u32("part size")?,
             },
             marker::FINISH_TRANSFER => GroupCommand::FinishTransfer,
-            marker::RECEIVE_PART => {
+            m @ (marker::RECEIVE_PART | marker::RECEIVE_PART_WITH_SESSIONS) => {
                 let transfer_id = c.u64("transfer id")?;
                 let part = c.u32("part")?;
                 let count = c.u32("item count")?;
@@ -146,10 +157,22 @@ impl GroupCommand {
                         value: c.bytes("value")?,
                     });
                 }
+                let mut sessions = Vec::new();
+                if m == marker::RECEIVE_PART_WITH_SESSIONS {
+                    for _ in 0..c.u32("session count")? {
+                        sessions.push(protocol::ecs::SessionEntry {
+                            client_id: c.u64("session client id")?,
+                            sequence: c.u64("session sequence")?,
+                            key: c.bytes("session key")?,
+                            answer: c.bytes("session answer")?,
+                        });
+                    }
+                }
                 GroupCommand::ReceivePart(PutPart {
                     transfer_id,
                     part,
                     items,
+                    sessions,
                 })
             }
             marker::ADD_MEMBER => GroupCommand::AddMember(c.host_port("member")?),

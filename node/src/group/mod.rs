@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use command::GroupCommand;
 pub use raft_store::RaftStore;
 pub use replica::Leadership;
-pub use state::{retry_message, GroupState, Outcome, Route, Transfer};
+pub use state::{retry_message, GroupState, Outcome, Route, Session, Transfer};
 
 use crate::codec::Corrupt;
 use crate::io::{Disk, Network, Rng};

@@ -1,16 +1,18 @@
 //! The stored form of a whole [`GroupState`], written when the log is compacted.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use protocol::client::Response;
 use protocol::ecs::HostPort;
 use protocol::Limits;
 
 use super::command::GroupCommand;
-use super::state::{GroupState, Transfer};
+use super::state::{GroupState, Session, Transfer};
 use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
 use crate::ring::{member_position, Arc};
 
-const FORMAT_VERSION: u8 = 3;
+const FORMAT_VERSION: u8 = 4;
+/// The format before session entries recorded their key; still read.
+const KEYLESS_SESSIONS_VERSION: u8 = 3;
 
 /// Encodes `state` as of log index `applied`.
 pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
@@ -65,10 +67,11 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
         }
     }
     out.put_u32(state.sessions.len() as u32);
-    for (client, (seq, answer)) in &state.sessions {
+    for (client, session) in &state.sessions {
         out.put_u64(*client);
-        out.put_u64(*seq);
-        put_bytes(&mut out, &answer.to_bytes());
+        out.put_u64(session.sequence);
+        put_bytes(&mut out, &session.answer.to_bytes());
+        put_bytes(&mut out, &session.key);
     }
     out
 }
@@ -77,7 +80,7 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
 pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt> {
     let mut c = Cursor::new(bytes);
     let version = c.u8("format version")?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != KEYLESS_SESSIONS_VERSION {
         return Err(Corrupt(format!("unknown snapshot format {version}")));
     }
     let applied = c.u64("applied index")?;
@@ -133,7 +136,18 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
         let seq = c.u64("sequence")?;
         let answer = Response::decode(&c.bytes("answer")?, &Limits::DEFAULT)
             .map_err(|e| Corrupt(format!("session answer: {e}")))?;
-        state.sessions.insert(client, (seq, answer));
+        // Sessions of the older format name no key: they stay here in a hand-off.
+        let key = if version == KEYLESS_SESSIONS_VERSION {
+            Bytes::new()
+        } else {
+            c.bytes("session key")?
+        };
+        let session = Session {
+            sequence: seq,
+            answer,
+            key,
+        };
+        state.sessions.insert(client, session);
     }
     c.finish("snapshot")?;
     Ok((state, applied))

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
-use protocol::ecs::{ClusterView, HostPort};
+use protocol::ecs::{ClusterView, HostPort, SessionEntry};
+use protocol::Limits;
 
 use super::command::GroupCommand;
 use crate::ring::{member_position, position_of, Arc, Ring};
@@ -26,6 +27,17 @@ pub struct Transfer {
     pub arc: Arc,
     /// Every part was acknowledged by the receiver.
     pub finished: bool,
+}
+
+/// A client session's last applied command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Its answer, given again to a resend.
+    pub answer: Response,
+    /// The key it touched: the session moves with that key's range in a hand-off.
+    pub key: Bytes,
 }
 
 /// What the group does with a client command, decided from its state alone.
@@ -71,8 +83,8 @@ pub struct GroupState {
     pub ring: Ring,
     /// The latest node table from the ECS.
     pub view: Option<ClusterView>,
-    /// Last command and answer per client session, to answer resends without reapplying.
-    pub sessions: BTreeMap<u64, (u64, Response)>,
+    /// Last command per client session, to answer resends without reapplying.
+    pub sessions: BTreeMap<u64, Session>,
     /// Admin addresses of other groups' nodes, by ring address, as the ECS told them.
     pub groups: BTreeMap<HostPort, Vec<HostPort>>,
 }
@@ -207,6 +219,9 @@ impl GroupState {
                     for item in &part.items {
                         self.kv.insert(item.key.clone(), item.value.clone());
                     }
+                    for entry in &part.sessions {
+                        self.merge_session(entry);
+                    }
                 }
                 Outcome::Ok
             }
@@ -257,21 +272,65 @@ impl GroupState {
         Outcome::Ok
     }
 
+    /// Takes a session entry that moved here with its key, unless this group already knows
+    /// a later command of that session. An entry whose answer does not decode is ignored:
+    /// the sender wrote it from a `Response`, so it cannot happen.
+    fn merge_session(&mut self, entry: &SessionEntry) {
+        let newer = self
+            .sessions
+            .get(&entry.client_id)
+            .is_none_or(|s| s.sequence < entry.sequence);
+        if !newer {
+            return;
+        }
+        if let Ok(answer) = Response::decode(&entry.answer, &Limits::DEFAULT) {
+            let session = Session {
+                sequence: entry.sequence,
+                answer,
+                key: entry.key.clone(),
+            };
+            self.sessions.insert(entry.client_id, session);
+        }
+    }
+
+    /// The session entries of the keys in `arc`, to move with them.
+    pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| arc.contains_key(&s.key))
+            .map(|(client_id, s)| SessionEntry {
+                client_id: *client_id,
+                sequence: s.sequence,
+                key: s.key.clone(),
+                answer: s.answer.to_bytes(),
+            })
+            .collect()
+    }
+
+    /// The answer a session already decided for `req`: the recorded answer of a resent
+    /// command, or a refusal of a command older than the session's last. `None` for a new
+    /// command (or one without a session). Consulted before any lock or routing refusal,
+    /// so a resend is never refused and then applied a second time elsewhere.
+    pub fn session_answer(&self, req: &Request) -> Option<Outcome> {
+        let tag = req.session?;
+        let session = self.sessions.get(&tag.client_id)?;
+        let seq = session.sequence;
+        if seq == tag.sequence {
+            return Some(Outcome::Response(session.answer.clone()));
+        }
+        // A command the client gave up on, arriving after a newer one: applying it now
+        // would undo a write the client already saw acknowledged.
+        (seq > tag.sequence).then(|| {
+            Outcome::Rejected(format!(
+                "stale request: sequence {} after {seq} from client {}",
+                tag.sequence, tag.client_id
+            ))
+        })
+    }
+
     fn apply_client(&mut self, req: &Request) -> Outcome {
-        if let Some(tag) = req.session {
-            if let Some((seq, answer)) = self.sessions.get(&tag.client_id) {
-                if *seq == tag.sequence {
-                    return Outcome::Response(answer.clone());
-                }
-                if *seq > tag.sequence {
-                    // A command the client gave up on, arriving after a newer one: applying
-                    // it now would undo a write the client already saw acknowledged.
-                    return Outcome::Rejected(format!(
-                        "stale request: sequence {} after {seq} from client {}",
-                        tag.sequence, tag.client_id
-                    ));
-                }
-            }
+        if let Some(decided) = self.session_answer(req) {
+            return decided;
         }
         // Re-checked at apply time: a lock or ring change may have landed since the
         // command was admitted.
@@ -303,8 +362,12 @@ impl GroupState {
             }
         };
         if let Some(tag) = req.session {
-            self.sessions
-                .insert(tag.client_id, (tag.sequence, answer.clone()));
+            let session = Session {
+                sequence: tag.sequence,
+                answer: answer.clone(),
+                key: req.command.key().clone(),
+            };
+            self.sessions.insert(tag.client_id, session);
         }
         Outcome::Response(answer)
     }

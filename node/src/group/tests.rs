@@ -129,6 +129,7 @@ fn a_resent_part_and_a_resent_write_apply_once() {
         transfer_id: 1,
         part: 0,
         items: vec![Item::new(&b"x"[..], &b"1"[..])],
+        sessions: vec![],
     };
     s.apply(&GroupCommand::ReceivePart(part.clone()));
     s.kv.insert(Bytes::from_static(b"x"), Bytes::from_static(b"2"));
@@ -171,6 +172,101 @@ fn a_resent_part_and_a_resent_write_apply_once() {
     assert!(s.kv.contains_key(&b"c"[..]));
 }
 
+/// A put of `key` = `value` by session `client` with sequence `sequence`.
+fn tagged_put(client: u64, sequence: u64, key: &str, value: &str) -> GroupCommand {
+    GroupCommand::Client(Request {
+        session: Some(SessionTag {
+            client_id: client,
+            sequence,
+        }),
+        command: Command::Put {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        },
+    })
+}
+
+#[test]
+fn a_resend_is_answered_from_its_session_even_when_locked_or_moved() {
+    let mut s = lone_member(0);
+    let put = tagged_put(7, 1, "k", "v");
+    assert_eq!(
+        s.apply(&put),
+        Outcome::Response(protocol::client::Response::Stored)
+    );
+    s.apply(&GroupCommand::WriteLock);
+    let GroupCommand::Client(req) = &put else {
+        unreachable!()
+    };
+    // Locked: a new write is refused, the resend of the applied one is answered.
+    assert!(matches!(s.route(&req.command), Route::Retry(_)));
+    assert_eq!(
+        s.session_answer(req),
+        Some(Outcome::Response(protocol::client::Response::Stored))
+    );
+    assert_eq!(
+        s.session_answer(&Request {
+            session: None,
+            ..req.clone()
+        }),
+        None
+    );
+}
+
+#[test]
+fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
+    // The sender: sessions of keys on both sides of a hand-off.
+    let mut sender = lone_member(0);
+    let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+    for (i, k) in keys.iter().enumerate() {
+        sender.apply(&tagged_put(100 + i as u64, 5, k, "v"));
+    }
+    sender.apply(&GroupCommand::WriteLock);
+    sender.apply(&GroupCommand::SetNext(hp("b:2")));
+    sender.apply(&GroupCommand::BeginTransfer {
+        end: hp("a:1"),
+        transfer_id: 3,
+        part_size: 512,
+    });
+    let arc = sender.transfer.clone().unwrap().arc;
+    let moving = sender.sessions_in(&arc);
+    assert!(
+        !moving.is_empty() && moving.len() < keys.len(),
+        "{} of {} sessions move",
+        moving.len(),
+        keys.len()
+    );
+    assert!(moving.iter().all(|e| arc.contains_key(&e.key)));
+
+    // The receiver knows a later command of one session and an earlier one of another.
+    let mut receiver = GroupState::new(hp("b:2"));
+    for (entry, sequence) in [(&moving[0], 9), (&moving[1], 2)] {
+        let known = Session {
+            sequence,
+            answer: Response::Deleted(true),
+            key: Bytes::from_static(b"elsewhere"),
+        };
+        receiver.sessions.insert(entry.client_id, known);
+    }
+    receiver.apply(&GroupCommand::ReceivePart(PutPart {
+        transfer_id: 3,
+        part: 0,
+        items: vec![],
+        sessions: moving.clone(),
+    }));
+    assert_eq!(receiver.sessions[&moving[0].client_id].sequence, 9);
+    assert_eq!(receiver.sessions[&moving[1].client_id].sequence, 5);
+    // A resend of a moved command is answered, not applied again.
+    let resend = tagged_put(moving[2].client_id, 5, "whatever", "v2");
+    let GroupCommand::Client(req) = &resend else {
+        unreachable!()
+    };
+    assert_eq!(
+        receiver.session_answer(req),
+        Some(Outcome::Response(protocol::client::Response::Stored))
+    );
+}
+
 #[test]
 fn a_snapshot_restores_the_whole_state() {
     let mut s = lone_member(50);
@@ -185,7 +281,9 @@ fn a_snapshot_restores_the_whole_state() {
         transfer_id: 4,
         part: 2,
         items: vec![],
+        sessions: vec![],
     }));
+    s.apply(&tagged_put(9, 3, "k", "v"));
     let bytes = snapshot::encode(&s, 77);
     let (back, applied) = snapshot::decode(hp("a:1"), &bytes).unwrap();
     assert_eq!(applied, 77);

@@ -174,9 +174,15 @@ async fn command<N: Network>(node: &Node<N>, request: Request) -> Packet {
     if !lead.is_me {
         return Packet::NotLeader(node.global_id(lead.leader));
     }
-    match node.group.with_state(|s| s.route(&request.command)) {
-        Route::Serve => {}
-        other => return refused(other),
+    // A resent write that already applied is answered as it was the first time, even if
+    // the group is locked or no longer owns the key (DESIGN.md §3, sessions).
+    match node.group.with_state(|s| {
+        s.session_answer(&request)
+            .ok_or_else(|| s.route(&request.command))
+    }) {
+        Ok(decided) => return outcome_packet(decided),
+        Err(Route::Serve) => {}
+        Err(other) => return refused(other),
     }
     if let Command::Get { key } = &request.command {
         return match node.group.read_barrier().await {
@@ -189,11 +195,18 @@ async fn command<N: Network>(node: &Node<N>, request: Request) -> Packet {
         };
     }
     match node.group.propose(GroupCommand::Client(request)).await {
-        Ok(Outcome::Response(response)) => Packet::CommandResponse(response.to_bytes()),
-        Ok(Outcome::Refused(route)) => refused(route),
-        Ok(Outcome::Rejected(reason)) => Packet::ErrorResponse(reason),
-        Ok(other) => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
+        Ok(outcome) => outcome_packet(outcome),
         Err(e) => group_error(node, e),
+    }
+}
+
+/// The client's packet for the outcome of a client command.
+fn outcome_packet(outcome: Outcome) -> Packet {
+    match outcome {
+        Outcome::Response(response) => Packet::CommandResponse(response.to_bytes()),
+        Outcome::Refused(route) => refused(route),
+        Outcome::Rejected(reason) => Packet::ErrorResponse(reason),
+        other => Packet::ErrorResponse(format!("unexpected outcome {other:?}")),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request};
+use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request, SessionEntry};
 
 use super::Node;
 use crate::group::{GroupCommand, Transfer};
@@ -26,19 +26,22 @@ async fn run<N: Network>(node: &Node<N>) {
     if node.group.read_barrier().await.is_err() {
         return;
     }
-    let Some((transfer, items)) = node.group.with_state(|s| {
+    let Some((transfer, items, sessions)) = node.group.with_state(|s| {
         let t = s.transfer.clone()?;
         let items: Vec<Item> =
             s.kv.iter()
                 .filter(|(k, _)| t.arc.contains_key(k))
                 .map(|(k, v)| Item::new(k.clone(), v.clone()))
                 .collect();
-        Some((t, items))
+        // The group is write-locked, so neither the items nor the sessions change while
+        // they are sent, and a resend cuts the same parts.
+        let sessions = s.sessions_in(&t.arc);
+        Some((t, items, sessions))
     }) else {
         return;
     };
     if !transfer.finished {
-        send_parts(node, &transfer, items).await;
+        send_parts(node, &transfer, items, sessions).await;
         if let Err(e) = node.group.propose(GroupCommand::FinishTransfer).await {
             tracing::error!(error = %e, "could not record the finished transfer");
             return;
@@ -51,10 +54,15 @@ async fn run<N: Network>(node: &Node<N>) {
     tracing::info!(transfer = transfer.transfer_id, "hand-off reported done");
 }
 
-async fn send_parts<N: Network>(node: &Node<N>, transfer: &Transfer, items: Vec<Item>) {
+async fn send_parts<N: Network>(
+    node: &Node<N>,
+    transfer: &Transfer,
+    items: Vec<Item>,
+    sessions: Vec<SessionEntry>,
+) {
     // The part size recorded with the transfer, so a resend after a crash or a leader
     // change cuts exactly the same parts and the receiver's dedup by part number holds.
-    let parts = split(transfer.transfer_id, items, transfer.part_size);
+    let parts = split(transfer.transfer_id, items, sessions, transfer.part_size);
     let total_items: usize = parts.iter().map(|p| p.items.len()).sum();
     tracing::info!(
         transfer = transfer.transfer_id,
@@ -99,25 +107,41 @@ async fn send_parts<N: Network>(node: &Node<N>, transfer: &Transfer, items: Vec<
     }
 }
 
-/// Cuts `items` into parts no longer than `part_size` bytes per line; an item too large
-/// for that gets a part of its own, sized to fit it.
-fn split(transfer_id: u64, items: Vec<Item>, part_size: usize) -> Vec<PutPart> {
-    let largest = items.iter().map(|i| i.token_len() + 1).max().unwrap_or(0);
+/// Cuts `items`, then the session entries, into parts no longer than `part_size` bytes
+/// per line; a token too large for that gets a part of its own, sized to fit it.
+fn split(
+    transfer_id: u64,
+    items: Vec<Item>,
+    sessions: Vec<SessionEntry>,
+    part_size: usize,
+) -> Vec<PutPart> {
+    let largest = items
+        .iter()
+        .map(Item::token_len)
+        .chain(sessions.iter().map(SessionEntry::token_len))
+        .max()
+        .map_or(0, |len| len + 1);
     let max_line = part_size.max(put_header_len(transfer_id, u32::MAX) + largest);
     let mut splitter = PartSplitter::new(transfer_id, max_line);
-    let mut parts = Vec::new();
-    for item in items {
-        match splitter.push(item) {
-            Ok(Some(full)) => parts.push(full),
-            Ok(None) => {}
-            // The line was sized for the largest item, so only a transfer of more than
-            // 2^32 parts can get here.
-            Err(e) => {
-                tracing::error!(error = %e, "cannot split the range");
-                break;
+    // The line was sized for the largest token, so only a transfer of more than 2^32
+    // parts can fail to split.
+    let cut = items
+        .into_iter()
+        .map(|item| splitter.push(item))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|mut parts| {
+            for entry in sessions {
+                parts.push(splitter.push_session(entry)?);
             }
+            Ok(parts)
+        });
+    let mut parts: Vec<PutPart> = match cut {
+        Ok(closed) => closed.into_iter().flatten().collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot split the range");
+            return Vec::new();
         }
-    }
+    };
     parts.extend(splitter.finish());
     parts
 }

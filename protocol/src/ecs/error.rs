@@ -185,6 +185,9 @@ pub enum ItemError {
         /// The decoder's explanation.
         detail: String,
     },
+    /// A session token (`!...`) is malformed; says what was expected.
+    #[error("bad session token: {0}")]
+    BadSession(&'static str),
 }
 
 /// Why a `/`-separated token (a `register` member or a `cluster_view` node) is malformed.

@@ -102,6 +102,108 @@ fn decimal_len(mut n: u64) -> usize {
     digits
 }
 
+/// A client session's last command, moved with the range that holds its key (a marked
+/// extension: token `!<client id, 16 hex digits>.<sequence>.<base64 key>.<base64 answer>`).
+///
+/// The receiver merges it by highest sequence, so a command whose answer was lost at
+/// the old owner and is resent to the new one is answered from the session table instead
+/// of being applied a second time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SessionEntry {
+    /// The session's client id.
+    pub client_id: u64,
+    /// The sequence number of the session's last applied command.
+    pub sequence: u64,
+    /// The key that command touched.
+    pub key: Bytes,
+    /// The command's answer, as the body of a client 'c' packet.
+    pub answer: Bytes,
+}
+
+/// The first byte of a session token: not in the base64 alphabet, so an item token can
+/// never start with it.
+const SESSION_MARK: char = '!';
+
+impl SessionEntry {
+    /// The entry's token.
+    pub fn to_token(&self) -> String {
+        self.token().to_string()
+    }
+
+    /// A `Display` adaptor writing the token.
+    pub fn token(&self) -> impl fmt::Display + '_ {
+        SessionToken(self)
+    }
+
+    /// Whether `token` is a session token rather than an item.
+    pub fn is_token(token: &str) -> bool {
+        token.starts_with(SESSION_MARK)
+    }
+
+    /// Reads a session token.
+    pub fn from_token(token: &str) -> Result<SessionEntry, ItemError> {
+        let body = token
+            .strip_prefix(SESSION_MARK)
+            .ok_or(ItemError::BadSession("a session token starts with '!'"))?;
+        let mut fields = body.split('.');
+        let (Some(client), Some(seq), Some(key), Some(answer), None) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            return Err(ItemError::BadSession(
+                "expected !<client id>.<sequence>.<base64 key>.<base64 answer>",
+            ));
+        };
+        let hex = client.len() == 16 && client.bytes().all(|b| b.is_ascii_hexdigit());
+        let client_id = u64::from_str_radix(client, 16)
+            .ok()
+            .filter(|_| hex && client == client.to_ascii_lowercase())
+            .ok_or(ItemError::BadSession(
+                "the client id is 16 lower-case hex digits",
+            ))?;
+        let canonical = !seq.is_empty() && (seq == "0" || !seq.starts_with('0'));
+        let sequence = seq
+            .parse::<u64>()
+            .ok()
+            .filter(|_| canonical && seq.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(ItemError::BadSession(
+                "the sequence is a decimal number without leading zeros",
+            ))?;
+        Ok(SessionEntry {
+            client_id,
+            sequence,
+            key: decode_base64("key", key)?,
+            answer: decode_base64("value", answer)?,
+        })
+    }
+
+    /// Length of the entry's token in bytes, computed without encoding.
+    pub fn token_len(&self) -> usize {
+        (SESSION_MARK.len_utf8() + 16 + 1 + decimal_len(self.sequence) + 1)
+            .saturating_add(base64_len(self.key.len()))
+            .saturating_add(1)
+            .saturating_add(base64_len(self.answer.len()))
+    }
+}
+
+struct SessionToken<'a>(&'a SessionEntry);
+
+impl fmt::Display for SessionToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{SESSION_MARK}{:016x}.{}.{}.{}",
+            self.0.client_id,
+            self.0.sequence,
+            Base64Display::new(&self.0.key, &STANDARD),
+            Base64Display::new(&self.0.answer, &STANDARD)
+        )
+    }
+}
+
 /// One `ecs_put` message: part `part` of transfer `transfer_id`, carrying `items`.
 ///
 /// A transfer is the set of items one group sends another for one `transfer_range`; the
@@ -116,17 +218,20 @@ pub struct PutPart {
     pub part: u32,
     /// The items, in the order they were handed to the splitter.
     pub items: Vec<Item>,
+    /// Session entries of the moved range (an extension; written after the items).
+    pub sessions: Vec<SessionEntry>,
 }
 
 impl PutPart {
     /// Length in bytes of this part's canonical `ecs_put` line (without terminator),
     /// computed without formatting it.
     pub fn line_len(&self) -> usize {
-        self.items
-            .iter()
-            .fold(put_header_len(self.transfer_id, self.part), |len, item| {
-                len.saturating_add(1).saturating_add(item.token_len())
-            })
+        let header = put_header_len(self.transfer_id, self.part);
+        let items = self.items.iter().map(Item::token_len);
+        let sessions = self.sessions.iter().map(SessionEntry::token_len);
+        items.chain(sessions).fold(header, |len, token| {
+            len.saturating_add(1).saturating_add(token)
+        })
     }
 
     /// Total bytes of the keys and values carried (before encoding).
@@ -148,6 +253,9 @@ pub(crate) fn fmt_put(part: &PutPart, f: &mut fmt::Formatter<'_>) -> fmt::Result
     write!(f, "{ECS_PUT} {} {}", part.transfer_id, part.part)?;
     for item in &part.items {
         write!(f, " {}", item.token())?;
+    }
+    for session in &part.sessions {
+        write!(f, " {}", session.token())?;
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ pub mod split;
 pub use addr::{HostPort, MAX_HOST_LEN};
 pub use cluster::{ClusterView, Member, NodeEntry, Register};
 pub use error::{AddrError, FieldError, ItemError, ParseError, SplitError, SNIPPET_CHARS};
-pub use items::{base64_len, put_header_len, Item, PutPart};
+pub use items::{base64_len, put_header_len, Item, PutPart, SessionEntry};
 pub use line::{split_line, split_line_bytes, DEFAULT_MAX_LINE_LEN};
 pub use reply::Reply;
 pub use request::Request;

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use super::addr::HostPort;
 use super::cluster::{ClusterView, Member, NodeEntry, Register};
 use super::error::{snippet, ParseError};
-use super::items::{fmt_put, Item, PutPart, ECS_PUT};
+use super::items::{fmt_put, Item, PutPart, SessionEntry, ECS_PUT};
 use super::line::{Args, Tokens};
 
 /// Longest keyword of any request or reply; longer first words are unknown without
@@ -165,22 +165,42 @@ fn one_address(command: &'static str, tokens: Tokens<'_>) -> Result<HostPort, Pa
     Ok(address)
 }
 
+/// One token after `ecs_put <transfer id> <part>`.
+enum PutToken {
+    Item(Item),
+    Session(SessionEntry),
+}
+
 fn parse_put(tokens: Tokens<'_>) -> Result<PutPart, ParseError> {
     let mut args = Args::new(ECS_PUT, tokens);
     let transfer_id = args.number("transfer_id", 64)?;
     let part = args.number("part", 32)?;
-    let items = args.rest_each(|index, token| {
-        Item::from_token(token).map_err(|reason| ParseError::BadItem {
+    let tokens = args.rest_each(|index, token| {
+        let bad = |reason| ParseError::BadItem {
             index,
             token: snippet(token),
             reason,
-        })
+        };
+        if SessionEntry::is_token(token) {
+            SessionEntry::from_token(token)
+                .map(PutToken::Session)
+                .map_err(bad)
+        } else {
+            Item::from_token(token).map(PutToken::Item).map_err(bad)
+        }
     })?;
-    Ok(PutPart {
+    let mut put = PutPart {
         transfer_id,
         part,
-        items,
-    })
+        ..PutPart::default()
+    };
+    for token in tokens {
+        match token {
+            PutToken::Item(item) => put.items.push(item),
+            PutToken::Session(entry) => put.sessions.push(entry),
+        }
+    }
+    Ok(put)
 }
 
 fn parse_group(command: &'static str, tokens: Tokens<'_>) -> Result<Register, ParseError> {

@@ -8,17 +8,18 @@
 //! input there is exactly one split. Lengths are computed, not measured by formatting.
 
 use super::error::SplitError;
-use super::items::{put_header_len, Item, PutPart};
+use super::items::{put_header_len, Item, PutPart, SessionEntry};
 
 /// Builds the parts of one transfer item by item, for senders that stream their items
 /// rather than collect them first. [`split_into_parts`] is the same thing for a whole
-/// collection.
+/// collection. Session entries ([`PartSplitter::push_session`]) are cut the same way; a
+/// sender pushes them after every item, so each part's line lists its tokens in the
+/// order they were pushed.
 #[derive(Debug, Clone)]
 pub struct PartSplitter {
     transfer_id: u64,
     max_line_len: usize,
-    part: u32,
-    items: Vec<Item>,
+    open: PutPart,
     line_len: usize,
 }
 
@@ -28,8 +29,10 @@ impl PartSplitter {
         PartSplitter {
             transfer_id,
             max_line_len,
-            part: 0,
-            items: Vec::new(),
+            open: PutPart {
+                transfer_id,
+                ..PutPart::default()
+            },
             line_len: put_header_len(transfer_id, 0),
         }
     }
@@ -38,48 +41,66 @@ impl PartSplitter {
     /// open one. On error nothing changes: the item is not added and the open part stays
     /// open.
     pub fn push(&mut self, item: Item) -> Result<Option<PutPart>, SplitError> {
-        let added = item.token_len().saturating_add(1);
-        let fits_open_part = self.line_len.saturating_add(added) <= self.max_line_len;
-        if self.items.is_empty() || fits_open_part {
-            if !fits_open_part {
-                return Err(self.too_large(&item, self.line_len.saturating_add(added)));
-            }
-            self.line_len += added;
-            self.items.push(item);
-            return Ok(None);
-        }
-        // The item opens the next part; check it fits there before closing this one.
-        let next = self.part.checked_add(1).ok_or(SplitError::TooManyParts)?;
-        let alone = put_header_len(self.transfer_id, next).saturating_add(added);
-        if alone > self.max_line_len {
-            return Err(self.too_large(&item, alone));
-        }
-        let closed = PutPart {
-            transfer_id: self.transfer_id,
-            part: self.part,
-            items: std::mem::replace(&mut self.items, vec![item]),
-        };
-        self.part = next;
-        self.line_len = alone;
-        Ok(Some(closed))
+        let sizes = (item.key.len(), item.value.len());
+        self.place(item.token_len(), sizes, |part| part.items.push(item))
     }
 
-    /// Closes the open part and returns it, or `None` if it holds no items.
-    pub fn finish(self) -> Option<PutPart> {
-        (!self.items.is_empty()).then_some(PutPart {
-            transfer_id: self.transfer_id,
-            part: self.part,
-            items: self.items,
-        })
+    /// Adds a session entry, like [`PartSplitter::push`] (its sizes in an error are the
+    /// key's and the answer's).
+    pub fn push_session(&mut self, entry: SessionEntry) -> Result<Option<PutPart>, SplitError> {
+        let sizes = (entry.key.len(), entry.answer.len());
+        self.place(entry.token_len(), sizes, |part| part.sessions.push(entry))
     }
 
-    fn too_large(&self, item: &Item, needed: usize) -> SplitError {
-        SplitError::ItemTooLarge {
-            key_len: item.key.len(),
-            value_len: item.value.len(),
+    /// Puts a token of `token_len` bytes into the open part, or closes it and opens the
+    /// next with the token.
+    fn place(
+        &mut self,
+        token_len: usize,
+        (key_len, value_len): (usize, usize),
+        add: impl FnOnce(&mut PutPart),
+    ) -> Result<Option<PutPart>, SplitError> {
+        let added = token_len.saturating_add(1);
+        let too_large = |needed| SplitError::ItemTooLarge {
+            key_len,
+            value_len,
             needed,
             max: self.max_line_len,
+        };
+        let fits_open_part = self.line_len.saturating_add(added) <= self.max_line_len;
+        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
+        if empty || fits_open_part {
+            if !fits_open_part {
+                return Err(too_large(self.line_len.saturating_add(added)));
+            }
+            self.line_len += added;
+            add(&mut self.open);
+            return Ok(None);
         }
+        // The token opens the next part; check it fits there before closing this one.
+        let next = self
+            .open
+            .part
+            .checked_add(1)
+            .ok_or(SplitError::TooManyParts)?;
+        let alone = put_header_len(self.transfer_id, next).saturating_add(added);
+        if alone > self.max_line_len {
+            return Err(too_large(alone));
+        }
+        let mut opened = PutPart {
+            transfer_id: self.transfer_id,
+            part: next,
+            ..PutPart::default()
+        };
+        add(&mut opened);
+        self.line_len = alone;
+        Ok(Some(std::mem::replace(&mut self.open, opened)))
+    }
+
+    /// Closes the open part and returns it, or `None` if it holds nothing.
+    pub fn finish(self) -> Option<PutPart> {
+        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
+        (!empty).then_some(self.open)
     }
 }
 

@@ -3,7 +3,9 @@
 //! that line. Also the tolerance of hand-typed variants of them.
 
 use bytes::Bytes;
-use protocol::ecs::{ClusterView, Item, Member, NodeEntry, PutPart, Register, Reply, Request};
+use protocol::ecs::{
+    ClusterView, Item, Member, NodeEntry, PutPart, Register, Reply, Request, SessionEntry,
+};
 
 use super::hp;
 
@@ -42,6 +44,23 @@ fn requests() -> Vec<(&'static str, Request)> {
                 transfer_id: 42,
                 part: 0,
                 items: vec![item(b"k", b"v")],
+                sessions: vec![],
+            }),
+        ),
+        // A session entry (extension): client 0x2a, sequence 7, key "k", answer 'K'
+        // (stored) = 0x4b -> 010010 11(0000) -> S w = =.
+        (
+            "ecs_put 42 1 aw==:dg== !000000000000002a.7.aw==.Sw==",
+            Request::EcsPut(PutPart {
+                transfer_id: 42,
+                part: 1,
+                items: vec![item(b"k", b"v")],
+                sessions: vec![SessionEntry {
+                    client_id: 0x2a,
+                    sequence: 7,
+                    key: Bytes::from_static(b"k"),
+                    answer: Bytes::from_static(b"K"),
+                }],
             }),
         ),
         // [00 ff] -> 000000 001111 1111(00) -> A P 8 =, with an empty value;
@@ -58,6 +77,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                     item(&[0xfb, 0xff], &[0xff, 0xff, 0xff]),
                     item(b"", b"hello"),
                 ],
+                sessions: vec![],
             }),
         ),
         (
@@ -66,6 +86,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 transfer_id: u64::MAX,
                 part: u32::MAX,
                 items: vec![],
+                sessions: vec![],
             }),
         ),
         ("done", Request::Done(None)),
@@ -213,6 +234,23 @@ fn hand_typed_lines_are_tolerated() {
                 transfer_id: 42,
                 part: 0,
                 items: vec![item(b"k", b"v")],
+                sessions: vec![],
+            }),
+        ),
+        // A session entry (extension): client 0x2a, sequence 7, key "k", answer 'K'
+        // (stored) = 0x4b -> 010010 11(0000) -> S w = =.
+        (
+            "ecs_put 42 1 aw==:dg== !000000000000002a.7.aw==.Sw==",
+            Request::EcsPut(PutPart {
+                transfer_id: 42,
+                part: 1,
+                items: vec![item(b"k", b"v")],
+                sessions: vec![SessionEntry {
+                    client_id: 0x2a,
+                    sequence: 7,
+                    key: Bytes::from_static(b"k"),
+                    answer: Bytes::from_static(b"K"),
+                }],
             }),
         ),
         ("Done \r\n", Request::Done(None)),

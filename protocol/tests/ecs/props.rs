@@ -6,7 +6,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use protocol::ecs::{
     split_line, ClusterView, HostPort, Item, Member, NodeEntry, PutPart, Register, Reply, Request,
-    DEFAULT_MAX_LINE_LEN,
+    SessionEntry, DEFAULT_MAX_LINE_LEN,
 };
 
 /// Hosts: DNS-like names, IPv6-like texts (with `:`, so bracketed in `host:port`), and
@@ -36,6 +36,18 @@ pub fn item() -> impl Strategy<Value = Item> {
     (bytes(40), bytes(80)).prop_map(|(key, value)| Item { key, value })
 }
 
+/// A session entry with any id, sequence, key and answer bytes.
+pub fn session() -> impl Strategy<Value = SessionEntry> {
+    (any::<u64>(), any::<u64>(), bytes(40), bytes(40)).prop_map(
+        |(client_id, sequence, key, answer)| SessionEntry {
+            client_id,
+            sequence,
+            key,
+            answer,
+        },
+    )
+}
+
 fn member() -> impl Strategy<Value = Member> {
     (host_port(), host_port()).prop_map(|(admin, client)| Member { admin, client })
 }
@@ -59,13 +71,20 @@ fn request() -> impl Strategy<Value = Request> {
         host_port().prop_map(Request::TransferRange),
         host_port().prop_map(Request::BroadcastNode),
         proptest::option::of(host_port()).prop_map(Request::Done),
-        (any::<u64>(), any::<u32>(), vec(item(), 0..6)).prop_map(|(transfer_id, part, items)| {
-            Request::EcsPut(PutPart {
-                transfer_id,
-                part,
-                items,
-            })
-        }),
+        (
+            any::<u64>(),
+            any::<u32>(),
+            vec(item(), 0..6),
+            vec(session(), 0..3)
+        )
+            .prop_map(|(transfer_id, part, items, sessions)| {
+                Request::EcsPut(PutPart {
+                    transfer_id,
+                    part,
+                    items,
+                    sessions,
+                })
+            }),
         (host_port(), vec(member(), 0..5))
             .prop_map(|(ring, members)| Request::Register(Register { ring, members })),
         (any::<u64>(), vec(node(), 0..5))
@@ -141,5 +160,13 @@ proptest! {
         let token = i.to_token();
         prop_assert_eq!(token.len(), i.token_len());
         prop_assert_eq!(Item::from_token(&token), Ok(i));
+    }
+
+    #[test]
+    fn session_tokens_round_trip(e in session()) {
+        let token = e.to_token();
+        prop_assert_eq!(token.len(), e.token_len());
+        prop_assert!(SessionEntry::is_token(&token));
+        prop_assert_eq!(SessionEntry::from_token(&token), Ok(e));
     }
 }
