@@ -1,9 +1,15 @@
 //! Durable storage of a Raft member: its hard state and log in the write-ahead log, and
 //! the last snapshot (its log base plus the group state it stands for) in its own file.
 //!
-//! Log records: `H` term + vote, `E` index + term + data, `X` "drop entries after index".
-//! Reading them back in order rebuilds the log, truncations included. Compaction writes a
-//! new snapshot, then replaces the log with the hard state and the entries after it.
+//! Log records: `H` term + vote, `E` index + term + data, `X` "drop entries after index",
+//! `B` index + term of the snapshot the log was written after. Reading them back in order
+//! rebuilds the log, truncations included. Compaction writes a new snapshot, then replaces
+//! the log with its base, the hard state and the entries after it.
+//!
+//! Those are two renames, and power can fail between them: then the new snapshot sits
+//! beside the log of the old one, whose entries after the new base may be a suffix the
+//! group has since overwritten. `open` keeps them only as Raft keeps a log suffix when it
+//! installs a snapshot: if the log holds the snapshot's last entry (same index and term).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,6 +27,7 @@ mod tag {
     pub const HARD_STATE: u8 = b'H';
     pub const ENTRY: u8 = b'E';
     pub const TRUNCATE: u8 = b'X';
+    pub const BASE: u8 = b'B';
 }
 
 /// A Raft member's files.
@@ -42,6 +49,12 @@ pub struct Opened<D: Disk> {
     pub recovered: Recovered,
     /// The group state of the snapshot, if there is one.
     pub snapshot_state: Option<Bytes>,
+}
+
+fn encode_base(out: &mut BytesMut, meta: SnapshotMeta) {
+    out.put_u8(tag::BASE);
+    out.put_u64(meta.index.0);
+    out.put_u64(meta.term.0);
 }
 
 fn encode_hard_state(out: &mut BytesMut, hs: &HardState) {
@@ -81,7 +94,15 @@ impl<D: Disk> RaftStore<D> {
             None => (None, None),
         };
         let base = snapshot.as_ref().map_or(0, |m| m.index.0);
-        let (wal, recovered) = Wal::open(&disk, &wal_path)?;
+        let (mut wal, recovered) = Wal::open(&disk, &wal_path)?;
+        if recovered.records.is_empty() && snapshot.is_none() {
+            // A new log says it starts from nothing, so that a later snapshot written
+            // beside it (and a power loss before the log is replaced) is recognised.
+            let mut r = BytesMut::new();
+            encode_base(&mut r, SnapshotMeta::default());
+            wal.append(&r);
+            wal.sync()?;
+        }
         if recovered.torn_bytes > 0 {
             tracing::warn!(
                 bytes = recovered.torn_bytes,
@@ -93,6 +114,10 @@ impl<D: Disk> RaftStore<D> {
             voted_for: None,
         };
         let mut entries: Vec<Entry> = Vec::new();
+        // The snapshot this log was written after (none in logs of an older format), and
+        // the term of the log's entry at the snapshot's index, if it has one.
+        let mut wal_base: Option<SnapshotMeta> = None;
+        let mut term_at_base: Option<Term> = None;
         for record in &recovered.records {
             let mut c = Cursor::new(record);
             match c.u8("record tag")? {
@@ -108,6 +133,9 @@ impl<D: Disk> RaftStore<D> {
                     let index = c.u64("entry index")?;
                     let term = Term(c.u64("entry term")?);
                     let data = c.bytes("entry data")?;
+                    if index == base {
+                        term_at_base = Some(term);
+                    }
                     if index <= base {
                         continue;
                     }
@@ -121,10 +149,31 @@ impl<D: Disk> RaftStore<D> {
                 tag::TRUNCATE => {
                     let after = c.u64("truncate index")?;
                     entries.truncate(after.saturating_sub(base) as usize);
+                    if after < base {
+                        term_at_base = None;
+                    }
+                }
+                tag::BASE => {
+                    wal_base = Some(SnapshotMeta {
+                        index: LogIndex(c.u64("base index")?),
+                        term: Term(c.u64("base term")?),
+                    });
                 }
                 other => return Err(Corrupt(format!("unknown log record {other:#04x}")).into()),
             }
             c.finish("log record")?;
+        }
+        if let (Some(snap), Some(written_after)) = (snapshot, wal_base) {
+            let follows = written_after == snap || term_at_base == Some(snap.term);
+            if !follows && !entries.is_empty() {
+                tracing::warn!(
+                    dropped = entries.len(),
+                    snapshot = %snap.index,
+                    "the log belongs to an older snapshot and does not hold this one's last \
+                     entry: dropping its entries after the snapshot"
+                );
+                entries.clear();
+            }
         }
         let compacted_wal_bytes = wal.len_bytes();
         Ok(Opened {
@@ -191,6 +240,9 @@ impl<D: Disk> RaftStore<D> {
         file.put_slice(state);
         self.disk.replace(&self.snapshot_path, &file)?;
         let mut records: Vec<BytesMut> = Vec::new();
+        let mut r = BytesMut::new();
+        encode_base(&mut r, meta);
+        records.push(r);
         let mut r = BytesMut::new();
         encode_hard_state(&mut r, &self.hard_state);
         records.push(r);

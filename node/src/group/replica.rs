@@ -170,7 +170,11 @@ impl<D: Disk> Replica<D> {
                 let (state, _) = snapshot::decode(self.state.borrow().own.clone(), bytes)?;
                 *self.state.borrow_mut() = state;
                 self.applied = meta.index;
-                self.store.save_snapshot(*meta, bytes, &[])?;
+                // The log may have kept its entries after the snapshot (they matched the
+                // leader's): the rewritten log file must keep them too, or a restart
+                // loses entries this member acknowledged (some may be committed).
+                let kept = self.raft.entries_after(meta.index);
+                self.store.save_snapshot(*meta, bytes, &kept)?;
             }
             self.store.save(
                 ready.hard_state.as_ref(),

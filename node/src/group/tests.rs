@@ -338,3 +338,68 @@ fn the_raft_store_recovers_votes_entries_truncations_and_snapshots() {
     assert_eq!(opened.recovered.entries, vec![e(3, "B"), e(3, "C")]);
     assert_eq!(opened.snapshot_state.as_deref(), Some(&b"state"[..]));
 }
+
+/// A power loss between the snapshot's rename and the log's: the new snapshot sits beside
+/// the old log. Its entries after the snapshot stay only if the log holds the snapshot's
+/// last entry; otherwise they may be a suffix the group has overwritten since, and a
+/// member that kept them could report a last term it does not have.
+#[test]
+fn a_new_snapshot_beside_an_old_log_keeps_only_a_matching_suffix() {
+    use crate::raft::SnapshotMeta;
+    use protocol::peer::{Entry, LogIndex, Term};
+    let e = |t: u64, d: &str| Entry {
+        term: Term(t),
+        data: Bytes::copy_from_slice(d.as_bytes()),
+    };
+    let log: Vec<(LogIndex, Entry)> = [(1, "a"), (1, "b"), (2, "c"), (2, "d"), (2, "e")]
+        .iter()
+        .enumerate()
+        .map(|(i, (t, d))| (LogIndex(i as u64 + 1), e(*t, d)))
+        .collect();
+    for (snapshot_term, kept) in [(3, 0), (2, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RaftStore::open(StdDisk, dir.path()).unwrap().store;
+        store.save(None, None, &log).unwrap();
+        let old_log = std::fs::read(dir.path().join("raft-log")).unwrap();
+        let meta = SnapshotMeta {
+            index: LogIndex(3),
+            term: Term(snapshot_term),
+        };
+        store.save_snapshot(meta, b"state", &[]).unwrap();
+        drop(store);
+        // The second rename never happened.
+        std::fs::write(dir.path().join("raft-log"), &old_log).unwrap();
+        let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+        assert_eq!(opened.recovered.snapshot, Some(meta));
+        assert_eq!(
+            opened.recovered.entries.len(),
+            kept,
+            "snapshot term {snapshot_term}"
+        );
+    }
+}
+
+/// The log written with a snapshot is the snapshot's own: its entries after the snapshot
+/// are kept even though it does not hold the snapshot's last entry.
+#[test]
+fn a_log_written_with_its_snapshot_keeps_its_entries() {
+    use crate::raft::SnapshotMeta;
+    use protocol::peer::{Entry, LogIndex, Term};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RaftStore::open(StdDisk, dir.path()).unwrap().store;
+    let meta = SnapshotMeta {
+        index: LogIndex(3),
+        term: Term(2),
+    };
+    let after = [(
+        LogIndex(4),
+        Entry {
+            term: Term(3),
+            data: Bytes::from_static(b"d"),
+        },
+    )];
+    store.save_snapshot(meta, b"state", &after).unwrap();
+    drop(store);
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert_eq!(opened.recovered.entries, vec![after[0].1.clone()]);
+}
