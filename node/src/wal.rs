@@ -1,8 +1,14 @@
 //! A write-ahead log of checksummed records on a [`Disk`].
 //!
 //! Each record is `u32 length | u32 CRC32 of the payload | payload`, big-endian. On open,
-//! records are read back until the first one that is short or fails its checksum; that
-//! torn tail (a write cut by a power loss) is cut off so new records follow good ones.
+//! records are read back in order. A power loss can cut the last write short: only a
+//! prefix of it reaches the disk, so the file ends in at most one partial record (its
+//! header says it is longer than what is left, or what is left is shorter than a header,
+//! or it is the last record and fails its checksum). That torn tail is cut off so new
+//! records follow good ones. A record that fails its checksum, or has an impossible
+//! length, with more bytes after it is not a torn write but corruption of data that was
+//! synced: `open` refuses it with [`io::ErrorKind::InvalidData`] instead of dropping the
+//! synced records after it.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,7 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::io::{Disk, LogFile};
 
-/// Largest record accepted on read-back; anything bigger is treated as a torn tail.
+/// Largest record accepted on read-back; a header claiming more is corrupted.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
 
 const HEADER_BYTES: usize = 8;
@@ -37,7 +43,18 @@ impl<D: Disk> Wal<D> {
     /// Opens the log at `path` (creating it if needed) and reads back its records.
     pub fn open(disk: &D, path: &Path) -> io::Result<(Self, Recovered)> {
         let contents = disk.read(path)?.unwrap_or_default();
-        let (records, good) = parse_records(&contents);
+        let (records, good) = parse_records(&contents).map_err(|at| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: the record at byte {at} is corrupted and {} bytes follow it; only \
+                     the last record can be torn by a power loss, so data that was synced is \
+                     damaged: refusing to read this log",
+                    path.display(),
+                    contents.len() - at
+                ),
+            )
+        })?;
         let mut log = disk.open_log(path)?;
         let torn_bytes = (contents.len() - good) as u64;
         if torn_bytes > 0 {
@@ -120,24 +137,34 @@ fn frame(out: &mut BytesMut, payload: &[u8]) {
     out.put_slice(payload);
 }
 
-/// Splits `bytes` into intact records; returns them and the length of the intact prefix.
-fn parse_records(bytes: &[u8]) -> (Vec<Bytes>, usize) {
+/// Splits `bytes` into intact records; returns them and the length of the intact prefix
+/// (the rest is a torn tail), or `Err(offset)` of a corrupted record that is not the last.
+fn parse_records(bytes: &[u8]) -> Result<(Vec<Bytes>, usize), usize> {
     let mut records = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= HEADER_BYTES {
         let len = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
-        if len > MAX_RECORD_BYTES || bytes.len() - at - HEADER_BYTES < len {
+        let left = bytes.len() - at - HEADER_BYTES;
+        if len > MAX_RECORD_BYTES {
+            return Err(at);
+        }
+        if left < len {
+            // The last write was cut short.
             break;
         }
         let payload = &bytes[at + HEADER_BYTES..at + HEADER_BYTES + len];
         if crc32fast::hash(payload) != crc {
+            if left > len {
+                return Err(at);
+            }
+            // The last record, whole in length but not in content: torn.
             break;
         }
         records.push(Bytes::copy_from_slice(payload));
         at += HEADER_BYTES + len;
     }
-    (records, at)
+    Ok((records, at))
 }
 
 #[cfg(test)]
@@ -175,17 +202,49 @@ mod tests {
         assert_eq!(rec.records.len(), 4);
     }
 
-    #[test]
-    fn a_corrupted_record_ends_recovery_there() {
+    fn three_records() -> BytesMut {
         let mut bytes = BytesMut::new();
         for p in [&b"a"[..], b"b", b"c"] {
             bytes.put_u32(1);
             bytes.put_u32(crc32fast::hash(p));
             bytes.put_slice(p);
         }
-        bytes[HEADER_BYTES + 9] ^= 0xff; // payload of the second record
-        let (records, good) = parse_records(&bytes);
-        assert_eq!(records, vec![&b"a"[..]]);
-        assert_eq!(good, 9);
+        bytes
+    }
+
+    #[test]
+    fn a_corrupted_record_before_the_last_is_an_error_not_a_torn_tail() {
+        let mut bytes = three_records();
+        bytes[9 + HEADER_BYTES] ^= 0xff; // payload of the second record
+        assert_eq!(parse_records(&bytes), Err(9));
+        let mut bytes = three_records();
+        bytes[9] = 0xff; // an impossible length in the second record's header
+        assert_eq!(parse_records(&bytes), Err(9));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut bytes = three_records();
+        bytes[HEADER_BYTES] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Wal::open(&StdDisk, &path)
+            .err()
+            .expect("corruption is refused");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("at byte 0 is corrupted"), "{e}");
+        // Nothing was cut: the evidence stays on disk.
+        assert_eq!(std::fs::read(&path).unwrap(), &bytes[..]);
+    }
+
+    #[test]
+    fn a_bad_last_record_is_a_torn_tail() {
+        let mut bytes = three_records();
+        bytes[18 + HEADER_BYTES] ^= 0xff; // payload of the last record
+        let (records, good) = parse_records(&bytes).unwrap();
+        assert_eq!(records, vec![&b"a"[..], b"b"]);
+        assert_eq!(good, 18);
+        // A header claiming more than is left: the last write was cut short.
+        let mut bytes = three_records();
+        bytes[21] = 9;
+        assert_eq!(parse_records(&bytes).map(|(_, good)| good), Ok(18));
     }
 }
