@@ -239,15 +239,17 @@ where
 }
 
 /// Starts the leader's duties whenever this member becomes leader (resume a hand-off the
-/// log says is unfinished) and stops them when it no longer is.
+/// log says is unfinished, once the log is applied) and stops them when it no longer is.
 async fn follow_leadership<N: Network>(node: Rc<Node<N>>) {
     let mut watch = node.group.watch_leadership();
     loop {
         let lead = *watch.borrow_and_update();
         if lead.is_me {
-            if node.group.with_state(|s| s.transfer.is_some()) {
-                transfer::ensure_running(&node);
-            }
+            // Not `transfer.is_some()` now: a member that just restarted may not have
+            // applied its log yet, and would miss a hand-off it has to resume. The task
+            // waits for a read barrier (every committed command applied), then looks,
+            // and ends at once if there is nothing to send.
+            transfer::ensure_running(&node);
         } else if let Some(task) = node.transfer_task.borrow_mut().take() {
             task.abort();
         }
