@@ -6,9 +6,12 @@
 //! - [`joins`]: every started group was admitted and knows the final ring.
 //! - [`locks`]: no group is left write-locked.
 //! - [`leaders`]: at most one leader per term in each group.
+//! - [`committed_entries`]: no leader's frames contradict an entry known committed, and
+//!   no two entries share an index and a term with different bytes.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
+pub mod committed_entries;
 pub mod joins;
 pub mod leaders;
 pub mod locks;
@@ -64,6 +67,9 @@ pub fn run_all(
     }
     if scenario.checks.one_leader_per_term {
         out.extend(leaders::check(groups, trace));
+    }
+    if scenario.checks.committed_entries_stable {
+        out.extend(committed_entries::check(groups, trace));
     }
     out
 }
