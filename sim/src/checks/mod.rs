@@ -8,6 +8,8 @@
 //! - [`leaders`]: at most one leader per term in each group.
 //! - [`committed_entries`]: no leader's frames contradict an entry known committed, and
 //!   no two entries share an index and a term with different bytes.
+//! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
+//!   groups end on gives every key exactly one owner.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
@@ -16,6 +18,7 @@ pub mod joins;
 pub mod leaders;
 pub mod locks;
 pub mod lost_writes;
+pub mod ring_ownership;
 
 use std::fmt;
 
@@ -70,6 +73,9 @@ pub fn run_all(
     }
     if scenario.checks.committed_entries_stable {
         out.extend(committed_entries::check(groups, trace));
+    }
+    if scenario.checks.ring_ownership {
+        out.extend(ring_ownership::check(groups, trace, history));
     }
     out
 }

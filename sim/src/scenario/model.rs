@@ -331,6 +331,9 @@ pub struct Checks {
     /// Raft's state machine safety, from the wire: no leader contradicts an entry known
     /// committed, and no two entries share an index and a term with different bytes.
     pub committed_entries_stable: bool,
+    /// Only a key's owner (in the ring it has accepted) acknowledges writes to it, and the
+    /// ring the groups end on gives every key exactly one owner.
+    pub ring_ownership: bool,
     /// After faults stop, every key can be read again within this long.
     #[serde(with = "crate::scenario::duration")]
     pub recovery_deadline: Duration,
@@ -344,6 +347,7 @@ impl Default for Checks {
             locks_released: true,
             one_leader_per_term: true,
             committed_entries_stable: true,
+            ring_ownership: true,
             recovery_deadline: Duration::from_secs(30),
         }
     }
