@@ -76,6 +76,10 @@ const NAME: &str = "ring_ownership";
 /// At most this many keys are named in one failure of the settled ring.
 const MAX_KEYS_NAMED: usize = 5;
 
+/// At most this many wrong acknowledgements are reported one by one (a broken node makes
+/// thousands); the rest are counted.
+const MAX_ACKS_NAMED: usize = 10;
+
 /// Clockwise distance on the ring from `from` to `to`.
 fn distance(from: Position, to: Position) -> u128 {
     to.wrapping_sub(from)
@@ -346,10 +350,22 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
     }
     let traffic = ClientTraffic::read(trace, &group_of);
     let mut out = settled(&all, trace, &traffic.keys);
-    for r in &history.records {
-        if let Some(detail) = judge_ack(r, &all, &group_of, trace, &traffic) {
-            out.push(Failure::new(NAME, detail));
-        }
+    let wrong: Vec<String> = history
+        .records
+        .iter()
+        .filter_map(|r| judge_ack(r, &all, &group_of, trace, &traffic))
+        .collect();
+    for detail in wrong.iter().take(MAX_ACKS_NAMED) {
+        out.push(Failure::new(NAME, detail.clone()));
+    }
+    if wrong.len() > MAX_ACKS_NAMED {
+        out.push(Failure::new(
+            NAME,
+            format!(
+                "{} more acknowledgements broke the rule",
+                wrong.len() - MAX_ACKS_NAMED
+            ),
+        ));
     }
     out
 }
