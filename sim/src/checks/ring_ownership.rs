@@ -51,9 +51,15 @@
 //! the group's session table without being applied again: its answer is legitimate if the
 //! first copy arrived while the group owned the key.
 //!
+//! Assumptions: a client records a write's completion at the instant it reads the answer
+//! (`workload::perform` does), and a leader proposes an ECS request when it receives it
+//! (the admin port does), so a `release_lock` received before a `write_lock` arrived
+//! cannot follow it in the log.
+//!
 //! Limitations: writes the node answered but the client never read (the client had given
 //! up on that connection) are not judged; keys are those of the client requests in the
-//! trace.
+//! trace; requests and `ok`s on an admin connection are paired per pair of hosts, like
+//! the other checks do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
