@@ -147,6 +147,8 @@ no_lost_writes = false
 joins_complete = true
 locks_released = false
 one_leader_per_term = false
+committed_entries_stable = false
+ring_ownership = true
 recovery_deadline = "1m"
 
 [trace]
@@ -260,6 +262,8 @@ fn full() -> Scenario {
             joins_complete: true,
             locks_released: false,
             one_leader_per_term: false,
+            committed_entries_stable: false,
+            ring_ownership: true,
             recovery_deadline: secs(60),
         },
         trace: TraceOptions {
@@ -330,6 +334,7 @@ fn every_default_applies_when_a_section_is_missing() -> TestResult {
     assert_eq!(s.faults_until(), secs(10));
     let c = &s.checks;
     assert!(c.no_lost_writes && c.joins_complete && c.locks_released && c.one_leader_per_term);
+    assert!(c.committed_entries_stable && c.ring_ownership);
     assert_eq!(c.recovery_deadline, secs(30));
     assert_eq!(s.trace.clients, ClientTrace::Summary);
     assert_eq!(s.trace.peers, PeerTrace::Summary);

@@ -6,13 +6,19 @@
 //! - [`joins`]: every started group was admitted and knows the final ring.
 //! - [`locks`]: no group is left write-locked.
 //! - [`leaders`]: at most one leader per term in each group.
+//! - [`committed_entries`]: no leader's frames contradict an entry known committed, and
+//!   no two entries share an index and a term with different bytes.
+//! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
+//!   groups end on gives every key exactly one owner.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
+pub mod committed_entries;
 pub mod joins;
 pub mod leaders;
 pub mod locks;
 pub mod lost_writes;
+pub mod ring_ownership;
 
 use std::fmt;
 
@@ -65,34 +71,58 @@ pub fn run_all(
     if scenario.checks.one_leader_per_term {
         out.extend(leaders::check(groups, trace));
     }
+    if scenario.checks.committed_entries_stable {
+        out.extend(committed_entries::check(groups, trace));
+    }
+    if scenario.checks.ring_ownership {
+        out.extend(ring_ownership::check(groups, trace, history));
+    }
     out
 }
 
-/// Every ECS-protocol request a host accepted (answered `ok`), in trace order, as
-/// (host, request). Requests and replies alternate on an admin connection, so the next
-/// reply a host sends to a peer answers the last request it received from that peer.
-pub fn accepted_requests(trace: &Trace) -> Vec<(&str, &protocol::ecs::Request)> {
+/// One ECS-protocol request a host accepted (answered `ok`).
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted<'a> {
+    /// The host that accepted it.
+    pub host: &'a str,
+    /// The request.
+    pub request: &'a protocol::ecs::Request,
+    /// The index in the trace of the event where the host received it.
+    pub received: usize,
+    /// The index in the trace of the event where the host sent its `ok`.
+    pub answered: usize,
+}
+
+/// Every ECS-protocol request a host accepted, in the order of the `ok`s. Requests and
+/// replies alternate on an admin connection, so the next reply a host sends to a peer
+/// answers the last request it received from that peer.
+pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
     use crate::trace::{Message, What};
     use std::collections::BTreeMap;
     let mut pending = BTreeMap::new();
     let mut accepted = Vec::new();
-    for e in &trace.events {
+    for (i, e) in trace.events.iter().enumerate() {
         match &e.what {
             What::Recv {
                 host,
                 from,
                 msg: Message::AdminRequest(r),
             } => {
-                pending.insert((&**host, &**from), r);
+                pending.insert((&**host, &**from), (i, r));
             }
             What::Send {
                 from,
                 to,
                 msg: Message::AdminReply(reply),
             } => {
-                if let Some(r) = pending.remove(&(&**from, &**to)) {
+                if let Some((received, request)) = pending.remove(&(&**from, &**to)) {
                     if *reply == protocol::ecs::Reply::Ok {
-                        accepted.push((&**from, r));
+                        accepted.push(Accepted {
+                            host: from,
+                            request,
+                            received,
+                            answered: i,
+                        });
                     }
                 }
             }
@@ -100,4 +130,13 @@ pub fn accepted_requests(trace: &Trace) -> Vec<(&str, &protocol::ecs::Request)> 
         }
     }
     accepted
+}
+
+/// Every ECS-protocol request a host accepted (answered `ok`), in trace order, as
+/// (host, request); see [`accepted`].
+pub fn accepted_requests(trace: &Trace) -> Vec<(&str, &protocol::ecs::Request)> {
+    accepted(trace)
+        .into_iter()
+        .map(|a| (a.host, a.request))
+        .collect()
 }

@@ -336,6 +336,12 @@ pub struct Checks {
     /// At most one member of a group leads any one term: the members that sent
     /// `AppendEntries` (or `InstallSnapshot`) in a term are at most one.
     pub one_leader_per_term: bool,
+    /// Raft's state machine safety, from the wire: no leader contradicts an entry known
+    /// committed, and no two entries share an index and a term with different bytes.
+    pub committed_entries_stable: bool,
+    /// Only a key's owner (in the ring it has accepted) acknowledges writes to it, and the
+    /// ring the groups end on gives every key exactly one owner.
+    pub ring_ownership: bool,
     /// After faults stop, every key can be read again within this long.
     #[serde(with = "crate::scenario::duration")]
     pub recovery_deadline: Duration,
@@ -348,6 +354,8 @@ impl Default for Checks {
             joins_complete: true,
             locks_released: true,
             one_leader_per_term: true,
+            committed_entries_stable: true,
+            ring_ownership: true,
             recovery_deadline: Duration::from_secs(30),
         }
     }

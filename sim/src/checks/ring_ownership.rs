@@ -1,0 +1,834 @@
+//! Each key has one owner: a write is acknowledged only by the group that owns the key in
+//! the ring it has accepted, and once the ring settles the groups split the keys exactly.
+//!
+//! **What a group has accepted** is what one of its members answered `ok` (the leader,
+//! after the command was committed and applied; see [`super::accepted`]): `next_addr`,
+//! `broadcast_node`, `cluster_view`, `write_lock`, `release_lock`. From those, a group owns
+//! `[own, end)`, where `own` is its ring address and `end` the nearest ring position after
+//! it among the `next_addr`s it accepted (its own address, when it is alone: the whole
+//! ring), or, before it accepted any, among the other members of the `broadcast_node`s and
+//! `cluster_view`s it accepted. That is the node's own rule (`GroupState::owned_arc`:
+//! `[own, next)`, else the ring's arc) read from the wire. Joins only ever shrink a
+//! group's range, so the nearest `next_addr` is also the newest; one farther than an
+//! earlier one could only come from a stale message, and a range grown back that way is
+//! exactly what this check is for. The predecessor of a join accepts its new `next_addr`
+//! before the transfer and before the ECS announces the new ring, so from then on it owns
+//! only what it keeps; the newcomer owns the range it was given (`next_addr` of its
+//! successor), and only once it is on the ring.
+//!
+//! **(a) The ring settles.** At the end, every group's last accepted `cluster_view` (the
+//! highest version any member accepted) is the same version, and every key the workload
+//! touched lies in exactly one group's range, that of its owner in that view. A group
+//! that never accepted a view of itself owns nothing.
+//!
+//! **(b) No write acknowledged outside the owner's range.** A write acknowledgement is a
+//! 'c' answering a put, delete or compare-and-set. The trace names hosts, not connections,
+//! and a client may hold several connections to one node (one per lane, or a new one after
+//! an attempt timed out, while the node still works on the old one), so answers cannot be
+//! paired with requests from the trace alone. The history can: a record of an
+//! acknowledged write gives its key, its session tag and the instant its client read the
+//! answer, and the client's `Recv` of that 'c' at that instant names the node that
+//! answered. (Several matching answers from different nodes at one instant: the write is
+//! flagged only if every candidate breaks the rule.)
+//!
+//! The rule must allow what a correct node does, and judging at the instant of the 'c'
+//! would not: a write committed just before `write_lock` may be answered just after it,
+//! and a group that applied `release_lock` serves writes before its `ok` reaches the
+//! trace. So the write is judged by what the group had accepted when it **received** the
+//! request: a command committed before the request arrived precedes the write in the log
+//! (a committed prefix never changes), so it was in force when the write applied. The
+//! acknowledgement breaks the rule when, for every receipt of that command (same client,
+//! session tag and key) by a member of the group before the answer:
+//!
+//! - the key lay outside the range the group had accepted by then, or
+//! - the group had accepted a `write_lock` by then, and no member received a
+//!   `release_lock` after that `write_lock` arrived and before the answer (a release
+//!   applied but not yet answered counts as received);
+//!
+//! or when no member of the group had received a `broadcast_node` or `cluster_view`
+//! naming it before the answer (a node serves nothing before it is on the ring).
+//! Any receipt is enough because a resend of a command already applied is answered from
+//! the group's session table without being applied again: its answer is legitimate if the
+//! first copy arrived while the group owned the key.
+//!
+//! Assumptions: a client records a write's completion at the instant it reads the answer
+//! (`workload::perform` does), and a leader proposes an ECS request when it receives it
+//! (the admin port does), so a `release_lock` received before a `write_lock` arrived
+//! cannot follow it in the log.
+//!
+//! Limitations: writes the node answered but the client never read (the client had given
+//! up on that connection) are not judged; keys are those of the client requests in the
+//! trace; requests and `ok`s on an admin connection are paired per pair of hosts, like
+//! the other checks do.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use node::ring::{member_position, position_of, Position, Ring};
+use protocol::client::{Packet, Request as ClientRequest, Response, SessionTag};
+use protocol::ecs::{ClusterView, HostPort, Request};
+use protocol::Limits;
+
+use super::joins::group_name;
+use super::{accepted, Accepted, Failure};
+use crate::runtime::ADMIN_PORT;
+use crate::trace::{printable, Message, Trace, What};
+use crate::workload::{History, Op, Outcome, Record};
+
+/// The check's name, as in `[checks]`.
+const NAME: &str = "ring_ownership";
+
+/// At most this many keys are named in one failure of the settled ring.
+const MAX_KEYS_NAMED: usize = 5;
+
+/// At most this many wrong acknowledgements are reported one by one (a broken node makes
+/// thousands); the rest are counted.
+const MAX_ACKS_NAMED: usize = 10;
+
+/// Clockwise distance on the ring from `from` to `to`.
+fn distance(from: Position, to: Position) -> u128 {
+    to.wrapping_sub(from)
+}
+
+/// The end of a group's range as far as it had accepted, and what said so.
+#[derive(Debug, Clone)]
+struct End {
+    /// Distance from the group's position to the end; 0 is the whole ring.
+    distance: u128,
+    /// The address at the end.
+    addr: HostPort,
+    /// The accepted request that set it.
+    source: &'static str,
+    /// When that request was answered `ok`.
+    at: Duration,
+}
+
+impl End {
+    /// The range's length for comparing ends: the whole ring is the longest.
+    fn length(&self) -> u128 {
+        self.distance.wrapping_sub(1)
+    }
+}
+
+/// What a group had accepted before some point of the trace.
+#[derive(Debug, Default)]
+struct Known<'a> {
+    /// The end of its range: the nearest `next_addr` it accepted, or without one the
+    /// nearest other ring member it heard of; `None` while it knew no successor at all.
+    end: Option<End>,
+    /// Whether an accepted `broadcast_node` or `cluster_view` put it on the ring.
+    on_ring: bool,
+    /// The `write_lock` in force, if the last lock request it accepted was one.
+    lock: Option<Accepted<'a>>,
+    /// The highest `cluster_view` it accepted.
+    view: Option<&'a ClusterView>,
+}
+
+/// One started group and what the trace shows of it.
+struct Group<'a> {
+    /// 1-based, in join order.
+    number: usize,
+    members: &'a [String],
+    /// Its ring address: its first member's admin address.
+    own: HostPort,
+    pos: Position,
+    /// The requests its members accepted, in the order of their `ok`s.
+    accepted: Vec<Accepted<'a>>,
+    /// The ECS-protocol requests its members received: (event index, request).
+    received: Vec<(usize, &'a Request)>,
+}
+
+impl<'a> Group<'a> {
+    fn name(&self) -> String {
+        format!("group {} ({})", self.number, group_name(self.members))
+    }
+
+    /// Whether `addr` is this group's ring address.
+    fn is_own(&self, addr: &HostPort) -> bool {
+        *addr == self.own
+    }
+
+    /// What the group had accepted with an `ok` sent before event `before`.
+    fn known(&self, trace: &Trace, before: usize) -> Known<'a> {
+        let mut k = Known::default();
+        let mut next: Option<End> = None;
+        let mut ring_end: Option<End> = None;
+        for a in self.accepted.iter().take_while(|a| a.answered < before) {
+            let at = trace.events[a.answered].at;
+            // Keeps the nearer of `slot` and `addr`.
+            let nearer = |slot: &mut Option<End>, addr: &HostPort, source: &'static str| {
+                let end = End {
+                    distance: distance(self.pos, member_position(addr)),
+                    addr: addr.clone(),
+                    source,
+                    at,
+                };
+                if slot.as_ref().is_none_or(|e| end.length() < e.length()) {
+                    *slot = Some(end);
+                }
+            };
+            match a.request {
+                Request::NextAddr(addr) => nearer(&mut next, addr, "next_addr"),
+                Request::BroadcastNode(m) if self.is_own(m) => k.on_ring = true,
+                Request::BroadcastNode(m) => nearer(&mut ring_end, m, "broadcast_node"),
+                Request::ClusterView(v) => {
+                    for n in &v.nodes {
+                        if self.is_own(&n.ring) {
+                            k.on_ring = true;
+                        } else {
+                            nearer(&mut ring_end, &n.ring, "cluster_view");
+                        }
+                    }
+                    if k.view.is_none_or(|old| old.version < v.version) {
+                        k.view = Some(v);
+                    }
+                }
+                Request::WriteLock => k.lock = Some(*a),
+                Request::ReleaseLock => k.lock = None,
+                _ => {}
+            }
+        }
+        // The node's rule (`GroupState::owned_arc`): its `next` once it has one, else the
+        // ring it knows.
+        k.end = next.or(ring_end);
+        k
+    }
+
+    /// Whether a member received, before event `before`, a request that puts the group on
+    /// the ring (applied, it makes the node serve; answered or not).
+    fn heard_of_itself(&self, before: usize) -> bool {
+        self.received
+            .iter()
+            .take_while(|(i, _)| *i < before)
+            .any(|(_, r)| match r {
+                Request::BroadcastNode(m) => self.is_own(m),
+                Request::ClusterView(v) => v.nodes.iter().any(|n| self.is_own(&n.ring)),
+                _ => false,
+            })
+    }
+
+    /// Whether a member received a `release_lock` strictly between events `after` and
+    /// `before`.
+    fn release_received(&self, after: usize, before: usize) -> bool {
+        self.received
+            .iter()
+            .any(|&(i, r)| after < i && i < before && *r == Request::ReleaseLock)
+    }
+
+    /// Whether the range in `k` holds position `p`; `None` when nothing bounds it yet.
+    fn holds(&self, k: &Known<'_>, p: Position) -> Option<bool> {
+        let end = k.end.as_ref()?;
+        Some(end.distance == 0 || distance(self.pos, p) < end.distance)
+    }
+}
+
+/// The answer a record's client read for an acknowledged write, or `None` for a read or a
+/// write that was not acknowledged.
+fn acknowledgement(r: &Record) -> Option<Response> {
+    match (&r.op, &r.outcome) {
+        (Op::Put(_), Outcome::Stored) => Some(Response::Stored),
+        (Op::Delete, Outcome::Deleted(existed)) => Some(Response::Deleted(*existed)),
+        (Op::Cas { .. }, Outcome::Cas { swapped, current }) => Some(Response::CompareAndSet {
+            swapped: *swapped,
+            current: current.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn verb(op: &Op) -> &'static str {
+    match op {
+        Op::Get => "get",
+        Op::Put(_) => "put",
+        Op::Delete => "delete",
+        Op::Cas { .. } => "cas",
+    }
+}
+
+fn secs(at: Duration) -> String {
+    format!("{:.3}s", at.as_secs_f64())
+}
+
+/// A 'c' a client read: (event index, the node it came from, the answer).
+type Answer<'a> = (usize, &'a str, Response);
+
+/// A command: (client host, session tag, key).
+type CommandId<'a> = (&'a str, Option<SessionTag>, Bytes);
+
+/// The client-protocol traffic the check needs, indexed.
+#[derive(Default)]
+struct ClientTraffic<'a> {
+    /// Answers clients read, by (client host, instant).
+    answers: BTreeMap<(&'a str, Duration), Vec<Answer<'a>>>,
+    /// Where and when nodes received each command: (event index, node).
+    requests: BTreeMap<CommandId<'a>, Vec<(usize, &'a str)>>,
+    /// Every key a client asked about.
+    keys: BTreeSet<Bytes>,
+}
+
+impl<'a> ClientTraffic<'a> {
+    fn read(trace: &'a Trace, nodes: &BTreeMap<&str, usize>) -> Self {
+        let limits = Limits::DEFAULT;
+        let mut t = ClientTraffic::default();
+        for (i, e) in trace.events.iter().enumerate() {
+            match &e.what {
+                What::Recv {
+                    host,
+                    from,
+                    msg: Message::Client(Packet::CommandResponse(body)),
+                } => {
+                    if let Ok(answer) = Response::decode(body, &limits) {
+                        t.answers
+                            .entry((&**host, e.at))
+                            .or_default()
+                            .push((i, &**from, answer));
+                    }
+                }
+                What::Recv {
+                    host,
+                    from,
+                    msg: Message::Client(Packet::CommandRequest(body)),
+                } if nodes.contains_key(&**host) => {
+                    if let Ok(r) = ClientRequest::decode(body, &limits) {
+                        let key = r.command.key().clone();
+                        t.keys.insert(key.clone());
+                        t.requests
+                            .entry((&**from, r.session, key))
+                            .or_default()
+                            .push((i, &**host));
+                    }
+                }
+                What::Send {
+                    msg: Message::Client(Packet::CommandRequest(body)),
+                    ..
+                } => {
+                    // Sent but perhaps never received: the key was still touched.
+                    if let Ok(r) = ClientRequest::decode(body, &limits) {
+                        t.keys.insert(r.command.key().clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+/// Checks both halves. `groups` holds each started group's members.
+pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Failure> {
+    let group_of: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
+        .collect();
+    let mut all: Vec<Group<'_>> = groups
+        .iter()
+        .enumerate()
+        .filter_map(|(g, members)| {
+            let own = HostPort::new(members.first()?.as_str(), ADMIN_PORT).ok()?;
+            Some(Group {
+                number: g + 1,
+                members,
+                pos: member_position(&own),
+                own,
+                accepted: Vec::new(),
+                received: Vec::new(),
+            })
+        })
+        .collect();
+    for a in accepted(trace) {
+        if let Some(&g) = group_of.get(a.host) {
+            all[g].accepted.push(a);
+        }
+    }
+    for (i, e) in trace.events.iter().enumerate() {
+        if let What::Recv {
+            host,
+            msg: Message::AdminRequest(r),
+            ..
+        } = &e.what
+        {
+            if let Some(&g) = group_of.get(&**host) {
+                all[g].received.push((i, r));
+            }
+        }
+    }
+    let traffic = ClientTraffic::read(trace, &group_of);
+    let mut out = settled(&all, trace, &traffic.keys);
+    let wrong: Vec<String> = history
+        .records
+        .iter()
+        .filter_map(|r| judge_ack(r, &all, &group_of, trace, &traffic))
+        .collect();
+    for detail in wrong.iter().take(MAX_ACKS_NAMED) {
+        out.push(Failure::new(NAME, detail.clone()));
+    }
+    if wrong.len() > MAX_ACKS_NAMED {
+        out.push(Failure::new(
+            NAME,
+            format!(
+                "{} more acknowledgements broke the rule",
+                wrong.len() - MAX_ACKS_NAMED
+            ),
+        ));
+    }
+    out
+}
+
+/// (a): the groups agree on the last view, and their ranges split the touched keys.
+fn settled(groups: &[Group<'_>], trace: &Trace, keys: &BTreeSet<Bytes>) -> Vec<Failure> {
+    let end = trace.events.len();
+    let known: Vec<Known<'_>> = groups.iter().map(|g| g.known(trace, end)).collect();
+    let mut out = Vec::new();
+    let versions: BTreeMap<u64, Vec<String>> =
+        groups
+            .iter()
+            .zip(&known)
+            .fold(BTreeMap::new(), |mut acc, (g, k)| {
+                if let Some(v) = k.view {
+                    acc.entry(v.version).or_insert_with(Vec::new).push(g.name());
+                }
+                acc
+            });
+    for (g, k) in groups.iter().zip(&known) {
+        if k.view.is_none() {
+            out.push(Failure::new(
+                NAME,
+                format!(
+                    "{} accepted no cluster_view: the ring never settled",
+                    g.name()
+                ),
+            ));
+        }
+    }
+    if versions.len() > 1 {
+        let listed: Vec<String> = versions
+            .iter()
+            .map(|(v, names)| format!("v{v}: {}", names.join(", ")))
+            .collect();
+        out.push(Failure::new(
+            NAME,
+            format!(
+                "the groups ended on different cluster_views ({})",
+                listed.join("; ")
+            ),
+        ));
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    let Some(view) = known.iter().find_map(|k| k.view) else {
+        return out;
+    };
+    let ring = Ring::new(view.nodes.iter().map(|n| n.ring.clone()));
+    let mut wrong: Vec<String> = Vec::new();
+    for key in keys {
+        let p = position_of(key);
+        let owners: Vec<&Group<'_>> = groups
+            .iter()
+            .zip(&known)
+            .filter(|(g, k)| k.on_ring && g.holds(k, p) == Some(true))
+            .map(|(g, _)| g)
+            .collect();
+        let expected = ring.owner_of(p);
+        let right = matches!(owners.as_slice(), [only] if Some(&only.own) == expected);
+        if !right {
+            let names: Vec<String> = owners.iter().map(|g| g.name()).collect();
+            wrong.push(format!(
+                "{} is owned by {} (v{} gives it to {})",
+                printable(key),
+                if names.is_empty() {
+                    "no group".to_string()
+                } else {
+                    names.join(" and ")
+                },
+                view.version,
+                expected.map_or("nobody".to_string(), |a| a.to_string())
+            ));
+        }
+    }
+    if !wrong.is_empty() {
+        let more = wrong.len().saturating_sub(MAX_KEYS_NAMED);
+        let mut detail = format!(
+            "at the end, {} of {} keys do not have exactly their view's owner: {}",
+            wrong.len(),
+            keys.len(),
+            wrong[..wrong.len().min(MAX_KEYS_NAMED)].join("; ")
+        );
+        if more > 0 {
+            detail.push_str(&format!("; and {more} more"));
+        }
+        out.push(Failure::new(NAME, detail));
+    }
+    out
+}
+
+/// (b) for one history record: why its acknowledgement breaks the rule, if it does.
+fn judge_ack(
+    r: &Record,
+    groups: &[Group<'_>],
+    group_of: &BTreeMap<&str, usize>,
+    trace: &Trace,
+    traffic: &ClientTraffic<'_>,
+) -> Option<String> {
+    let answer = acknowledgement(r)?;
+    let client = format!("c{}", r.client);
+    let candidates: Vec<(usize, &str)> = traffic
+        .answers
+        .get(&(client.as_str(), r.completed))?
+        .iter()
+        .filter(|(_, _, a)| *a == answer)
+        .map(|&(i, node, _)| (i, node))
+        .collect();
+    let key = Bytes::copy_from_slice(r.key.as_bytes());
+    let receipts = traffic
+        .requests
+        .get(&(client.as_str(), r.session, key.clone()))?;
+    let mut reasons = Vec::new();
+    for &(ack, node) in &candidates {
+        let g = &groups[*group_of.get(node)?];
+        let mine: Vec<usize> = receipts
+            .iter()
+            .filter(|(i, host)| *i < ack && g.members.iter().any(|m| m == host))
+            .map(|&(i, _)| i)
+            .collect();
+        // Without the request's arrival there is nothing to judge it by.
+        let last = *mine.last()?;
+        let what = format!(
+            "{} acknowledged {} {}{} to {client} at {} (answer from {node})",
+            g.name(),
+            verb(&r.op),
+            r.key,
+            r.session
+                .map(|s| format!(" #{}", s.sequence))
+                .unwrap_or_default(),
+            secs(r.completed)
+        );
+        if !g.heard_of_itself(ack) {
+            reasons.push(format!(
+                "{what}, but none of its members had been told it is on the ring"
+            ));
+            continue;
+        }
+        let p = position_of(&key);
+        let refused = |i: usize| -> Option<String> {
+            let k = g.known(trace, i);
+            let at = secs(trace.events[i].at);
+            if g.holds(&k, p) == Some(false) {
+                let end = k.end.as_ref()?;
+                return Some(format!(
+                    "{what}, but it received the request at {at}, when {} lay outside its \
+                     range [{}, {}) ({} {} accepted at {})",
+                    r.key,
+                    g.own,
+                    end.addr,
+                    end.source,
+                    end.addr,
+                    secs(end.at)
+                ));
+            }
+            let lock = k.lock?;
+            if g.release_received(lock.received, ack) {
+                return None;
+            }
+            Some(format!(
+                "{what}, but it received the request at {at}, when it was write-locked \
+                 (write_lock accepted by {} at {}, no release_lock received since)",
+                lock.host,
+                secs(trace.events[lock.answered].at)
+            ))
+        };
+        if mine.iter().any(|&i| refused(i).is_none()) {
+            return None;
+        }
+        reasons.push(refused(last)?);
+    }
+    match reasons.len() {
+        0 => None,
+        1 => reasons.pop(),
+        n => Some(format!(
+            "{} (and {} other candidate answers at that instant, all wrong)",
+            reasons.remove(0),
+            n - 1
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::client::Command;
+    use protocol::ecs::{NodeEntry, Reply};
+
+    use super::*;
+
+    fn groups() -> Vec<Vec<String>> {
+        let g = |k: u32| crate::scenario::names::group_members(k, 3);
+        vec![g(1), g(2)]
+    }
+
+    fn ring(g: u32) -> HostPort {
+        HostPort::new(format!("n{g}a"), ADMIN_PORT).unwrap()
+    }
+
+    fn at(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// A key the newcomer (group 2) takes over from group 1, or one group 1 keeps.
+    fn key(moves: bool) -> String {
+        let arc = Ring::new([ring(1), ring(2)]).arc_of(&ring(2)).unwrap();
+        (0..)
+            .map(|i| format!("c1-k{i}"))
+            .find(|k| arc.contains_key(k.as_bytes()) == moves)
+            .unwrap()
+    }
+
+    /// The view of the given groups, three members each.
+    fn view(version: u64, groups: &[u32]) -> Request {
+        let mut nodes = Vec::new();
+        for &g in groups {
+            for m in crate::scenario::names::group_members(g, 3) {
+                nodes.push(NodeEntry {
+                    id: nodes.len() as u32,
+                    ring: ring(g),
+                    admin: HostPort::new(m.as_str(), ADMIN_PORT).unwrap(),
+                    client: HostPort::new(m.as_str(), 7001).unwrap(),
+                });
+            }
+        }
+        Request::ClusterView(ClusterView { version, nodes })
+    }
+
+    /// `host` receives `request` from the ECS at `ms` and answers `ok` at `ok_ms`.
+    fn admin(t: &mut Trace, ms: u64, ok_ms: u64, host: &str, request: Request) {
+        t.push(
+            at(ms),
+            What::Recv {
+                host: host.into(),
+                from: "ecs".into(),
+                msg: Message::AdminRequest(request),
+            },
+        );
+        t.push(
+            at(ok_ms),
+            What::Send {
+                from: host.into(),
+                to: "ecs".into(),
+                msg: Message::AdminReply(Reply::Ok),
+            },
+        );
+    }
+
+    /// Groups 1 and 2 as they stand after group 2 joined (the ring of both, unlocked).
+    struct Run {
+        trace: Trace,
+        history: History,
+        sequence: u64,
+    }
+
+    impl Run {
+        /// Group 1 alone on the ring.
+        fn new() -> Self {
+            let mut t = Trace::default();
+            admin(&mut t, 0, 1, "n1a", Request::NextAddr(ring(1)));
+            admin(&mut t, 2, 3, "n1a", Request::BroadcastNode(ring(1)));
+            admin(&mut t, 4, 5, "n1a", view(1, &[1]));
+            Run {
+                trace: t,
+                history: History::default(),
+                sequence: 0,
+            }
+        }
+
+        /// The join of group 2, per the ECS's steps, from `ms` on; returns when the lock
+        /// was released. `skip` leaves out one step's acceptance.
+        fn join(&mut self, ms: u64, skip: Option<&str>) {
+            let t = &mut self.trace;
+            let mut step = |name: &str, offset: u64, host: &str, r: Request| {
+                if skip != Some(name) {
+                    admin(t, ms + offset, ms + offset + 1, host, r);
+                }
+            };
+            step("newcomer next", 0, "n2a", Request::NextAddr(ring(1)));
+            step("lock", 10, "n1a", Request::WriteLock);
+            step("predecessor next", 20, "n1a", Request::NextAddr(ring(2)));
+            step("transfer", 30, "n1a", Request::TransferRange(ring(1)));
+            step("broadcast 1", 50, "n1a", Request::BroadcastNode(ring(2)));
+            step("broadcast 2", 52, "n2a", Request::BroadcastNode(ring(2)));
+            step("view 1", 54, "n1b", view(2, &[1, 2]));
+            step("view 2", 56, "n2a", view(2, &[1, 2]));
+            step("release", 60, "n1b", Request::ReleaseLock);
+        }
+
+        /// `c1` sends a put of `key` that `node` receives at each of `received` (resends
+        /// share the session tag) and answers `stored`, which `c1` reads at `acked`.
+        fn put(&mut self, key: &str, node: &str, received: &[u64], acked: u64) {
+            self.sequence += 1;
+            let request = ClientRequest {
+                session: Some(SessionTag {
+                    client_id: 7,
+                    sequence: self.sequence,
+                }),
+                command: Command::Put {
+                    key: Bytes::copy_from_slice(key.as_bytes()),
+                    value: Bytes::from_static(b"v"),
+                },
+            };
+            for &ms in received {
+                self.trace.push(
+                    at(ms),
+                    What::Recv {
+                        host: node.into(),
+                        from: "c1".into(),
+                        msg: Message::Client(Packet::CommandRequest(request.to_bytes())),
+                    },
+                );
+            }
+            let stored = Packet::CommandResponse(Response::Stored.to_bytes());
+            self.trace.push(
+                at(acked),
+                What::Send {
+                    from: node.into(),
+                    to: "c1".into(),
+                    msg: Message::Client(stored.clone()),
+                },
+            );
+            self.trace.push(
+                at(acked),
+                What::Recv {
+                    host: "c1".into(),
+                    from: node.into(),
+                    msg: Message::Client(stored),
+                },
+            );
+            self.history.records.push(Record {
+                client: 1,
+                process: 1,
+                key: key.into(),
+                op: Op::Put(Bytes::from_static(b"v")),
+                session: request.session,
+                invoked: at(received[0]),
+                completed: at(acked),
+                outcome: Outcome::Stored,
+            });
+        }
+
+        /// The check, on the events in time order (they were added a write or a join
+        /// at a time; at one instant, in the order added).
+        fn check(&mut self) -> Vec<Failure> {
+            self.trace.events.sort_by_key(|e| e.at);
+            check(&groups(), &self.trace, &self.history)
+        }
+    }
+
+    #[test]
+    fn writes_during_a_normal_join_pass() {
+        let (moved, kept) = (key(true), key(false));
+        let mut run = Run::new();
+        run.put(&moved, "n1a", &[10], 12);
+        // Received before the lock, answered after it: committed before it.
+        run.put(&moved, "n1a", &[99], 120);
+        run.join(100, None);
+        // Group 1 applied release_lock (received at 160) and serves before its ok (161).
+        run.put(&kept, "n1a", &[160], 160);
+        run.put(&kept, "n1b", &[170], 171);
+        run.put(&moved, "n2a", &[170], 172);
+        assert_eq!(run.check(), vec![]);
+    }
+
+    #[test]
+    fn a_resend_answered_from_the_session_table_passes() {
+        let moved = key(true);
+        let mut run = Run::new();
+        // First arrival while group 1 owned the key; the resend, after the new ring was
+        // announced, is answered with the remembered answer.
+        run.put(&moved, "n1a", &[95, 200], 201);
+        run.join(100, None);
+        let failures = run.check();
+        assert_eq!(failures, vec![]);
+    }
+
+    #[test]
+    fn the_old_owner_acknowledging_a_moved_key_after_the_new_ring_is_flagged() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        run.put(&moved, "n1b", &[200], 201);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        let text = failures[0].to_string();
+        assert!(
+            text.starts_with("ring_ownership: group 1 (group n1a..n1c) acknowledged put"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lay outside its range [n1a:7002, n2a:7002)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("next_addr n2a:7002 accepted at 0.121s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_write_acknowledged_while_write_locked_is_flagged() {
+        let kept = key(false);
+        let mut run = Run::new();
+        run.join(100, None);
+        // Received after write_lock was accepted (111) and before the release (160).
+        run.put(&kept, "n1a", &[115], 118);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].detail.contains("write-locked"),
+            "{}",
+            failures[0]
+        );
+    }
+
+    #[test]
+    fn a_newcomer_acknowledging_before_it_is_on_the_ring_is_flagged() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.put(&moved, "n2a", &[140], 141);
+        run.join(100, None);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].detail.contains("told it is on the ring"),
+            "{}",
+            failures[0]
+        );
+    }
+
+    #[test]
+    fn an_unsettled_ring_is_flagged() {
+        let (moved, kept) = (key(true), key(false));
+        // Group 2 never accepts the last view.
+        let mut run = Run::new();
+        run.join(100, Some("view 2"));
+        run.put(&kept, "n1a", &[200], 201);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].detail.contains("accepted no cluster_view"),
+            "{}",
+            failures[0]
+        );
+        // Group 1 never learns its new successor: two groups own the moved keys.
+        let mut run = Run::new();
+        run.join(100, Some("predecessor next"));
+        run.put(&moved, "n2a", &[200], 201);
+        run.put(&kept, "n1a", &[202], 203);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        let text = &failures[0].detail;
+        assert!(text.contains("1 of 2 keys"), "{text}");
+        assert!(
+            text.contains(&format!("{moved} is owned by group 1")),
+            "{text}"
+        );
+    }
+}
