@@ -710,6 +710,8 @@ mod tests {
                 session: request.session,
                 invoked: at(received[0]),
                 completed: at(acked),
+                invoke_seq: received[0],
+                complete_seq: acked,
                 outcome: Outcome::Stored,
             });
         }
