@@ -6,11 +6,13 @@
 //! - [`joins`]: every started group was admitted and knows the final ring.
 //! - [`locks`]: no group is left write-locked.
 //! - [`leaders`]: at most one leader per term in each group.
+//! - [`linearizable`]: every key's history is linearizable (not yet run by [`run_all`]).
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
 pub mod joins;
 pub mod leaders;
+pub mod linearizable;
 pub mod locks;
 pub mod lost_writes;
 
