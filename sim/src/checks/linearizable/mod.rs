@@ -20,8 +20,10 @@
 //! register of `model.rs`), bounded by a step budget so a verdict never depends on the
 //! machine's speed: a key whose search runs out is [`Verdict::Undecided`], not a failure.
 //! A violation is reduced to a small failing sub-history (`minimize.rs`), explained in
-//! words (`explain.rs`) and drawn as a timeline (`timeline.rs`).
+//! words (`explain.rs`) and drawn as a timeline (`timeline.rs`). [`bench_history`]
+//! (`bench.rs`) generates large valid histories to time the checker.
 
+mod bench;
 mod explain;
 mod minimize;
 mod model;
@@ -34,6 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+pub use bench::bench_history;
 pub use timeline::render_timeline;
 
 use crate::workload::{History, Op, Outcome, OutcomeKind, Record};

@@ -609,3 +609,35 @@ proptest! {
         prop_assert_eq!(check(&alone).violations.len(), 1);
     }
 }
+
+#[test]
+fn benchmark_histories_are_linearizable() {
+    let h = bench_history(3_000, 20, 8, 0.05, 7);
+    assert_eq!(h.records.len(), 3_000);
+    assert!(h
+        .records
+        .iter()
+        .any(|r| r.outcome.kind() == OutcomeKind::Info));
+    assert_eq!(h.records, bench_history(3_000, 20, 8, 0.05, 7).records);
+    let report = check(&h);
+    assert!(report.violations.is_empty(), "{}", report.violations[0]);
+    assert!(report.undecided.is_empty());
+    assert_eq!(report.keys_checked, 20);
+}
+
+/// `cargo test -p sim --release --lib linearizable -- --ignored --nocapture`
+#[test]
+#[ignore = "timing; run in release"]
+fn benchmark_100k_operations() {
+    let h = bench_history(100_000, 1_000, 8, 0.05, 1);
+    let start = std::time::Instant::now();
+    let report = check_history(&h, &Config::default());
+    let took = start.elapsed();
+    println!(
+        "checked {} ops over {} keys in {took:?} ({} steps)",
+        h.records.len(),
+        report.keys_checked,
+        report.steps
+    );
+    assert!(report.violations.is_empty() && report.undecided.is_empty());
+}
