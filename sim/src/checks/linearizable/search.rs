@@ -414,3 +414,105 @@ mod tests {
         assert_eq!(s.longest, 2);
     }
 }
+
+/// The search against an exhaustive one on small random histories, most of them not
+/// linearizable: its pruning (the cache, merged values, interchangeable and pointless
+/// unanswered operations) must never change a verdict.
+#[cfg(test)]
+mod against_brute_force {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Whether some order of the operations not yet `done`, from `state`, explains every
+    /// answer: any operation nothing must precede may go next, and unanswered ones may
+    /// also never happen.
+    fn brute(ops: &[Operation], done: &mut Vec<bool>, state: State) -> bool {
+        let required =
+            |i: usize| !(ops[i].ret == Ret::Unknown && ops[i].completed == Duration::MAX);
+        if (0..ops.len()).all(|i| done[i] || !required(i)) {
+            return true;
+        }
+        for i in 0..ops.len() {
+            let free = !done[i]
+                && (0..ops.len()).all(|j| done[j] || j == i || ops[j].completed >= ops[i].invoked);
+            if !free {
+                continue;
+            }
+            if let Some(after) = step(state, ops[i].call, ops[i].ret) {
+                done[i] = true;
+                let found = brute(ops, done, after);
+                done[i] = false;
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn state_from(n: u8) -> State {
+        (n < 3).then_some(u32::from(n))
+    }
+
+    /// (kind, value, other value, answer choice, unanswered, invoked, duration).
+    type Raw = (u8, u8, u8, u8, bool, u64, u64);
+
+    fn operation(&(kind, a, b, answer, unanswered, invoked, duration): &Raw) -> Operation {
+        let call = match kind {
+            0 => Call::Get,
+            1 => Call::Put(u32::from(a % 3)),
+            2 => Call::Delete,
+            _ => Call::Cas {
+                expected: state_from(b),
+                new: u32::from(a % 3),
+            },
+        };
+        let ret = if unanswered && kind != 0 {
+            Ret::Unknown
+        } else {
+            match call {
+                Call::Get => Ret::Value(state_from(answer)),
+                Call::Put(_) => Ret::Stored,
+                Call::Delete => Ret::Deleted(answer % 2 == 0),
+                Call::Cas { new, .. } => match answer {
+                    0 | 1 => Ret::Cas {
+                        swapped: true,
+                        current: Some(new),
+                    },
+                    n => Ret::Cas {
+                        swapped: false,
+                        current: state_from(n - 2),
+                    },
+                },
+            }
+        };
+        let completed = if ret == Ret::Unknown {
+            Duration::MAX
+        } else {
+            Duration::from_millis(invoked + duration)
+        };
+        Operation {
+            call,
+            ret,
+            invoked: Duration::from_millis(invoked),
+            completed,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn same_verdict(raw in proptest::collection::vec(
+            (0..4u8, 0..3u8, 0..4u8, 0..6u8, proptest::bool::weighted(0.3), 0..12u64, 0..6u64),
+            1..8,
+        )) {
+            let ops: Vec<Operation> = raw.iter().map(operation).collect();
+            let expected = brute(&ops, &mut vec![false; ops.len()], None);
+            let found = search(&ops, 1_000_000).found;
+            prop_assert_eq!(found == Found::Linearizable, expected, "{:?}", ops);
+            prop_assert_ne!(found, Found::OutOfBudget);
+        }
+    }
+}
