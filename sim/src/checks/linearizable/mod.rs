@@ -153,7 +153,9 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// The keys whose search ran out of steps, with the steps taken, in key order.
     pub undecided: Vec<(String, u64)>,
-    /// Search steps over all keys, including minimising and explaining violations.
+    /// Steps over all keys: search steps (list entries visited), plus for violations
+    /// those of minimising and explaining them, where bookkeeping counts one step per
+    /// pair of operations compared.
     pub steps: u64,
 }
 
