@@ -10,12 +10,14 @@
 //!   no two entries share an index and a term with different bytes.
 //! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
 //!   groups end on gives every key exactly one owner.
+//! - [`linearizable`]: every key's history is linearizable (Wing–Gong–Lowe, per key).
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
 pub mod committed_entries;
 pub mod joins;
 pub mod leaders;
+pub mod linearizable;
 pub mod locks;
 pub mod lost_writes;
 pub mod ring_ownership;
