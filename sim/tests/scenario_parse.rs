@@ -149,6 +149,9 @@ locks_released = false
 one_leader_per_term = false
 committed_entries_stable = false
 ring_ownership = true
+linearizable = false
+linearizable_steps = 5000
+max_lock_hold = "45s"
 recovery_deadline = "1m"
 
 [trace]
@@ -264,6 +267,9 @@ fn full() -> Scenario {
             one_leader_per_term: false,
             committed_entries_stable: false,
             ring_ownership: true,
+            linearizable: false,
+            linearizable_steps: 5000,
+            max_lock_hold: secs(45),
             recovery_deadline: secs(60),
         },
         trace: TraceOptions {

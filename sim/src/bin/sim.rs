@@ -56,6 +56,36 @@ enum Command {
     Replay(ReplayArgs),
     /// Run one case and print only its trace hash (compare two processes or machines).
     Hash(HashArgs),
+    /// Benchmark the linearizability checker on a generated history; prints the figures.
+    BenchChecker(BenchArgs),
+}
+
+/// `sim bench-checker`.
+#[derive(Args)]
+#[command(
+    after_help = "The history is generated from a real register simulation (so it is \
+    linearizable) by a seeded RNG: the same arguments check the same history. Runs on one \
+    thread. Example:\n  sim bench-checker --ops 100000 --keys 1000 --clients 8 --info 0.05"
+)]
+struct BenchArgs {
+    /// Operations in the history.
+    #[arg(long, default_value_t = 100_000)]
+    ops: usize,
+    /// Keys they are spread over.
+    #[arg(long, default_value_t = 1_000)]
+    keys: usize,
+    /// Concurrent clients (processes).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Fraction of operations left unanswered (`info`), from 0 to 1.
+    #[arg(long, default_value_t = 0.05)]
+    info: f64,
+    /// Seed of the generated history.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Times to check it (the figures are per run, best and median).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
 }
 
 /// `sim run`.
@@ -232,6 +262,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Replay(args) => replay(args),
         Command::Hash(args) => hash(args),
+        Command::BenchChecker(args) => bench_checker(args),
     };
     match result {
         Ok(Verdict::Passed) => ExitCode::SUCCESS,
@@ -547,4 +578,48 @@ fn hash(args: HashArgs) -> Result<Verdict> {
         scenario.name
     ))?;
     Ok(Verdict::Passed)
+}
+
+fn bench_checker(args: BenchArgs) -> Result<Verdict> {
+    use sim::checks::linearizable::{bench_history, check_history, Config};
+    if !(0.0..=1.0).contains(&args.info) {
+        bail!("--info must be between 0 and 1, not {}", args.info);
+    }
+    if args.keys == 0 || args.clients == 0 || args.runs == 0 {
+        bail!("--keys, --clients and --runs must be at least 1");
+    }
+    let history = bench_history(args.ops, args.keys, args.clients, args.info, args.seed);
+    let config = Config::default();
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..args.runs {
+        // Wall-clock time of the checker, outside any simulation.
+        let started = Instant::now();
+        let report = check_history(&history, &config);
+        times.push(started.elapsed());
+        last = Some(report);
+    }
+    times.sort();
+    let report = last.expect("at least one run");
+    let ops = history.records.len();
+    let best = times[0];
+    let median = times[times.len() / 2];
+    emit(&format!(
+        "checked {ops} operations over {} keys ({} clients, {:.0}% info) {} times on one thread\n\
+         best {:.1} ms, median {:.1} ms: {:.0} operations/s; {} search steps\n\
+         verdict: {} violations, {} undecided keys\n",
+        report.keys_checked,
+        args.clients,
+        args.info * 100.0,
+        args.runs,
+        best.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e3,
+        ops as f64 / median.as_secs_f64().max(1e-9),
+        report.steps,
+        report.violations.len(),
+        report.undecided.len(),
+    ))?;
+    Ok(Verdict::of(
+        report.violations.is_empty() && report.undecided.is_empty(),
+    ))
 }

@@ -6,11 +6,12 @@
 //! that answered `ok` changed the group's lock. A follower's `error` changes nothing.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use protocol::ecs::Request;
 
 use super::joins::group_name;
-use super::{accepted_requests, Failure};
+use super::{accepted, accepted_requests, Failure};
 use crate::trace::Trace;
 
 /// Checks that no group ends write-locked. `groups` holds each started group's members.
@@ -39,6 +40,60 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             Failure::new(
                 "locks_released",
                 format!("{} is still write-locked at the end", group_name(members)),
+            )
+        })
+        .collect()
+}
+
+/// Checks that no group holds its write lock longer than `max`: a join that cannot finish
+/// must be resumed or abandoned, not leave its predecessor refusing writes. A lock still
+/// held at the end counts until the trace's last event.
+pub fn check_hold(groups: &[Vec<String>], trace: &Trace, max: Duration) -> Vec<Failure> {
+    let group_of: BTreeMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
+        .collect();
+    let end = trace.events.last().map_or(Duration::ZERO, |e| e.at);
+    // Per group: when the lock held now was taken.
+    let mut since: BTreeMap<usize, Duration> = BTreeMap::new();
+    let mut spans: Vec<(usize, Duration, Option<Duration>)> = Vec::new();
+    for a in accepted(trace) {
+        let Some(&g) = group_of.get(a.host) else {
+            continue;
+        };
+        let at = trace.events[a.answered].at;
+        match a.request {
+            Request::WriteLock => {
+                since.entry(g).or_insert(at);
+            }
+            Request::ReleaseLock => {
+                if let Some(from) = since.remove(&g) {
+                    spans.push((g, from, Some(at)));
+                }
+            }
+            _ => {}
+        }
+    }
+    spans.extend(since.into_iter().map(|(g, from)| (g, from, None)));
+    spans
+        .into_iter()
+        .filter(|(_, from, to)| to.unwrap_or(end).saturating_sub(*from) > max)
+        .map(|(g, from, to)| {
+            let held = to.unwrap_or(end).saturating_sub(from);
+            let until = to.map_or("the end of the run".to_string(), |t| {
+                format!("{:.3}s", t.as_secs_f64())
+            });
+            Failure::new(
+                "locks_released",
+                format!(
+                    "{} held its write lock for {:.3}s (from {:.3}s to {until}), longer than \
+                     max_lock_hold ({:.3}s)",
+                    group_name(&groups[g]),
+                    held.as_secs_f64(),
+                    from.as_secs_f64(),
+                    max.as_secs_f64()
+                ),
             )
         })
         .collect()

@@ -53,14 +53,33 @@ impl fmt::Display for Failure {
     }
 }
 
+/// What the checks concluded about a run.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    /// The violated checks.
+    pub failures: Vec<Failure>,
+    /// Keys the linearizability search could not decide within its budget, with the
+    /// steps it took: neither passed nor failed.
+    pub undecided: Vec<(String, u64)>,
+}
+
 /// Runs every check the scenario enables.
 pub fn run_all(
     scenario: &Scenario,
     groups: &[Vec<String>],
     trace: &Trace,
     history: &History,
-) -> Vec<Failure> {
+) -> Judgement {
     let mut out = Vec::new();
+    let mut undecided = Vec::new();
+    if scenario.checks.linearizable {
+        let config = linearizable::Config {
+            max_steps_per_key: scenario.checks.linearizable_steps,
+        };
+        let (failures, open) = linearizable::judge(history, trace, &config);
+        out.extend(failures);
+        undecided = open;
+    }
     if scenario.checks.no_lost_writes {
         out.extend(lost_writes::check(history));
     }
@@ -69,6 +88,11 @@ pub fn run_all(
     }
     if scenario.checks.locks_released {
         out.extend(locks::check(groups, trace));
+        out.extend(locks::check_hold(
+            groups,
+            trace,
+            scenario.checks.max_lock_hold,
+        ));
     }
     if scenario.checks.one_leader_per_term {
         out.extend(leaders::check(groups, trace));
@@ -79,7 +103,10 @@ pub fn run_all(
     if scenario.checks.ring_ownership {
         out.extend(ring_ownership::check(groups, trace, history));
     }
-    out
+    Judgement {
+        failures: out,
+        undecided,
+    }
 }
 
 /// One ECS-protocol request a host accepted (answered `ok`).

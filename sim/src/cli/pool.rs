@@ -54,6 +54,8 @@ pub struct Outcome {
     pub simulated: Duration,
     /// Wall-clock time the run took on its thread.
     pub wall: Duration,
+    /// Keys the linearizability check left undecided (its step budget ran out).
+    pub undecided: usize,
     /// The history file written, or why it could not be (`None`: none was asked for).
     pub history_file: Option<Result<PathBuf, String>>,
 }
@@ -87,6 +89,7 @@ pub fn run_case(case: Case<'_>) -> Outcome {
                 failures: report.failures,
                 simulated: report.simulated,
                 wall,
+                undecided: report.undecided.len(),
                 history_file,
             }
         }
@@ -103,6 +106,7 @@ pub fn run_case(case: Case<'_>) -> Outcome {
                 )],
                 simulated: Duration::ZERO,
                 wall,
+                undecided: 0,
                 history_file: None,
             }
         }

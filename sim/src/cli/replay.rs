@@ -78,5 +78,11 @@ pub fn verdict(report: &RunReport) -> String {
             text.push_str(&indent(&failure.to_string(), "  ", "    "));
         }
     }
+    for (key, steps) in &report.undecided {
+        text.push_str(&format!(
+            "undecided: linearizability of {key} (the search stopped after {steps} steps; \
+             raise [checks] linearizable_steps)\n"
+        ));
+    }
     text
 }

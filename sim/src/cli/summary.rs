@@ -18,6 +18,10 @@ pub struct Totals {
     pub simulated: Duration,
     /// Wall-clock time, summed over cases (each measured on its own worker thread).
     pub wall: Duration,
+    /// Keys the linearizability check left undecided, summed over cases.
+    pub undecided_keys: usize,
+    /// Cases with at least one undecided key.
+    pub undecided_cases: usize,
 }
 
 impl Totals {
@@ -31,6 +35,8 @@ impl Totals {
         }
         self.simulated += outcome.simulated;
         self.wall += outcome.wall;
+        self.undecided_keys += outcome.undecided;
+        self.undecided_cases += usize::from(outcome.undecided > 0);
     }
 
     /// Adds another total into this one.
@@ -40,6 +46,8 @@ impl Totals {
         self.failed += other.failed;
         self.simulated += other.simulated;
         self.wall += other.wall;
+        self.undecided_keys += other.undecided_keys;
+        self.undecided_cases += other.undecided_cases;
     }
 
     /// Simulated seconds per wall-clock second of one core; `None` before any wall time.
@@ -128,6 +136,14 @@ pub fn report(rows: &[(String, Totals)], not_run: usize, jobs: usize, elapsed: D
         elapsed.as_secs_f64(),
         plural(jobs, "thread"),
     ));
+    if total.undecided_keys > 0 {
+        text.push_str(&format!(
+            "undecided: the linearizability check ran out of search steps on {} in {} \
+             (neither passed nor failed; raise [checks] linearizable_steps to decide them).\n",
+            plural(total.undecided_keys, "key"),
+            plural(total.undecided_cases, "case"),
+        ));
+    }
     if not_run > 0 {
         text.push_str(&format!(
             "--fail-fast: {} not run.\n",
@@ -165,6 +181,7 @@ mod tests {
             },
             simulated: Duration::from_secs(secs),
             wall: Duration::from_millis(wall_ms),
+            undecided: 0,
             history_file: None,
         };
         let mut a = Totals::default();

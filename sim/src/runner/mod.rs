@@ -46,6 +46,9 @@ pub struct RunReport {
     pub history: History,
     /// The violated checks; empty if the run passed.
     pub failures: Vec<Failure>,
+    /// Keys whose linearizability the checker could not decide within its step budget,
+    /// with the steps taken (not failures; reported beside the verdict).
+    pub undecided: Vec<(String, u64)>,
     /// Simulated time the run covered.
     pub simulated: Duration,
 }
@@ -209,7 +212,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             ),
         ));
     }
-    failures.extend(checks::run_all(&scenario, &world.groups, &trace, &history));
+    let judgement = checks::run_all(&scenario, &world.groups, &trace, &history);
+    failures.extend(judgement.failures);
     RunReport {
         scenario: scenario.name.clone(),
         seed,
@@ -217,6 +221,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         hosts,
         history,
         failures,
+        undecided: judgement.undecided,
         simulated,
     }
 }

@@ -342,6 +342,15 @@ pub struct Checks {
     /// Only a key's owner (in the ring it has accepted) acknowledges writes to it, and the
     /// ring the groups end on gives every key exactly one owner.
     pub ring_ownership: bool,
+    /// Every key's history (the clients' operations and the final read) is linearizable.
+    pub linearizable: bool,
+    /// The linearizability search's budget per key, in steps; a key not decided within
+    /// it is reported undecided (not failed).
+    pub linearizable_steps: u64,
+    /// Longest a group may hold a write lock (from its `ok` to `write_lock` until its `ok`
+    /// to `release_lock`, or the end of the run).
+    #[serde(with = "crate::scenario::duration")]
+    pub max_lock_hold: Duration,
     /// After faults stop, every key can be read again within this long.
     #[serde(with = "crate::scenario::duration")]
     pub recovery_deadline: Duration,
@@ -356,6 +365,9 @@ impl Default for Checks {
             one_leader_per_term: true,
             committed_entries_stable: true,
             ring_ownership: true,
+            linearizable: true,
+            linearizable_steps: 2_000_000,
+            max_lock_hold: Duration::from_secs(20),
             recovery_deadline: Duration::from_secs(30),
         }
     }

@@ -169,6 +169,10 @@ pub fn bench_history(
             op: p.op.clone(),
             invoked: p.invoked,
             completed: p.completed,
+            // Generated times are exact, so their order is the event order (equal times
+            // count as concurrent).
+            invoke_seq: nanos(p.invoked),
+            complete_seq: nanos(p.completed),
             outcome,
         })
         .collect();
@@ -189,6 +193,8 @@ pub fn bench_history(
                 result: Ok(state[k].clone()),
                 invoked,
                 completed: invoked + us(50),
+                invoke_seq: nanos(invoked),
+                complete_seq: nanos(invoked + us(50)),
             };
             (format!("k{k}"), read)
         })
@@ -196,5 +202,10 @@ pub fn bench_history(
     History {
         records,
         final_reads,
+        events: 0,
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -108,7 +108,7 @@ fn words(h: &KeyHistory, last: &Prefix, whole: Option<&Prefix>, budget: &mut Bud
         if p.k == 1 {
             s.push_str(" It is the first answered operation on the key to fail.");
         } else if p.rest_linearizable {
-            let end = h.operations[p.culprit].completed;
+            let end = h.ops[p.culprit].completed;
             s.push_str(&format!(
                 " The longest linearizable prefix of the key's history is its first {} of {} \
                  answered operations; the history stops being linearizable when the next \

@@ -13,8 +13,6 @@
 //! Every search here draws on one [`Budget`]; a search that runs out counts as "not shown
 //! to fail", so whatever is returned has been shown to fail (or is the input).
 
-use std::time::Duration;
-
 use super::model::{observes, produces, Call, Observes, Ret, State};
 use super::search::{search, Found, Operation, Searched};
 use super::KeyHistory;
@@ -78,7 +76,7 @@ pub(super) fn operations(h: &KeyHistory, members: &[Member]) -> Vec<Operation> {
             let mut o = h.operations[m.op];
             if m.pending {
                 o.ret = Ret::Unknown;
-                o.completed = Duration::MAX;
+                o.completed = u64::MAX;
             }
             o
         })
@@ -233,9 +231,9 @@ fn fits(seen: Observes, s: State) -> bool {
 }
 
 /// When member `m` completed as the sub-history has it (never, if unanswered there).
-fn completed(h: &KeyHistory, m: Member) -> Duration {
+fn completed(h: &KeyHistory, m: Member) -> u64 {
     if m.pending {
-        Duration::MAX
+        u64::MAX
     } else {
         h.operations[m.op].completed
     }
@@ -254,8 +252,8 @@ fn explained(h: &KeyHistory, set: &[Member], x: Member) -> bool {
     let (x_invoked, x_completed) = (h.operations[x.op].invoked, completed(h, x));
     // The latest invocation of a write that produced something else and surely ended
     // before `x` began, and the latest completion of a fitting write `x` could follow.
-    let mut conflict: Option<Duration> = None;
-    let mut fitting: Option<Duration> = None;
+    let mut conflict: Option<u64> = None;
+    let mut fitting: Option<u64> = None;
     for &w in set.iter().filter(|w| w.op != x.op) {
         let Some(s) = writes(h, w) else {
             continue;

@@ -25,12 +25,15 @@
 
 mod bench;
 mod explain;
+mod failures;
 mod minimize;
 mod model;
 mod search;
 #[cfg(test)]
 mod tests;
 mod timeline;
+
+pub use failures::judge;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -88,6 +91,12 @@ pub struct KeyOp {
     pub invoked: Duration,
     /// When it completed (for an unanswered one: when the client gave up).
     pub completed: Duration,
+    /// Position of the invocation among the run's history events: this, not `invoked`,
+    /// orders operations (simulated times tie within a tick and each host's clock can
+    /// lead another's by up to a tick).
+    pub invoke_seq: u64,
+    /// Position of the completion among the run's history events.
+    pub complete_seq: u64,
 }
 
 impl KeyOp {
@@ -100,6 +109,8 @@ impl KeyOp {
             outcome: r.outcome.clone(),
             invoked: r.invoked,
             completed: r.completed,
+            invoke_seq: r.invoke_seq,
+            complete_seq: r.complete_seq,
         }
     }
 }
@@ -178,6 +189,8 @@ pub fn key_ops(history: &History) -> BTreeMap<&str, Vec<KeyOp>> {
                 outcome: Outcome::Value(v.clone()),
                 invoked: read.invoked,
                 completed: read.completed,
+                invoke_seq: read.invoke_seq,
+                complete_seq: read.complete_seq,
             });
         }
     }
@@ -251,15 +264,15 @@ impl<'a> KeyHistory<'a> {
                 continue;
             };
             let completed = if ret == Ret::Unknown {
-                Duration::MAX
+                u64::MAX
             } else {
-                o.completed.max(o.invoked)
+                o.complete_seq.max(o.invoke_seq)
             };
             h.ops.push(o);
             h.operations.push(Operation {
                 call,
                 ret,
-                invoked: o.invoked,
+                invoked: o.invoke_seq,
                 completed,
             });
         }

@@ -21,7 +21,6 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::time::Duration;
 
 use super::model::{step, Call, Ret, State};
 
@@ -30,10 +29,13 @@ use super::model::{step, Call, Ret, State};
 pub(super) struct Operation {
     pub call: Call,
     pub ret: Ret,
-    pub invoked: Duration,
-    /// `Duration::MAX` for an operation with no answer: it may take effect at any time
+    /// Position of the invocation in the run's event order ([`crate::workload::Record`]'s
+    /// `invoke_seq`): positions, not times, say which of two events came first.
+    pub invoked: u64,
+    /// Position of the completion; `u64::MAX` for an operation with no answer: it may
+    /// take effect at any time
     /// after its invocation, so it precedes nothing.
-    pub completed: Duration,
+    pub completed: u64,
 }
 
 /// What a search concluded.
@@ -118,7 +120,7 @@ pub(super) fn search(ops: &[Operation], budget: u64) -> Searched {
     // Sort key (time, 0 for a call / 1 for a return, op): at equal times calls come
     // first, so an operation invoked at the instant another completed is concurrent with
     // it. That makes "A precedes B" exactly A.completed < B.invoked.
-    let mut order: Vec<(Duration, u8, usize)> = Vec::with_capacity(2 * n);
+    let mut order: Vec<(u64, u8, usize)> = Vec::with_capacity(2 * n);
     for (i, o) in ops.iter().enumerate() {
         order.push((o.invoked, 0, i));
         order.push((o.completed.max(o.invoked), 1, i));
@@ -144,7 +146,7 @@ pub(super) fn search(ops: &[Operation], budget: u64) -> Searched {
     // last, where no answer depends on it. The search is done when every other one is.
     let optional: Vec<bool> = ops
         .iter()
-        .map(|o| o.ret == Ret::Unknown && o.completed == Duration::MAX)
+        .map(|o| o.ret == Ret::Unknown && o.completed == u64::MAX)
         .collect();
     let mut required = optional.iter().filter(|&&o| !o).count();
     let mut progress = Progress::new(&ops, &optional);
@@ -359,7 +361,7 @@ fn twins(ops: &[Operation]) -> Vec<Option<usize>> {
     let mut last: std::collections::BTreeMap<Call, usize> = std::collections::BTreeMap::new();
     let mut twin = vec![None; ops.len()];
     for i in by_invocation {
-        if ops[i].ret == Ret::Unknown && ops[i].completed == Duration::MAX {
+        if ops[i].ret == Ret::Unknown && ops[i].completed == u64::MAX {
             twin[i] = last.insert(ops[i].call, i);
         }
     }
@@ -374,8 +376,8 @@ mod tests {
         Operation {
             call,
             ret,
-            invoked: Duration::from_millis(invoked),
-            completed: Duration::from_millis(completed),
+            invoked,
+            completed,
         }
     }
 
@@ -428,8 +430,7 @@ mod against_brute_force {
     /// answer: any operation nothing must precede may go next, and unanswered ones may
     /// also never happen.
     fn brute(ops: &[Operation], done: &mut Vec<bool>, state: State) -> bool {
-        let required =
-            |i: usize| !(ops[i].ret == Ret::Unknown && ops[i].completed == Duration::MAX);
+        let required = |i: usize| !(ops[i].ret == Ret::Unknown && ops[i].completed == u64::MAX);
         if (0..ops.len()).all(|i| done[i] || !required(i)) {
             return true;
         }
@@ -488,14 +489,14 @@ mod against_brute_force {
             }
         };
         let completed = if ret == Ret::Unknown {
-            Duration::MAX
+            u64::MAX
         } else {
-            Duration::from_millis(invoked + duration)
+            invoked + duration
         };
         Operation {
             call,
             ret,
-            invoked: Duration::from_millis(invoked),
+            invoked,
             completed,
         }
     }

@@ -69,6 +69,9 @@ fn on(
         session: None,
         invoked: ms(invoked),
         completed: ms(completed),
+        // Hand-made histories order events by their times; equal times are concurrent.
+        invoke_seq: invoked,
+        complete_seq: completed,
         outcome,
     }
 }
@@ -81,6 +84,7 @@ fn history(records: Vec<Record>) -> History {
     History {
         records,
         final_reads: BTreeMap::new(),
+        events: 0,
     }
 }
 
@@ -153,6 +157,8 @@ fn lost_acknowledged_write() {
             result: Ok(Some(b("a"))),
             invoked: ms(100),
             completed: ms(110),
+            invoke_seq: 100,
+            complete_seq: 110,
         },
     );
     let v = violation(&h);
@@ -508,6 +514,8 @@ fn execute(steps: &[Step]) -> History {
             session: None,
             invoked: ms(point - before),
             completed: ms(point + after),
+            invoke_seq: point - before,
+            complete_seq: point + after,
             outcome,
         });
     }
@@ -519,6 +527,8 @@ fn execute(steps: &[Step]) -> History {
                 result: Ok(state[k].clone()),
                 invoked: ms(end + k as u64),
                 completed: ms(end + k as u64),
+                invoke_seq: end + k as u64,
+                complete_seq: end + k as u64,
             };
             (format!("k{k}"), read)
         })
@@ -526,6 +536,7 @@ fn execute(steps: &[Step]) -> History {
     History {
         records,
         final_reads,
+        events: 0,
     }
 }
 

@@ -140,12 +140,24 @@ pub fn render_timeline(ops: &[KeyOp]) -> String {
 /// Draws `bars` as a timeline with a legend.
 pub(super) fn render(bars: &[Bar]) -> String {
     let mut bars: Vec<&Bar> = bars.iter().collect();
-    bars.sort_by_key(|b| (b.op.invoked, b.op.completed, b.op.process, b.op.source));
-    let end = |b: &Bar| b.op.completed.max(b.op.invoked);
-    let mut times: Vec<Duration> = bars.iter().flat_map(|b| [b.op.invoked, end(b)]).collect();
+    // Columns follow the event order (positions), which simulated times may not: within
+    // one tick a host's clock can lead another's.
+    bars.sort_by_key(|b| {
+        (
+            b.op.invoke_seq,
+            b.op.complete_seq,
+            b.op.process,
+            b.op.source,
+        )
+    });
+    let end = |b: &Bar| b.op.complete_seq.max(b.op.invoke_seq);
+    let mut times: Vec<u64> = bars
+        .iter()
+        .flat_map(|b| [b.op.invoke_seq, end(b)])
+        .collect();
     times.sort_unstable();
     times.dedup();
-    let col = |t: Duration| {
+    let col = |t: u64| {
         let rank = times.binary_search(&t).unwrap_or(0);
         rank * (WIDTH - 1) / (times.len() - 1).max(1)
     };
@@ -154,7 +166,7 @@ pub(super) fn render(bars: &[Bar]) -> String {
     // begin in one column (more distinct times than columns) go on a lane of their own.
     let mut rows: BTreeMap<u32, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
     for (n, b) in bars.iter().enumerate() {
-        let (a, z) = (col(b.op.invoked), col(end(b)));
+        let (a, z) = (col(b.op.invoke_seq), col(end(b)));
         let lanes = rows.entry(b.op.process).or_default();
         let lane = match lanes.iter().position(|(last, _)| *last < a) {
             Some(l) => l,
