@@ -45,13 +45,17 @@ async fn perform<N: Network, D: Disk>(
 ) -> Next {
     let newcomer = &join.newcomer.ring;
     let pred = join.predecessor.as_ref();
+    // Every line of this join names it, so a line of it that is delayed or resent cannot
+    // act on a later join (the group refuses it).
+    let id = ecs.state.borrow().joins;
+    let of_join = |request: Request| request.for_join(id);
     match (join.step, pred) {
         (JoinStep::TellNewcomerNext, _) => {
             send(
                 ecs,
                 link,
                 newcomer,
-                &Request::NextAddr(join.successor.clone()),
+                &of_join(Request::NextAddr(join.successor.clone())),
             )
             .await;
             Next::Step(if pred.is_some() {
@@ -61,11 +65,11 @@ async fn perform<N: Network, D: Disk>(
             })
         }
         (JoinStep::LockPredecessor, Some(p)) => {
-            send(ecs, link, p, &Request::WriteLock).await;
+            send(ecs, link, p, &of_join(Request::WriteLock)).await;
             Next::Step(JoinStep::TellPredecessorNext)
         }
         (JoinStep::TellPredecessorNext, Some(p)) => {
-            send(ecs, link, p, &Request::NextAddr(newcomer.clone())).await;
+            send(ecs, link, p, &of_join(Request::NextAddr(newcomer.clone()))).await;
             Next::Step(JoinStep::Transfer)
         }
         (JoinStep::Transfer, Some(p)) => {
@@ -79,7 +83,7 @@ async fn perform<N: Network, D: Disk>(
                     ecs,
                     link,
                     p,
-                    &Request::TransferRange(join.successor.clone()),
+                    &of_join(Request::TransferRange(join.successor.clone())),
                 )
                 .await;
                 let waited = tokio::time::timeout(ecs.config.transfer_timeout, async {
@@ -105,7 +109,7 @@ async fn perform<N: Network, D: Disk>(
             }
         }
         (JoinStep::Release, Some(p)) => {
-            send(ecs, link, p, &Request::ReleaseLock).await;
+            send(ecs, link, p, &of_join(Request::ReleaseLock)).await;
             Next::Finished
         }
         (step, None) => {

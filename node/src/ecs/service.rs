@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use protocol::ecs::{HostPort, Register, Reply, Request};
 
-use super::state::JoinStep;
+use super::state::DoneOutcome;
 use super::Ecs;
 use crate::io::{Disk, Network};
 use crate::lines::{serve_requests, LineConn};
@@ -20,7 +20,14 @@ pub(crate) async fn serve<N: Network, D: Disk>(
     serve_requests(conn, peer, "ECS", |request| {
         let reply = match request {
             Request::Register(r) => register(&ecs, r),
-            Request::Done(from) => done(&ecs, from),
+            Request::Done(from) => done(&ecs, from, None),
+            Request::ForJoin { join, request } => match *request {
+                Request::Done(from) => done(&ecs, from, Some(join)),
+                other => Reply::Error(format!(
+                    "{} is not a request the ECS serves",
+                    other.keyword()
+                )),
+            },
             other => Reply::Error(format!(
                 "{} is not a request the ECS serves",
                 other.keyword()
@@ -62,23 +69,15 @@ fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {
     Reply::Ok
 }
 
-fn done<N: Network, D: Disk>(ecs: &Ecs<N, D>, from: Option<HostPort>) -> Reply {
-    {
-        let mut state = ecs.state.borrow_mut();
-        let Some(join) = state.join.as_mut() else {
-            return Reply::Error("no join in progress".into());
-        };
-        if let (Some(from), Some(pred)) = (&from, &join.predecessor) {
-            if from != pred {
-                return Reply::Error(format!("done from {from}, but the transfer is {pred}'s"));
-            }
-        }
-        match join.step {
-            JoinStep::Transfer => join.step = JoinStep::Broadcast,
-            s if s > JoinStep::Transfer => return Reply::Ok,
-            s => return Reply::Error(format!("no transfer requested yet (join is at {s})")),
-        }
-        tracing::info!(group = %join.newcomer.ring, "transfer done");
+/// `done` from the predecessor of join `tag` (`None`: the current join). A `done` of a
+/// join that already finished is answered `ok` without effect: its sender resends until
+/// it sees `ok`, and must not complete a later join with it.
+fn done<N: Network, D: Disk>(ecs: &Ecs<N, D>, from: Option<HostPort>, tag: Option<u64>) -> Reply {
+    let outcome = ecs.state.borrow_mut().on_done(from.as_ref(), tag);
+    match outcome {
+        Ok(DoneOutcome::Advanced) => {}
+        Ok(DoneOutcome::AlreadyKnown) => return Reply::Ok,
+        Err(reason) => return Reply::Error(reason),
     }
     if let Err(e) = ecs.persist() {
         return Reply::Error(format!("could not record done: {e}"));

@@ -90,6 +90,19 @@ pub struct EcsState {
     pub join: Option<Join>,
     /// Grows with every announced change.
     pub version: u64,
+    /// Joins begun so far; the one in progress (if any) is join number `joins`. Every
+    /// control line of a join carries its number (`join=<n>`).
+    pub joins: u64,
+}
+
+/// What a `done` did to the join in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoneOutcome {
+    /// The join moved from its transfer step to the broadcast.
+    Advanced,
+    /// Nothing to do: the transfer was already known done, or the `done` is of a join
+    /// that finished (its sender resends until it sees `ok`).
+    AlreadyKnown,
 }
 
 /// The stored state does not parse.
@@ -143,6 +156,40 @@ impl EcsState {
         }
     }
 
+    /// Takes `done` from `from` (the sender's ring address, if it said) of join `tag`
+    /// (`None`: the current join). A `done` of an older join never moves the current one.
+    pub fn on_done(
+        &mut self,
+        from: Option<&HostPort>,
+        tag: Option<u64>,
+    ) -> Result<DoneOutcome, String> {
+        let current = self.joins;
+        match tag {
+            Some(j) if j > current => {
+                return Err(format!("done of join {j}, but only {current} began"))
+            }
+            Some(j) if j < current || self.join.is_none() => return Ok(DoneOutcome::AlreadyKnown),
+            _ => {}
+        }
+        let Some(join) = self.join.as_mut() else {
+            return Err("no join in progress".into());
+        };
+        if let (Some(from), Some(pred)) = (from, &join.predecessor) {
+            if from != pred {
+                return Err(format!("done from {from}, but the transfer is {pred}'s"));
+            }
+        }
+        match join.step {
+            JoinStep::Transfer => {
+                join.step = JoinStep::Broadcast;
+                tracing::info!(group = %join.newcomer.ring, "transfer done");
+                Ok(DoneOutcome::Advanced)
+            }
+            s if s > JoinStep::Transfer => Ok(DoneOutcome::AlreadyKnown),
+            s => Err(format!("no transfer requested yet (join is at {s})")),
+        }
+    }
+
     /// Starts the next queued join, assigning node ids to the newcomer's members.
     /// Returns false if none is waiting or one is already running.
     pub fn start_next_join(&mut self) -> bool {
@@ -173,6 +220,7 @@ impl EcsState {
             successor,
             step: JoinStep::TellNewcomerNext,
         });
+        self.joins += 1;
         true
     }
 
@@ -180,6 +228,7 @@ impl EcsState {
     pub fn to_text(&self) -> String {
         let mut out = String::from("# ECS state; rewritten whole after every change\n");
         out.push_str(&format!("version {}\n", self.version));
+        out.push_str(&format!("joins {}\n", self.joins));
         for n in &self.nodes {
             out.push_str(&format!("node {n}\n"));
         }
@@ -227,6 +276,11 @@ impl EcsState {
                         .parse()
                         .map_err(|_| err(format!("bad version {rest:?}")))?
                 }
+                "joins" => {
+                    state.joins = rest
+                        .parse()
+                        .map_err(|_| err(format!("bad join count {rest:?}")))?
+                }
                 "node" => state
                     .nodes
                     .push(NodeEntry::from_token(rest).map_err(|e| err(e.to_string()))?),
@@ -257,6 +311,10 @@ impl EcsState {
                 }
                 other => return Err(err(format!("unknown entry {other:?}"))),
             }
+        }
+        if state.join.is_some() && state.joins == 0 {
+            // A file from before joins were numbered: its join in progress is the first.
+            state.joins = 1;
         }
         Ok(state)
     }
@@ -311,6 +369,42 @@ mod tests {
         assert_eq!(j.successor, j.newcomer.ring);
         assert_eq!(s.nodes[0].id, 0);
         assert!(!s.start_next_join(), "one join at a time");
+    }
+
+    /// A `done` whose `ok` was lost is resent; by then the next join may be at its
+    /// transfer step. The resend must not finish that join before any part was sent.
+    #[test]
+    fn a_done_of_a_finished_join_is_ok_and_moves_nothing() {
+        let mut s = EcsState::default();
+        for (ring, client) in [("a:1", "a:2"), ("b:1", "b:2"), ("c:1", "c:2")] {
+            s.queue.push_back(reg(ring, ring, client));
+        }
+        assert!(s.start_next_join());
+        s.members.push("a:1".parse().unwrap());
+        s.join = None;
+        assert!(s.start_next_join());
+        let pred: HostPort = s.join.as_ref().unwrap().predecessor.clone().unwrap();
+        s.join.as_mut().unwrap().step = JoinStep::Transfer;
+        assert_eq!(s.joins, 2);
+        assert_eq!(s.on_done(Some(&pred), Some(2)), Ok(DoneOutcome::Advanced));
+        s.members.push("b:1".parse().unwrap());
+        s.join = None;
+        // Join 3 waits at its transfer step; join 2's done arrives again.
+        assert!(s.start_next_join());
+        s.join.as_mut().unwrap().step = JoinStep::Transfer;
+        let pred3 = s.join.as_ref().unwrap().predecessor.clone();
+        assert_eq!(
+            s.on_done(pred3.as_ref(), Some(2)),
+            Ok(DoneOutcome::AlreadyKnown)
+        );
+        assert_eq!(s.join.as_ref().unwrap().step, JoinStep::Transfer);
+        assert!(s.on_done(pred3.as_ref(), Some(4)).is_err());
+        assert_eq!(
+            s.on_done(pred3.as_ref(), Some(3)),
+            Ok(DoneOutcome::Advanced)
+        );
+        // The join count survives the state file.
+        assert_eq!(EcsState::from_text(&s.to_text()).unwrap().joins, 3);
     }
 
     #[test]

@@ -39,6 +39,14 @@ pub enum GroupCommand {
     SetView(ClusterView),
     /// `group_members`: the nodes of another group (the receiver of a hand-off).
     LearnGroup(Register),
+    /// A command of the ECS's join `join` (a request tagged `join=<n>`): applied only if
+    /// that join is not older than, or closed before, the one the group is in.
+    ForJoin {
+        /// The ECS's join number.
+        join: u64,
+        /// The command (never itself a `ForJoin`).
+        command: Box<GroupCommand>,
+    },
 }
 
 mod marker {
@@ -53,6 +61,7 @@ mod marker {
     pub const RECEIVE_PART: u8 = b'P';
     /// A part with its session entries.
     pub const RECEIVE_PART_WITH_SESSIONS: u8 = b'Q';
+    pub const FOR_JOIN: u8 = b'J';
     pub const ADD_MEMBER: u8 = b'B';
     pub const SET_VIEW: u8 = b'V';
     pub const LEARN_GROUP: u8 = b'G';
@@ -62,6 +71,11 @@ impl GroupCommand {
     /// Appends the command's stored form.
     pub fn encode(&self, out: &mut BytesMut) {
         match self {
+            GroupCommand::ForJoin { join, command } => {
+                out.put_u8(marker::FOR_JOIN);
+                out.put_u64(*join);
+                command.encode(out);
+            }
             GroupCommand::Client(req) => {
                 out.put_u8(marker::CLIENT);
                 req.encode(out);
@@ -131,6 +145,17 @@ impl GroupCommand {
     pub fn decode(bytes: &[u8]) -> Result<GroupCommand, Corrupt> {
         let mut c = Cursor::new(bytes);
         let cmd = match c.u8("command marker")? {
+            marker::FOR_JOIN => {
+                let join = c.u64("join")?;
+                let command = GroupCommand::decode(c.rest())?;
+                if matches!(command, GroupCommand::ForJoin { .. }) {
+                    return Err(Corrupt("a join's command inside another".into()));
+                }
+                return Ok(GroupCommand::ForJoin {
+                    join,
+                    command: Box::new(command),
+                });
+            }
             marker::CLIENT => {
                 let body = c.rest();
                 let req = Request::decode(body, &Limits::DEFAULT)

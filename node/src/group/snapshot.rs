@@ -10,7 +10,9 @@ use super::state::{GroupState, Session, Transfer};
 use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
 use crate::ring::{member_position, Arc};
 
-const FORMAT_VERSION: u8 = 4;
+const FORMAT_VERSION: u8 = 5;
+/// The format before joins were numbered; still read.
+const UNNUMBERED_JOINS_VERSION: u8 = 4;
 /// The format before session entries recorded their key; still read.
 const KEYLESS_SESSIONS_VERSION: u8 = 3;
 
@@ -73,6 +75,10 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
         put_bytes(&mut out, &session.answer.to_bytes());
         put_bytes(&mut out, &session.key);
     }
+    out.put_u64(state.join);
+    out.put_u8(u8::from(state.join_closed));
+    // 0: no transfer, or one of no numbered join (join numbers start at 1).
+    out.put_u64(state.transfer.as_ref().and_then(|t| t.join).unwrap_or(0));
     out
 }
 
@@ -80,7 +86,13 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
 pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt> {
     let mut c = Cursor::new(bytes);
     let version = c.u8("format version")?;
-    if version != FORMAT_VERSION && version != KEYLESS_SESSIONS_VERSION {
+    if ![
+        FORMAT_VERSION,
+        UNNUMBERED_JOINS_VERSION,
+        KEYLESS_SESSIONS_VERSION,
+    ]
+    .contains(&version)
+    {
         return Err(Corrupt(format!("unknown snapshot format {version}")));
     }
     let applied = c.u64("applied index")?;
@@ -105,6 +117,7 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             transfer_id: c.u64("transfer id")?,
             part_size: c.u32("part size")? as usize,
             finished: c.u8("transfer finished")? != 0,
+            join: None,
         });
     }
     for _ in 0..c.u32("received count")? {
@@ -148,6 +161,14 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             key,
         };
         state.sessions.insert(client, session);
+    }
+    if version == FORMAT_VERSION {
+        state.join = c.u64("join")?;
+        state.join_closed = c.u8("join closed")? != 0;
+        let transfer_join = c.u64("transfer join")?;
+        if let Some(t) = state.transfer.as_mut() {
+            t.join = (transfer_join != 0).then_some(transfer_join);
+        }
     }
     c.finish("snapshot")?;
     Ok((state, applied))

@@ -27,6 +27,9 @@ pub struct Transfer {
     pub arc: Arc,
     /// Every part was acknowledged by the receiver.
     pub finished: bool,
+    /// The ECS's join this hand-off belongs to (`None`: started by an untagged
+    /// `transfer_range`); the sender tags its `ecs_put` parts and `done` with it.
+    pub join: Option<u64>,
 }
 
 /// A client session's last applied command.
@@ -87,6 +90,10 @@ pub struct GroupState {
     pub sessions: BTreeMap<u64, Session>,
     /// Admin addresses of other groups' nodes, by ring address, as the ECS told them.
     pub groups: BTreeMap<HostPort, Vec<HostPort>>,
+    /// The latest ECS join this group took part in (0: none yet).
+    pub join: u64,
+    /// That join released this group's lock: its requests are over.
+    pub join_closed: bool,
 }
 
 impl GroupState {
@@ -103,6 +110,8 @@ impl GroupState {
             view: None,
             sessions: BTreeMap::new(),
             groups: BTreeMap::new(),
+            join: 0,
+            join_closed: false,
         }
     }
 
@@ -183,6 +192,7 @@ impl GroupState {
     /// Applies one command.
     pub fn apply(&mut self, command: &GroupCommand) -> Outcome {
         match command {
+            GroupCommand::ForJoin { join, command } => self.apply_for_join(*join, command),
             GroupCommand::Client(req) => self.apply_client(req),
             GroupCommand::WriteLock => {
                 self.locked = true;
@@ -190,9 +200,12 @@ impl GroupState {
             }
             GroupCommand::ReleaseLock => {
                 if let Some(t) = self.transfer.take() {
-                    // The range now lives at the receiver; the ECS released us only after
-                    // announcing the new ring, so these keys are no longer ours.
-                    self.kv.retain(|k, _| !t.arc.contains_key(k));
+                    // The range lives at the receiver only if it confirmed every part
+                    // durable and the new ring (with the receiver) was committed here;
+                    // otherwise the join was abandoned and the keys stay ours.
+                    if t.finished && self.ring.contains(&t.target) {
+                        self.kv.retain(|k, _| !t.arc.contains_key(k));
+                    }
                 }
                 self.locked = false;
                 Outcome::Ok
@@ -246,6 +259,40 @@ impl GroupState {
         }
     }
 
+    /// A request of ECS join `join`. Joins are numbered in the order the ECS runs them, one
+    /// at a time, so a request of an older join than this group's latest, or of its latest
+    /// after that one released the lock, is a line that was delayed or resent: refused
+    /// without effect (a repeated `release_lock` of the closed join is answered `ok`, in
+    /// case the ECS missed the first answer).
+    fn apply_for_join(&mut self, join: u64, command: &GroupCommand) -> Outcome {
+        let closed = join == self.join && self.join_closed;
+        if closed && matches!(command, GroupCommand::ReleaseLock) {
+            return Outcome::Ok;
+        }
+        if join < self.join || closed {
+            return Outcome::Rejected(format!(
+                "stale request of join {join}: this group is at join {}{}",
+                self.join,
+                if self.join_closed { ", released" } else { "" }
+            ));
+        }
+        if join > self.join {
+            self.join = join;
+            self.join_closed = false;
+        }
+        let outcome = self.apply(command);
+        match command {
+            GroupCommand::ReleaseLock if outcome == Outcome::Ok => self.join_closed = true,
+            GroupCommand::BeginTransfer { .. } if outcome == Outcome::Ok => {
+                if let Some(t) = self.transfer.as_mut() {
+                    t.join = Some(join);
+                }
+            }
+            _ => {}
+        }
+        outcome
+    }
+
     fn begin_transfer(&mut self, end: &HostPort, transfer_id: u64, part_size: usize) -> Outcome {
         let Some(target) = self.next.clone() else {
             return Outcome::Rejected("transfer_range before next_addr".into());
@@ -268,6 +315,7 @@ impl GroupState {
             transfer_id,
             part_size,
             finished: false,
+            join: None,
         });
         Outcome::Ok
     }

@@ -403,3 +403,94 @@ fn a_log_written_with_its_snapshot_keeps_its_entries() {
     let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
     assert_eq!(opened.recovered.entries, vec![after[0].1.clone()]);
 }
+
+fn of_join(join: u64, command: GroupCommand) -> GroupCommand {
+    GroupCommand::ForJoin {
+        join,
+        command: Box::new(command),
+    }
+}
+
+/// Lines of an older join, or of a join after its release, are refused without effect:
+/// a delayed `write_lock` cannot lock a group for good, a delayed `release_lock` cannot
+/// unlock (and drop the moving keys of) a later hand-off, a delayed `next_addr` cannot
+/// re-point the group.
+#[test]
+fn requests_of_an_older_or_finished_join_change_nothing() {
+    let mut s = lone_member(50);
+    // Join 1 runs to its end.
+    assert_eq!(s.apply(&of_join(1, GroupCommand::WriteLock)), Outcome::Ok);
+    assert_eq!(
+        s.apply(&of_join(1, GroupCommand::SetNext(hp("b:2")))),
+        Outcome::Ok
+    );
+    assert_eq!(s.apply(&of_join(1, GroupCommand::ReleaseLock)), Outcome::Ok);
+    assert!(!s.locked);
+    // Its write_lock arrives late: refused, the group stays unlocked.
+    let late_lock = s.apply(&of_join(1, GroupCommand::WriteLock));
+    assert!(matches!(late_lock, Outcome::Rejected(_)), "{late_lock:?}");
+    assert!(!s.locked);
+    // Its release_lock again (the ECS missed the ok): ok, nothing changes.
+    assert_eq!(s.apply(&of_join(1, GroupCommand::ReleaseLock)), Outcome::Ok);
+
+    // Join 3 locks and starts a hand-off to c:3.
+    assert_eq!(s.apply(&of_join(3, GroupCommand::WriteLock)), Outcome::Ok);
+    assert_eq!(
+        s.apply(&of_join(3, GroupCommand::SetNext(hp("c:3")))),
+        Outcome::Ok
+    );
+    let begin = GroupCommand::BeginTransfer {
+        end: hp("a:1"),
+        transfer_id: 7,
+        part_size: 512,
+    };
+    assert_eq!(s.apply(&of_join(3, begin)), Outcome::Ok);
+    assert_eq!(s.transfer.as_ref().and_then(|t| t.join), Some(3));
+    let keys = s.kv.len();
+    // Join 1's (or 2's) lines, delayed: refused, the hand-off and the lock stand.
+    for old in [1, 2] {
+        for cmd in [
+            GroupCommand::ReleaseLock,
+            GroupCommand::SetNext(hp("b:2")),
+            GroupCommand::WriteLock,
+        ] {
+            let outcome = s.apply(&of_join(old, cmd.clone()));
+            assert!(
+                matches!(outcome, Outcome::Rejected(_)),
+                "{cmd:?}: {outcome:?}"
+            );
+        }
+    }
+    assert!(s.locked);
+    assert_eq!(s.next, Some(hp("c:3")));
+    assert!(s.transfer.is_some());
+    assert_eq!(s.kv.len(), keys);
+}
+
+/// The moved range is dropped only once the receiver has every part and the new ring
+/// names it; a join released before that (abandoned) drops nothing.
+#[test]
+fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
+    let start = |finish: bool, ring: bool| {
+        let mut s = lone_member(200);
+        s.apply(&GroupCommand::WriteLock);
+        s.apply(&GroupCommand::SetNext(hp("b:2")));
+        s.apply(&GroupCommand::BeginTransfer {
+            end: hp("a:1"),
+            transfer_id: 9,
+            part_size: 512,
+        });
+        if finish {
+            s.apply(&GroupCommand::FinishTransfer);
+        }
+        if ring {
+            s.apply(&GroupCommand::AddMember(hp("b:2")));
+        }
+        s.apply(&GroupCommand::ReleaseLock);
+        assert!(!s.locked && s.transfer.is_none());
+        s.kv.len()
+    };
+    assert_eq!(start(false, true), 200, "unfinished transfer");
+    assert_eq!(start(true, false), 200, "ring without the receiver");
+    assert!(start(true, true) < 200, "finished and announced");
+}

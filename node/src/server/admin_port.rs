@@ -23,10 +23,20 @@ pub(crate) async fn serve<N: Network>(node: Rc<Node<N>>, stream: N::Stream, peer
 async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
     tracing::debug!(request = %summary(&request), "admin request");
     let lead = node.group.leadership();
-    if !lead.is_me && !matches!(request, Request::Done(_) | Request::Register(_)) {
+    let for_ecs = matches!(
+        request.untagged().1,
+        Request::Done(_) | Request::Register(_)
+    );
+    if !lead.is_me && !for_ecs {
         return Reply::NotLeader(lead.leader.and_then(|l| node.member_admin(l)));
     }
+    // A request of a numbered join is applied as that join's (see GroupState).
+    let (join, request) = match request {
+        Request::ForJoin { join, request } => (Some(join), *request),
+        other => (None, other),
+    };
     let command = match request {
+        Request::ForJoin { .. } => return Reply::Error("a join tag inside a join tag".into()),
         Request::WriteLock => GroupCommand::WriteLock,
         Request::ReleaseLock => GroupCommand::ReleaseLock,
         Request::NextAddr(next) => GroupCommand::SetNext(next),
@@ -51,6 +61,13 @@ async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
         Request::Register(_) => return Reply::Error("register is for the ECS, not a node".into()),
     };
     let starts_transfer = matches!(command, GroupCommand::BeginTransfer { .. });
+    let command = match join {
+        Some(join) => GroupCommand::ForJoin {
+            join,
+            command: Box::new(command),
+        },
+        None => command,
+    };
     match node.group.propose(command).await {
         Ok(Outcome::Ok) => {
             if starts_transfer {

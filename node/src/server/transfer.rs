@@ -7,7 +7,7 @@ use std::rc::Rc;
 use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request, SessionEntry};
 
 use super::Node;
-use crate::group::{GroupCommand, Transfer};
+use crate::group::{GroupCommand, Outcome, Transfer};
 use crate::io::Network;
 
 /// Starts the hand-off task unless one is running.
@@ -42,12 +42,22 @@ async fn run<N: Network>(node: &Node<N>) {
     };
     if !transfer.finished {
         send_parts(node, &transfer, items, sessions).await;
-        if let Err(e) = node.group.propose(GroupCommand::FinishTransfer).await {
-            tracing::error!(error = %e, "could not record the finished transfer");
-            return;
+        match node.group.propose(GroupCommand::FinishTransfer).await {
+            Ok(Outcome::Ok) => {}
+            // The group no longer has this transfer (the join was released or replaced
+            // while the parts went out): telling the ECS `done` would finish a join
+            // whose range was not sent.
+            Ok(other) => {
+                tracing::warn!(outcome = ?other, "the transfer ended before it finished; no done");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the finished transfer");
+                return;
+            }
         }
     }
-    let done = Request::Done(Some(node.config.ring.clone()));
+    let done = tagged(Request::Done(Some(node.config.ring.clone())), transfer.join);
     node.link()
         .send_until_ok(&node.config.ecs, &done, "done")
         .await;
@@ -83,7 +93,7 @@ async fn send_parts<N: Network>(
     let mut next = 0;
     let mut target = admins[0].clone();
     for part in parts {
-        let request = Request::EcsPut(part);
+        let request = tagged(Request::EcsPut(part), transfer.join);
         loop {
             match link.send(&target, &request).await {
                 Ok(Reply::Ok) => break,
@@ -104,6 +114,14 @@ async fn send_parts<N: Network>(
             }
             tokio::time::sleep(node.config.timing.retry_pause).await;
         }
+    }
+}
+
+/// `request` tagged with the transfer's join, if it has a number.
+fn tagged(request: Request, join: Option<u64>) -> Request {
+    match join {
+        Some(join) => request.for_join(join),
+        None => request,
     }
 }
 

@@ -48,14 +48,69 @@ pub enum Request {
     /// sender can reach the receiving group's leader even when its first member is down.
     /// Same words as `register`.
     GroupMembers(Register),
+    /// Any request followed by `join=<number>` (extension): it belongs to the ECS's join
+    /// with that number. A group records the join it is in and refuses, without effect,
+    /// a request of an older or finished join, so a line delayed on the wire or resent
+    /// after a timeout cannot lock, unlock, re-point or finish anything of a later join.
+    /// The same line without the tag is the request of the current join (for hand use).
+    ForJoin {
+        /// The ECS's join number.
+        join: u64,
+        /// The request (never itself a `ForJoin`).
+        request: Box<Request>,
+    },
+}
+
+/// The word that tags a request with its join: `join=<number>`, the line's last word.
+const JOIN_TAG: &str = "join=";
+
+/// Splits a trailing `join=<number>` word off `line`: the rest of the line and the number.
+fn split_join_tag(line: &str) -> Option<(&str, u64)> {
+    let trimmed = line.trim_end();
+    let start = trimmed.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let word = &trimmed[start..];
+    let digits = word
+        .get(..JOIN_TAG.len())?
+        .eq_ignore_ascii_case(JOIN_TAG)
+        .then(|| &word[JOIN_TAG.len()..])?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    let join = digits.parse().ok().filter(|_| canonical)?;
+    Some((&trimmed[..start], join))
 }
 
 impl Request {
+    /// The join this request names (`None`: untagged, the current join) and the request
+    /// itself.
+    pub fn untagged(&self) -> (Option<u64>, &Request) {
+        match self {
+            Request::ForJoin { join, request } => (Some(*join), request),
+            other => (None, other),
+        }
+    }
+
+    /// This request tagged with join `join` (replacing any tag it had).
+    pub fn for_join(self, join: u64) -> Request {
+        let request = match self {
+            Request::ForJoin { request, .. } => request,
+            other => Box::new(other),
+        };
+        Request::ForJoin { join, request }
+    }
+
     /// Parses one line (with or without its `\n` / `\r\n`).
     ///
     /// Whitespace around the line and runs of spaces or tabs between words are ignored,
     /// and the keyword may be in any ASCII case. Every error is a typed [`ParseError`].
     pub fn parse(line: &str) -> Result<Request, ParseError> {
+        if let Some((rest, join)) = split_join_tag(line) {
+            return Ok(Request::parse_untagged(rest)?.for_join(join));
+        }
+        Request::parse_untagged(line)
+    }
+
+    fn parse_untagged(line: &str) -> Result<Request, ParseError> {
         let mut tokens = Tokens::new(line);
         let keyword = tokens.next().ok_or(ParseError::Empty)?;
         let lower = if keyword.len() <= MAX_KEYWORD_LEN {
@@ -122,6 +177,7 @@ impl Request {
             Request::Register(_) => "register",
             Request::ClusterView(_) => "cluster_view",
             Request::GroupMembers(_) => "group_members",
+            Request::ForJoin { request, .. } => request.keyword(),
         }
     }
 }
@@ -154,6 +210,7 @@ impl fmt::Display for Request {
                 write!(f, "{keyword} {}", v.version)?;
                 v.nodes.iter().try_for_each(|n| write!(f, " {n}"))
             }
+            Request::ForJoin { join, request } => write!(f, "{request} {JOIN_TAG}{join}"),
         }
     }
 }

@@ -90,6 +90,16 @@ fn requests() -> Vec<(&'static str, Request)> {
             }),
         ),
         ("done", Request::Done(None)),
+        // The join tag (extension): the request of join 7, and of join 0.
+        ("write_lock join=7", Request::WriteLock.for_join(7)),
+        (
+            "next_addr 10.0.0.3 5003 join=0",
+            Request::NextAddr(hp("10.0.0.3", 5003)).for_join(0),
+        ),
+        (
+            "done 10.0.0.2 5002 join=18446744073709551615",
+            Request::Done(Some(hp("10.0.0.2", 5002))).for_join(u64::MAX),
+        ),
         (
             "done 10.0.0.2 5002",
             Request::Done(Some(hp("10.0.0.2", 5002))),

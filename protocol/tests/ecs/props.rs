@@ -94,6 +94,14 @@ fn request() -> impl Strategy<Value = Request> {
     ]
 }
 
+/// Any request, tagged with a join or not.
+pub fn tagged_request() -> impl Strategy<Value = Request> {
+    (request(), proptest::option::of(any::<u64>())).prop_map(|(r, join)| match join {
+        Some(j) => r.for_join(j),
+        None => r,
+    })
+}
+
 /// A reason that reads back unchanged: no control characters, no surrounding spaces,
 /// and not starting with the word `not_leader`.
 fn reason() -> impl Strategy<Value = String> {
@@ -129,7 +137,7 @@ fn assert_clean_line(line: &str) -> Result<(), TestCaseError> {
 
 proptest! {
     #[test]
-    fn requests_round_trip(r in request()) {
+    fn requests_round_trip(r in tagged_request()) {
         let line = r.to_line();
         assert_clean_line(&line)?;
         prop_assert_eq!(Request::parse(&line), Ok(r.clone()));

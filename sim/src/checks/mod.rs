@@ -114,7 +114,7 @@ pub fn run_all(
 pub struct Accepted<'a> {
     /// The host that accepted it.
     pub host: &'a str,
-    /// The request.
+    /// The request, without its join tag.
     pub request: &'a protocol::ecs::Request,
     /// The index in the trace of the event where the host received it.
     pub received: usize,
@@ -148,7 +148,8 @@ pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
                     if *reply == protocol::ecs::Reply::Ok {
                         accepted.push(Accepted {
                             host: from,
-                            request,
+                            // Checks judge what a request does, whichever join it names.
+                            request: request.untagged().1,
                             received,
                             answered: i,
                         });

@@ -350,7 +350,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
         } = &e.what
         {
             if let Some(&g) = group_of.get(&**host) {
-                all[g].received.push((i, r));
+                all[g].received.push((i, r.untagged().1));
             }
         }
     }

@@ -50,6 +50,14 @@ impl Message {
     /// A one-line description with large payloads summarised.
     pub fn summary(&self) -> String {
         match self {
+            Message::AdminRequest(EcsRequest::ForJoin { join, request }) => {
+                let inner = Message::AdminRequest((**request).clone()).summary();
+                match inner.strip_prefix("ecs_put ") {
+                    // Long summaries are cut in the diagram: name the join first.
+                    Some(rest) => format!("ecs_put join={join} {rest}"),
+                    None => format!("{inner} join={join}"),
+                }
+            }
             Message::AdminRequest(EcsRequest::EcsPut(part)) => {
                 let bytes: usize = part.items.iter().map(|i| i.key.len() + i.value.len()).sum();
                 let keys = match (part.items.first(), part.items.last()) {
