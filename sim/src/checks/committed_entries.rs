@@ -343,11 +343,7 @@ fn secs(at: Duration) -> String {
 
 /// Checks every group's leaders' frames. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
-    let group_of: BTreeMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
-        .collect();
+    let group_of = super::group_of(groups);
     let mut frames: Vec<GroupFrames<'_>> = groups.iter().map(|_| GroupFrames::default()).collect();
     for e in &trace.events {
         if let What::Send {

@@ -16,11 +16,7 @@ use crate::trace::Trace;
 
 /// Checks that no group ends write-locked. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
-    let group_of: BTreeMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
-        .collect();
+    let group_of = super::group_of(groups);
     let mut locked: BTreeMap<usize, bool> = BTreeMap::new();
     for (host, request) in accepted_requests(trace) {
         let lock = match request {
@@ -49,11 +45,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
 /// must be resumed or abandoned, not leave its predecessor refusing writes. A lock still
 /// held at the end counts until the trace's last event.
 pub fn check_hold(groups: &[Vec<String>], trace: &Trace, max: Duration) -> Vec<Failure> {
-    let group_of: BTreeMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
-        .collect();
+    let group_of = super::group_of(groups);
     let end = trace.events.last().map_or(Duration::ZERO, |e| e.at);
     // Per group: when the lock held now was taken.
     let mut since: BTreeMap<usize, Duration> = BTreeMap::new();

@@ -109,6 +109,15 @@ pub fn run_all(
     }
 }
 
+/// Each member's group: host name -> index into `groups`.
+pub(crate) fn group_of(groups: &[Vec<String>]) -> std::collections::BTreeMap<&str, usize> {
+    groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
+        .collect()
+}
+
 /// One ECS-protocol request a host accepted (answered `ok`).
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted<'a> {

@@ -317,11 +317,7 @@ impl<'a> ClientTraffic<'a> {
 
 /// Checks both halves. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Failure> {
-    let group_of: BTreeMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(g, members)| members.iter().map(move |m| (m.as_str(), g)))
-        .collect();
+    let group_of = super::group_of(groups);
     let mut all: Vec<Group<'_>> = groups
         .iter()
         .enumerate()
