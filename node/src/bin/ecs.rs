@@ -22,6 +22,12 @@ struct Args {
     /// Seconds to wait for `done` before resending transfer_range.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     transfer_timeout: u64,
+    /// Seconds a join may take before it is abandoned: the predecessor is unlocked and
+    /// keeps its range, the newcomer stays off the ring (it may register again). A join
+    /// that has announced the new ring always finishes. `abort_join` on the admin port
+    /// abandons the join in progress at once.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    join_deadline: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     node::cli::init_tracing("info");
     let mut config = EcsConfig::new(args.bind, args.data_dir);
     config.transfer_timeout = std::time::Duration::from_secs(args.transfer_timeout);
+    config.join_deadline = std::time::Duration::from_secs(args.join_deadline);
     node::cli::run_local(ecs::run(TokioNet, StdDisk, config))
         .context("starting the runtime")?
         .context("ECS stopped")

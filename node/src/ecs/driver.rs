@@ -13,6 +13,9 @@ use crate::io::{Disk, Network};
 /// Runs joins forever; returns only if the state can no longer be persisted.
 pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(), std::io::Error> {
     let mut link = ecs.link();
+    // The join this process is driving and when it began (or resumed) driving it: the
+    // deadline counts from there (tokio's clock: virtual inside the simulation).
+    let mut current: Option<(u64, tokio::time::Instant)> = None;
     loop {
         let started = ecs.state.borrow_mut().start_next_join();
         if started {
@@ -22,8 +25,34 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
         match join {
             None => ecs.wake.notified().await,
             Some(join) => {
+                let id = ecs.state.borrow().joins;
+                let began = match current {
+                    Some((j, at)) if j == id => at,
+                    _ => tokio::time::Instant::now(),
+                };
+                current = Some((id, began));
                 tracing::info!(group = %join.newcomer.ring, step = %join.step, "join step");
-                let next = perform(&ecs, &mut link, &join).await;
+                let next = if join.step < JoinStep::Broadcast {
+                    // Until the new ring is announced the join can be abandoned.
+                    tokio::select! {
+                        next = perform(&ecs, &mut link, &join) => next,
+                        () = tokio::time::sleep_until(began + ecs.config.join_deadline) => {
+                            tracing::warn!(group = %join.newcomer.ring, deadline = ?ecs.config.join_deadline, "join deadline passed; abandoning it");
+                            Next::Step(JoinStep::Abort)
+                        }
+                        () = ecs.abort.notified() => {
+                            if ecs.abort_requested.take() == Some(id) {
+                                tracing::warn!(group = %join.newcomer.ring, "abandoning the join, as asked");
+                                Next::Step(JoinStep::Abort)
+                            } else {
+                                // A request for an earlier join: redo this step.
+                                continue;
+                            }
+                        }
+                    }
+                } else {
+                    perform(&ecs, &mut link, &join).await
+                };
                 advance(&ecs, &join, next)?;
             }
         }
@@ -34,6 +63,8 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
 enum Next {
     Step(JoinStep),
     Finished,
+    /// The join was abandoned; the newcomer is not on the ring.
+    Abandoned,
     /// Another task moved the join on (the `done` handler).
     AlreadyMoved,
 }
@@ -112,6 +143,15 @@ async fn perform<N: Network, D: Disk>(
             send(ecs, link, p, &of_join(Request::ReleaseLock)).await;
             Next::Finished
         }
+        (JoinStep::Abort, p) => {
+            // The predecessor keeps its range: its transfer never counted as finished
+            // on a ring that names the newcomer. Unlocking is safe whatever step the
+            // join had reached (an unlocked group answers ok).
+            if let Some(p) = p {
+                send(ecs, link, p, &of_join(Request::ReleaseLock)).await;
+            }
+            Next::Abandoned
+        }
         (step, None) => {
             tracing::error!(%step, "step needs a predecessor but the join has none; skipping to broadcast");
             Next::Step(JoinStep::Broadcast)
@@ -168,6 +208,10 @@ fn advance<N: Network, D: Disk>(
             }
             Next::Finished => {
                 tracing::info!(group = %join.newcomer.ring, "join finished");
+                state.join = None;
+            }
+            Next::Abandoned => {
+                tracing::warn!(group = %join.newcomer.ring, "join abandoned; the group is not on the ring (it may register again)");
                 state.join = None;
             }
         }

@@ -37,6 +37,10 @@ pub struct EcsConfig {
     pub timing: LinkTiming,
     /// How long to wait for `done` before resending `transfer_range`.
     pub transfer_timeout: Duration,
+    /// How long a join may take before the ECS abandons it (unlocks the predecessor,
+    /// which keeps its range, and moves on). Counted from when this ECS process began
+    /// (or resumed) the join; a join that has announced the new ring is never abandoned.
+    pub join_deadline: Duration,
 }
 
 impl EcsConfig {
@@ -48,6 +52,7 @@ impl EcsConfig {
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
             timing: LinkTiming::default(),
             transfer_timeout: Duration::from_secs(30),
+            join_deadline: Duration::from_secs(300),
         }
     }
 }
@@ -91,6 +96,11 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     pub(crate) state: RefCell<EcsState>,
     /// Wakes the driver: a group registered, or `done` arrived.
     pub(crate) wake: Notify,
+    /// An operator asked to abandon the join in progress (`abort_join`).
+    pub(crate) abort: Notify,
+    /// The number of the join the operator asked to abandon, so a request that arrives
+    /// as one join ends cannot abandon the next.
+    pub(crate) abort_requested: std::cell::Cell<Option<u64>>,
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
@@ -142,6 +152,8 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
         disk,
         state: RefCell::new(state),
         wake: Notify::new(),
+        abort: Notify::new(),
+        abort_requested: std::cell::Cell::new(None),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
     let accept = async {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use protocol::ecs::{HostPort, Register, Reply, Request};
 
-use super::state::DoneOutcome;
+use super::state::{DoneOutcome, JoinStep};
 use super::Ecs;
 use crate::io::{Disk, Network};
 use crate::lines::{serve_requests, LineConn};
@@ -21,6 +21,7 @@ pub(crate) async fn serve<N: Network, D: Disk>(
         let reply = match request {
             Request::Register(r) => register(&ecs, r),
             Request::Done(from) => done(&ecs, from, None),
+            Request::AbortJoin => abort_join(&ecs),
             Request::ForJoin { join, request } => match *request {
                 Request::Done(from) => done(&ecs, from, Some(join)),
                 other => Reply::Error(format!(
@@ -67,6 +68,25 @@ fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {
     }
     ecs.wake.notify_one();
     Reply::Ok
+}
+
+/// An operator's `abort_join`: the driver abandons the join in progress if it has not
+/// announced the new ring yet.
+fn abort_join<N: Network, D: Disk>(ecs: &Ecs<N, D>) -> Reply {
+    let state = ecs.state.borrow();
+    match &state.join {
+        None => Reply::Error("no join in progress".into()),
+        Some(j) if j.step == JoinStep::Abort => Reply::Ok,
+        Some(j) if j.step >= JoinStep::Broadcast => Reply::Error(format!(
+            "join {} has announced the new ring; it can only finish",
+            state.joins
+        )),
+        Some(_) => {
+            ecs.abort_requested.set(Some(state.joins));
+            ecs.abort.notify_one();
+            Reply::Ok
+        }
+    }
 }
 
 /// `done` from the predecessor of join `tag` (`None`: the current join). A `done` of a

@@ -28,16 +28,21 @@ pub enum JoinStep {
     Broadcast,
     /// Send the predecessor `release_lock`.
     Release,
+    /// The join is being abandoned (its deadline passed, or an operator said
+    /// `abort_join`): send the predecessor `release_lock` (it keeps its range), then drop
+    /// the join. Recorded first, so an ECS that restarts finishes the abandonment.
+    Abort,
 }
 
 impl JoinStep {
-    const ALL: [(JoinStep, &'static str); 6] = [
+    const ALL: [(JoinStep, &'static str); 7] = [
         (JoinStep::TellNewcomerNext, "tell-newcomer-next"),
         (JoinStep::LockPredecessor, "lock-predecessor"),
         (JoinStep::TellPredecessorNext, "tell-predecessor-next"),
         (JoinStep::Transfer, "transfer"),
         (JoinStep::Broadcast, "broadcast"),
         (JoinStep::Release, "release"),
+        (JoinStep::Abort, "abort"),
     ];
 
     /// The step's name in the state file and in logs.
@@ -357,6 +362,9 @@ mod tests {
         s.version = 4;
         let back = EcsState::from_text(&s.to_text()).unwrap();
         assert_eq!(back, s);
+        // An abandonment in progress is resumed after a restart too.
+        s.join.as_mut().unwrap().step = JoinStep::Abort;
+        assert_eq!(EcsState::from_text(&s.to_text()).unwrap(), s);
     }
 
     #[test]

@@ -279,6 +279,12 @@ impl GroupState {
         if join > self.join {
             self.join = join;
             self.join_closed = false;
+            if !self.is_member() {
+                // A group not on the ring holds only what an earlier, abandoned join
+                // sent it: those keys may have changed or gone at their owner since.
+                self.kv.clear();
+                self.received.clear();
+            }
         }
         let outcome = self.apply(command);
         match command {

@@ -95,6 +95,17 @@ async fn send_parts<N: Network>(
     for part in parts {
         let request = tagged(Request::EcsPut(part), transfer.join);
         loop {
+            // The join may have been abandoned (the ECS released the lock): stop.
+            let current = node
+                .group
+                .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
+            if current != Some(transfer.transfer_id) {
+                tracing::warn!(
+                    transfer = transfer.transfer_id,
+                    "the transfer was called off"
+                );
+                return;
+            }
             match link.send(&target, &request).await {
                 Ok(Reply::Ok) => break,
                 Ok(Reply::NotLeader(Some(leader))) => {

@@ -48,6 +48,10 @@ pub enum Request {
     /// sender can reach the receiving group's leader even when its first member is down.
     /// Same words as `register`.
     GroupMembers(Register),
+    /// `abort_join` (operator -> ECS; extension): abandon the join in progress: unlock the
+    /// predecessor, which keeps its range, and go on with the next queued group. A join
+    /// that has already announced the new ring is not abandoned.
+    AbortJoin,
     /// Any request followed by `join=<number>` (extension): it belongs to the ECS's join
     /// with that number. A group records the join it is in and refuses, without effect,
     /// a request of an older or finished join, so a line delayed on the wire or resent
@@ -127,6 +131,10 @@ impl Request {
                 Args::new("release_lock", tokens).finish()?;
                 Request::ReleaseLock
             }
+            "abort_join" => {
+                Args::new("abort_join", tokens).finish()?;
+                Request::AbortJoin
+            }
             "next_addr" => Request::NextAddr(one_address("next_addr", tokens)?),
             "transfer_range" => Request::TransferRange(one_address("transfer_range", tokens)?),
             "broadcast_node" => Request::BroadcastNode(one_address("broadcast_node", tokens)?),
@@ -177,6 +185,7 @@ impl Request {
             Request::Register(_) => "register",
             Request::ClusterView(_) => "cluster_view",
             Request::GroupMembers(_) => "group_members",
+            Request::AbortJoin => "abort_join",
             Request::ForJoin { request, .. } => request.keyword(),
         }
     }
@@ -196,7 +205,10 @@ impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keyword = self.keyword();
         match self {
-            Request::WriteLock | Request::ReleaseLock | Request::Done(None) => f.write_str(keyword),
+            Request::WriteLock
+            | Request::ReleaseLock
+            | Request::AbortJoin
+            | Request::Done(None) => f.write_str(keyword),
             Request::NextAddr(a)
             | Request::TransferRange(a)
             | Request::BroadcastNode(a)

@@ -67,6 +67,7 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::WriteLock),
         Just(Request::ReleaseLock),
+        Just(Request::AbortJoin),
         host_port().prop_map(Request::NextAddr),
         host_port().prop_map(Request::TransferRange),
         host_port().prop_map(Request::BroadcastNode),

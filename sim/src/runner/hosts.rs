@@ -39,6 +39,9 @@ pub(crate) fn add_ecs(sim: &mut turmoil::Sim<'_>, world: &World) {
         let mut config = EcsConfig::new(format!("0.0.0.0:{ECS_PORT}"), PathBuf::from("/data/ecs"));
         config.timing = timing();
         config.transfer_timeout = Duration::from_secs(10);
+        // Short enough that a scenario sees an abandoned join, longer than any join of
+        // the shipped scenarios takes.
+        config.join_deadline = Duration::from_secs(15);
         async move {
             node::ecs::run(net, SimDisk, config).await?;
             Ok(())
