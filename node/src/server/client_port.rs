@@ -217,7 +217,10 @@ fn group_error<N: Network>(node: &Node<N>, e: GroupError) -> Packet {
         GroupError::Unknown => Packet::ErrorResponse(retry_message(
             "leadership changed before the command was known to apply",
         )),
-        other => Packet::ErrorResponse(other.to_string()),
+        // The command may already be in the log (replicated, possibly to commit later):
+        // a final error would tell the client it was not applied. A retryable one sends
+        // it elsewhere, and its session answers the resend if it did apply.
+        other => Packet::ErrorResponse(retry_message(&other.to_string())),
     }
 }
 

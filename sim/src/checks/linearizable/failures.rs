@@ -30,7 +30,10 @@ fn describe(v: &Violation, history: &History, trace: &Trace) -> String {
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    out.push_str("trace of these operations (client side):\n");
+    out.push_str(
+        "trace of these operations (client side: every packet of the operation's client host \
+         in its time window; a host's lanes share it, so answers of other lanes appear too):\n",
+    );
     for &i in &v.records {
         let r = &history.records[i];
         let host = format!("c{}", r.client);
