@@ -31,6 +31,14 @@ pub enum GroupCommand {
     },
     /// Every part of the current transfer was acknowledged; stop serving that range.
     FinishTransfer,
+    /// The receiver acknowledged every part of transfer `transfer_id` before `parts`: a
+    /// new leader of the sending group resumes from there instead of from part 0.
+    PartsAcked {
+        /// The transfer.
+        transfer_id: u64,
+        /// Parts `0..parts` are durable at the receiver.
+        parts: u32,
+    },
     /// `ecs_put`: items received from the previous owner, durable once applied.
     ReceivePart(PutPart),
     /// `broadcast_node`: a member joined the ring.
@@ -62,6 +70,7 @@ mod marker {
     /// A part with its session entries.
     pub const RECEIVE_PART_WITH_SESSIONS: u8 = b'Q';
     pub const FOR_JOIN: u8 = b'J';
+    pub const PARTS_ACKED: u8 = b'K';
     pub const ADD_MEMBER: u8 = b'B';
     pub const SET_VIEW: u8 = b'V';
     pub const LEARN_GROUP: u8 = b'G';
@@ -97,6 +106,11 @@ impl GroupCommand {
                 out.put_u32(*part_size);
             }
             GroupCommand::FinishTransfer => out.put_u8(marker::FINISH_TRANSFER),
+            GroupCommand::PartsAcked { transfer_id, parts } => {
+                out.put_u8(marker::PARTS_ACKED);
+                out.put_u64(*transfer_id);
+                out.put_u32(*parts);
+            }
             GroupCommand::ReceivePart(part) => {
                 out.put_u8(marker::RECEIVE_PART_WITH_SESSIONS);
                 out.put_u64(part.transfer_id);
@@ -171,6 +185,10 @@ impl GroupCommand {
                 part_size: c.u32("part size")?,
             },
             marker::FINISH_TRANSFER => GroupCommand::FinishTransfer,
+            marker::PARTS_ACKED => GroupCommand::PartsAcked {
+                transfer_id: c.u64("transfer id")?,
+                parts: c.u32("parts acknowledged")?,
+            },
             m @ (marker::RECEIVE_PART | marker::RECEIVE_PART_WITH_SESSIONS) => {
                 let transfer_id = c.u64("transfer id")?;
                 let part = c.u32("part")?;

@@ -79,6 +79,7 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
     out.put_u8(u8::from(state.join_closed));
     // 0: no transfer, or one of no numbered join (join numbers start at 1).
     out.put_u64(state.transfer.as_ref().and_then(|t| t.join).unwrap_or(0));
+    out.put_u32(state.transfer.as_ref().map_or(0, |t| t.acked));
     out
 }
 
@@ -117,6 +118,7 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             transfer_id: c.u64("transfer id")?,
             part_size: c.u32("part size")? as usize,
             finished: c.u8("transfer finished")? != 0,
+            acked: 0,
             join: None,
         });
     }
@@ -166,8 +168,10 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
         state.join = c.u64("join")?;
         state.join_closed = c.u8("join closed")? != 0;
         let transfer_join = c.u64("transfer join")?;
+        let acked = c.u32("parts acknowledged")?;
         if let Some(t) = state.transfer.as_mut() {
             t.join = (transfer_join != 0).then_some(transfer_join);
+            t.acked = acked;
         }
     }
     c.finish("snapshot")?;

@@ -27,6 +27,9 @@ pub struct Transfer {
     pub arc: Arc,
     /// Every part was acknowledged by the receiver.
     pub finished: bool,
+    /// Parts `0..acked` are durable at the receiver (recorded as they are acknowledged,
+    /// so a new leader of this group resumes after them).
+    pub acked: u32,
     /// The ECS's join this hand-off belongs to (`None`: started by an untagged
     /// `transfer_range`); the sender tags its `ecs_put` parts and `done` with it.
     pub join: Option<u64>,
@@ -219,6 +222,16 @@ impl GroupState {
                 transfer_id,
                 part_size,
             } => self.begin_transfer(end, *transfer_id, *part_size as usize),
+            GroupCommand::PartsAcked { transfer_id, parts } => {
+                if let Some(t) = self
+                    .transfer
+                    .as_mut()
+                    .filter(|t| t.transfer_id == *transfer_id)
+                {
+                    t.acked = t.acked.max(*parts);
+                }
+                Outcome::Ok
+            }
             GroupCommand::FinishTransfer => match &mut self.transfer {
                 Some(t) => {
                     t.finished = true;
@@ -321,6 +334,7 @@ impl GroupState {
             transfer_id,
             part_size,
             finished: false,
+            acked: 0,
             join: None,
         });
         Outcome::Ok

@@ -284,6 +284,11 @@ fn a_snapshot_restores_the_whole_state() {
         sessions: vec![],
     }));
     s.apply(&tagged_put(9, 3, "k", "v"));
+    // Progress of the hand-off: only this transfer's, and never backwards.
+    for (transfer_id, parts) in [(3, 4), (3, 2), (8, 9)] {
+        s.apply(&GroupCommand::PartsAcked { transfer_id, parts });
+    }
+    assert_eq!(s.transfer.as_ref().map(|t| t.acked), Some(4));
     let bytes = snapshot::encode(&s, 77);
     let (back, applied) = snapshot::decode(hp("a:1"), &bytes).unwrap();
     assert_eq!(applied, 77);

@@ -92,7 +92,15 @@ async fn send_parts<N: Network>(
         .collect();
     let mut next = 0;
     let mut target = admins[0].clone();
-    for part in parts {
+    // Parts a leader before this one saw acknowledged are durable at the receiver.
+    let resume_at = node.group.with_state(|s| {
+        s.transfer
+            .as_ref()
+            .filter(|t| t.transfer_id == transfer.transfer_id)
+            .map_or(0, |t| t.acked)
+    });
+    for part in parts.into_iter().skip(resume_at as usize) {
+        let number = part.part;
         let request = tagged(Request::EcsPut(part), transfer.join);
         loop {
             // The join may have been abandoned (the ECS released the lock): stop.
@@ -107,7 +115,21 @@ async fn send_parts<N: Network>(
                 return;
             }
             match link.send(&target, &request).await {
-                Ok(Reply::Ok) => break,
+                Ok(Reply::Ok) => {
+                    // Recorded on the side, without waiting for it to commit: if it is
+                    // lost, a new leader only resends more parts.
+                    let acked = GroupCommand::PartsAcked {
+                        transfer_id: transfer.transfer_id,
+                        parts: number + 1,
+                    };
+                    let group = node.group.clone();
+                    tokio::task::spawn_local(async move {
+                        if let Err(e) = group.propose(acked).await {
+                            tracing::debug!(error = %e, "could not record the acknowledged part");
+                        }
+                    });
+                    break;
+                }
                 Ok(Reply::NotLeader(Some(leader))) => {
                     target = leader.to_string();
                     continue;
