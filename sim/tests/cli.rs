@@ -253,3 +253,67 @@ fn a_failing_case_exits_1_and_is_saved_as_a_replayable_scenario() {
     assert_eq!(replay.status.code(), Some(1), "{replayed}");
     assert!(replayed.contains("checks: FAILED"), "{replayed}");
 }
+
+#[test]
+fn histories_are_written_per_case_and_to_stdout() {
+    let dir = scratch("histories");
+    write(&dir, "tiny.toml", TINY);
+    let out = sim(
+        &dir,
+        &["run", "tiny.toml", "--seeds", "1..3", "--histories", "h"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("2 histories written to h"),
+        "{}",
+        stdout(&out)
+    );
+    let file = std::fs::read_to_string(dir.join("h").join("tiny-seed1.jsonl"))
+        .expect("a history per case");
+    let back = sim::export::read_json_lines(&file).expect("it reads back");
+    assert!(!back.is_empty());
+
+    // `--history -` prints the history (EDN here) and nothing else.
+    let out = sim(
+        &dir,
+        &[
+            "replay",
+            "tiny.toml",
+            "--seed",
+            "1",
+            "--history",
+            "-",
+            "--history-format",
+            "edn",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(text.lines().count() >= 2, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("{:index ")), "{text}");
+}
+
+#[test]
+fn bench_checker_prints_its_figures() {
+    let dir = scratch("bench");
+    let out = sim(
+        &dir,
+        &[
+            "bench-checker",
+            "--ops",
+            "2000",
+            "--keys",
+            "50",
+            "--runs",
+            "1",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("checked 2000 operations over 50 keys"),
+        "{text}"
+    );
+    assert!(text.contains("0 violations, 0 undecided keys"), "{text}");
+    let bad = sim(&dir, &["bench-checker", "--info", "2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

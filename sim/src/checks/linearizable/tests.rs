@@ -635,20 +635,3 @@ fn benchmark_histories_are_linearizable() {
     assert!(report.undecided.is_empty());
     assert_eq!(report.keys_checked, 20);
 }
-
-/// `cargo test -p sim --release --lib linearizable -- --ignored --nocapture`
-#[test]
-#[ignore = "timing; run in release"]
-fn benchmark_100k_operations() {
-    let h = bench_history(100_000, 1_000, 8, 0.05, 1);
-    let start = std::time::Instant::now();
-    let report = check_history(&h, &Config::default());
-    let took = start.elapsed();
-    println!(
-        "checked {} ops over {} keys in {took:?} ({} steps)",
-        h.records.len(),
-        report.keys_checked,
-        report.steps
-    );
-    assert!(report.violations.is_empty() && report.undecided.is_empty());
-}
