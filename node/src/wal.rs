@@ -4,7 +4,9 @@
 //! records are read back in order. A power loss can cut the last write short: only a
 //! prefix of it reaches the disk, so the file ends in at most one partial record (its
 //! header says it is longer than what is left, or what is left is shorter than a header,
-//! or it is the last record and fails its checksum). That torn tail is cut off so new
+//! or it is the last record and fails its checksum), or in zeros a file system extended
+//! the file with (so a trailing empty record is indistinguishable from them; the Raft
+//! store never writes one). That torn tail is cut off so new
 //! records follow good ones. A record that fails its checksum, or has an impossible
 //! length, with more bytes after it is not a torn write but corruption of data that was
 //! synced: `open` refuses it with [`io::ErrorKind::InvalidData`] instead of dropping the
@@ -143,6 +145,12 @@ fn parse_records(bytes: &[u8]) -> Result<(Vec<Bytes>, usize), usize> {
     let mut records = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= HEADER_BYTES {
+        if bytes[at..].iter().all(|&b| b == 0) {
+            // A file system may extend a file with zeros that a power loss left
+            // unwritten; as a record header they would read as empty records (the CRC32
+            // of nothing is 0). Zeros to the end of the file are a torn tail.
+            break;
+        }
         let len = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
         let left = bytes.len() - at - HEADER_BYTES;
@@ -233,6 +241,16 @@ mod tests {
         assert!(e.to_string().contains("at byte 0 is corrupted"), "{e}");
         // Nothing was cut: the evidence stays on disk.
         assert_eq!(std::fs::read(&path).unwrap(), &bytes[..]);
+    }
+
+    #[test]
+    fn zeros_to_the_end_of_the_file_are_a_torn_tail() {
+        let mut bytes = three_records();
+        bytes.extend_from_slice(&[0; 64]);
+        assert_eq!(
+            parse_records(&bytes).map(|(r, good)| (r.len(), good)),
+            Ok((3, 27))
+        );
     }
 
     #[test]
