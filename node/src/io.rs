@@ -45,22 +45,85 @@ pub trait Listener: 'static {
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 
-/// Durable storage: whole-file reads, append-only logs and atomic replacement.
+/// Durable storage: a few file-system primitives, and the crash-safety steps built on
+/// them (written once, here, so the simulator runs the same steps as a real node).
 ///
 /// "Durable" means synced: after [`LogFile::sync`] or [`Disk::replace`] returns, a power
-/// loss keeps the data. Anything else may be lost.
+/// loss keeps the data. Anything else may be lost. An implementation provides only the
+/// primitives (`create_dir` .. `sync_dir`); `create_dir_all`, `open_log` and `replace`
+/// are provided and should not be overridden.
 pub trait Disk: Clone + 'static {
-    /// An open append-only file.
+    /// An open file: appends, sync, truncation.
     type Log: LogFile;
-    /// Creates `dir` and its parents, durably.
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+
+    /// Creates the directory `dir` (its parent must exist); an existing one is an error of
+    /// kind `AlreadyExists`.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
     /// The whole contents of `path`, or `None` if it does not exist.
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
-    /// Opens `path` for appending, creating it (durably) if missing.
-    fn open_log(&self, path: &Path) -> io::Result<Self::Log>;
-    /// Replaces `path` with `contents` atomically and durably (write aside, sync, rename,
-    /// sync the directory).
-    fn replace(&self, path: &Path, contents: &[u8]) -> io::Result<()>;
+    /// Creates `path` empty (truncating an existing file) and opens it for writing.
+    fn create_file(&self, path: &Path) -> io::Result<Self::Log>;
+    /// Opens `path` for appending, creating it (not durably) if missing.
+    fn open_append(&self, path: &Path) -> io::Result<Self::Log>;
+    /// Renames `from` to `to`, replacing `to` (durable once the directory is synced).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes the entries of directory `dir` durable (created, renamed, removed files).
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Creates `dir` and its missing parents, durably: each level created is synced in its
+    /// parent.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        for level in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+            if self.exists(level)? {
+                break;
+            }
+            missing.push(level);
+        }
+        for level in missing.into_iter().rev() {
+            match self.create_dir(level) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                other => other?,
+            }
+            self.sync_dir(&parent_of(level))?;
+        }
+        Ok(())
+    }
+
+    /// Opens `path` for appending, creating it durably (file and directory entry) if
+    /// missing.
+    fn open_log(&self, path: &Path) -> io::Result<Self::Log> {
+        let existed = self.exists(path)?;
+        let mut log = self.open_append(path)?;
+        if !existed {
+            log.sync()?;
+            self.sync_dir(&parent_of(path))?;
+        }
+        Ok(log)
+    }
+
+    /// Replaces `path` with `contents` atomically and durably: write aside, sync, rename,
+    /// sync the directory.
+    fn replace(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".tmp");
+        let aside = PathBuf::from(aside);
+        let mut file = self.create_file(&aside)?;
+        file.append(contents)?;
+        file.sync()?;
+        self.rename(&aside, path)?;
+        self.sync_dir(&parent_of(path))
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// An append-only file.
@@ -162,24 +225,15 @@ pub struct StdDisk;
 #[derive(Debug)]
 pub struct StdLog(std::fs::File);
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    // On Linux a directory opened read-only can be fsynced, which makes its entries durable.
-    std::fs::File::open(dir)?.sync_all()
-}
-
-fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl Disk for StdDisk {
     type Log = StdLog;
 
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        sync_dir(&parent_of(dir))
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir(dir)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
     }
 
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -190,29 +244,26 @@ impl Disk for StdDisk {
         }
     }
 
-    fn open_log(&self, path: &Path) -> io::Result<StdLog> {
-        let existed = path.exists();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        if !existed {
-            file.sync_all()?;
-            sync_dir(&parent_of(path))?;
-        }
-        Ok(StdLog(file))
+    fn create_file(&self, path: &Path) -> io::Result<StdLog> {
+        std::fs::File::create(path).map(StdLog)
     }
 
-    fn replace(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        use std::io::Write;
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".tmp");
-        let aside = PathBuf::from(aside);
-        let mut file = std::fs::File::create(&aside)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&aside, path)?;
-        sync_dir(&parent_of(path))
+    fn open_append(&self, path: &Path) -> io::Result<StdLog> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(StdLog)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        // On Linux a directory opened read-only can be fsynced, which makes its entries
+        // durable.
+        std::fs::File::open(dir)?.sync_all()
     }
 }
 
@@ -229,5 +280,119 @@ impl LogFile for StdLog {
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.0.set_len(len)?;
         self.0.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The crash-safety steps, in the order they reach a disk that records its calls.
+
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+    use std::rc::Rc;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Recorder {
+        calls: Rc<RefCell<Vec<String>>>,
+        exist: Rc<RefCell<BTreeSet<PathBuf>>>,
+    }
+
+    struct RecordedFile(Rc<RefCell<Vec<String>>>);
+
+    impl Recorder {
+        fn note(&self, call: String) {
+            self.calls.borrow_mut().push(call);
+        }
+    }
+
+    impl Disk for Recorder {
+        type Log = RecordedFile;
+        fn create_dir(&self, dir: &Path) -> io::Result<()> {
+            self.note(format!("mkdir {}", dir.display()));
+            self.exist.borrow_mut().insert(dir.to_path_buf());
+            Ok(())
+        }
+        fn exists(&self, path: &Path) -> io::Result<bool> {
+            Ok(self.exist.borrow().contains(path))
+        }
+        fn read(&self, _: &Path) -> io::Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+        fn create_file(&self, path: &Path) -> io::Result<RecordedFile> {
+            self.note(format!("create {}", path.display()));
+            Ok(RecordedFile(self.calls.clone()))
+        }
+        fn open_append(&self, path: &Path) -> io::Result<RecordedFile> {
+            self.note(format!("open {}", path.display()));
+            self.exist.borrow_mut().insert(path.to_path_buf());
+            Ok(RecordedFile(self.calls.clone()))
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.note(format!("rename {} {}", from.display(), to.display()));
+            Ok(())
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            self.note(format!("syncdir {}", dir.display()));
+            Ok(())
+        }
+    }
+
+    impl LogFile for RecordedFile {
+        fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.0.borrow_mut().push(format!("write {}", bytes.len()));
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            self.0.borrow_mut().push("sync".into());
+            Ok(())
+        }
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.0.borrow_mut().push(format!("truncate {len}"));
+            Ok(())
+        }
+    }
+
+    fn taken(disk: &Recorder) -> Vec<String> {
+        std::mem::take(&mut *disk.calls.borrow_mut())
+    }
+
+    #[test]
+    fn every_created_level_is_synced_in_its_parent() {
+        let disk = Recorder::default();
+        disk.exist.borrow_mut().extend(["/".into(), "/a".into()]);
+        disk.create_dir_all(Path::new("/a/b/c")).unwrap();
+        assert_eq!(
+            taken(&disk),
+            ["mkdir /a/b", "syncdir /a", "mkdir /a/b/c", "syncdir /a/b"]
+        );
+        disk.create_dir_all(Path::new("/a/b/c")).unwrap();
+        assert!(taken(&disk).is_empty(), "nothing to create");
+    }
+
+    #[test]
+    fn replace_writes_aside_syncs_renames_then_syncs_the_directory() {
+        let disk = Recorder::default();
+        disk.replace(Path::new("/a/state"), b"xyz").unwrap();
+        assert_eq!(
+            taken(&disk),
+            [
+                "create /a/state.tmp",
+                "write 3",
+                "sync",
+                "rename /a/state.tmp /a/state",
+                "syncdir /a"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_log_is_synced_with_its_directory_entry_an_old_one_is_not() {
+        let disk = Recorder::default();
+        disk.open_log(Path::new("/d/log")).unwrap();
+        assert_eq!(taken(&disk), ["open /d/log", "sync", "syncdir /d"]);
+        disk.open_log(Path::new("/d/log")).unwrap();
+        assert_eq!(taken(&disk), ["open /d/log"]);
     }
 }

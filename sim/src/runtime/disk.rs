@@ -1,7 +1,7 @@
 //! [`Disk`] over turmoil's simulated file system (`unstable-fs`).
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use node::io::{Disk, LogFile};
 use turmoil::fs::shim::std::fs as simfs;
@@ -13,23 +13,17 @@ pub struct SimDisk;
 /// An append-only simulated file.
 pub struct SimLog(simfs::File);
 
-fn parent_of(path: &Path) -> PathBuf {
-    path.parent()
-        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
-}
-
+/// Only the primitives: the crash-safety steps (`replace`, `create_dir_all`, `open_log`)
+/// are node's own, so the simulator runs the production code.
 impl Disk for SimDisk {
     type Log = SimLog;
 
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        simfs::create_dir_all(dir)?;
-        // Every level's entry must be synced in its parent to survive a power loss.
-        let mut p = dir;
-        while let Some(parent) = p.parent() {
-            simfs::sync_dir(parent)?;
-            p = parent;
-        }
-        Ok(())
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        simfs::create_dir(dir)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        Ok(simfs::exists(path))
     }
 
     fn read(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -40,29 +34,25 @@ impl Disk for SimDisk {
         }
     }
 
-    fn open_log(&self, path: &Path) -> io::Result<SimLog> {
-        let existed = simfs::exists(path);
-        let file = simfs::OpenOptions::new()
+    fn create_file(&self, path: &Path) -> io::Result<SimLog> {
+        simfs::File::create(path).map(SimLog)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<SimLog> {
+        simfs::OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
-            .open(path)?;
-        if !existed {
-            file.sync_all()?;
-            simfs::sync_dir(parent_of(path))?;
-        }
-        Ok(SimLog(file))
+            .open(path)
+            .map(SimLog)
     }
 
-    fn replace(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
-        let mut aside = path.as_os_str().to_owned();
-        aside.push(".tmp");
-        let aside = PathBuf::from(aside);
-        let mut file = simfs::File::create(&aside)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        simfs::rename(&aside, path)?;
-        simfs::sync_dir(parent_of(path))
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        simfs::rename(from, to)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        simfs::sync_dir(dir)
     }
 }
 
