@@ -131,25 +131,7 @@ pub fn bench_history(
     let mut outcomes: Vec<Outcome> = vec![Outcome::Unknown("timed out".to_string()); planned.len()];
     for i in order {
         let p = &planned[i];
-        let s = &mut state[p.key];
-        let outcome = match &p.op {
-            Op::Get => Outcome::Value(s.clone()),
-            Op::Put(v) => {
-                *s = Some(v.clone());
-                Outcome::Stored
-            }
-            Op::Delete => Outcome::Deleted(s.take().is_some()),
-            Op::Cas { expected, new } => {
-                let swapped = s == expected;
-                if swapped {
-                    *s = Some(new.clone());
-                }
-                Outcome::Cas {
-                    swapped,
-                    current: s.clone(),
-                }
-            }
-        };
+        let outcome = apply(&p.op, &mut state[p.key]);
         if !p.unanswered {
             outcomes[i] = outcome;
         }
@@ -208,4 +190,27 @@ pub fn bench_history(
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What `op` answers on a register holding `state`, and what it leaves there: the store's
+/// semantics, which generated histories follow.
+pub(super) fn apply(op: &Op, state: &mut Option<Bytes>) -> Outcome {
+    match op {
+        Op::Get => Outcome::Value(state.clone()),
+        Op::Put(v) => {
+            *state = Some(v.clone());
+            Outcome::Stored
+        }
+        Op::Delete => Outcome::Deleted(state.take().is_some()),
+        Op::Cas { expected, new } => {
+            let swapped = state == expected;
+            if swapped {
+                *state = Some(new.clone());
+            }
+            Outcome::Cas {
+                swapped,
+                current: state.clone(),
+            }
+        }
+    }
 }

@@ -479,24 +479,7 @@ fn execute(steps: &[Step]) -> History {
         };
         let applied = !matches!(end, 1 | 2);
         let outcome = if applied {
-            match &op {
-                Op::Get => Outcome::Value(s.clone()),
-                Op::Put(v) => {
-                    *s = Some(v.clone());
-                    Outcome::Stored
-                }
-                Op::Delete => Outcome::Deleted(s.take().is_some()),
-                Op::Cas { expected, new } => {
-                    let swapped = s == expected;
-                    if swapped {
-                        *s = Some(new.clone());
-                    }
-                    Outcome::Cas {
-                        swapped,
-                        current: s.clone(),
-                    }
-                }
-            }
+            super::bench::apply(&op, s)
         } else {
             Outcome::Unknown(String::new())
         };
