@@ -9,6 +9,10 @@ use protocol::ecs::{Reply, Request};
 use crate::io::Network;
 use crate::lines::{LineConn, LineError};
 
+/// Redirects (`not_leader`) followed in a row before [`AdminLink::send_to_group`] pauses:
+/// a real chain is one hop (a follower names its leader).
+const REDIRECTS_PER_PAUSE: u32 = 3;
+
 /// How an [`AdminLink`] waits and retries.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkTiming {
@@ -71,13 +75,56 @@ impl<N: Network> AdminLink<N> {
     /// Sends `request` to `addr` until it is answered `ok`, pausing between attempts.
     /// Every failure is logged with `what` for context.
     pub async fn send_until_ok(&mut self, addr: &str, request: &Request, what: &str) {
+        let only = [addr.to_owned()];
+        self.send_to_group(&only, None, request, what, || true)
+            .await;
+    }
+
+    /// Sends `request` to a group until one of its nodes answers `ok`, and returns the
+    /// address that did; the one routine every sender of ECS-protocol lines uses.
+    ///
+    /// `members` are the group's admin addresses, tried in turn from `first` (if given,
+    /// e.g. the node that answered last time) or the first member. An `error not_leader
+    /// <addr>` is followed straight to the named leader (with a pause every few redirects
+    /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
+    /// answer or a failure moves to the next member after a pause. Before each attempt
+    /// `go_on()` may call the whole thing off: then `None`.
+    pub async fn send_to_group(
+        &mut self,
+        members: &[String],
+        first: Option<&str>,
+        request: &Request,
+        what: &str,
+        mut go_on: impl FnMut() -> bool,
+    ) -> Option<String> {
+        let mut next = 0;
+        let mut target = first
+            .map(str::to_owned)
+            .or_else(|| members.first().cloned())?;
+        let mut redirects = 0u32;
         loop {
-            match self.send(addr, request).await {
-                Ok(Reply::Ok) => return,
-                Ok(other) => {
-                    tracing::warn!(to = addr, %what, reply = %other.to_line(), "refused; retrying")
+            if !go_on() {
+                return None;
+            }
+            match self.send(&target, request).await {
+                Ok(Reply::Ok) => return Some(target),
+                Ok(Reply::NotLeader(Some(leader))) => {
+                    target = leader.to_string();
+                    redirects += 1;
+                    if redirects % REDIRECTS_PER_PAUSE == 0 {
+                        tokio::time::sleep(self.timing.retry_pause).await;
+                    }
+                    continue;
                 }
-                Err(e) => tracing::debug!(to = addr, %what, error = %e, "failed; retrying"),
+                Ok(other) => {
+                    tracing::warn!(to = %target, %what, reply = %other.to_line(), "refused; retrying")
+                }
+                Err(e) => tracing::debug!(to = %target, %what, error = %e, "failed; retrying"),
+            }
+            redirects = 0;
+            next += 1;
+            if let Some(member) = members.get(next % members.len().max(1)) {
+                target = member.clone();
             }
             tokio::time::sleep(self.timing.retry_pause).await;
         }

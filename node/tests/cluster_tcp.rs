@@ -202,7 +202,7 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
 
     check_disks(&specs, &acked);
 
-    // Both joins were real hand-offs in several ecs_put parts (2 KiB parts).
+    // Both joins were real hand-offs, in ecs_put parts of 2 KiB.
     let logs: String = (0..3)
         .map(|i| std::fs::read_to_string(root.join(format!("node{i}.log"))).unwrap_or_default())
         .collect();
@@ -210,9 +210,21 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
         .lines()
         .filter(|l| l.contains("handing off range"))
         .collect();
-    assert_eq!(hand_offs.len(), 2, "{logs}");
+    // A sender killed mid-hand-off resumes it when it restarts (logging the same
+    // transfer to the same receiver again), so count hand-offs, not lines. (Transfer ids
+    // alone can repeat: a node restarted with the same --seed draws the same ones.)
+    let transfers: std::collections::BTreeSet<(&str, &str)> = hand_offs
+        .iter()
+        .filter_map(|l| {
+            let word = |prefix: &str| l.split_whitespace().find(|w| w.starts_with(prefix));
+            Some((word("transfer=")?, word("to=")?))
+        })
+        .collect();
+    assert_eq!(transfers.len(), 2, "{hand_offs:?}");
+    // Ring positions come from random free ports, so a newcomer's arc (and its hand-off)
+    // can be tiny; both being one part has a chance of about one in a thousand.
     assert!(
-        hand_offs.iter().all(|l| !l.contains("parts=1 ")),
+        hand_offs.iter().any(|l| !l.contains("parts=1 ")),
         "{hand_offs:?}"
     );
 }

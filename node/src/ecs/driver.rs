@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use protocol::ecs::{HostPort, Reply, Request};
+use protocol::ecs::{HostPort, Request};
 
 use super::state::{Join, JoinStep};
 use super::Ecs;
@@ -227,29 +227,13 @@ async fn send<N: Network, D: Disk>(
     ring: &HostPort,
     request: &Request,
 ) {
-    let admins = ecs.state.borrow().admins_of(ring);
-    let mut hint: Option<HostPort> = None;
-    loop {
-        let targets: Vec<HostPort> = hint
-            .take()
-            .into_iter()
-            .chain(admins.iter().cloned())
-            .collect();
-        for target in targets {
-            match link.send(&target.to_string(), request).await {
-                Ok(Reply::Ok) => return,
-                Ok(Reply::NotLeader(Some(leader))) => {
-                    hint = Some(leader);
-                    break;
-                }
-                Ok(other) => {
-                    tracing::warn!(to = %target, request = request.keyword(), reply = %other.to_line(), "refused")
-                }
-                Err(e) => {
-                    tracing::debug!(to = %target, request = request.keyword(), error = %e, "failed")
-                }
-            }
-        }
-        tokio::time::sleep(ecs.config.timing.retry_pause).await;
-    }
+    let admins: Vec<String> = ecs
+        .state
+        .borrow()
+        .admins_of(ring)
+        .iter()
+        .map(HostPort::to_string)
+        .collect();
+    link.send_to_group(&admins, None, request, request.keyword(), || true)
+        .await;
 }

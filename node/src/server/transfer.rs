@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Reply, Request, SessionEntry};
+use protocol::ecs::{put_header_len, Item, PartSplitter, PutPart, Request, SessionEntry};
 
 use super::Node;
 use crate::group::{GroupCommand, Outcome, Transfer};
@@ -90,8 +90,8 @@ async fn send_parts<N: Network>(
         .iter()
         .map(|a| a.to_string())
         .collect();
-    let mut next = 0;
-    let mut target = admins[0].clone();
+    // Each part starts at the node that took the last one (the receiver's leader).
+    let mut last: Option<String> = None;
     // Parts a leader before this one saw acknowledged are durable at the receiver.
     let resume_at = node.group.with_state(|s| {
         s.transfer
@@ -99,54 +99,39 @@ async fn send_parts<N: Network>(
             .filter(|t| t.transfer_id == transfer.transfer_id)
             .map_or(0, |t| t.acked)
     });
+    // The join may be abandoned (the ECS released the lock) while parts go out.
+    let still_on = || {
+        let current = node
+            .group
+            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
+        current == Some(transfer.transfer_id)
+    };
     for part in parts.into_iter().skip(resume_at as usize) {
         let number = part.part;
         let request = tagged(Request::EcsPut(part), transfer.join);
-        loop {
-            // The join may have been abandoned (the ECS released the lock): stop.
-            let current = node
-                .group
-                .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
-            if current != Some(transfer.transfer_id) {
-                tracing::warn!(
-                    transfer = transfer.transfer_id,
-                    "the transfer was called off"
-                );
-                return;
+        let sent = link
+            .send_to_group(&admins, last.as_deref(), &request, "ecs_put", still_on)
+            .await;
+        let Some(took) = sent else {
+            tracing::warn!(
+                transfer = transfer.transfer_id,
+                "the transfer was called off"
+            );
+            return;
+        };
+        last = Some(took);
+        // Recorded on the side, without waiting for it to commit: if it is lost, a new
+        // leader only resends more parts.
+        let acked = GroupCommand::PartsAcked {
+            transfer_id: transfer.transfer_id,
+            parts: number + 1,
+        };
+        let group = node.group.clone();
+        tokio::task::spawn_local(async move {
+            if let Err(e) = group.propose(acked).await {
+                tracing::debug!(error = %e, "could not record the acknowledged part");
             }
-            match link.send(&target, &request).await {
-                Ok(Reply::Ok) => {
-                    // Recorded on the side, without waiting for it to commit: if it is
-                    // lost, a new leader only resends more parts.
-                    let acked = GroupCommand::PartsAcked {
-                        transfer_id: transfer.transfer_id,
-                        parts: number + 1,
-                    };
-                    let group = node.group.clone();
-                    tokio::task::spawn_local(async move {
-                        if let Err(e) = group.propose(acked).await {
-                            tracing::debug!(error = %e, "could not record the acknowledged part");
-                        }
-                    });
-                    break;
-                }
-                Ok(Reply::NotLeader(Some(leader))) => {
-                    target = leader.to_string();
-                    continue;
-                }
-                Ok(other) => {
-                    tracing::warn!(to = %target, reply = %other.to_line(), "ecs_put refused");
-                    next += 1;
-                    target = admins[next % admins.len()].clone();
-                }
-                Err(e) => {
-                    tracing::debug!(to = %target, error = %e, "ecs_put failed");
-                    next += 1;
-                    target = admins[next % admins.len()].clone();
-                }
-            }
-            tokio::time::sleep(node.config.timing.retry_pause).await;
-        }
+        });
     }
 }
 

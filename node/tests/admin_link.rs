@@ -1,0 +1,100 @@
+//! The one routine that sends ECS-protocol lines to a group: it follows `not_leader`
+//! straight to the named node, moves on from a node that refuses, and can be called off.
+//! Scripted admin ports on loopback answer every line with a fixed reply.
+
+use std::time::Duration;
+
+use node::admin_link::{AdminLink, LinkTiming};
+use node::io::TokioNet;
+use protocol::ecs::Request;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// An admin port that answers every line with `reply`; returns its address.
+async fn scripted(reply: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::task::spawn_local(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::task::spawn_local(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(_)) = lines.next_line().await {
+                    if write
+                        .write_all(format!("{reply}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn run_local<F: std::future::Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, f)
+}
+
+fn link() -> AdminLink<TokioNet> {
+    let timing = LinkTiming {
+        attempt_timeout: Duration::from_secs(2),
+        retry_pause: Duration::from_millis(10),
+    };
+    AdminLink::new(TokioNet, timing, 4096)
+}
+
+#[test]
+fn a_follower_names_the_leader_and_a_refusing_node_is_passed_over() {
+    run_local(async {
+        let leader = scripted("ok".into()).await;
+        let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+        let refusing = scripted("error no such thing".into()).await;
+        // The leader is not among the members tried: only the follower's hint leads there.
+        let members = vec![refusing.clone(), follower.clone()];
+        let mut link = link();
+        // Bounded, so a routine that ignored the hint fails here instead of hanging.
+        let mut attempts = 0;
+        let took = link
+            .send_to_group(&members, None, &Request::WriteLock, "write_lock", || {
+                attempts += 1;
+                attempts < 20
+            })
+            .await;
+        assert_eq!(took.as_deref(), Some(leader.as_str()));
+        // Starting at the node that answered last time goes straight there.
+        let took = link
+            .send_to_group(
+                &members,
+                Some(&leader),
+                &Request::WriteLock,
+                "again",
+                || true,
+            )
+            .await;
+        assert_eq!(took, Some(leader));
+    });
+}
+
+#[test]
+fn a_called_off_send_stops_before_its_next_attempt() {
+    run_local(async {
+        let refusing = scripted("error not now".into()).await;
+        let mut attempts = 0;
+        let took = link()
+            .send_to_group(&[refusing], None, &Request::ReleaseLock, "release", || {
+                attempts += 1;
+                attempts <= 3
+            })
+            .await;
+        assert_eq!(took, None);
+        assert_eq!(attempts, 4, "three attempts, then called off");
+    });
+}
