@@ -35,12 +35,9 @@ async fn scripted(reply: String) -> String {
     addr
 }
 
+/// The node's own runtime shape: a current-thread runtime inside a `LocalSet`.
 fn run_local<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, f)
+    node::cli::run_local(f).expect("a current-thread runtime")
 }
 
 fn link() -> AdminLink<TokioNet> {

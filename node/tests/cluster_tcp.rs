@@ -148,12 +148,9 @@ async fn read_back(client: &mut Client<TokioNet>, acked: &BTreeMap<Bytes, Bytes>
     }
 }
 
+/// The node's own runtime shape: a current-thread runtime inside a `LocalSet`.
 fn run_local<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, f)
+    node::cli::run_local(f).expect("a current-thread runtime")
 }
 
 #[test]

@@ -92,13 +92,7 @@ async fn send_parts<N: Network>(
         .collect();
     // Each part starts at the node that took the last one (the receiver's leader).
     let mut last: Option<String> = None;
-    // Parts a leader before this one saw acknowledged are durable at the receiver.
-    let resume_at = node.group.with_state(|s| {
-        s.transfer
-            .as_ref()
-            .filter(|t| t.transfer_id == transfer.transfer_id)
-            .map_or(0, |t| t.acked)
-    });
+
     // The join may be abandoned (the ECS released the lock) while parts go out.
     let still_on = || {
         let current = node
@@ -106,7 +100,8 @@ async fn send_parts<N: Network>(
             .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
         current == Some(transfer.transfer_id)
     };
-    for part in parts.into_iter().skip(resume_at as usize) {
+    // Parts a leader before this one saw acknowledged are durable at the receiver.
+    for part in parts.into_iter().skip(transfer.acked as usize) {
         let number = part.part;
         let request = tagged(Request::EcsPut(part), transfer.join);
         let sent = link

@@ -11,45 +11,21 @@ use std::time::Duration;
 use protocol::ecs::Request;
 
 use super::joins::group_name;
-use super::{accepted, accepted_requests, Failure};
+use super::{accepted, Failure};
 use crate::trace::Trace;
 
-/// Checks that no group ends write-locked. `groups` holds each started group's members.
-pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
-    let group_of = super::group_of(groups);
-    let mut locked: BTreeMap<usize, bool> = BTreeMap::new();
-    for (host, request) in accepted_requests(trace) {
-        let lock = match request {
-            Request::WriteLock => true,
-            Request::ReleaseLock => false,
-            _ => continue,
-        };
-        if let Some(&g) = group_of.get(host) {
-            locked.insert(g, lock);
-        }
-    }
-    groups
-        .iter()
-        .enumerate()
-        .filter(|(g, _)| locked.get(g).copied().unwrap_or(false))
-        .map(|(_, members)| {
-            Failure::new(
-                "locks_released",
-                format!("{} is still write-locked at the end", group_name(members)),
-            )
-        })
-        .collect()
-}
+/// One holding of a group's write lock: the group's index, when its `ok` to
+/// `write_lock` left, and when its `ok` to `release_lock` left (`None`: still held at the
+/// end).
+type LockSpan = (usize, Duration, Option<Duration>);
 
-/// Checks that no group holds its write lock longer than `max`: a join that cannot finish
-/// must be resumed or abandoned, not leave its predecessor refusing writes. A lock still
-/// held at the end counts until the trace's last event.
-pub fn check_hold(groups: &[Vec<String>], trace: &Trace, max: Duration) -> Vec<Failure> {
+/// Every lock span of every group, in the order they ended (spans still held last, in
+/// group order).
+fn lock_spans(groups: &[Vec<String>], trace: &Trace) -> Vec<LockSpan> {
     let group_of = super::group_of(groups);
-    let end = trace.events.last().map_or(Duration::ZERO, |e| e.at);
     // Per group: when the lock held now was taken.
     let mut since: BTreeMap<usize, Duration> = BTreeMap::new();
-    let mut spans: Vec<(usize, Duration, Option<Duration>)> = Vec::new();
+    let mut spans: Vec<LockSpan> = Vec::new();
     for a in accepted(trace) {
         let Some(&g) = group_of.get(a.host) else {
             continue;
@@ -69,6 +45,31 @@ pub fn check_hold(groups: &[Vec<String>], trace: &Trace, max: Duration) -> Vec<F
     }
     spans.extend(since.into_iter().map(|(g, from)| (g, from, None)));
     spans
+}
+
+/// Checks that no group ends write-locked. `groups` holds each started group's members.
+pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
+    lock_spans(groups, trace)
+        .into_iter()
+        .filter(|(_, _, to)| to.is_none())
+        .map(|(g, _, _)| {
+            Failure::new(
+                "locks_released",
+                format!(
+                    "{} is still write-locked at the end",
+                    group_name(&groups[g])
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Checks that no group holds its write lock longer than `max`: a join that cannot finish
+/// must be resumed or abandoned, not leave its predecessor refusing writes. A lock still
+/// held at the end counts until the trace's last event.
+pub fn check_hold(groups: &[Vec<String>], trace: &Trace, max: Duration) -> Vec<Failure> {
+    let end = trace.events.last().map_or(Duration::ZERO, |e| e.at);
+    lock_spans(groups, trace)
         .into_iter()
         .filter(|(_, from, to)| to.unwrap_or(end).saturating_sub(*from) > max)
         .map(|(g, from, to)| {

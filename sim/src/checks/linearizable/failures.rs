@@ -4,6 +4,9 @@
 
 use super::{check_history, Config, Violation};
 use crate::checks::Failure;
+use protocol::client::{Packet, Request as ClientRequest};
+use protocol::Limits;
+
 use crate::trace::{render, Message, Trace, What};
 use crate::workload::History;
 
@@ -37,7 +40,6 @@ fn describe(v: &Violation, history: &History, trace: &Trace) -> String {
     for &i in &v.records {
         let r = &history.records[i];
         let host = format!("c{}", r.client);
-        let key = crate::trace::printable(r.key.as_bytes());
         let lines: Vec<String> = trace
             .events
             .iter()
@@ -47,7 +49,7 @@ fn describe(v: &Violation, history: &History, trace: &Trace) -> String {
                     from,
                     msg: msg @ Message::Client(_),
                     ..
-                } => **from == *host && mentions(msg, &key),
+                } => **from == *host && mentions(msg, r.key.as_bytes()),
                 What::Recv {
                     host: h,
                     msg: Message::Client(_),
@@ -77,7 +79,9 @@ fn describe(v: &Violation, history: &History, trace: &Trace) -> String {
 }
 
 /// Whether a client request names `key` (answers do not; they are kept by host and time).
-fn mentions(msg: &Message, key: &str) -> bool {
-    let summary = msg.summary();
-    summary.split_whitespace().nth(2).is_some_and(|k| k == key)
+fn mentions(msg: &Message, key: &[u8]) -> bool {
+    let Message::Client(Packet::CommandRequest(body)) = msg else {
+        return false;
+    };
+    ClientRequest::decode(body, &Limits::DEFAULT).is_ok_and(|r| &r.command.key()[..] == key)
 }
