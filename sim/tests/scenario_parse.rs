@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sim::scenario::parse::ErrorKind;
 use sim::scenario::{
-    load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, NetworkOptions, PeerTrace,
-    Scenario, TimedEvent, TraceOptions, Workload,
+    load, parse, Checks, ClientTrace, Cluster, Event, Faults, GroupLinks, Mix, NetworkOptions,
+    NodeOptions, PeerTrace, Scenario, TimedEvent, TraceOptions, Trigger, Workload,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -134,6 +134,40 @@ at = "16s"
 action = "restart_group"
 group = 3
 
+[[timeline]]
+at = "17s"
+action = "crash_follower"
+group = 1
+
+[[timeline]]
+at = "17s"
+action = "isolate_leader_from_followers"
+group = 2
+
+[[timeline]]
+at = "18s"
+action = "hold_group_links"
+group = 1
+links = "ecs_leader"
+for = "2s"
+
+[[timeline]]
+at = "18s"
+action = "hold"
+a = "n1"
+b = "n2"
+for = "750ms"
+
+[[timeline]]
+when = { host = "n2", peer = "ecs", receives = "ecs_put", nth = 3, delay = "20ms" }
+action = "crash"
+node = "n2"
+
+[[timeline]]
+at = "2s"
+when = { sends = "done" }
+action = "crash_ecs"
+
 [faults]
 crash_every = "4s"
 downtime = "1500ms"
@@ -162,6 +196,16 @@ peers = "full"
 tick = "5ms"
 min_latency = "2ms"
 max_latency = "8ms"
+
+[node]
+raft_tick = "20ms"
+election_ticks = [20, 40]
+heartbeat_ticks = 5
+compact_log_bytes = 1000
+attempt_timeout = "2s"
+retry_pause = "50ms"
+transfer_timeout = "3s"
+join_deadline = "40s"
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -173,7 +217,11 @@ fn hosts(names: &[&str]) -> Vec<String> {
 }
 
 fn at(at: Duration, event: Event) -> TimedEvent {
-    TimedEvent { at, event }
+    TimedEvent {
+        at,
+        when: None,
+        event,
+    }
 }
 
 fn full() -> Scenario {
@@ -237,6 +285,7 @@ fn full() -> Scenario {
                 Event::Hold {
                     a: node("n3"),
                     b: node("ecs"),
+                    length: None,
                 },
             ),
             at(
@@ -251,6 +300,48 @@ fn full() -> Scenario {
             at(secs(14), Event::HealAll),
             at(secs(15), Event::CrashGroup { group: 3 }),
             at(secs(16), Event::RestartGroup { group: 3 }),
+            at(secs(17), Event::CrashFollower { group: 1 }),
+            at(secs(17), Event::IsolateLeaderFromFollowers { group: 2 }),
+            at(
+                secs(18),
+                Event::HoldGroupLinks {
+                    group: 1,
+                    links: GroupLinks::EcsLeader,
+                    length: secs(2),
+                },
+            ),
+            at(
+                secs(18),
+                Event::Hold {
+                    a: node("n1"),
+                    b: node("n2"),
+                    length: Some(Duration::from_millis(750)),
+                },
+            ),
+            TimedEvent {
+                at: Duration::ZERO,
+                when: Some(Trigger {
+                    host: Some(node("n2")),
+                    peer: Some(node("ecs")),
+                    sends: None,
+                    receives: Some("ecs_put".into()),
+                    nth: 3,
+                    delay: Duration::from_millis(20),
+                }),
+                event: Event::Crash { node: node("n2") },
+            },
+            TimedEvent {
+                at: secs(2),
+                when: Some(Trigger {
+                    host: None,
+                    peer: None,
+                    sends: Some("done".into()),
+                    receives: None,
+                    nth: 1,
+                    delay: Duration::ZERO,
+                }),
+                event: Event::CrashEcs,
+            },
         ],
         faults: Faults {
             crash_every: Some(secs(4)),
@@ -281,6 +372,16 @@ fn full() -> Scenario {
             min_latency: Duration::from_millis(2),
             max_latency: Duration::from_millis(8),
         },
+        node: NodeOptions {
+            raft_tick: Duration::from_millis(20),
+            election_ticks: [20, 40],
+            heartbeat_ticks: 5,
+            compact_log_bytes: 1000,
+            attempt_timeout: secs(2),
+            retry_pause: Duration::from_millis(50),
+            transfer_timeout: secs(3),
+            join_deadline: secs(40),
+        },
     }
 }
 
@@ -298,6 +399,7 @@ fn minimal() -> Scenario {
         checks: Checks::default(),
         trace: TraceOptions::default(),
         network: NetworkOptions::default(),
+        node: NodeOptions::default(),
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use super::plan::Plan;
 use super::{fault, hosts, World};
-use crate::scenario::Event;
+use crate::scenario::duration::format_duration;
+use crate::scenario::{Event, GroupLinks};
 use crate::trace::leaders;
 
 /// Repairs every cut link and releases every held one between the ECS, the nodes and
@@ -44,7 +46,14 @@ pub(super) fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now
 }
 
 /// Carries out one timeline event (or random fault) at simulated time `now`.
-pub(super) fn apply(sim: &mut turmoil::Sim<'_>, world: &mut World, event: &Event, now: Duration) {
+/// Follow-ups (the release of a hold with `for`) are queued in `plan`.
+pub(super) fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    world: &mut World,
+    event: &Event,
+    now: Duration,
+    plan: &mut Plan,
+) {
     let trace = world.trace.clone();
     world.disturbed |= !matches!(event, Event::Join { .. } | Event::SetPartSize { .. });
     match event {
@@ -183,9 +192,75 @@ pub(super) fn apply(sim: &mut turmoil::Sim<'_>, world: &mut World, event: &Event
                 format!("{verb} [{}] | [{}]", a.join(" "), b.join(" ")),
             );
         }
-        Event::Hold { a, b } => {
+        Event::Hold { a, b, length } => {
             sim.hold(a.as_str(), b.as_str());
-            fault(&trace, now, format!("hold {a} <-> {b}"));
+            let until = match length {
+                Some(length) => {
+                    let (a, b) = (a.clone(), b.clone());
+                    plan.at(now + *length, Event::Release { a, b });
+                    format!(" for {}", format_duration(*length))
+                }
+                None => String::new(),
+            };
+            fault(&trace, now, format!("hold {a} <-> {b}{until}"));
+        }
+        Event::CrashFollower { group } => {
+            if let Some((node, why)) = follower_of(world, *group, now) {
+                crash_node(sim, world, &node, now, &why);
+            }
+        }
+        Event::IsolateLeaderFromFollowers { group } => {
+            if let Some((node, why)) = leader_of(world, *group, now) {
+                let others: Vec<String> = world
+                    .group(*group)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|m| *m != node)
+                    .collect();
+                for other in &others {
+                    sim.partition(node.as_str(), other.as_str());
+                }
+                let why = if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                };
+                fault(
+                    &trace,
+                    now,
+                    format!("isolate {node}{why} from [{}] only", others.join(" ")),
+                );
+            }
+        }
+        Event::HoldGroupLinks {
+            group,
+            links,
+            length,
+        } => {
+            let pairs = group_links(world, *group, *links, now);
+            for (a, b) in &pairs {
+                sim.hold(a.as_str(), b.as_str());
+                let release = Event::Release {
+                    a: a.clone(),
+                    b: b.clone(),
+                };
+                plan.at(now + *length, release);
+            }
+            let listed: Vec<String> = pairs.iter().map(|(a, b)| format!("{a}<->{b}")).collect();
+            fault(
+                &trace,
+                now,
+                format!(
+                    "hold group {group}'s {} links for {}: {}",
+                    links.name(),
+                    format_duration(*length),
+                    if listed.is_empty() {
+                        "none to hold".to_string()
+                    } else {
+                        listed.join(" ")
+                    }
+                ),
+            );
         }
         Event::Release { a, b } => {
             sim.release(a.as_str(), b.as_str());
@@ -225,6 +300,77 @@ fn leader_of(world: &World, group: u32, now: Duration) -> Option<(String, String
         return None;
     }
     Some((node, why))
+}
+
+/// A member of group `group` that does not lead it: the first one up after the leader,
+/// in member order (wrapping around), with the reason (for the trace).
+fn follower_of(world: &World, group: u32, now: Duration) -> Option<(String, String)> {
+    let members = world.group(group)?;
+    if members.len() < 2 {
+        fault(
+            &world.trace,
+            now,
+            format!("group {group} has no follower to crash"),
+        );
+        return None;
+    }
+    let found = leaders::current_leader(&world.trace.borrow(), &members);
+    let (leader, term) = match found {
+        Some((node, term)) => (node, Some(term)),
+        None => (members[0].clone(), None),
+    };
+    let at = members.iter().position(|m| *m == leader).unwrap_or(0);
+    let chosen = (1..members.len())
+        .map(|k| &members[(at + k) % members.len()])
+        .find(|m| !world.down.contains(*m));
+    let Some(node) = chosen else {
+        fault(
+            &world.trace,
+            now,
+            format!("no follower of group {group} is up"),
+        );
+        return None;
+    };
+    let why = match term {
+        Some(term) => format!("follower of {leader}, leader of group {group} in term {term}"),
+        None => format!("group {group} has had no leader yet: a member after {leader}"),
+    };
+    Some((node.clone(), why))
+}
+
+/// The host pairs of group `group`'s links of kind `links`, found now.
+fn group_links(
+    world: &World,
+    group: u32,
+    links: GroupLinks,
+    now: Duration,
+) -> Vec<(String, String)> {
+    let Some(members) = world.group(group) else {
+        return Vec::new();
+    };
+    match links {
+        GroupLinks::Ecs => members
+            .iter()
+            .map(|m| ("ecs".to_string(), m.clone()))
+            .collect(),
+        GroupLinks::Clients => world
+            .clients()
+            .flat_map(|c| members.iter().map(move |m| (c.clone(), m.clone())))
+            .collect(),
+        GroupLinks::EcsLeader | GroupLinks::LeaderFollowers => {
+            let Some((leader, _)) = leader_of(world, group, now) else {
+                return Vec::new();
+            };
+            if links == GroupLinks::EcsLeader {
+                return vec![("ecs".to_string(), leader)];
+            }
+            members
+                .iter()
+                .filter(|m| **m != leader)
+                .map(|m| (leader.clone(), m.clone()))
+                .collect()
+        }
+    }
 }
 
 /// Power loss of `node`; `why` (if not empty) says why this node, in the trace.

@@ -5,7 +5,6 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
 use node::admin_link::LinkTiming;
 use node::ecs::EcsConfig;
@@ -20,10 +19,11 @@ use crate::runtime::{SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_PORT, PEER_PO
 use crate::scenario::names::group_members;
 use crate::workload;
 
-fn timing() -> LinkTiming {
+fn timing(world: &World) -> LinkTiming {
+    let n = &world.scenario.node;
     LinkTiming {
-        attempt_timeout: Duration::from_secs(1),
-        retry_pause: Duration::from_millis(100),
+        attempt_timeout: n.attempt_timeout,
+        retry_pause: n.retry_pause,
     }
 }
 
@@ -34,14 +34,14 @@ fn host_port(host: &str, port: u16) -> HostPort {
 /// The ECS host.
 pub(crate) fn add_ecs(sim: &mut turmoil::Sim<'_>, world: &World) {
     let trace = world.trace.clone();
+    let timing = timing(world);
+    let knobs = world.scenario.node.clone();
     sim.host("ecs", move || {
         let net = SimNet::new("ecs", trace.clone());
         let mut config = EcsConfig::new(format!("0.0.0.0:{ECS_PORT}"), PathBuf::from("/data/ecs"));
-        config.timing = timing();
-        config.transfer_timeout = Duration::from_secs(10);
-        // Short enough that a scenario sees an abandoned join, longer than any join of
-        // the shipped scenarios takes.
-        config.join_deadline = Duration::from_secs(15);
+        config.timing = timing;
+        config.transfer_timeout = knobs.transfer_timeout;
+        config.join_deadline = knobs.join_deadline;
         async move {
             node::ecs::run(net, SimDisk, config).await?;
             Ok(())
@@ -77,10 +77,12 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
             .filter(|(j, _)| *j != i)
             .map(|(j, n)| (PeerId(j as u32), format!("{n}:{PEER_PORT}")))
             .collect();
+        let knobs = &world.scenario.node;
         let mut spec = GroupSpec::member(id, size, peer_addrs);
-        // Small, so every run exercises snapshots, log compaction and snapshot install
-        // for members that fall behind (after a crash or a partition).
-        spec.compact_log_bytes = 32 * 1024;
+        spec.tick = knobs.raft_tick;
+        spec.raft.election_ticks = (knobs.election_ticks[0], knobs.election_ticks[1]);
+        spec.raft.heartbeat_ticks = knobs.heartbeat_ticks;
+        spec.compact_log_bytes = knobs.compact_log_bytes;
         let mut config = NodeConfig::new(
             host_port(name, ADMIN_PORT),
             host_port(name, CLIENT_PORT),
@@ -94,7 +96,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
         config.group = spec;
         config.peer_bind = (size > 1).then(|| format!("0.0.0.0:{PEER_PORT}"));
         config.part_size_bytes = world.part_size.clone();
-        config.timing = timing();
+        config.timing = timing(world);
         add_node(sim, world, name, config);
     }
     names
@@ -154,7 +156,8 @@ pub(crate) fn add_verifier(sim: &mut turmoil::Sim<'_>, world: &World) {
     let deadline = world.scenario.checks.recovery_deadline;
     let client = workload::sim_client(net, seeds_now(world), deadline, rng);
     let done = world.verifier_done.clone();
-    let fut = workload::run_verifier(keys, client, world.history.clone(), deadline);
+    let progress = world.verifier_progress.clone();
+    let fut = workload::run_verifier(keys, client, world.history.clone(), deadline, progress);
     sim.client("verify", async move {
         fut.await;
         done.set(true);

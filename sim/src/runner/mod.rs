@@ -17,6 +17,7 @@
 mod faults;
 mod hosts;
 mod panics;
+mod plan;
 mod schedule;
 pub mod seeds;
 
@@ -28,7 +29,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::checks::{self, Failure};
 use crate::scenario::Scenario;
 use crate::trace::{Trace, TraceHandle, What};
-use crate::workload::{History, HistoryHandle};
+use crate::workload::{self, History, HistoryHandle};
 
 pub use schedule::{groups_at, nodes_at};
 
@@ -73,6 +74,8 @@ pub(crate) struct World {
     pub(crate) down: BTreeSet<String>,
     pub(crate) ecs_down: bool,
     pub(crate) verifier_done: Rc<Cell<bool>>,
+    /// When the verifier last finished reading a key.
+    pub(crate) verifier_progress: Rc<Cell<Duration>>,
     /// Host errors reported by turmoil, by host.
     pub(crate) host_errors: BTreeMap<String, String>,
     /// Whether any fault was applied (so the heal before the final reads is worth noting).
@@ -120,10 +123,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let scenario = Rc::new(scenario.clone());
     let mut builder = turmoil::Builder::new();
     let slack = Duration::from_secs(120);
+    // The verifier gives every key its own deadline (and all keys after a failed one a last
+    // shared one), so the run may last that long after the workload.
+    let keys = workload::all_keys(&scenario.workload).len() as u32;
+    let longest = scenario.duration + scenario.checks.recovery_deadline * (keys + 2) + slack;
     builder
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        .simulation_duration(scenario.duration + scenario.checks.recovery_deadline + slack)
+        .simulation_duration(longest)
         .tick_duration(scenario.network.tick)
         .min_message_latency(scenario.network.min_latency)
         .max_message_latency(scenario.network.max_latency);
@@ -136,6 +143,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         down: BTreeSet::new(),
         ecs_down: false,
         verifier_done: Rc::new(Cell::new(false)),
+        verifier_progress: Rc::new(Cell::new(Duration::ZERO)),
         host_errors: BTreeMap::new(),
         disturbed: false,
         scenario: scenario.clone(),
@@ -150,21 +158,25 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         hosts::add_client(&mut sim, &world, i);
     }
 
-    let schedule = schedule::build(&scenario, seed);
-    let mut next = 0;
+    let mut plan = plan::Plan::new(schedule::build(&scenario, seed));
     let mut verifier_started = false;
-    let end = scenario.duration + scenario.checks.recovery_deadline + slack;
+    // The liveness phase ends when the reads are done and the cluster settled, or when
+    // the verifier has made no progress for a deadline (plus slack).
+    let recovery = scenario.checks.recovery_deadline;
+    let mut end = scenario.duration + recovery + slack;
     let mut stopped_early = None;
     loop {
         let now = sim.elapsed();
-        while next < schedule.len() && schedule[next].at <= now {
-            faults::apply(&mut sim, &mut world, &schedule[next].event, now);
-            next += 1;
+        while let Some(event) = plan.next_due(now) {
+            faults::apply(&mut sim, &mut world, &event, now, &mut plan);
         }
         if !verifier_started && now >= scenario.duration {
             faults::heal_everything(&mut sim, &mut world, now);
             hosts::add_verifier(&mut sim, &world);
             verifier_started = true;
+        }
+        if verifier_started {
+            end = end.max(world.verifier_progress.get() + recovery + slack);
         }
         if now >= end {
             break;
@@ -176,7 +188,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         }
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step()));
         match step {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                let fired = plan.observe(&world.trace.borrow());
+                for f in fired {
+                    fault(&world.trace, f.seen_at, f.text);
+                }
+            }
             Ok(Err(e)) => {
                 stopped_early = Some(format!("a host stopped with an error: {e}"));
                 break;

@@ -52,10 +52,12 @@ pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
                 let node = nodes[rng.range(0, nodes.len() as u64) as usize].clone();
                 events.push(TimedEvent {
                     at: t,
+                    when: None,
                     event: Event::Crash { node: node.clone() },
                 });
                 events.push(TimedEvent {
                     at: t + f.downtime,
+                    when: None,
                     event: Event::Restart { node },
                 });
             }
@@ -80,6 +82,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
                 );
                 events.push(TimedEvent {
                     at: t,
+                    when: None,
                     event: Event::Partition {
                         a: vec![node.clone()],
                         b: others.clone(),
@@ -87,6 +90,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Vec<TimedEvent> {
                 });
                 events.push(TimedEvent {
                     at: t + f.partition_length,
+                    when: None,
                     event: Event::Heal {
                         a: vec![node],
                         b: others,

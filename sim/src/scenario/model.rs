@@ -43,6 +43,56 @@ pub struct Scenario {
     /// The simulated network's timing.
     #[serde(default)]
     pub network: NetworkOptions,
+    /// The nodes' and the ECS's timing knobs.
+    #[serde(default)]
+    pub node: NodeOptions,
+}
+
+/// The timing knobs of the node and ECS programs, as the simulator sets them (the real
+/// binaries have their own defaults; see each field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeOptions {
+    /// Length of one Raft tick.
+    #[serde(with = "crate::scenario::duration")]
+    pub raft_tick: Duration,
+    /// Election timeout range, in ticks: `[min, max]`, drawn per election.
+    pub election_ticks: [u32; 2],
+    /// Heartbeat interval, in ticks.
+    pub heartbeat_ticks: u32,
+    /// Log size (bytes) that triggers a snapshot and compaction. Small by default, so
+    /// every run exercises snapshots and snapshot installs.
+    pub compact_log_bytes: u64,
+    /// How long one request to another host (ECS to a group, sender to receiver, `done`
+    /// to the ECS) may take before it is tried again.
+    #[serde(with = "crate::scenario::duration")]
+    pub attempt_timeout: Duration,
+    /// Pause between two attempts.
+    #[serde(with = "crate::scenario::duration")]
+    pub retry_pause: Duration,
+    /// How long the ECS waits for `done` before sending `transfer_range` again.
+    #[serde(with = "crate::scenario::duration")]
+    pub transfer_timeout: Duration,
+    /// How long a join may take before the ECS abandons it.
+    #[serde(with = "crate::scenario::duration")]
+    pub join_deadline: Duration,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions {
+            raft_tick: Duration::from_millis(10),
+            election_ticks: [50, 100],
+            heartbeat_ticks: 10,
+            compact_log_bytes: 32 * 1024,
+            attempt_timeout: Duration::from_secs(1),
+            retry_pause: Duration::from_millis(100),
+            transfer_timeout: Duration::from_secs(10),
+            // Short enough that a scenario sees an abandoned join, longer than any join
+            // of the shipped scenarios takes.
+            join_deadline: Duration::from_secs(15),
+        }
+    }
 }
 
 /// The simulated network's timing.
@@ -182,12 +232,61 @@ impl Default for Mix {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "crate::scenario::parse::RawEvent")]
 pub struct TimedEvent {
-    /// When it happens, in simulated time from the start.
+    /// When it happens, in simulated time from the start; with `when`, the time from which
+    /// the trigger counts matching messages (`0s` if not written).
     #[serde(with = "crate::scenario::duration")]
     pub at: Duration,
+    /// Fire on a protocol step instead of at `at`: once the trace shows the `nth` matching
+    /// message (counted from `at`), plus `delay`. A trigger that never matches never fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Trigger>,
     /// What happens.
     #[serde(flatten)]
     pub event: Event,
+}
+
+/// A protocol step that fires a timeline event: `when = { host = "n1a", receives =
+/// "ecs_put", nth = 3 }` fires when `n1a` reads its third `ecs_put`; `when = { sends =
+/// "done", delay = "20ms" }` 20 ms after any host writes its first `done`.
+///
+/// Message kinds are those of [`crate::trace::Message::kind`]: ECS-protocol keywords
+/// (`write_lock`, `next_addr`, `transfer_range`, `ecs_put`, `done`, `broadcast_node`,
+/// `cluster_view`, `release_lock`, `register`, ...) and replies (`ok`, `error`,
+/// `not_leader`), client commands (`get`, `put`, `delete`, `cas`, `response`) and peer
+/// frames (`append_entries`, `request_vote`, `install_snapshot`, their `_reply`s, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The host that sends (with `sends`) or reads (with `receives`) the message; any host
+    /// if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The host at the other end of the connection; any if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// Match messages written by `host`, of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sends: Option<String>,
+    /// Match messages read by `host`, of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receives: Option<String>,
+    /// Which match fires the event, from 1.
+    #[serde(default = "one")]
+    pub nth: u32,
+    /// How long after the match the event happens.
+    #[serde(default, with = "crate::scenario::duration")]
+    pub delay: Duration,
+}
+
+impl Trigger {
+    /// The message kind matched, and whether it is matched on the sending side.
+    pub fn kind(&self) -> (&str, bool) {
+        match (&self.sends, &self.receives) {
+            (Some(kind), _) => (kind, true),
+            (None, Some(kind)) => (kind, false),
+            (None, None) => ("", false),
+        }
+    }
 }
 
 /// What a timeline entry does. Hosts are named `ecs`, `n<k>` (the node of group k in
@@ -261,12 +360,20 @@ pub enum Event {
         /// The other side.
         b: Vec<String>,
     },
-    /// Hold messages on the link between two hosts.
+    /// Hold messages on the link between two hosts (a long delay: nothing is lost).
     Hold {
         /// One end.
         a: String,
         /// The other end.
         b: String,
+        /// Release them after this long; held until `release` or `heal_all` if absent.
+        #[serde(
+            rename = "for",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::scenario::duration::option"
+        )]
+        length: Option<Duration>,
     },
     /// Deliver the held messages between two hosts.
     Release {
@@ -275,11 +382,87 @@ pub enum Event {
         /// The other end.
         b: String,
     },
+    /// Crash a member of group `group` that does not lead it now (the first one up after
+    /// the leader, in member order; see [`Event::CrashLeader`] for how the leader is found).
+    CrashFollower {
+        /// The group.
+        group: u32,
+    },
+    /// Cut the current leader of group `group` off from the other members only: it still
+    /// reaches the ECS and the clients.
+    IsolateLeaderFromFollowers {
+        /// The group.
+        group: u32,
+    },
+    /// Hold one kind of link of group `group` for a while, then release it.
+    HoldGroupLinks {
+        /// The group.
+        group: u32,
+        /// Which links.
+        links: GroupLinks,
+        /// How long.
+        #[serde(rename = "for", with = "crate::scenario::duration")]
+        length: Duration,
+    },
     /// Change the longest `ecs_put` line nodes send from now on.
     SetPartSize {
         /// Bytes.
         bytes: usize,
     },
+}
+
+impl Event {
+    /// The action's name, as written in a scenario.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Join { .. } => "join",
+            Event::Crash { .. } => "crash",
+            Event::Restart { .. } => "restart",
+            Event::CrashLeader { .. } => "crash_leader",
+            Event::IsolateLeader { .. } => "isolate_leader",
+            Event::CrashGroup { .. } => "crash_group",
+            Event::RestartGroup { .. } => "restart_group",
+            Event::HealAll => "heal_all",
+            Event::CrashEcs => "crash_ecs",
+            Event::RestartEcs => "restart_ecs",
+            Event::PauseEcs => "pause_ecs",
+            Event::ResumeEcs => "resume_ecs",
+            Event::Partition { .. } => "partition",
+            Event::Heal { .. } => "heal",
+            Event::Hold { .. } => "hold",
+            Event::Release { .. } => "release",
+            Event::CrashFollower { .. } => "crash_follower",
+            Event::IsolateLeaderFromFollowers { .. } => "isolate_leader_from_followers",
+            Event::HoldGroupLinks { .. } => "hold_group_links",
+            Event::SetPartSize { .. } => "set_part_size",
+        }
+    }
+}
+
+/// The links [`Event::HoldGroupLinks`] holds, found when the event happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupLinks {
+    /// The ECS and the group's current leader.
+    EcsLeader,
+    /// The ECS and every member.
+    Ecs,
+    /// The current leader and each other member.
+    LeaderFollowers,
+    /// Every client (and the verifier) and every member.
+    Clients,
+}
+
+impl GroupLinks {
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupLinks::EcsLeader => "ecs_leader",
+            GroupLinks::Ecs => "ecs",
+            GroupLinks::LeaderFollowers => "leader_followers",
+            GroupLinks::Clients => "clients",
+        }
+    }
 }
 
 fn one() -> u32 {

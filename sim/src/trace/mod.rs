@@ -21,6 +21,41 @@ use protocol::ecs::{Reply, Request as EcsRequest};
 use protocol::peer::PeerMessage;
 use protocol::Limits;
 
+/// Every kind [`Message::kind`] returns: what a timeline trigger may name.
+pub const MESSAGE_KINDS: &[&str] = &[
+    "write_lock",
+    "release_lock",
+    "next_addr",
+    "transfer_range",
+    "ecs_put",
+    "done",
+    "broadcast_node",
+    "register",
+    "cluster_view",
+    "group_members",
+    "abort_join",
+    "ok",
+    "error",
+    "not_leader",
+    "get",
+    "put",
+    "delete",
+    "cas",
+    "response",
+    "auth",
+    "bootstrap",
+    "metadata",
+    "hello",
+    "hello_reply",
+    "request_vote",
+    "request_vote_reply",
+    "append_entries",
+    "append_entries_reply",
+    "install_snapshot",
+    "install_snapshot_reply",
+    "garbage",
+];
+
 /// One decoded message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -45,6 +80,33 @@ impl Message {
     /// Whether this is peer-protocol (Raft) traffic.
     pub fn is_peer(&self) -> bool {
         matches!(self, Message::Peer(_))
+    }
+
+    /// The message's kind, as a timeline trigger names it (`when = { receives = ".." }`):
+    /// an ECS-protocol request's keyword (`write_lock`, `ecs_put`, `done`, ...; a join tag
+    /// does not change it), `ok` / `error` / `not_leader` for its replies, a client
+    /// packet's command (`get`, `put`, `delete`, `cas`) or `response`, `not_leader`,
+    /// `error`, `auth`, `bootstrap`, `metadata`, and a peer frame's snake_case type
+    /// (`append_entries`, `request_vote_reply`, `install_snapshot`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::AdminRequest(r) => r.keyword(),
+            Message::AdminReply(Reply::Ok) => "ok",
+            Message::AdminReply(Reply::Error(_)) => "error",
+            Message::AdminReply(Reply::NotLeader(_)) => "not_leader",
+            Message::Client(p) => client_kind(p),
+            Message::Peer(m) => match m {
+                PeerMessage::Hello(_) => "hello",
+                PeerMessage::HelloReply(_) => "hello_reply",
+                PeerMessage::RequestVote(_) => "request_vote",
+                PeerMessage::RequestVoteReply(_) => "request_vote_reply",
+                PeerMessage::AppendEntries(_) => "append_entries",
+                PeerMessage::AppendEntriesReply(_) => "append_entries_reply",
+                PeerMessage::InstallSnapshot(_) => "install_snapshot",
+                PeerMessage::InstallSnapshotReply(_) => "install_snapshot_reply",
+            },
+            Message::Garbage(_) => "garbage",
+        }
     }
 
     /// A one-line description with large payloads summarised.
@@ -126,6 +188,28 @@ pub fn short(value: &[u8]) -> String {
 /// [`short`], or `absent`.
 pub fn short_opt(value: &Option<bytes::Bytes>) -> String {
     value.as_deref().map_or_else(|| "absent".to_string(), short)
+}
+
+/// See [`Message::kind`].
+fn client_kind(p: &Packet) -> &'static str {
+    use protocol::client::Command::*;
+    match p {
+        Packet::CommandRequest(body) => match ClientRequest::decode(body, &Limits::DEFAULT) {
+            Ok(r) => match r.command {
+                Get { .. } => "get",
+                Put { .. } => "put",
+                Delete { .. } => "delete",
+                CompareAndSet { .. } => "cas",
+            },
+            Err(_) => "garbage",
+        },
+        Packet::CommandResponse(_) => "response",
+        Packet::ErrorResponse(_) => "error",
+        Packet::NotLeader(_) => "not_leader",
+        Packet::AuthorizationRequest(_) | Packet::AuthorizationResponse(_) => "auth",
+        Packet::BootstrapRequest { .. } | Packet::BootstrapResponse(_) => "bootstrap",
+        Packet::ClusterMetadataRequest | Packet::ClusterMetadataResponse { .. } => "metadata",
+    }
 }
 
 fn client_summary(p: &Packet) -> String {

@@ -433,3 +433,104 @@ fn network_timing_is_checked() {
     );
     assert!(e.to_string().contains("below min_latency"), "{e}");
 }
+
+/// A triggered `[[timeline]]` entry: `when` is the inline table's contents.
+fn triggered(when: &str, action: &str, rest: &str) -> String {
+    format!("[[timeline]]\nwhen = {{ {when} }}\naction = \"{action}\"\n{rest}\n")
+}
+
+#[test]
+fn timeline_triggers() {
+    let unknown = [triggered("receives = \"ecs_pot\" } # <-", "crash_ecs", "").replace("} }", "}")];
+    invalid!(events(&unknown), "timeline[0].when.receives",
+        Invalid::UnknownMessageKind(k) if k == "ecs_pot");
+    let both = [triggered(
+        "sends = \"done\", receives = \"ok\" } # <-",
+        "crash_ecs",
+        "",
+    )
+    .replace("} }", "}")];
+    invalid!(
+        events(&both),
+        "timeline[0].when.sends",
+        Invalid::TriggerDirection
+    );
+    let zero = [triggered("sends = \"done\", nth = 0 } # <-", "crash_ecs", "").replace("} }", "}")];
+    invalid!(events(&zero), "timeline[0].when.nth", Invalid::ZeroNth);
+    let host = [
+        triggered("host = \"n9\", sends = \"done\" } # <-", "crash_ecs", "").replace("} }", "}"),
+    ];
+    invalid!(events(&host), "timeline[0].when.host",
+        Invalid::NoSuchNode { name, .. } if name == "n9");
+    // A triggered event may stand anywhere in the list, need no `at`, and is left out of
+    // the crash-state rule (it may never fire).
+    let fine = [
+        entry("2s", "crash", "node = \"n1\""),
+        triggered("host = \"n1\", sends = \"done\"", "crash", "node = \"n1\""),
+        entry("3s", "restart", "node = \"n1\""),
+        triggered(
+            "receives = \"ecs_put\", nth = 2",
+            "hold",
+            "a = \"n1\"\nb = \"n2\"\nfor = \"1s\"",
+        ),
+    ];
+    assert!(ok(&events(&fine)));
+    // Without a trigger, `at` is required.
+    let no_at = "[[timeline]]\naction = \"crash_ecs\"\n";
+    assert!(!ok(&events(&[no_at.to_string()])));
+}
+
+#[test]
+fn new_fault_actions() {
+    let hold = [entry(
+        "1s",
+        "hold_group_links",
+        "group = 1\nlinks = \"leader_followers\"\nfor = \"0s\" # <-",
+    )];
+    invalid!(events(&hold), "timeline[0].for", Invalid::ZeroDuration);
+    let group = [entry("1s", "crash_follower", "group = 4 # <-")];
+    invalid!(
+        events(&group),
+        "timeline[0].group",
+        Invalid::NoSuchGroup { group: 4, .. }
+    );
+    let fine = [
+        entry("1s", "crash_follower", "group = 1"),
+        entry("1s", "isolate_leader_from_followers", "group = 2"),
+        entry("1s", "hold", "a = \"n1a\"\nb = \"ecs\"\nfor = \"2s\""),
+        entry(
+            "1s",
+            "hold_group_links",
+            "group = 3\nlinks = \"clients\"\nfor = \"2s\"",
+        ),
+    ];
+    assert!(ok(&sized(3, &fine)));
+}
+
+#[test]
+fn node_knobs_are_checked() {
+    invalid!(
+        "[node]\nelection_ticks = [10, 20] # <-\nheartbeat_ticks = 10\n",
+        "node.election_ticks",
+        Invalid::ElectionTicks { low: 10, .. }
+    );
+    invalid!(
+        "[node]\nelection_ticks = [30, 20] # <-\n",
+        "node.election_ticks",
+        Invalid::ElectionTicks {
+            low: 30,
+            high: 20,
+            ..
+        }
+    );
+    invalid!(
+        "[node]\njoin_deadline = \"0s\" # <-\n",
+        "node.join_deadline",
+        Invalid::ZeroDuration
+    );
+    invalid!(
+        "[node]\ncompact_log_bytes = 0 # <-\n",
+        "node.compact_log_bytes",
+        Invalid::ZeroCompaction
+    );
+}

@@ -16,14 +16,15 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::scenario::model::{Event, TimedEvent};
+use crate::scenario::model::{Event, GroupLinks, TimedEvent, Trigger};
 
 /// Every field a timeline entry may have, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEvent {
-    #[serde(with = "crate::scenario::duration")]
-    at: Duration,
+    #[serde(default, with = "crate::scenario::duration::option")]
+    at: Option<Duration>,
+    when: Option<Trigger>,
     action: Action,
     count: Option<u32>,
     node: Option<String>,
@@ -31,6 +32,9 @@ pub(crate) struct RawEvent {
     a: Option<Hosts>,
     b: Option<Hosts>,
     bytes: Option<usize>,
+    links: Option<GroupLinks>,
+    #[serde(rename = "for", default, with = "crate::scenario::duration::option")]
+    length: Option<Duration>,
 }
 
 /// The `action` names, one per [`Event`] variant.
@@ -54,6 +58,9 @@ enum Action {
     Hold,
     Release,
     SetPartSize,
+    CrashFollower,
+    IsolateLeaderFromFollowers,
+    HoldGroupLinks,
 }
 
 impl Action {
@@ -76,6 +83,9 @@ impl Action {
             Action::Hold => "hold",
             Action::Release => "release",
             Action::SetPartSize => "set_part_size",
+            Action::CrashFollower => "crash_follower",
+            Action::IsolateLeaderFromFollowers => "isolate_leader_from_followers",
+            Action::HoldGroupLinks => "hold_group_links",
         }
     }
 
@@ -87,13 +97,17 @@ impl Action {
             Action::CrashLeader
             | Action::IsolateLeader
             | Action::CrashGroup
-            | Action::RestartGroup => &["group"],
+            | Action::RestartGroup
+            | Action::CrashFollower
+            | Action::IsolateLeaderFromFollowers => &["group"],
+            Action::HoldGroupLinks => &["group", "links", "for"],
             Action::CrashEcs
             | Action::RestartEcs
             | Action::PauseEcs
             | Action::ResumeEcs
             | Action::HealAll => &[],
-            Action::Partition | Action::Heal | Action::Hold | Action::Release => &["a", "b"],
+            Action::Partition | Action::Heal | Action::Release => &["a", "b"],
+            Action::Hold => &["a", "b", "for"],
             Action::SetPartSize => &["bytes"],
         }
     }
@@ -145,6 +159,8 @@ impl TryFrom<RawEvent> for TimedEvent {
             ("a", raw.a.is_some()),
             ("b", raw.b.is_some()),
             ("bytes", raw.bytes.is_some()),
+            ("links", raw.links.is_some()),
+            ("for", raw.length.is_some()),
         ];
         let allowed = action.fields();
         if let Some((field, _)) = given
@@ -226,6 +242,7 @@ impl TryFrom<RawEvent> for TimedEvent {
             Action::Hold => Event::Hold {
                 a: one(raw.a, "a")?,
                 b: one(raw.b, "b")?,
+                length: raw.length,
             },
             Action::Release => Event::Release {
                 a: one(raw.a, "a")?,
@@ -234,7 +251,30 @@ impl TryFrom<RawEvent> for TimedEvent {
             Action::SetPartSize => Event::SetPartSize {
                 bytes: raw.bytes.ok_or_else(|| missing("bytes"))?,
             },
+            Action::CrashFollower => Event::CrashFollower {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::IsolateLeaderFromFollowers => Event::IsolateLeaderFromFollowers {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+            },
+            Action::HoldGroupLinks => Event::HoldGroupLinks {
+                group: raw.group.ok_or_else(|| missing("group"))?,
+                links: raw.links.ok_or_else(|| missing("links"))?,
+                length: raw.length.ok_or_else(|| missing("for"))?,
+            },
         };
-        Ok(TimedEvent { at: raw.at, event })
+        // A triggered event's `at` is optional: it only says from when matches count.
+        let at = match (raw.at, &raw.when) {
+            (Some(at), _) => at,
+            (None, Some(_)) => Duration::ZERO,
+            (None, None) => {
+                return Err("missing field `at` (or a `when` trigger)".to_owned());
+            }
+        };
+        Ok(TimedEvent {
+            at,
+            when: raw.when,
+            event,
+        })
     }
 }

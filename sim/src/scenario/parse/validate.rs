@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::scenario::duration::format_duration;
 use crate::scenario::model::{Event, Scenario};
 use crate::scenario::names::{group_members, member_name, parse_host, HostName, GROUP_SIZES};
+use crate::trace::MESSAGE_KINDS;
 
 /// The smallest `ecs_put` part size, in bytes.
 pub const MIN_PART_SIZE: usize = 128;
@@ -173,6 +174,34 @@ pub enum Invalid {
     /// `hold`/`release` with `a == b`.
     #[error("a link needs two different hosts, but both ends are {0}")]
     SameHost(String),
+    /// A `when` trigger with neither or both of `sends` and `receives`.
+    #[error("a trigger matches either `sends` or `receives` (one of them, not both)")]
+    TriggerDirection,
+    /// A `when` trigger on a message kind no host ever sends.
+    #[error("{kind:?} is not a message kind; kinds are {}", MESSAGE_KINDS.join(", "), kind = .0)]
+    UnknownMessageKind(String),
+    /// A trigger with `nth = 0`.
+    #[error("nth counts matches from 1")]
+    ZeroNth,
+    /// `node.election_ticks` empty, zero or not above the heartbeat.
+    #[error(
+        "election_ticks [{low}, {high}] must be a range (min <= max) whose min is above \
+         heartbeat_ticks ({heartbeat}), or followers start elections under a healthy leader"
+    )]
+    ElectionTicks {
+        /// The minimum.
+        low: u32,
+        /// The maximum.
+        high: u32,
+        /// `node.heartbeat_ticks`.
+        heartbeat: u32,
+    },
+    /// `node.heartbeat_ticks = 0`.
+    #[error("must be at least 1 tick")]
+    ZeroTicks,
+    /// `node.compact_log_bytes = 0`.
+    #[error("must be at least 1 byte")]
+    ZeroCompaction,
     /// A crash of a node that is already down.
     #[error("{node} is already down: it crashed at {} and has not restarted since", d(.since))]
     AlreadyCrashed {
@@ -288,6 +317,33 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     out.positive(f.partition_length, "faults.partition_length");
     out.window(s, f.start, f.until, "faults", "until");
     out.positive(s.checks.recovery_deadline, "checks.recovery_deadline");
+    let k = &s.node;
+    out.positive(k.raft_tick, "node.raft_tick");
+    let [low, high] = k.election_ticks;
+    // Raft needs the election timeout well above the heartbeat, or followers time out
+    // between two heartbeats of a healthy leader.
+    let bad_election = low == 0 || high < low || low <= k.heartbeat_ticks;
+    out.rule(bad_election, "node.election_ticks", || {
+        Invalid::ElectionTicks {
+            low,
+            high,
+            heartbeat: k.heartbeat_ticks,
+        }
+    });
+    out.rule(k.heartbeat_ticks == 0, "node.heartbeat_ticks", || {
+        Invalid::ZeroTicks
+    });
+    out.rule(k.compact_log_bytes == 0, "node.compact_log_bytes", || {
+        Invalid::ZeroCompaction
+    });
+    for (d, field) in [
+        (k.attempt_timeout, "attempt_timeout"),
+        (k.retry_pause, "retry_pause"),
+        (k.transfer_timeout, "transfer_timeout"),
+        (k.join_deadline, "join_deadline"),
+    ] {
+        out.positive(d, &format!("node.{field}"));
+    }
     let n = &s.network;
     out.positive(n.tick, "network.tick");
     out.rule(n.max_latency < n.min_latency, "network.max_latency", || {
@@ -318,13 +374,23 @@ fn timeline(s: &Scenario, out: &mut Rules) {
     for (i, t) in s.timeline.iter().enumerate() {
         let at = t.at;
         let field = |name: &str| format!("timeline[{i}].{name}");
-        let late = at < previous;
-        out.rule(late, &field("at"), || Invalid::OutOfOrder { at, previous });
-        previous = previous.max(at);
+        // A triggered event may fire any time after `at`, or never: it may stand anywhere
+        // in the list, may name any host of the run, and does not take part in the
+        // crash-state rule.
+        let triggered = t.when.is_some();
+        if !triggered {
+            let late = at < previous;
+            out.rule(late, &field("at"), || Invalid::OutOfOrder { at, previous });
+            previous = previous.max(at);
+        }
         let duration = s.duration;
         let after = at > duration;
         out.rule(after, &field("at"), || Invalid::AfterEnd { at, duration });
-        let groups = groups_at(at);
+        let groups = if triggered {
+            groups_at(duration)
+        } else {
+            groups_at(at)
+        };
         let host_ok = |out: &mut Rules, name: &str, path: String| match parse_host(name) {
             None => out.push(path, Invalid::BadHostName(name.to_owned())),
             Some(HostName::Node { member, .. }) if !member_fits(member, group_size) => {
@@ -347,6 +413,23 @@ fn timeline(s: &Scenario, out: &mut Rules) {
             }
             Some(_) => {}
         };
+        if let Some(when) = &t.when {
+            let path = |name: &str| format!("timeline[{i}].when.{name}");
+            let both = when.sends.is_some() == when.receives.is_some();
+            out.rule(both, &path("sends"), || Invalid::TriggerDirection);
+            let (kind, sends) = when.kind();
+            let known = MESSAGE_KINDS.contains(&kind);
+            let kind_field = if sends { "sends" } else { "receives" };
+            out.rule(!both && !known, &path(kind_field), || {
+                Invalid::UnknownMessageKind(kind.to_owned())
+            });
+            out.rule(when.nth == 0, &path("nth"), || Invalid::ZeroNth);
+            for (name, host) in [("host", &when.host), ("peer", &when.peer)] {
+                if let Some(host) = host {
+                    host_ok(out, host, path(name));
+                }
+            }
+        }
         match &t.event {
             Event::Join { count } => out.rule(*count == 0, &field("count"), || Invalid::ZeroJoin),
             Event::Crash { node } | Event::Restart { node } => {
@@ -358,6 +441,9 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     continue;
                 }
                 host_ok(out, node, field("node"));
+                if triggered {
+                    continue;
+                }
                 if !crash {
                     crashed.remove(node.as_str());
                 } else if let Some(&since) = crashed.get(node.as_str()) {
@@ -370,7 +456,10 @@ fn timeline(s: &Scenario, out: &mut Rules) {
             Event::CrashLeader { group }
             | Event::IsolateLeader { group }
             | Event::CrashGroup { group }
-            | Event::RestartGroup { group } => {
+            | Event::RestartGroup { group }
+            | Event::CrashFollower { group }
+            | Event::IsolateLeaderFromFollowers { group }
+            | Event::HoldGroupLinks { group, .. } => {
                 let bad = *group == 0 || u64::from(*group) > groups;
                 let group = *group;
                 out.rule(bad, &field("group"), || Invalid::NoSuchGroup {
@@ -380,7 +469,10 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 });
                 // A whole group down or up again, for the crash-state rule. A member that
                 // is already down stays down: crash_group crashes the others.
-                if !bad {
+                if let Event::HoldGroupLinks { length, .. } = &t.event {
+                    out.positive(*length, &field("for"));
+                }
+                if !bad && !triggered {
                     let members = group_members(group, group_size);
                     if matches!(t.event, Event::CrashGroup { .. }) {
                         for m in members {
@@ -407,7 +499,14 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     out.rule(both, &path, || Invalid::BothSides(name.clone()));
                 }
             }
-            Event::Hold { a, b } | Event::Release { a, b } => {
+            Event::Hold { a, b, .. } | Event::Release { a, b } => {
+                if let Event::Hold {
+                    length: Some(length),
+                    ..
+                } = &t.event
+                {
+                    out.positive(*length, &field("for"));
+                }
                 host_ok(out, a, field("a"));
                 host_ok(out, b, field("b"));
                 out.rule(a == b, &field("b"), || Invalid::SameHost(b.clone()));
