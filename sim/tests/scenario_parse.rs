@@ -143,6 +143,7 @@ group = 1
 at = "17s"
 action = "isolate_leader_from_followers"
 group = 2
+for = "3s"
 
 [[timeline]]
 at = "18s"
@@ -296,12 +297,24 @@ fn full() -> Scenario {
                 },
             ),
             at(secs(12), Event::SetPartSize { bytes: 256 }),
-            at(secs(13), Event::IsolateLeader { group: 2 }),
+            at(
+                secs(13),
+                Event::IsolateLeader {
+                    group: 2,
+                    length: None,
+                },
+            ),
             at(secs(14), Event::HealAll),
             at(secs(15), Event::CrashGroup { group: 3 }),
             at(secs(16), Event::RestartGroup { group: 3 }),
             at(secs(17), Event::CrashFollower { group: 1 }),
-            at(secs(17), Event::IsolateLeaderFromFollowers { group: 2 }),
+            at(
+                secs(17),
+                Event::IsolateLeaderFromFollowers {
+                    group: 2,
+                    length: Some(secs(3)),
+                },
+            ),
             at(
                 secs(18),
                 Event::HoldGroupLinks {

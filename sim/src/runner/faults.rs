@@ -77,20 +77,12 @@ pub(super) fn apply(
                 crash_node(sim, world, &node, now, &why);
             }
         }
-        Event::IsolateLeader { group } => {
-            if let Some((node, why)) = leader_of(world, *group, now) {
-                for other in world.all_hosts() {
-                    if other != node {
-                        sim.partition(node.as_str(), other.as_str());
-                    }
-                }
-                let text = if why.is_empty() {
-                    format!("isolate {node} from every other host")
-                } else {
-                    format!("isolate {node} ({why}) from every other host")
-                };
-                fault(&trace, now, text);
-            }
+        Event::IsolateLeader { group, length } => {
+            isolate_leader(sim, world, *group, None, *length, now, plan);
+        }
+        Event::IsolateLeaderFromFollowers { group, length } => {
+            let members = world.group(*group).unwrap_or_default();
+            isolate_leader(sim, world, *group, Some(members), *length, now, plan);
         }
         Event::CrashGroup { group } => {
             let Some(members) = world.group(*group) else {
@@ -209,29 +201,6 @@ pub(super) fn apply(
                 crash_node(sim, world, &node, now, &why);
             }
         }
-        Event::IsolateLeaderFromFollowers { group } => {
-            if let Some((node, why)) = leader_of(world, *group, now) {
-                let others: Vec<String> = world
-                    .group(*group)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|m| *m != node)
-                    .collect();
-                for other in &others {
-                    sim.partition(node.as_str(), other.as_str());
-                }
-                let why = if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({why})")
-                };
-                fault(
-                    &trace,
-                    now,
-                    format!("isolate {node}{why} from [{}] only", others.join(" ")),
-                );
-            }
-        }
         Event::HoldGroupLinks {
             group,
             links,
@@ -300,6 +269,59 @@ fn leader_of(world: &World, group: u32, now: Duration) -> Option<(String, String
         return None;
     }
     Some((node, why))
+}
+
+/// Cuts the current leader of `group` off from `from` (every other host if `None`); with
+/// `length`, heals exactly those links after it.
+fn isolate_leader(
+    sim: &mut turmoil::Sim<'_>,
+    world: &World,
+    group: u32,
+    from: Option<Vec<String>>,
+    length: Option<Duration>,
+    now: Duration,
+    plan: &mut Plan,
+) {
+    let Some((node, why)) = leader_of(world, group, now) else {
+        return;
+    };
+    let only = from.is_some();
+    let others: Vec<String> = from
+        .unwrap_or_else(|| world.all_hosts())
+        .into_iter()
+        .filter(|h| *h != node)
+        .collect();
+    for other in &others {
+        sim.partition(node.as_str(), other.as_str());
+    }
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({why})")
+    };
+    let whom = if only {
+        format!("[{}] only", others.join(" "))
+    } else {
+        "every other host".to_string()
+    };
+    let until = match length {
+        Some(length) => {
+            plan.at(
+                now + length,
+                Event::Heal {
+                    a: vec![node.clone()],
+                    b: others,
+                },
+            );
+            format!(" for {}", format_duration(length))
+        }
+        None => String::new(),
+    };
+    fault(
+        &world.trace,
+        now,
+        format!("isolate {node}{why} from {whom}{until}"),
+    );
 }
 
 /// A member of group `group` that does not lead it: the first one up after the leader,

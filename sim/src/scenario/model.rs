@@ -323,6 +323,14 @@ pub enum Event {
     IsolateLeader {
         /// The group.
         group: u32,
+        /// Heal exactly the links cut after this long; until `heal_all` if absent.
+        #[serde(
+            rename = "for",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::scenario::duration::option"
+        )]
+        length: Option<Duration>,
     },
     /// Power loss of every member of group `group` at once.
     CrashGroup {
@@ -393,6 +401,14 @@ pub enum Event {
     IsolateLeaderFromFollowers {
         /// The group.
         group: u32,
+        /// Heal exactly the links cut after this long; until `heal_all` if absent.
+        #[serde(
+            rename = "for",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::scenario::duration::option"
+        )]
+        length: Option<Duration>,
     },
     /// Hold one kind of link of group `group` for a while, then release it.
     HoldGroupLinks {

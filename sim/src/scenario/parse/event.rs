@@ -94,12 +94,12 @@ impl Action {
         match self {
             Action::Join => &["count"],
             Action::Crash | Action::Restart => &["node"],
+            Action::IsolateLeader => &["group", "for"],
             Action::CrashLeader
-            | Action::IsolateLeader
             | Action::CrashGroup
             | Action::RestartGroup
-            | Action::CrashFollower
-            | Action::IsolateLeaderFromFollowers => &["group"],
+            | Action::CrashFollower => &["group"],
+            Action::IsolateLeaderFromFollowers => &["group", "for"],
             Action::HoldGroupLinks => &["group", "links", "for"],
             Action::CrashEcs
             | Action::RestartEcs
@@ -219,6 +219,7 @@ impl TryFrom<RawEvent> for TimedEvent {
             },
             Action::IsolateLeader => Event::IsolateLeader {
                 group: raw.group.ok_or_else(|| missing("group"))?,
+                length: raw.length,
             },
             Action::CrashGroup => Event::CrashGroup {
                 group: raw.group.ok_or_else(|| missing("group"))?,
@@ -256,6 +257,7 @@ impl TryFrom<RawEvent> for TimedEvent {
             },
             Action::IsolateLeaderFromFollowers => Event::IsolateLeaderFromFollowers {
                 group: raw.group.ok_or_else(|| missing("group"))?,
+                length: raw.length,
             },
             Action::HoldGroupLinks => Event::HoldGroupLinks {
                 group: raw.group.ok_or_else(|| missing("group"))?,

@@ -454,11 +454,11 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 }
             }
             Event::CrashLeader { group }
-            | Event::IsolateLeader { group }
+            | Event::IsolateLeader { group, .. }
             | Event::CrashGroup { group }
             | Event::RestartGroup { group }
             | Event::CrashFollower { group }
-            | Event::IsolateLeaderFromFollowers { group }
+            | Event::IsolateLeaderFromFollowers { group, .. }
             | Event::HoldGroupLinks { group, .. } => {
                 let bad = *group == 0 || u64::from(*group) > groups;
                 let group = *group;
@@ -469,8 +469,14 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 });
                 // A whole group down or up again, for the crash-state rule. A member that
                 // is already down stays down: crash_group crashes the others.
-                if let Event::HoldGroupLinks { length, .. } = &t.event {
-                    out.positive(*length, &field("for"));
+                let length = match &t.event {
+                    Event::HoldGroupLinks { length, .. } => Some(*length),
+                    Event::IsolateLeader { length, .. }
+                    | Event::IsolateLeaderFromFollowers { length, .. } => *length,
+                    _ => None,
+                };
+                if let Some(length) = length {
+                    out.positive(length, &field("for"));
                 }
                 if !bad && !triggered {
                     let members = group_members(group, group_size);
