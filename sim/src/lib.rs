@@ -5,6 +5,7 @@
 //! - [`runtime`]: turmoil implementations of node's network and disk seams.
 //! - [`trace`]: the message trace, recorded from every simulated stream, and its renderings.
 //! - [`workload`]: what simulated clients do, and the history they record.
+//! - [`explore`]: a scenario plus a swarm fault plan drawn from a seed, as a plain scenario.
 //! - [`export`]: the history as JSON lines and as Jepsen-style EDN.
 //! - [`runner`]: one run of one scenario with one seed.
 //! - [`fnv`]: the stable hash behind seed derivation and trace hashes.
@@ -15,6 +16,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod explore;
 pub mod export;
 pub mod fnv;
 pub mod runner;

@@ -162,6 +162,10 @@ pub struct History {
     pub final_reads: BTreeMap<String, FinalRead>,
     /// History events (invocations and completions) so far.
     pub events: u64,
+    /// Operations invoked and not completed yet, by invocation position: each is already a
+    /// record with an unknown outcome, so one still in flight when the run ends is
+    /// judged as what it is (it may have taken effect), not forgotten.
+    pub in_flight: BTreeMap<u64, Record>,
 }
 
 impl History {
@@ -170,6 +174,16 @@ impl History {
     pub fn next_event(&mut self) -> u64 {
         self.events += 1;
         self.events - 1
+    }
+
+    /// Ends the history at `end`: every operation still in flight becomes a record with an
+    /// unknown outcome (`info`), completed then.
+    pub fn close(&mut self, end: Duration) {
+        for (_, mut record) in std::mem::take(&mut self.in_flight) {
+            record.completed = end;
+            record.complete_seq = self.next_event();
+            self.records.push(record);
+        }
     }
 }
 
@@ -219,6 +233,19 @@ pub async fn perform(
         client_id: client.client_id(),
         sequence: client.next_sequence(),
     });
+    let pending = Record {
+        client: id,
+        process,
+        key: key.to_string(),
+        op: op.clone(),
+        session,
+        invoked,
+        completed: invoked,
+        invoke_seq,
+        complete_seq: invoke_seq,
+        outcome: Outcome::Unknown("still in flight when the run ended".to_string()),
+    };
+    history.borrow_mut().in_flight.insert(invoke_seq, pending);
     let k = Bytes::copy_from_slice(key.as_bytes());
     let result: Result<Outcome, ClientError> = match &op {
         Op::Get => client.get(k).await.map(Outcome::Value),
@@ -234,6 +261,7 @@ pub async fn perform(
     };
     let outcome = result.unwrap_or_else(|e| Outcome::from_error(&e));
     let mut history = history.borrow_mut();
+    history.in_flight.remove(&invoke_seq);
     let complete_seq = history.next_event();
     history.records.push(Record {
         client: id,

@@ -25,7 +25,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::cli::pool::{self, Case, Outcome};
 use sim::cli::seeds::{SeedChoice, SeedRange};
 use sim::cli::summary::{self, plural, Totals};
-use sim::cli::{files, regression, replay};
+use sim::cli::explore::{ExploreSummary, FailedCase, Shard};
+use sim::cli::{explore as explore_cli, files, regression, replay};
 use sim::export::HistoryFormat;
 use sim::runner;
 use sim::scenario::{self, ClientTrace, PeerTrace, Scenario, TraceOptions};
@@ -52,6 +53,9 @@ struct Cli {
 enum Command {
     /// Run scenarios over many seeds in parallel; summarise, and save each failing case.
     Run(RunArgs),
+    /// Run scenarios with a swarm fault plan drawn from each seed; save each failure as a
+    /// plain scenario file.
+    Explore(ExploreArgs),
     /// Run one case and print its scenario, sequence diagram, trace, trace hash and checks.
     Replay(ReplayArgs),
     /// Run one case and print only its trace hash (compare two processes or machines).
@@ -126,6 +130,58 @@ struct RunArgs {
         requires = "histories"
     )]
     history_format: FormatArg,
+}
+
+/// `sim explore`.
+#[derive(Args)]
+#[command(after_help = "Each seed draws a fault plan swarm style: a random subset of fault \
+    kinds (node, leader, follower and whole-group crashes, partitions one way and both, \
+    isolated leaders, held links, ECS crashes and pauses, joins, part sizes), each at its own \
+    random rate, and random workload knobs. A case is the scenario plus that plan, written \
+    out with every fault an explicit timeline event: a failing case's file replays with \
+    `sim replay FILE`, no explorer needed.\n\n\
+    Examples:\n  \
+    sim explore --seeds 0..2000                       every scenario under scenarios/\n  \
+    sim explore scenarios/three-joins.toml --seeds 0..100000 --time-budget 10m\n  \
+    sim explore --seeds 0..1000000 --shard 3/8 --summary out/shard3.json\n  \
+    sim explore --merge out/")]
+struct ExploreArgs {
+    /// Scenario files, or directories searched recursively for *.toml. Default: the
+    /// `scenarios/` directory in the current directory or the nearest parent that has one.
+    #[arg(value_name = "PATHS")]
+    paths: Vec<PathBuf>,
+    /// Seeds to explore: `A..B` (B excluded) or `A..=B`; each seed runs every scenario.
+    #[arg(long, value_name = "A..B", required_unless_present = "merge")]
+    seeds: Option<SeedRange>,
+    /// Run only the I-th of N disjoint slices of the seeds (seed A+k is in slice k mod N + 1),
+    /// so N machines can share one range; merge their `--summary` files with `--merge`.
+    #[arg(long, value_name = "I/N", default_value = "1/1")]
+    shard: Shard,
+    /// Worker threads. Default: the number of CPUs available.
+    #[arg(long, short = 'j', value_name = "J")]
+    jobs: Option<NonZeroUsize>,
+    /// Start no new case after this much wall time (`90s`, `10m`, `2h`); cases running
+    /// finish.
+    #[arg(long, value_name = "D", value_parser = scenario::duration::parse_duration)]
+    time_budget: Option<Duration>,
+    /// Start no new case after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Where failing cases are written. Default: `target/sim-regressions/` beside the
+    /// `scenarios/` directory that was found.
+    #[arg(long, value_name = "DIR")]
+    regressions_dir: Option<PathBuf>,
+    /// Also write every case's scenario file (passed or not) to DIR, to see what the
+    /// explorer runs.
+    #[arg(long, value_name = "DIR")]
+    cases_dir: Option<PathBuf>,
+    /// Also write the run's figures and failures as JSON to FILE (for `--merge`).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
+    /// Run nothing: merge the JSON summaries in these files or directories (`*.json`) into
+    /// one report; exits 1 if any shard had a failure.
+    #[arg(long, value_name = "PATHS", num_args = 1.., conflicts_with_all = ["seeds", "paths"])]
+    merge: Option<Vec<PathBuf>>,
 }
 
 /// `--history-format` values (mirrors `sim::export::HistoryFormat`).
@@ -260,6 +316,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Explore(args) => explore(args),
         Command::Replay(args) => replay(args),
         Command::Hash(args) => hash(args),
         Command::BenchChecker(args) => bench_checker(args),
@@ -405,7 +462,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
     let mut failed_so_far = 0;
     // Wall-clock time of the whole run: measured here, outside any simulation.
     let started = Instant::now();
-    let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, |_, outcome: &Outcome| {
+    let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, None, |_, outcome: &Outcome| {
         if !outcome.passed() {
             failed_so_far += 1;
             bar.set_message(format!("{failed_so_far} failed"));
@@ -427,7 +484,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
             continue;
         };
         let original = &scenarios[i].0;
-        report_failure(case, original, outcome, &regressions_dir, &mut written)?;
+        report_failure(case, original, outcome, &regressions_dir, &mut written, "run")?;
     }
 
     // The table, one row per scenario, then what did not run.
@@ -447,6 +504,159 @@ fn run(args: RunArgs) -> Result<Verdict> {
     ))?;
     let failed = rows.iter().map(|(_, t)| t.failed).sum::<usize>();
     Ok(Verdict::of(failed == 0))
+}
+
+/// Seeds explored per batch: each batch's scenarios are generated, run and dropped, so
+/// memory stays flat over a million seeds.
+const EXPLORE_BATCH_SEEDS: usize = 64;
+
+fn explore(args: ExploreArgs) -> Result<Verdict> {
+    if let Some(paths) = &args.merge {
+        let merged = explore_cli::merge(paths)?;
+        emit(&format!(
+            "sim explore --merge: {} from {}\n",
+            plural(merged.cases as usize, "case"),
+            plural(merged.shards.len(), "shard")
+        ))?;
+        for f in &merged.failures {
+            let file = f
+                .file
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default();
+            emit(&format!(
+                "FAILED {} seed {}: {}{file}\n",
+                f.scenario,
+                f.seed,
+                f.checks.join(", ")
+            ))?;
+        }
+        emit(&merged.report())?;
+        return Ok(Verdict::of(merged.failed == 0));
+    }
+    let range = args.seeds.context("--seeds is required")?;
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let paths = files::scenario_files(&args.paths, &cwd)?;
+    let bases = load_all(&paths)?;
+    let seeds: Vec<u64> = args.shard.seeds(range).collect();
+    let total_cases = seeds.len() * bases.len();
+    if total_cases == 0 {
+        bail!("no cases to run: shard {} of {range} has no seeds", args.shard);
+    }
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get)
+        .min(total_cases);
+    emit(&format!(
+        "sim explore: {} ({} × {}, shard {}) on {}\n",
+        plural(total_cases, "case"),
+        plural(bases.len(), "scenario"),
+        plural(seeds.len(), "seed"),
+        args.shard,
+        plural(jobs, "worker thread"),
+    ))?;
+    let regressions_dir = args
+        .regressions_dir
+        .clone()
+        .unwrap_or_else(|| default_regressions_dir(&cwd));
+
+    let bar = progress_bar(total_cases);
+    let started = Instant::now();
+    let stop_at = args.time_budget.map(|d| started + d);
+    let mut summary = ExploreSummary {
+        seeds: range.to_string(),
+        shards: vec![args.shard.to_string()],
+        jobs: jobs as u64,
+        ..ExploreSummary::default()
+    };
+    let mut seeds_seen = std::collections::BTreeSet::new();
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut stopped = false;
+    for batch in seeds.chunks(EXPLORE_BATCH_SEEDS) {
+        if stopped {
+            summary.not_run += (batch.len() * bases.len()) as u64;
+            continue;
+        }
+        let explored: Vec<(usize, sim::explore::Explored)> = batch
+            .iter()
+            .flat_map(|&seed| {
+                bases
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, (_, base))| (i, sim::explore::explore(base, seed)))
+            })
+            .collect();
+        if let Some(dir) = &args.cases_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (_, e) in &explored {
+                let file = dir.join(format!("{}.toml", e.scenario.name));
+                std::fs::write(&file, e.scenario.to_toml())
+                    .with_context(|| format!("writing {}", file.display()))?;
+            }
+        }
+        let cases: Vec<Case<'_>> = explored
+            .iter()
+            .map(|(_, e)| Case {
+                scenario: &e.scenario,
+                seed: e.scenario.seeds[0],
+                history: None,
+            })
+            .collect();
+        let mut failed_so_far = summary.failed;
+        let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, stop_at, |_, outcome| {
+            if !outcome.passed() {
+                failed_so_far += 1;
+                bar.set_message(format!("{failed_so_far} failed"));
+            }
+            bar.inc(1);
+        });
+        for ((case, (i, _)), outcome) in cases.iter().zip(&explored).zip(&outcomes) {
+            let Some(outcome) = outcome else {
+                summary.not_run += 1;
+                stopped = true;
+                continue;
+            };
+            seeds_seen.insert(case.seed);
+            summary.cases += 1;
+            summary.simulated_s += outcome.simulated.as_secs_f64();
+            summary.case_wall_s += outcome.wall.as_secs_f64();
+            if outcome.passed() {
+                summary.passed += 1;
+                continue;
+            }
+            summary.failed += 1;
+            let base = &bases[*i];
+            bar.suspend(|| {
+                report_failure(case, &base.0, outcome, &regressions_dir, &mut written, "explore")
+            })?;
+            let mut checks: Vec<String> =
+                outcome.failures.iter().map(|f| f.check.to_string()).collect();
+            checks.dedup();
+            summary.failures.push(FailedCase {
+                scenario: base.1.name.clone(),
+                seed: case.seed,
+                checks,
+                file: written.last().cloned(),
+                shrunk: None,
+            });
+        }
+        if args.fail_fast && summary.failed > 0 {
+            stopped = true;
+        }
+    }
+    bar.finish_and_clear();
+    summary.seeds_run = seeds_seen.len() as u64;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    if let Some(file) = &args.summary {
+        let text = serde_json::to_string_pretty(&summary).context("rendering the summary")?;
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    }
+    emit(&format!("\n{}", summary.report()))?;
+    Ok(Verdict::of(summary.failed == 0))
 }
 
 /// Says where the histories went, and warns about each one that could not be written.
@@ -498,6 +708,7 @@ fn report_failure(
     outcome: &Outcome,
     dir: &Path,
     written: &mut Vec<PathBuf>,
+    by: &str,
 ) -> Result<()> {
     let scenario = case.scenario;
     let mut text = format!(
@@ -510,7 +721,7 @@ fn report_failure(
         text.push_str(&regression::indent(&failure.to_string(), "  ", "    "));
     }
     let file = regression::path_for(dir, &scenario.name, case.seed, written);
-    let contents = regression::render(scenario, case.seed, original, &outcome.failures);
+    let contents = regression::render(scenario, case.seed, original, &outcome.failures, by);
     let saved = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&file, contents));
     match saved {
         Ok(()) => {

@@ -2,6 +2,7 @@
 //! their own. The binary owns argument parsing, printing and exit codes; nothing here
 //! prints.
 //!
+//! - [`explore`]: `sim explore`'s shards, JSON summary and merging of shards.
 //! - [`files`]: which scenario files a run covers (named paths, or the `scenarios/`
 //!   directory found by walking up).
 //! - [`seeds`]: which seeds: a scenario's own list, one seed, or a range `A..B` / `A..=B`.
@@ -14,6 +15,7 @@
 //! This is the one part of the crate that reads the wall clock (to report speed); it
 //! never does so inside a simulation.
 
+pub mod explore;
 pub mod files;
 pub mod pool;
 pub mod regression;

@@ -117,14 +117,17 @@ pub fn run_case(case: Case<'_>) -> Outcome {
 ///
 /// `on_done(index, outcome)` is called on the calling thread as each case finishes, in
 /// completion order (for progress display). With `fail_fast`, no new case starts after one
-/// has failed; cases already running finish. The result holds each case's outcome at its
-/// index, `None` for a case that was not run.
+/// has failed; none starts after `stop_at` either (a time budget). Cases already running
+/// finish. The result holds each case's outcome at its index, `None` for a case that was
+/// not run.
 pub fn run_cases(
     cases: &[Case<'_>],
     jobs: usize,
     fail_fast: bool,
+    stop_at: Option<Instant>,
     mut on_done: impl FnMut(usize, &Outcome),
 ) -> Vec<Option<Outcome>> {
+    let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
     let jobs = jobs.clamp(1, cases.len().max(1));
     let next = AtomicUsize::new(0);
@@ -136,7 +139,7 @@ pub fn run_cases(
             let tx = tx.clone();
             let (next, stop) = (&next, &stop);
             let work = move || loop {
-                if stop.load(Ordering::Relaxed) {
+                if stop.load(Ordering::Relaxed) || out_of_time() {
                     break;
                 }
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -161,6 +164,9 @@ pub fn run_cases(
         if spawned == 0 {
             // The OS gave us no thread at all: run everything here rather than nothing.
             for (index, case) in cases.iter().enumerate() {
+                if out_of_time() {
+                    break;
+                }
                 let outcome = run_case(*case);
                 let failed = !outcome.passed();
                 on_done(index, &outcome);

@@ -59,10 +59,17 @@ pub fn path_for(dir: &Path, scenario_name: &str, seed: u64, taken: &[PathBuf]) -
 
 /// The file's text: a comment header saying what failed and where the case came from, then
 /// the scenario with `seeds = [seed]`.
-pub fn render(scenario: &Scenario, seed: u64, original: &Path, failures: &[Failure]) -> String {
+/// `by` names the command that wrote it (`run`, `explore`, `shrink`).
+pub fn render(
+    scenario: &Scenario,
+    seed: u64,
+    original: &Path,
+    failures: &[Failure],
+    by: &str,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "# Regression case written by `sim run`: scenario {:?} failed with seed {seed}.\n",
+        "# Regression case written by `sim {by}`: scenario {:?} failed with seed {seed}.\n",
         scenario.name
     ));
     out.push_str(&format!("# Original file: {}\n", original.display()));

@@ -184,6 +184,33 @@ pub(super) fn apply(
                 format!("{verb} [{}] | [{}]", a.join(" "), b.join(" ")),
             );
         }
+        Event::PartitionOneway { a, b, length } => {
+            for x in a {
+                for y in b {
+                    sim.partition_oneway(x.as_str(), y.as_str());
+                }
+            }
+            let until = match length {
+                Some(length) => {
+                    let heal = Event::Heal {
+                        a: a.clone(),
+                        b: b.clone(),
+                    };
+                    plan.at(now + *length, heal);
+                    format!(" for {}", format_duration(*length))
+                }
+                None => String::new(),
+            };
+            fault(
+                &trace,
+                now,
+                format!(
+                    "partition one way [{}] -> [{}] (lost){until}",
+                    a.join(" "),
+                    b.join(" ")
+                ),
+            );
+        }
         Event::Hold { a, b, length } => {
             sim.hold(a.as_str(), b.as_str());
             let until = match length {

@@ -31,7 +31,7 @@ use crate::scenario::Scenario;
 use crate::trace::{Trace, TraceHandle, What};
 use crate::workload::{self, History, HistoryHandle};
 
-pub use schedule::{groups_at, nodes_at};
+pub use schedule::{build as timeline_with_faults, groups_at, nodes_at};
 
 /// Everything a run produced.
 pub struct RunReport {
@@ -209,6 +209,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 
     let hosts = diagram_hosts(&world);
     let trace = std::mem::take(&mut *world.trace.borrow_mut());
+    world.history.borrow_mut().close(simulated);
     let history = std::mem::take(&mut *world.history.borrow_mut());
     let mut failures = Vec::new();
     if let Some(why) = stopped_early {

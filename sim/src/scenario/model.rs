@@ -361,6 +361,22 @@ pub enum Event {
         /// The other side.
         b: Vec<String>,
     },
+    /// Cut the links from every host in `a` to every host in `b`, one way only: `b` still
+    /// reaches `a` (an asymmetric partition).
+    PartitionOneway {
+        /// The hosts whose messages are lost.
+        a: Vec<String>,
+        /// The hosts that no longer hear them.
+        b: Vec<String>,
+        /// Heal those links (both ways) after this long; until `heal`/`heal_all` if absent.
+        #[serde(
+            rename = "for",
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "crate::scenario::duration::option"
+        )]
+        length: Option<Duration>,
+    },
     /// Restore the links between two sets of hosts.
     Heal {
         /// One side.
@@ -445,6 +461,7 @@ impl Event {
             Event::ResumeEcs => "resume_ecs",
             Event::Partition { .. } => "partition",
             Event::Heal { .. } => "heal",
+            Event::PartitionOneway { .. } => "partition_oneway",
             Event::Hold { .. } => "hold",
             Event::Release { .. } => "release",
             Event::CrashFollower { .. } => "crash_follower",

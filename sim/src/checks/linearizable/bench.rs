@@ -185,6 +185,7 @@ pub fn bench_history(
         records,
         final_reads,
         events: 0,
+        in_flight: Default::default(),
     }
 }
 

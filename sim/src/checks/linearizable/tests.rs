@@ -85,6 +85,7 @@ fn history(records: Vec<Record>) -> History {
         records,
         final_reads: BTreeMap::new(),
         events: 0,
+        in_flight: BTreeMap::new(),
     }
 }
 
@@ -520,6 +521,7 @@ fn execute(steps: &[Step]) -> History {
         records,
         final_reads,
         events: 0,
+        in_flight: BTreeMap::new(),
     }
 }
 

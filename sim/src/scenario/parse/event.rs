@@ -60,6 +60,7 @@ enum Action {
     SetPartSize,
     CrashFollower,
     IsolateLeaderFromFollowers,
+    PartitionOneway,
     HoldGroupLinks,
 }
 
@@ -84,6 +85,7 @@ impl Action {
             Action::Release => "release",
             Action::SetPartSize => "set_part_size",
             Action::CrashFollower => "crash_follower",
+            Action::PartitionOneway => "partition_oneway",
             Action::IsolateLeaderFromFollowers => "isolate_leader_from_followers",
             Action::HoldGroupLinks => "hold_group_links",
         }
@@ -108,6 +110,7 @@ impl Action {
             | Action::HealAll => &[],
             Action::Partition | Action::Heal | Action::Release => &["a", "b"],
             Action::Hold => &["a", "b", "for"],
+            Action::PartitionOneway => &["a", "b", "for"],
             Action::SetPartSize => &["bytes"],
         }
     }
@@ -251,6 +254,11 @@ impl TryFrom<RawEvent> for TimedEvent {
             },
             Action::SetPartSize => Event::SetPartSize {
                 bytes: raw.bytes.ok_or_else(|| missing("bytes"))?,
+            },
+            Action::PartitionOneway => Event::PartitionOneway {
+                a: list(raw.a, "a")?,
+                b: list(raw.b, "b")?,
+                length: raw.length,
             },
             Action::CrashFollower => Event::CrashFollower {
                 group: raw.group.ok_or_else(|| missing("group"))?,

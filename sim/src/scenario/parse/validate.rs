@@ -491,7 +491,16 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     }
                 }
             }
-            Event::Partition { a, b } | Event::Heal { a, b } => {
+            Event::Partition { a, b }
+            | Event::Heal { a, b }
+            | Event::PartitionOneway { a, b, .. } => {
+                if let Event::PartitionOneway {
+                    length: Some(length),
+                    ..
+                } = &t.event
+                {
+                    out.positive(*length, &field("for"));
+                }
                 out.rule(a.is_empty(), &field("a"), || Invalid::EmptySide);
                 out.rule(b.is_empty(), &field("b"), || Invalid::EmptySide);
                 for (side, hosts) in [("a", a), ("b", b)] {

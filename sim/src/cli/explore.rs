@@ -1,0 +1,342 @@
+//! The parts of `sim explore` worth testing on their own: slicing a seed range into
+//! shards, the JSON summary a shard writes, and merging shards' summaries into one report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::seeds::SeedRange;
+use super::summary::plural;
+
+/// The `I`-th of `N` disjoint slices of a seed range (`--shard I/N`, `1 <= I <= N`).
+/// Slices are strided (seed `first + k` belongs to slice `k mod N + 1`), so every shard
+/// gets early and late seeds alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which slice, from 1.
+    pub index: u64,
+    /// How many slices.
+    pub count: u64,
+}
+
+/// Why `--shard` did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a shard I/N with 1 <= I <= N, such as 2/8, not {0:?}")]
+pub struct ShardError(String);
+
+impl FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || ShardError(text.to_string());
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: u64 = i.trim().parse().map_err(|_| bad())?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 1, count: 1 }
+    }
+}
+
+impl Shard {
+    /// This shard's seeds of `range`, in order.
+    pub fn seeds(self, range: SeedRange) -> impl Iterator<Item = u64> {
+        range
+            .seeds()
+            .filter(move |s| (s - range.first) % self.count == self.index - 1)
+    }
+}
+
+/// One failing case, as the summary records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedCase {
+    /// The base scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// The checks that failed (a check once per case).
+    pub checks: Vec<String>,
+    /// The scenario file written for it, if it could be written.
+    pub file: Option<PathBuf>,
+    /// The shrunk file, if shrinking ran and kept the failure.
+    #[serde(default)]
+    pub shrunk: Option<PathBuf>,
+}
+
+/// What one `sim explore` run (one shard) did: written with `--summary`, read back by
+/// `--merge`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExploreSummary {
+    /// The seed range asked for, as `A..=B` (every shard names the whole range).
+    pub seeds: String,
+    /// The shards these figures cover, as `I/N` each.
+    pub shards: Vec<String>,
+    /// Seeds run (over all scenarios, each seed counts once).
+    pub seeds_run: u64,
+    /// Cases run.
+    pub cases: u64,
+    /// Cases that passed.
+    pub passed: u64,
+    /// Cases that failed.
+    pub failed: u64,
+    /// Cases not run (a time budget or --fail-fast stopped the run).
+    pub not_run: u64,
+    /// Simulated seconds, summed over cases.
+    pub simulated_s: f64,
+    /// Wall seconds, summed over cases (each on its own worker thread).
+    pub case_wall_s: f64,
+    /// Wall seconds of the whole run (the shards' sum once merged).
+    pub elapsed_s: f64,
+    /// Worker threads (the shards' sum once merged).
+    pub jobs: u64,
+    /// Failing cases in case order.
+    pub failures: Vec<FailedCase>,
+}
+
+impl ExploreSummary {
+    /// Failing cases per check name, in name order.
+    pub fn by_check(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for f in &self.failures {
+            for check in &f.checks {
+                *counts.entry(check.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Adds another shard's figures into these.
+    pub fn merge(&mut self, other: &ExploreSummary) {
+        if self.seeds.is_empty() {
+            self.seeds = other.seeds.clone();
+        }
+        self.shards.extend(other.shards.iter().cloned());
+        self.seeds_run += other.seeds_run;
+        self.cases += other.cases;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.not_run += other.not_run;
+        self.simulated_s += other.simulated_s;
+        self.case_wall_s += other.case_wall_s;
+        self.elapsed_s += other.elapsed_s;
+        self.jobs += other.jobs;
+        self.failures.extend(other.failures.iter().cloned());
+    }
+
+    /// The report's closing lines: speed, failures by check, and `ok:` or `FAILED:`.
+    pub fn report(&self) -> String {
+        let mut text = String::new();
+        let per_core = |x: f64| {
+            if self.case_wall_s > 0.0 {
+                format!("{:.2}", x / self.case_wall_s)
+            } else {
+                "-".to_string()
+            }
+        };
+        text.push_str(&format!(
+            "explored {} ({}) of seeds {}{}: {} cases/s and {} seeds/s per core, {} \
+             simulated s per wall s per core; {:.1} s of wall time on {}\n",
+            plural(self.cases as usize, "case"),
+            plural(self.seeds_run as usize, "seed"),
+            self.seeds,
+            if self.shards.len() == 1 && self.shards[0] == "1/1" {
+                String::new()
+            } else {
+                format!(", shards {}", self.shards.join(" "))
+            },
+            per_core(self.cases as f64),
+            per_core(self.seeds_run as f64),
+            per_core(self.simulated_s),
+            self.elapsed_s,
+            plural(self.jobs as usize, "thread"),
+        ));
+        let by_check = self.by_check();
+        if !by_check.is_empty() {
+            let list: Vec<String> = by_check.iter().map(|(c, n)| format!("{c} {n}")).collect();
+            text.push_str(&format!("failures by check: {}\n", list.join(", ")));
+        }
+        if self.not_run > 0 {
+            text.push_str(&format!(
+                "stopped early: {} not run.\n",
+                plural(self.not_run as usize, "case")
+            ));
+        }
+        if self.failed == 0 {
+            text.push_str(&format!("ok: {} passed\n", plural(self.cases as usize, "case")));
+        } else {
+            text.push_str(&format!(
+                "FAILED: {} of {} failed\n",
+                self.failed,
+                plural(self.cases as usize, "case")
+            ));
+        }
+        text
+    }
+}
+
+/// Why summaries could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// A file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not a summary.
+    #[error("{path} is not a sim explore summary: {source}")]
+    Parse {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Summaries of different seed ranges.
+    #[error("{path} covers seeds {theirs}, the others {ours}: merge shards of one range")]
+    Ranges {
+        /// The odd file.
+        path: PathBuf,
+        /// Its range.
+        theirs: String,
+        /// The others' range.
+        ours: String,
+    },
+    /// Nothing to merge.
+    #[error("no summary files (*.json) found")]
+    Empty,
+}
+
+/// Merges the summaries in `paths` (files, or directories whose `*.json` files are read,
+/// sorted by name).
+pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let read = |e| MergeError::Read {
+                path: path.clone(),
+                source: e,
+            };
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(read)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut total = ExploreSummary::default();
+    for file in &files {
+        let summary = read_summary(file)?;
+        if !total.seeds.is_empty() && total.seeds != summary.seeds {
+            return Err(MergeError::Ranges {
+                path: file.clone(),
+                theirs: summary.seeds,
+                ours: total.seeds,
+            });
+        }
+        total.merge(&summary);
+    }
+    if files.is_empty() {
+        return Err(MergeError::Empty);
+    }
+    Ok(total)
+}
+
+fn read_summary(path: &Path) -> Result<ExploreSummary, MergeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| MergeError::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    serde_json::from_str(&text).map_err(|e| MergeError::Parse {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_a_range_into_disjoint_covering_slices() {
+        let range: SeedRange = "10..=30".parse().unwrap();
+        let mut all: Vec<u64> = Vec::new();
+        for i in 1..=4 {
+            let shard: Shard = format!("{i}/4").parse().unwrap();
+            all.extend(shard.seeds(range));
+        }
+        all.sort();
+        assert_eq!(all, (10..=30).collect::<Vec<_>>());
+        let first: Vec<u64> = "1/4".parse::<Shard>().unwrap().seeds(range).collect();
+        assert_eq!(first, vec![10, 14, 18, 22, 26, 30]);
+        for bad in ["0/4", "5/4", "1", "a/b", "1/0"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn merged_summaries_add_up_and_refuse_other_ranges() {
+        let dir = std::env::temp_dir().join(format!("sim-merge-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let shard = |i: u64, failed: u64| ExploreSummary {
+            seeds: "0..=9".into(),
+            shards: vec![format!("{i}/2")],
+            seeds_run: 5,
+            cases: 10,
+            passed: 10 - failed,
+            failed,
+            simulated_s: 100.0,
+            case_wall_s: 1.0,
+            elapsed_s: 0.6,
+            jobs: 2,
+            failures: (0..failed)
+                .map(|k| FailedCase {
+                    scenario: "s".into(),
+                    seed: k,
+                    checks: vec!["linearizable".into()],
+                    file: None,
+                    shrunk: None,
+                })
+                .collect(),
+            ..ExploreSummary::default()
+        };
+        for (i, failed) in [(1, 0), (2, 2)] {
+            let text = serde_json::to_string(&shard(i, failed)).unwrap();
+            std::fs::write(dir.join(format!("shard{i}.json")), text).unwrap();
+        }
+        let merged = merge(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!((merged.cases, merged.failed, merged.seeds_run), (20, 2, 10));
+        assert_eq!(merged.by_check().get("linearizable"), Some(&2));
+        assert!(merged.report().contains("FAILED: 2 of 20 cases failed"));
+        assert!(merged.report().contains("shards 1/2 2/2"));
+        let mut other = shard(1, 0);
+        other.seeds = "0..=99".into();
+        std::fs::write(dir.join("z.json"), serde_json::to_string(&other).unwrap()).unwrap();
+        assert!(matches!(
+            merge(std::slice::from_ref(&dir)),
+            Err(MergeError::Ranges { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
