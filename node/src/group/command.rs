@@ -29,8 +29,14 @@ pub enum GroupCommand {
         /// parts.
         part_size: u32,
     },
-    /// Every part of the current transfer was acknowledged; stop serving that range.
-    FinishTransfer,
+    /// Every part of transfer `transfer_id` was acknowledged; stop serving that range.
+    /// Refused unless it is the group's current transfer: a sender whose transfer was
+    /// called off (and replaced by a later join's) must not finish the new one. `None`
+    /// only in logs written before transfers were named (it finishes the current one).
+    FinishTransfer {
+        /// The transfer finished.
+        transfer_id: Option<u64>,
+    },
     /// The receiver acknowledged every part of transfer `transfer_id` before `parts`: a
     /// new leader of the sending group resumes from there instead of from part 0.
     PartsAcked {
@@ -63,7 +69,10 @@ mod marker {
     pub const RELEASE_LOCK: u8 = b'U';
     pub const SET_NEXT: u8 = b'N';
     pub const BEGIN_TRANSFER: u8 = b'T';
+    /// The current transfer finished (written before transfers were named; still read).
     pub const FINISH_TRANSFER: u8 = b'F';
+    /// A named transfer finished.
+    pub const FINISH_TRANSFER_OF: u8 = b'f';
     /// A part without session entries (written before sessions moved with their keys;
     /// still read).
     pub const RECEIVE_PART: u8 = b'P';
@@ -105,7 +114,15 @@ impl GroupCommand {
                 out.put_u64(*transfer_id);
                 out.put_u32(*part_size);
             }
-            GroupCommand::FinishTransfer => out.put_u8(marker::FINISH_TRANSFER),
+            GroupCommand::FinishTransfer { transfer_id: None } => {
+                out.put_u8(marker::FINISH_TRANSFER)
+            }
+            GroupCommand::FinishTransfer {
+                transfer_id: Some(id),
+            } => {
+                out.put_u8(marker::FINISH_TRANSFER_OF);
+                out.put_u64(*id);
+            }
             GroupCommand::PartsAcked { transfer_id, parts } => {
                 out.put_u8(marker::PARTS_ACKED);
                 out.put_u64(*transfer_id);
@@ -184,7 +201,10 @@ impl GroupCommand {
                 transfer_id: c.u64("transfer id")?,
                 part_size: c.u32("part size")?,
             },
-            marker::FINISH_TRANSFER => GroupCommand::FinishTransfer,
+            marker::FINISH_TRANSFER => GroupCommand::FinishTransfer { transfer_id: None },
+            marker::FINISH_TRANSFER_OF => GroupCommand::FinishTransfer {
+                transfer_id: Some(c.u64("transfer id")?),
+            },
             marker::PARTS_ACKED => GroupCommand::PartsAcked {
                 transfer_id: c.u64("transfer id")?,
                 parts: c.u32("parts acknowledged")?,

@@ -232,11 +232,16 @@ impl GroupState {
                 }
                 Outcome::Ok
             }
-            GroupCommand::FinishTransfer => match &mut self.transfer {
-                Some(t) => {
+            GroupCommand::FinishTransfer { transfer_id } => match &mut self.transfer {
+                Some(t) if transfer_id.is_none_or(|id| id == t.transfer_id) => {
                     t.finished = true;
                     Outcome::Ok
                 }
+                Some(t) => Outcome::Rejected(format!(
+                    "transfer {:016x} is not the current one ({:016x})",
+                    transfer_id.unwrap_or_default(),
+                    t.transfer_id
+                )),
                 None => Outcome::Rejected("no transfer in progress".into()),
             },
             GroupCommand::ReceivePart(part) => {

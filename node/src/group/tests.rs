@@ -107,7 +107,7 @@ fn a_hand_off_moves_exactly_the_newcomers_arc() {
         key: moving[0].clone(),
     };
     assert_eq!(s.route(&get), Route::Serve);
-    s.apply(&GroupCommand::FinishTransfer);
+    s.apply(&GroupCommand::FinishTransfer { transfer_id: None });
     assert!(matches!(s.route(&get), Route::Retry(_)));
     // The new ring sends those keys to the newcomer (id 1).
     s.apply(&GroupCommand::AddMember(newcomer.clone()));
@@ -486,7 +486,9 @@ fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
             part_size: 512,
         });
         if finish {
-            s.apply(&GroupCommand::FinishTransfer);
+            s.apply(&GroupCommand::FinishTransfer {
+                transfer_id: Some(9),
+            });
         }
         if ring {
             s.apply(&GroupCommand::AddMember(hp("b:2")));
@@ -498,4 +500,35 @@ fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
     assert_eq!(start(false, true), 200, "unfinished transfer");
     assert_eq!(start(true, false), 200, "ring without the receiver");
     assert!(start(true, true) < 200, "finished and announced");
+}
+
+/// Found by `sim explore` (newcomer-dies-mid-join, seed 0): a sender whose join was
+/// abandoned recorded "finished" after a later join had begun its own transfer, which was
+/// then finished, reported done and dropped without a part sent.
+#[test]
+fn a_finish_names_its_transfer_and_finishes_no_other() {
+    let mut s = lone_member(200);
+    s.apply(&GroupCommand::WriteLock);
+    s.apply(&GroupCommand::SetNext(hp("b:2")));
+    s.apply(&GroupCommand::BeginTransfer {
+        end: hp("a:1"),
+        transfer_id: 7,
+        part_size: 512,
+    });
+    let stale = GroupCommand::FinishTransfer {
+        transfer_id: Some(6),
+    };
+    assert!(matches!(s.apply(&stale), Outcome::Rejected(_)));
+    assert!(!s.transfer.as_ref().unwrap().finished);
+    let own = GroupCommand::FinishTransfer {
+        transfer_id: Some(7),
+    };
+    assert_eq!(s.apply(&own), Outcome::Ok);
+    assert!(s.transfer.as_ref().unwrap().finished);
+    // Both forms survive the log.
+    for command in [own, GroupCommand::FinishTransfer { transfer_id: None }] {
+        let mut bytes = bytes::BytesMut::new();
+        command.encode(&mut bytes);
+        assert_eq!(GroupCommand::decode(&bytes).unwrap(), command);
+    }
 }

@@ -41,8 +41,15 @@ async fn run<N: Network>(node: &Node<N>) {
         return;
     };
     if !transfer.finished {
-        send_parts(node, &transfer, items, sessions).await;
-        match node.group.propose(GroupCommand::FinishTransfer).await {
+        if !send_parts(node, &transfer, items, sessions).await {
+            // Called off: the transfer is gone or replaced by a later join's, which this
+            // task must neither finish nor report done.
+            return;
+        }
+        let finish = GroupCommand::FinishTransfer {
+            transfer_id: Some(transfer.transfer_id),
+        };
+        match node.group.propose(finish).await {
             Ok(Outcome::Ok) => {}
             // The group no longer has this transfer (the join was released or replaced
             // while the parts went out): telling the ECS `done` would finish a join
@@ -64,12 +71,13 @@ async fn run<N: Network>(node: &Node<N>) {
     tracing::info!(transfer = transfer.transfer_id, "hand-off reported done");
 }
 
+/// Sends the parts not yet acknowledged; `false` if the transfer was called off first.
 async fn send_parts<N: Network>(
     node: &Node<N>,
     transfer: &Transfer,
     items: Vec<Item>,
     sessions: Vec<SessionEntry>,
-) {
+) -> bool {
     // The part size recorded with the transfer, so a resend after a crash or a leader
     // change cuts exactly the same parts and the receiver's dedup by part number holds.
     let parts = split(transfer.transfer_id, items, sessions, transfer.part_size);
@@ -112,7 +120,7 @@ async fn send_parts<N: Network>(
                 transfer = transfer.transfer_id,
                 "the transfer was called off"
             );
-            return;
+            return false;
         };
         last = Some(took);
         // Recorded on the side, without waiting for it to commit: if it is lost, a new
@@ -128,6 +136,7 @@ async fn send_parts<N: Network>(
             }
         });
     }
+    true
 }
 
 /// `request` tagged with the transfer's join, if it has a number.

@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sim::cli::explore::{ExploreSummary, FailedCase, Shard};
 use sim::cli::pool::{self, Case, Outcome};
 use sim::cli::seeds::{SeedChoice, SeedRange};
 use sim::cli::summary::{self, plural, Totals};
-use sim::cli::explore::{ExploreSummary, FailedCase, Shard};
 use sim::cli::{explore as explore_cli, files, regression, replay};
 use sim::export::HistoryFormat;
 use sim::runner;
@@ -134,7 +134,8 @@ struct RunArgs {
 
 /// `sim explore`.
 #[derive(Args)]
-#[command(after_help = "Each seed draws a fault plan swarm style: a random subset of fault \
+#[command(
+    after_help = "Each seed draws a fault plan swarm style: a random subset of fault \
     kinds (node, leader, follower and whole-group crashes, partitions one way and both, \
     isolated leaders, held links, ECS crashes and pauses, joins, part sizes), each at its own \
     random rate, and random workload knobs. A case is the scenario plus that plan, written \
@@ -144,7 +145,8 @@ struct RunArgs {
     sim explore --seeds 0..2000                       every scenario under scenarios/\n  \
     sim explore scenarios/three-joins.toml --seeds 0..100000 --time-budget 10m\n  \
     sim explore --seeds 0..1000000 --shard 3/8 --summary out/shard3.json\n  \
-    sim explore --merge out/")]
+    sim explore --merge out/"
+)]
 struct ExploreArgs {
     /// Scenario files, or directories searched recursively for *.toml. Default: the
     /// `scenarios/` directory in the current directory or the nearest parent that has one.
@@ -462,13 +464,19 @@ fn run(args: RunArgs) -> Result<Verdict> {
     let mut failed_so_far = 0;
     // Wall-clock time of the whole run: measured here, outside any simulation.
     let started = Instant::now();
-    let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, None, |_, outcome: &Outcome| {
-        if !outcome.passed() {
-            failed_so_far += 1;
-            bar.set_message(format!("{failed_so_far} failed"));
-        }
-        bar.inc(1);
-    });
+    let outcomes = pool::run_cases(
+        &cases,
+        jobs,
+        args.fail_fast,
+        None,
+        |_, outcome: &Outcome| {
+            if !outcome.passed() {
+                failed_so_far += 1;
+                bar.set_message(format!("{failed_so_far} failed"));
+            }
+            bar.inc(1);
+        },
+    );
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     report_histories(&outcomes, args.histories.as_deref())?;
@@ -484,7 +492,14 @@ fn run(args: RunArgs) -> Result<Verdict> {
             continue;
         };
         let original = &scenarios[i].0;
-        report_failure(case, original, outcome, &regressions_dir, &mut written, "run")?;
+        report_failure(
+            case,
+            original,
+            outcome,
+            &regressions_dir,
+            &mut written,
+            "run",
+        )?;
     }
 
     // The table, one row per scenario, then what did not run.
@@ -541,7 +556,10 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
     let seeds: Vec<u64> = args.shard.seeds(range).collect();
     let total_cases = seeds.len() * bases.len();
     if total_cases == 0 {
-        bail!("no cases to run: shard {} of {range} has no seeds", args.shard);
+        bail!(
+            "no cases to run: shard {} of {range} has no seeds",
+            args.shard
+        );
     }
     let jobs = args
         .jobs
@@ -628,10 +646,20 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
             summary.failed += 1;
             let base = &bases[*i];
             bar.suspend(|| {
-                report_failure(case, &base.0, outcome, &regressions_dir, &mut written, "explore")
+                report_failure(
+                    case,
+                    &base.0,
+                    outcome,
+                    &regressions_dir,
+                    &mut written,
+                    "explore",
+                )
             })?;
-            let mut checks: Vec<String> =
-                outcome.failures.iter().map(|f| f.check.to_string()).collect();
+            let mut checks: Vec<String> = outcome
+                .failures
+                .iter()
+                .map(|f| f.check.to_string())
+                .collect();
             checks.dedup();
             summary.failures.push(FailedCase {
                 scenario: base.1.name.clone(),

@@ -178,7 +178,10 @@ impl ExploreSummary {
             ));
         }
         if self.failed == 0 {
-            text.push_str(&format!("ok: {} passed\n", plural(self.cases as usize, "case")));
+            text.push_str(&format!(
+                "ok: {} passed\n",
+                plural(self.cases as usize, "case")
+            ));
         } else {
             text.push_str(&format!(
                 "FAILED: {} of {} failed\n",

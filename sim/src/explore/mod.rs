@@ -168,7 +168,8 @@ fn generate(
         let mut t = start + exponential(&mut rng, mean);
         let mut joins = 0;
         while t < end {
-            let length = Duration::from_millis(rng.range(200, swarm.longest.as_millis() as u64 + 1));
+            let length =
+                Duration::from_millis(rng.range(200, swarm.longest.as_millis() as u64 + 1));
             // Whole milliseconds: the file reads `4.244s`, not `4244445.969us`.
             let at = Duration::from_millis(t.as_millis() as u64);
             let events = one_fault(&with_joins, kind, at, length, &mut rng);
@@ -228,18 +229,14 @@ fn one_fault(
             timed(at, Event::Crash { node: node.clone() }),
             timed(back, Event::Restart { node: node.clone() }),
         ],
-        FaultKind::LeaderCrash => vec![
-            timed(at, Event::CrashLeader { group }),
-            restart_group(back),
-        ],
+        FaultKind::LeaderCrash => {
+            vec![timed(at, Event::CrashLeader { group }), restart_group(back)]
+        }
         FaultKind::FollowerCrash if scenario.cluster.group_size > 1 => vec![
             timed(at, Event::CrashFollower { group }),
             restart_group(back),
         ],
-        FaultKind::GroupCrash => vec![
-            timed(at, Event::CrashGroup { group }),
-            restart_group(back),
-        ],
+        FaultKind::GroupCrash => vec![timed(at, Event::CrashGroup { group }), restart_group(back)],
         FaultKind::NodePartition => {
             let b = others(rng.range(0, 2) == 1);
             vec![
@@ -370,7 +367,10 @@ mod tests {
             assert_eq!(back.seeds, vec![seed]);
             assert!(e.scenario.description.contains(&format!("seed {seed}")));
             // The base timeline is kept.
-            assert!(back.timeline.iter().any(|t| t.event == Event::Join { count: 1 }));
+            assert!(back
+                .timeline
+                .iter()
+                .any(|t| t.event == Event::Join { count: 1 }));
             actions.extend(back.timeline.iter().map(|t| t.event.name()));
             let again = explore(&base, seed);
             assert_eq!(again.scenario, e.scenario, "seed {seed} explores one case");

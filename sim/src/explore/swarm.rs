@@ -123,10 +123,9 @@ impl Swarm {
         for kind in FaultKind::ALL {
             let on = rng.range(0, 2) == 1;
             let (low, high) = kind.mean_bounds(window);
-            let mean = Duration::from_millis(rng.range(
-                low.as_millis() as u64,
-                high.as_millis() as u64 + 1,
-            ));
+            let mean = Duration::from_millis(
+                rng.range(low.as_millis() as u64, high.as_millis() as u64 + 1),
+            );
             if on {
                 kinds.push((kind, mean));
             }
@@ -172,7 +171,11 @@ mod tests {
             }
             subsets.insert(swarm.kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>());
         }
-        assert!(subsets.len() > 150, "only {} distinct subsets", subsets.len());
+        assert!(
+            subsets.len() > 150,
+            "only {} distinct subsets",
+            subsets.len()
+        );
         let a = Swarm::draw(&mut Rng::from_seed(7), window);
         let b = Swarm::draw(&mut Rng::from_seed(7), window);
         assert_eq!(a, b, "a seed draws one swarm");
