@@ -207,6 +207,7 @@ attempt_timeout = "2s"
 retry_pause = "50ms"
 transfer_timeout = "3s"
 join_deadline = "40s"
+register_every = "7s"
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -394,6 +395,7 @@ fn full() -> Scenario {
             retry_pause: Duration::from_millis(50),
             transfer_timeout: secs(3),
             join_deadline: secs(40),
+            register_every: secs(7),
         },
     }
 }

@@ -47,7 +47,12 @@ fn register<N: Network, D: Disk>(ecs: &Ecs<N, D>, r: Register) -> Reply {
     }
     {
         let mut state = ecs.state.borrow_mut();
-        if state.knows(&r.ring) {
+        // A registration of the group joining now comes from a member that (re)started
+        // during the join: queue it again, so that if this join is abandoned (the
+        // newcomer was down at its deadline) the group, alive again, still gets its turn.
+        // A join that succeeds makes the queued copy moot (`start_next_join` skips it).
+        let queued = state.queue.iter().any(|q| q.ring == r.ring);
+        if state.members.contains(&r.ring) || queued {
             return Reply::Ok;
         }
         if let Some(n) = state

@@ -210,6 +210,13 @@ impl GroupState {
                         self.kv.retain(|k, _| !t.arc.contains_key(k));
                     }
                 }
+                // An abandoned join's newcomer never made the ring: the range up to it is
+                // still ours, so the arc goes back to the ring's. (Found by `sim explore`:
+                // the keys between it and the old successor were refused as "ring is
+                // changing" for good.)
+                if self.next.as_ref().is_some_and(|n| !self.ring.contains(n)) {
+                    self.next = None;
+                }
                 self.locked = false;
                 Outcome::Ok
             }

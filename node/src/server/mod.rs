@@ -14,6 +14,7 @@ mod transfer;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::Duration;
 
 use protocol::ecs::{HostPort, Member, Register, Request as EcsRequest};
 use protocol::peer::PeerId;
@@ -57,6 +58,10 @@ pub struct NodeConfig {
     pub max_line_len: usize,
     /// Timeouts and pauses for requests to other hosts.
     pub timing: LinkTiming,
+    /// How often a group not yet on the ring registers again. The ECS may abandon a join
+    /// (its newcomer or predecessor did not answer in time) and forgets the newcomer; a
+    /// newcomer that is still alive asks again, and is queued for another try.
+    pub register_every: Duration,
 }
 
 impl NodeConfig {
@@ -84,6 +89,7 @@ impl NodeConfig {
             },
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
             timing: LinkTiming::default(),
+            register_every: Duration::from_secs(60),
         }
     }
 }
@@ -261,16 +267,24 @@ async fn follow_leadership<N: Network>(node: Rc<Node<N>>) {
 
 /// Asks the ECS to admit this node's group until it says `ok` (any member may ask; the
 /// ECS knows the group by its ring address).
+///
+/// Until the group is on the ring it asks again every `register_every`: a join the ECS
+/// abandoned forgets the newcomer, and the ECS queues a group that asks during its own
+/// join for another try.
 async fn register<N: Network>(node: &Node<N>) {
-    if node.group.with_state(|s| s.is_member()) {
-        return;
-    }
     let request = EcsRequest::Register(Register {
         ring: node.config.ring.clone(),
         members: node.config.members.clone(),
     });
-    node.link()
-        .send_until_ok(&node.config.ecs, &request, "register")
-        .await;
-    tracing::info!(ecs = %node.config.ecs, "registered with the ECS");
+    let mut first = true;
+    while !node.group.with_state(|s| s.is_member()) {
+        node.link()
+            .send_until_ok(&node.config.ecs, &request, "register")
+            .await;
+        if first {
+            tracing::info!(ecs = %node.config.ecs, "registered with the ECS");
+            first = false;
+        }
+        tokio::time::sleep(node.config.register_every).await;
+    }
 }

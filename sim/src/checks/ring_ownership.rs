@@ -14,7 +14,9 @@
 //! exactly what this check is for. The predecessor of a join accepts its new `next_addr`
 //! before the transfer and before the ECS announces the new ring, so from then on it owns
 //! only what it keeps; the newcomer owns the range it was given (`next_addr` of its
-//! successor), and only once it is on the ring.
+//! successor), and only once it is on the ring. A `release_lock` accepted while its
+//! `next_addr` is not on the ring the group heard of (the join was abandoned) drops that
+//! `next_addr`: the range reverts to the ring's, as the node's does.
 //!
 //! **(a) The ring settles.** At the end, every group's last accepted `cluster_view` (the
 //! highest version any member accepted) is the same version, and every key the workload
@@ -154,6 +156,8 @@ impl<'a> Group<'a> {
         let mut k = Known::default();
         let mut next: Option<End> = None;
         let mut ring_end: Option<End> = None;
+        // The ring members it heard of, itself included once it is on the ring.
+        let mut ring: Vec<&HostPort> = Vec::new();
         for a in self.accepted.iter().take_while(|a| a.answered < before) {
             let at = trace.events[a.answered].at;
             // Keeps the nearer of `slot` and `addr`.
@@ -170,9 +174,16 @@ impl<'a> Group<'a> {
             };
             match a.request {
                 Request::NextAddr(addr) => nearer(&mut next, addr, "next_addr"),
-                Request::BroadcastNode(m) if self.is_own(m) => k.on_ring = true,
-                Request::BroadcastNode(m) => nearer(&mut ring_end, m, "broadcast_node"),
+                Request::BroadcastNode(m) if self.is_own(m) => {
+                    k.on_ring = true;
+                    ring.push(m);
+                }
+                Request::BroadcastNode(m) => {
+                    ring.push(m);
+                    nearer(&mut ring_end, m, "broadcast_node");
+                }
                 Request::ClusterView(v) => {
+                    ring.extend(v.nodes.iter().map(|n| &n.ring));
                     for n in &v.nodes {
                         if self.is_own(&n.ring) {
                             k.on_ring = true;
@@ -185,7 +196,14 @@ impl<'a> Group<'a> {
                     }
                 }
                 Request::WriteLock => k.lock = Some(*a),
-                Request::ReleaseLock => k.lock = None,
+                Request::ReleaseLock => {
+                    k.lock = None;
+                    // An abandoned join's newcomer never made the ring: the release gives
+                    // the range up to it back (`GroupState::apply`, `ReleaseLock`).
+                    if next.as_ref().is_some_and(|e| !ring.contains(&&e.addr)) {
+                        next = None;
+                    }
+                }
                 _ => {}
             }
         }
@@ -768,6 +786,39 @@ mod tests {
             text.contains("next_addr n2a:7002 accepted at 0.121s"),
             "{text}"
         );
+    }
+
+    /// Found by `sim explore` (sender-leader-crash-between-parts, seed 4): after an
+    /// abandoned join the predecessor serves its whole range again.
+    #[test]
+    fn an_abandoned_join_gives_the_range_back_at_its_release() {
+        let moved = key(true);
+        let mut run = Run::new();
+        let t = &mut run.trace;
+        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)));
+        admin(t, 110, 111, "n1a", Request::WriteLock);
+        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
+        admin(t, 130, 131, "n1a", Request::TransferRange(ring(1)));
+        // The deadline passes: released, no broadcast, no view naming n2a.
+        admin(t, 160, 161, "n1a", Request::ReleaseLock);
+        run.put(&moved, "n1b", &[200], 201);
+        // (Group 2 never settled on a ring here: only that is reported.)
+        let acks = |failures: Vec<Failure>| {
+            failures
+                .into_iter()
+                .filter(|f| f.detail.contains("acknowledged"))
+                .count()
+        };
+        assert_eq!(acks(run.check()), 0);
+        // Between its next_addr and the release, the moved key was not group 1's.
+        let mut run = Run::new();
+        let t = &mut run.trace;
+        admin(t, 110, 111, "n1a", Request::WriteLock);
+        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
+        admin(t, 125, 126, "n1a", Request::ReleaseLock);
+        admin(t, 140, 141, "n1a", Request::NextAddr(ring(2)));
+        run.put(&moved, "n1b", &[150], 151);
+        assert_eq!(acks(run.check()), 1);
     }
 
     #[test]

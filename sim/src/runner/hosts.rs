@@ -97,6 +97,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
         config.peer_bind = (size > 1).then(|| format!("0.0.0.0:{PEER_PORT}"));
         config.part_size_bytes = world.part_size.clone();
         config.timing = timing(world);
+        config.register_every = knobs.register_every;
         add_node(sim, world, name, config);
     }
     names

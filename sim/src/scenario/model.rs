@@ -76,6 +76,10 @@ pub struct NodeOptions {
     /// How long a join may take before the ECS abandons it.
     #[serde(with = "crate::scenario::duration")]
     pub join_deadline: Duration,
+    /// How often a group not yet on the ring registers again (an abandoned join's
+    /// newcomer gets another try this way).
+    #[serde(with = "crate::scenario::duration")]
+    pub register_every: Duration,
 }
 
 impl Default for NodeOptions {
@@ -91,6 +95,9 @@ impl Default for NodeOptions {
             // Short enough that a scenario sees an abandoned join, longer than any join
             // of the shipped scenarios takes.
             join_deadline: Duration::from_secs(15),
+            // Longer than a join of the shipped scenarios takes, so only groups left out
+            // ask twice.
+            register_every: Duration::from_secs(20),
         }
     }
 }

@@ -341,6 +341,7 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
         (k.retry_pause, "retry_pause"),
         (k.transfer_timeout, "transfer_timeout"),
         (k.join_deadline, "join_deadline"),
+        (k.register_every, "register_every"),
     ] {
         out.positive(d, &format!("node.{field}"));
     }
