@@ -499,3 +499,64 @@ fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
     assert_eq!(start(true, false), 200, "ring without the receiver");
     assert!(start(true, true) < 200, "finished and announced");
 }
+
+/// A caller that skips entries (as the replica did when it saved an installed snapshot
+/// without the log suffix the core kept) gets an error, not a log that `open` refuses
+/// later with "leaves a gap".
+#[test]
+fn the_raft_store_refuses_entries_that_do_not_continue_its_log() {
+    use crate::io::mem::MemDisk;
+    use crate::io::Disk;
+    use crate::raft::{HardState, SnapshotMeta};
+    use protocol::peer::{Entry, LogIndex, Term};
+    use std::path::Path;
+    let e = |i: u64| {
+        (
+            LogIndex(i),
+            Entry {
+                term: Term(1),
+                data: Bytes::from(format!("e{i}")),
+            },
+        )
+    };
+    let disk = MemDisk::new();
+    let log = Path::new("/g/raft-log");
+    let mut store = RaftStore::open(disk.clone(), Path::new("/g"))
+        .unwrap()
+        .store;
+    store.save(None, None, &[e(1), e(2)]).unwrap();
+    let written = disk.read(log).unwrap();
+    let vote = HardState {
+        term: Term(2),
+        voted_for: None,
+    };
+    let err = store.save(Some(&vote), None, &[e(4)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("entry 4 does not continue the stored log, which ends at 2"),
+        "{err}"
+    );
+    assert_eq!(disk.read(log).unwrap(), written, "nothing was written");
+    assert_eq!(store.hard_state(), HardState::default());
+    let err = store.save(None, None, &[e(2)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "an overlap: {err}");
+    // After a truncation the log ends where it was cut.
+    store.save(None, Some(LogIndex(1)), &[e(2), e(3)]).unwrap();
+    assert_eq!(store.last_index(), LogIndex(3));
+    let meta = SnapshotMeta {
+        index: LogIndex(1),
+        term: Term(1),
+    };
+    let err = store.save_snapshot(meta, b"s", &[e(3)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(disk.read(Path::new("/g/raft-snapshot")).unwrap(), None);
+    store.save_snapshot(meta, b"s", &[e(2), e(3)]).unwrap();
+    // A truncation before the snapshot leaves the log at the snapshot.
+    store.save(None, Some(LogIndex(0)), &[e(2)]).unwrap();
+    assert_eq!(store.last_index(), LogIndex(2));
+    drop(store);
+    disk.crash();
+    let opened = RaftStore::open(disk, Path::new("/g")).unwrap();
+    assert_eq!(opened.recovered.entries, vec![e(2).1]);
+}
