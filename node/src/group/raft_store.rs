@@ -205,8 +205,9 @@ impl<D: Disk> RaftStore<D> {
     }
 
     /// Appends a `Ready`'s durable part and syncs it. `entries` must continue the stored
-    /// log (after `truncate_after`); otherwise nothing is written and the error is
-    /// `InvalidInput`, since `open` could not read that log back.
+    /// log (after `truncate_after`), as a `Ready`'s do; otherwise nothing is written and
+    /// the error is `InvalidInput`: a gap makes a log `open` refuses, and an overlap means
+    /// the caller lost track of what is stored.
     pub fn save(
         &mut self,
         hard_state: Option<&HardState>,
