@@ -3,7 +3,8 @@
 //! Node and ECS code never names `tokio::net`, `std::fs` or an OS random source; it takes a
 //! [`Network`], a [`Disk`] and a seeded [`Rng`]. This module implements them for real
 //! programs ([`TokioNet`], [`StdDisk`]); the `sim` crate implements the same traits over
-//! turmoil. Time is `tokio::time`, which turmoil drives, so it needs no trait.
+//! turmoil. Time is `tokio::time`, which turmoil drives, so it needs no trait. For tests,
+//! [`mem::MemDisk`] keeps files in memory and loses what a power loss would.
 //!
 //! Everything here runs on a single-threaded runtime inside a `LocalSet` (turmoil gives
 //! each host exactly that), so futures need not be `Send`; tasks are started with
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
+
+pub mod mem;
 
 /// A byte stream between two hosts.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {}

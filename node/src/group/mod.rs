@@ -34,13 +34,13 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use command::GroupCommand;
-pub use raft_store::RaftStore;
+pub use raft_store::{Opened, RaftStore};
 pub use replica::Leadership;
 pub use state::{retry_message, GroupState, Outcome, Route, Session, Transfer};
 
 use crate::codec::Corrupt;
 use crate::io::{Disk, Network, Rng};
-use crate::raft::{Raft, RaftConfig};
+use crate::raft::RaftConfig;
 use replica::{Replica, Request};
 use transport::Transport;
 
@@ -134,22 +134,12 @@ impl GroupHandle {
         peer_listener: Option<N::Listener>,
         rng: Rng,
     ) -> Result<GroupHandle, GroupError> {
-        let opened = RaftStore::open(disk, dir)?;
-        let (state, applied) = match &opened.snapshot_state {
-            Some(bytes) => {
-                let (state, _) = snapshot::decode(own.clone(), bytes)?;
-                (
-                    state,
-                    opened.recovered.snapshot.map_or(LogIndex(0), |m| m.index),
-                )
-            }
+        let (store, raft, snapshot) =
+            RaftStore::open(disk, dir)?.start_raft(spec.raft.clone(), rng);
+        let (state, applied) = match snapshot {
+            Some((meta, bytes)) => (snapshot::decode(own, &bytes)?.0, meta.index),
             None => (GroupState::new(own), LogIndex(0)),
         };
-        let snapshot = opened.recovered.snapshot.zip(opened.snapshot_state.clone());
-        let mut raft = Raft::new(spec.raft.clone(), opened.recovered, rng);
-        if let Some((meta, bytes)) = snapshot {
-            raft.compact(meta.index, bytes);
-        }
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
         let transport = match peer_listener {
             Some(listener) => Transport::start(
@@ -176,7 +166,7 @@ impl GroupHandle {
         };
         let replica = Replica::new(
             raft,
-            opened.store,
+            store,
             applied,
             transport,
             shared,

@@ -10,6 +10,10 @@
 //! beside the log of the old one, whose entries after the new base may be a suffix the
 //! group has since overwritten. `open` keeps them only as Raft keeps a log suffix when it
 //! installs a snapshot: if the log holds the snapshot's last entry (same index and term).
+//!
+//! [`RaftStore::persist`] and [`RaftStore::compact`] carry a Raft core's output into the
+//! store. The replica and the Raft test harness both call them, so what the harness
+//! checks under crashes is what a node writes.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,8 +23,8 @@ use protocol::peer::{Entry, LogIndex, PeerId, Term};
 
 use super::GroupError;
 use crate::codec::{put_bytes, Corrupt, Cursor};
-use crate::io::Disk;
-use crate::raft::{HardState, Recovered, SnapshotMeta};
+use crate::io::{Disk, Rng};
+use crate::raft::{HardState, Raft, RaftConfig, Ready, Recovered, SnapshotMeta};
 use crate::wal::Wal;
 
 mod tag {
@@ -37,6 +41,10 @@ pub struct RaftStore<D: Disk> {
     wal_path: PathBuf,
     snapshot_path: PathBuf,
     hard_state: HardState,
+    /// The index of the stored snapshot (0 without one).
+    base: LogIndex,
+    /// The index of the last stored entry (the snapshot's if there is none after it).
+    last_index: LogIndex,
     /// Log size after the last compaction, to decide when to compact again.
     compacted_wal_bytes: u64,
 }
@@ -183,6 +191,8 @@ impl<D: Disk> RaftStore<D> {
                 wal_path,
                 snapshot_path,
                 hard_state,
+                base: LogIndex(base),
+                last_index: LogIndex(base + entries.len() as u64),
                 compacted_wal_bytes,
             },
             recovered: Recovered {
@@ -194,13 +204,22 @@ impl<D: Disk> RaftStore<D> {
         })
     }
 
-    /// Appends a `Ready`'s durable part and syncs it.
+    /// Appends a `Ready`'s durable part and syncs it. `entries` must continue the stored
+    /// log (after `truncate_after`), as a `Ready`'s do; otherwise nothing is written and
+    /// the error is `InvalidInput`: a gap makes a log `open` refuses, and an overlap means
+    /// the caller lost track of what is stored.
     pub fn save(
         &mut self,
         hard_state: Option<&HardState>,
         truncate_after: Option<LogIndex>,
         entries: &[(LogIndex, Entry)],
     ) -> io::Result<()> {
+        let mut last = self.last_index;
+        if let Some(after) = truncate_after {
+            // As `open` replays it: never below the snapshot.
+            last = last.min(after).max(self.base);
+        }
+        let last = continued(last, entries)?;
         let mut record = BytesMut::new();
         if let Some(hs) = hard_state {
             encode_hard_state(&mut record, hs);
@@ -218,7 +237,66 @@ impl<D: Disk> RaftStore<D> {
             encode_entry(&mut record, *index, entry);
             self.wal.append(&record);
         }
-        self.wal.sync()
+        self.wal.sync()?;
+        self.last_index = last;
+        Ok(())
+    }
+
+    /// Carries out step 1 of a `Ready` from `raft` (persist, then sync; see
+    /// [`Ready`]): the snapshot, if any, with the entries the core kept after it, then the
+    /// hard state, truncation and new entries. `raft` must not have been called since it
+    /// produced `ready`.
+    pub fn persist(&mut self, raft: &Raft, ready: &Ready) -> io::Result<()> {
+        if let Some((meta, state)) = &ready.snapshot {
+            // A snapshot whose last entry the log holds keeps the entries after it (they
+            // matched the leader's). The rewritten log must keep the stored ones, or a
+            // restart loses entries this member acknowledged, some perhaps committed, or
+            // finds a gap before the `Ready`'s own entries, which follow them.
+            let unstable = ready.entries.first().map(|(index, _)| *index);
+            let mut kept = raft.entries_after(meta.index);
+            kept.retain(|(index, _)| unstable.is_none_or(|u| *index < u));
+            self.save_snapshot(*meta, state, &kept)?;
+        }
+        self.save(
+            ready.hard_state.as_ref(),
+            ready.truncate_after,
+            &ready.entries,
+        )
+    }
+
+    /// Snapshots the log up to `index`, whose group state `state` encodes: writes the
+    /// snapshot, rewrites the log with the entries after it, then compacts `raft`'s log
+    /// (which keeps the state to send to followers). Does nothing (and never calls
+    /// `state`) unless `index` is applied and past the log's current base; returns whether
+    /// it compacted.
+    pub fn compact(
+        &mut self,
+        raft: &mut Raft,
+        index: LogIndex,
+        state: impl FnOnce() -> Bytes,
+    ) -> io::Result<bool> {
+        if index <= raft.log_base().index || index > raft.applied_index() {
+            return Ok(false);
+        }
+        let Some(term) = raft.term_at(index) else {
+            return Ok(false);
+        };
+        let meta = SnapshotMeta { index, term };
+        let state = state();
+        let remaining = raft.entries_after(index);
+        self.save_snapshot(meta, &state, &remaining)?;
+        raft.compact(index, state);
+        Ok(true)
+    }
+
+    /// The hard state last saved.
+    pub fn hard_state(&self) -> HardState {
+        self.hard_state
+    }
+
+    /// The index of the last stored entry (the snapshot's if none follows it).
+    pub fn last_index(&self) -> LogIndex {
+        self.last_index
     }
 
     /// Whether the log has grown enough since the last compaction to compact again.
@@ -234,6 +312,7 @@ impl<D: Disk> RaftStore<D> {
         state: &[u8],
         remaining: &[(LogIndex, Entry)],
     ) -> io::Result<()> {
+        let last = continued(meta.index, remaining)?;
         let mut file = BytesMut::with_capacity(16 + state.len());
         file.put_u64(meta.index.0);
         file.put_u64(meta.term.0);
@@ -253,6 +332,40 @@ impl<D: Disk> RaftStore<D> {
         }
         self.wal = Wal::replace(&self.disk, &self.wal_path, records.iter().map(|r| &r[..]))?;
         self.compacted_wal_bytes = self.wal.len_bytes();
+        self.base = meta.index;
+        self.last_index = last;
         Ok(())
+    }
+}
+
+/// The last index once `entries` follow a log ending at `last`, if each continues it.
+fn continued(mut last: LogIndex, entries: &[(LogIndex, Entry)]) -> io::Result<LogIndex> {
+    for (index, _) in entries {
+        if index.0 != last.0 + 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("log entry {index} does not continue the stored log, which ends at {last}"),
+            ));
+        }
+        last = *index;
+    }
+    Ok(last)
+}
+
+impl<D: Disk> Opened<D> {
+    /// Starts a Raft core (`config`, `rng`) from what was recovered. Returns it with the
+    /// store to persist its output in and the snapshot its log starts after (with the
+    /// group state it stands for), which the core also holds to send to followers.
+    pub fn start_raft(
+        self,
+        config: RaftConfig,
+        rng: Rng,
+    ) -> (RaftStore<D>, Raft, Option<(SnapshotMeta, Bytes)>) {
+        let snapshot = self.recovered.snapshot.zip(self.snapshot_state);
+        let mut raft = Raft::new(config, self.recovered, rng);
+        if let Some((meta, state)) = &snapshot {
+            raft.compact(meta.index, state.clone());
+        }
+        (self.store, raft, snapshot)
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -23,7 +23,7 @@ use super::state::{GroupState, Outcome};
 use super::transport::Transport;
 use super::GroupError;
 use crate::io::Disk;
-use crate::raft::{Raft, Role, SnapshotMeta};
+use crate::raft::{Raft, Role};
 
 /// What the rest of the node may ask of the replica.
 pub(super) enum Request {
@@ -166,21 +166,20 @@ impl<D: Disk> Replica<D> {
             if ready.is_empty() {
                 break;
             }
-            if let Some((meta, bytes)) = &ready.snapshot {
-                let (state, _) = snapshot::decode(self.state.borrow().own.clone(), bytes)?;
+            // Decoded before anything is persisted: a snapshot the group cannot read stops
+            // the replica without storing it.
+            let installed = match &ready.snapshot {
+                Some((meta, bytes)) => Some((
+                    meta.index,
+                    snapshot::decode(self.state.borrow().own.clone(), bytes)?.0,
+                )),
+                None => None,
+            };
+            self.store.persist(&self.raft, &ready)?;
+            if let Some((index, state)) = installed {
                 *self.state.borrow_mut() = state;
-                self.applied = meta.index;
-                // The log may have kept its entries after the snapshot (they matched the
-                // leader's): the rewritten log file must keep them too, or a restart
-                // loses entries this member acknowledged (some may be committed).
-                let kept = self.raft.entries_after(meta.index);
-                self.store.save_snapshot(*meta, bytes, &kept)?;
+                self.applied = index;
             }
-            self.store.save(
-                ready.hard_state.as_ref(),
-                ready.truncate_after,
-                &ready.entries,
-            )?;
             for (to, msg) in ready.messages {
                 self.transport.send(to, msg);
             }
@@ -253,21 +252,14 @@ impl<D: Disk> Replica<D> {
     }
 
     fn maybe_compact(&mut self) -> Result<(), GroupError> {
-        if !self.store.wants_compaction(self.compact_log_bytes) || self.applied.0 == 0 {
+        if !self.store.wants_compaction(self.compact_log_bytes) {
             return Ok(());
         }
-        let Some(term) = self.raft.term_at(self.applied) else {
-            return Ok(());
-        };
-        let bytes: Bytes = snapshot::encode(&self.state.borrow(), self.applied.0).freeze();
-        let meta = SnapshotMeta {
-            index: self.applied,
-            term,
-        };
-        let remaining = self.raft.entries_after(self.applied);
-        self.store.save_snapshot(meta, &bytes, &remaining)?;
-        self.raft.compact(self.applied, bytes);
-        tracing::debug!(index = self.applied.0, "compacted the Raft log");
+        let (applied, state) = (self.applied, &self.state);
+        let encode = || snapshot::encode(&state.borrow(), applied.0).freeze();
+        if self.store.compact(&mut self.raft, applied, encode)? {
+            tracing::debug!(index = applied.0, "compacted the Raft log");
+        }
         Ok(())
     }
 }

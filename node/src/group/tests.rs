@@ -532,3 +532,179 @@ fn a_finish_names_its_transfer_and_finishes_no_other() {
         assert_eq!(GroupCommand::decode(&bytes).unwrap(), command);
     }
 }
+
+/// A caller that skips entries (as the replica did when it saved an installed snapshot
+/// without the log suffix the core kept) gets an error, not a log that `open` refuses
+/// later with "leaves a gap".
+#[test]
+fn the_raft_store_refuses_entries_that_do_not_continue_its_log() {
+    use crate::io::mem::MemDisk;
+    use crate::io::Disk;
+    use crate::raft::{HardState, SnapshotMeta};
+    use protocol::peer::{Entry, LogIndex, Term};
+    use std::path::Path;
+    let e = |i: u64| {
+        (
+            LogIndex(i),
+            Entry {
+                term: Term(1),
+                data: Bytes::from(format!("e{i}")),
+            },
+        )
+    };
+    let disk = MemDisk::new();
+    let log = Path::new("/g/raft-log");
+    let mut store = RaftStore::open(disk.clone(), Path::new("/g"))
+        .unwrap()
+        .store;
+    store.save(None, None, &[e(1), e(2)]).unwrap();
+    let written = disk.read(log).unwrap();
+    let vote = HardState {
+        term: Term(2),
+        voted_for: None,
+    };
+    let err = store.save(Some(&vote), None, &[e(4)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("entry 4 does not continue the stored log, which ends at 2"),
+        "{err}"
+    );
+    assert_eq!(disk.read(log).unwrap(), written, "nothing was written");
+    assert_eq!(store.hard_state(), HardState::default());
+    let err = store.save(None, None, &[e(2)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "an overlap: {err}");
+    // After a truncation the log ends where it was cut.
+    store.save(None, Some(LogIndex(1)), &[e(2), e(3)]).unwrap();
+    assert_eq!(store.last_index(), LogIndex(3));
+    let meta = SnapshotMeta {
+        index: LogIndex(1),
+        term: Term(1),
+    };
+    let err = store.save_snapshot(meta, b"s", &[e(3)]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(disk.read(Path::new("/g/raft-snapshot")).unwrap(), None);
+    store.save_snapshot(meta, b"s", &[e(2), e(3)]).unwrap();
+    // A truncation before the snapshot leaves the log at the snapshot.
+    store.save(None, Some(LogIndex(0)), &[e(2)]).unwrap();
+    assert_eq!(store.last_index(), LogIndex(2));
+    drop(store);
+    disk.crash();
+    let opened = RaftStore::open(disk, Path::new("/g")).unwrap();
+    assert_eq!(opened.recovered.entries, vec![e(2).1]);
+}
+
+/// The Raft log's records: `(offset, length)` of each, header included.
+fn raft_log_records(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 0;
+    let mut records = Vec::new();
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        records.push((at, 8 + len));
+        at += 8 + len;
+    }
+    records
+}
+
+/// A store on a fresh disk holding entries 1..=5 (term 1), each saved (and synced) on its
+/// own, as five `Ready`s would.
+fn raft_store_with_five_entries() -> (crate::io::mem::MemDisk, Vec<protocol::peer::Entry>) {
+    use protocol::peer::{Entry, LogIndex, Term};
+    let disk = crate::io::mem::MemDisk::new();
+    let mut store = RaftStore::open(disk.clone(), std::path::Path::new("/g"))
+        .unwrap()
+        .store;
+    let entries: Vec<Entry> = (1..=5)
+        .map(|i| Entry {
+            term: Term(1),
+            data: Bytes::from(format!("entry {i}")),
+        })
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        store
+            .save(None, None, &[(LogIndex(i as u64 + 1), e.clone())])
+            .unwrap();
+    }
+    (disk, entries)
+}
+
+/// Replaces `path`'s contents durably, as damage on the disk would.
+fn overwrite(disk: &crate::io::mem::MemDisk, path: &std::path::Path, bytes: &[u8]) {
+    use crate::io::{Disk, LogFile};
+    let mut f = disk.create_file(path).unwrap();
+    f.append(bytes).unwrap();
+    f.sync().unwrap();
+}
+
+/// Wal's own tests cover the framing; this is what a node sees: a damaged synced record
+/// with records after it is not a torn write, and the store refuses to start rather than
+/// drop the acknowledged entries after it.
+#[test]
+fn a_damaged_record_inside_the_raft_log_stops_the_store_from_opening() {
+    use crate::io::Disk;
+    use std::path::Path;
+    let (disk, _) = raft_store_with_five_entries();
+    disk.crash();
+    let path = Path::new("/g/raft-log");
+    let mut bytes = disk.read(path).unwrap().unwrap();
+    let records = raft_log_records(&bytes);
+    assert_eq!(records.len(), 6, "base record and five entries");
+    let (third_entry, len) = records[3];
+    bytes[third_entry + len - 1] ^= 0x01; // the entry's last data byte
+    overwrite(&disk, path, &bytes);
+
+    let err = match RaftStore::open(disk.clone(), Path::new("/g")) {
+        Err(GroupError::Io(e)) => e,
+        Err(other) => panic!("expected an I/O error, got {other}"),
+        Ok(_) => panic!("a damaged log opened"),
+    };
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert!(
+        err.to_string()
+            .contains(&format!("record at byte {third_entry} is corrupted")),
+        "{err}"
+    );
+    assert_eq!(
+        disk.read(path).unwrap().unwrap(),
+        bytes,
+        "the evidence stays on disk"
+    );
+}
+
+/// A power loss in the middle of a write leaves part of the last record: the store drops
+/// it, keeps every whole entry, and appends after them.
+#[test]
+fn a_torn_last_record_of_the_raft_log_is_dropped() {
+    use crate::io::Disk;
+    use protocol::peer::{Entry, LogIndex, Term};
+    use std::path::Path;
+    let (disk, mut entries) = raft_store_with_five_entries();
+    disk.crash();
+    let path = Path::new("/g/raft-log");
+    let bytes = disk.read(path).unwrap().unwrap();
+    let (last, len) = *raft_log_records(&bytes).last().unwrap();
+    assert_eq!(last + len, bytes.len());
+    for cut in [1, 8, len / 2, len - 1] {
+        overwrite(&disk, path, &bytes[..last + cut]);
+        let opened = RaftStore::open(disk.clone(), Path::new("/g")).unwrap();
+        assert_eq!(opened.recovered.entries, entries[..4], "cut at {cut}");
+        assert_eq!(opened.store.last_index(), LogIndex(4));
+        assert_eq!(disk.read(path).unwrap().unwrap(), &bytes[..last]);
+    }
+    // The torn tail is gone from the disk, not just skipped: a new entry 5 follows 4.
+    let mut store = RaftStore::open(disk.clone(), Path::new("/g"))
+        .unwrap()
+        .store;
+    let new = Entry {
+        term: Term(2),
+        data: Bytes::from_static(b"new 5"),
+    };
+    store
+        .save(None, None, &[(LogIndex(5), new.clone())])
+        .unwrap();
+    drop(store);
+    disk.crash();
+    entries[4] = new;
+    let opened = RaftStore::open(disk, Path::new("/g")).unwrap();
+    assert_eq!(opened.recovered.entries, entries);
+}

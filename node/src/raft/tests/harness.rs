@@ -3,17 +3,22 @@
 //!
 //! The harness plays host for every member: after each input it drains the member's
 //! `Ready` and carries it out (`host.rs`), which also checks the safety invariants on every
-//! step and panics with the seed on a violation. A crash drops the core and the
-//! application state and keeps only what `Ready`s told storage to persist; a member can
-//! also be set to crash in the middle of its next `Ready`, after persisting and before
-//! sending.
+//! step and panics with the seed on a violation. Each member persists through the node's
+//! own `RaftStore` on its own in-memory disk. A crash drops the core, the store and the
+//! application state and keeps only what the disk synced; the member restarts from what
+//! `RaftStore::open` reads back. A member can also be set to crash in the middle of its
+//! next `Ready`, after persisting and before sending, or to lose power after a number of
+//! disk calls (in the middle of persisting, say).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use bytes::Bytes;
 use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
 
-use super::host::{App, History, Node, Storage};
+use super::host::{App, History, Node, DIR};
+use crate::group::RaftStore;
+use crate::io::mem::MemDisk;
 use crate::io::Rng;
 use crate::raft::{Raft, RaftConfig, Recovered, Role};
 
@@ -85,10 +90,14 @@ impl Cluster {
                 id,
                 Node {
                     raft: None,
-                    storage: Storage::default(),
+                    disk: MemDisk::new(),
+                    store: None,
                     app: App::default(),
                     boots: 0,
                     crash_in_ready: false,
+                    expect_on_restart: None,
+                    power_loss: None,
+                    power_losses: 0,
                     reads: Vec::new(),
                     lost_reads: Vec::new(),
                     truncations: 0,
@@ -137,36 +146,56 @@ impl Cluster {
             .max_by_key(|id| self.raft(*id).term())
     }
 
-    /// Loses volatile state: the core, the application's state, queued reads.
+    /// Power loss: the core, the application's state and queued reads are gone, and the
+    /// disk keeps only what it synced. Expects every `Ready` so far drained (the harness
+    /// drives after every input).
     pub fn crash(&mut self, id: PeerId) {
         let node = self.nodes.get_mut(&id).expect("member");
+        // Between `Ready`s everything the core holds was persisted and synced; in the
+        // middle of a write, some prefix of it was.
+        node.expect_on_restart = match &node.raft {
+            Some(raft) if !node.disk.power_lost() => Some(Node::durable_core(raft)),
+            _ => None,
+        };
         node.raft = None;
+        node.store = None;
+        node.disk.crash();
         node.app = App::default();
         node.crash_in_ready = false;
+        node.power_loss = None;
     }
 
-    /// Starts a member from its storage.
+    /// Starts a member from what its store reads back from its disk, as the node does.
     pub fn restart(&mut self, id: PeerId) {
         let seed = self.seed;
         let mut config = self.config.clone();
         config.id = id;
         let node = self.nodes.get_mut(&id).expect("member");
         assert!(node.raft.is_none(), "restart of a live member");
-        let recovered = Recovered {
-            hard_state: node.storage.hard_state,
-            snapshot: node.storage.snapshot.as_ref().map(|(m, _)| *m),
-            entries: node.storage.entries.clone(),
-        };
+        let opened = RaftStore::open(node.disk.clone(), Path::new(DIR))
+            .unwrap_or_else(|e| panic!("seed {seed}: {id} cannot restart: {e}"));
+        if let Some((recovered, state)) = node.expect_on_restart.take() {
+            assert_eq!(
+                (&opened.recovered, &opened.snapshot_state),
+                (&recovered, &state),
+                "seed {seed}: {id} restarts with something else than its core had persisted"
+            );
+        }
         let rng = Rng::from_seed(seed ^ (u64::from(id.0) << 32) ^ (node.boots << 48));
         node.boots += 1;
-        let mut raft = Raft::new(config, recovered, rng);
-        node.app = App::default();
-        if let Some((meta, data)) = &node.storage.snapshot {
-            raft.compact(meta.index, data.clone());
-            node.app = App::decode(data.clone());
-        }
+        let (store, raft, snapshot) = opened.start_raft(config, rng);
+        node.app = snapshot.map_or_else(App::default, |(_, state)| App::decode(state));
         node.raft = Some(raft);
+        node.store = Some(store);
         self.drive(id);
+    }
+
+    /// What `id` would recover if it crashed now, read back by its store from a copy of
+    /// its disk.
+    pub fn stored(&self, id: PeerId) -> Recovered {
+        let disk = self.nodes[&id].disk.after_crash();
+        let opened = RaftStore::open(disk, Path::new(DIR)).expect("stored state reads back");
+        opened.recovered
     }
 
     /// Cuts both directions between every member of `a` and every member of `b`.
@@ -211,8 +240,10 @@ impl Cluster {
         ok
     }
 
-    /// The application on `id` snapshots its state and compacts the log up to it.
+    /// The application on `id` snapshots its state and compacts the log up to it, through
+    /// the store as the replica does.
     pub fn compact(&mut self, id: PeerId) {
+        let seed = self.seed;
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
@@ -220,15 +251,28 @@ impl Cluster {
             return;
         };
         let index = LogIndex(node.app.last());
-        if index <= raft.log_base().index {
-            return;
+        let base = raft.log_base().index;
+        if index > base {
+            node.arm_power_loss(true);
         }
-        let data = node.app.encode();
-        raft.compact(index, data.clone());
-        let meta = raft.log_base();
-        assert_eq!(meta.index, index, "seed {}: compaction ignored", self.seed);
-        node.storage.drop_through(index.0);
-        node.storage.snapshot = Some((meta, data));
+        let (Some(raft), Some(store)) = (node.raft.as_mut(), node.store.as_mut()) else {
+            return;
+        };
+        match store.compact(raft, index, || node.app.encode()) {
+            Ok(done) => {
+                assert_eq!(done, index > base, "seed {seed}: compaction at {index}");
+                assert_eq!(raft.log_base().index, index.max(base), "seed {seed}");
+                assert_eq!(store.last_index(), raft.last_index(), "seed {seed}");
+            }
+            Err(e) => {
+                assert!(
+                    node.disk.power_lost(),
+                    "seed {seed}: {id} failed to compact: {e}"
+                );
+                node.power_losses += 1;
+                self.crash(id);
+            }
+        }
     }
 
     /// One tick: every live member ticks, then the network delivers what is due.

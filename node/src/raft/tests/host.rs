@@ -1,15 +1,19 @@
-//! The harness's host side: what each member's disk ([`Storage`]) and application
-//! ([`App`]) hold, how a `Ready` is carried out into them ([`Cluster::drive`]), and the
-//! safety facts gathered over a run ([`History`]).
+//! The harness's host side: what each member's disk (the node's own [`RaftStore`] over a
+//! [`MemDisk`]) and application ([`App`]) hold, how a `Ready` is carried out into them
+//! ([`Cluster::drive`]), and the safety facts gathered over a run ([`History`]).
 //!
 //! `drive` follows the handling order documented on `Ready` (persist, send, apply, serve
-//! reads) and checks on every call:
+//! reads), persisting with [`RaftStore::persist`], the code the replica runs, and checks
+//! on every call:
 //!
 //! - at most one leader per term, over the whole run (crashes included);
 //! - state machine safety: an index, once applied anywhere, is always applied with the
 //!   same entry (so every member's applied sequence is a prefix of the longest one);
-//! - the storage contract: appended entries continue the stored log, applied entries
-//!   continue the applied ones, the term never goes back;
+//! - the storage contract: appended entries continue the stored log (the store refuses
+//!   any that do not), after persisting the stored log ends where the core's does and
+//!   holds its hard state, applied entries continue the applied ones, the term never goes
+//!   back; and a member that crashed between `Ready`s restarts with exactly the hard
+//!   state, snapshot and log its core had;
 //! - read safety: a confirmed read's index is at least every commit index seen anywhere
 //!   before the read was registered.
 
@@ -19,33 +23,12 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use protocol::peer::{Entry, LogIndex, PeerId, Term};
 
 use super::harness::Cluster;
-use crate::raft::{HardState, Raft, Ready, Role, SnapshotMeta};
+use crate::group::RaftStore;
+use crate::io::mem::MemDisk;
+use crate::raft::{Raft, Ready, Recovered, Role};
 
-/// What a member's disk holds: only what a `Ready` told it to persist.
-#[derive(Debug, Clone, Default)]
-pub struct Storage {
-    pub hard_state: HardState,
-    pub snapshot: Option<(SnapshotMeta, Bytes)>,
-    /// Entries after the snapshot's index (or from 1).
-    pub entries: Vec<Entry>,
-}
-
-impl Storage {
-    pub fn base(&self) -> u64 {
-        self.snapshot.as_ref().map_or(0, |(m, _)| m.index.0)
-    }
-
-    pub fn last_index(&self) -> u64 {
-        self.base() + self.entries.len() as u64
-    }
-
-    pub fn drop_through(&mut self, index: u64) {
-        let drop = index
-            .saturating_sub(self.base())
-            .min(self.entries.len() as u64);
-        self.entries.drain(..drop as usize);
-    }
-}
+/// Where each member keeps its Raft files on its own disk.
+pub const DIR: &str = "/raft";
 
 /// The application: the sequence of entries applied (no-ops included, to check them too).
 #[derive(Debug, Clone, Default)]
@@ -97,18 +80,66 @@ impl App {
     }
 }
 
-/// One member: its core (absent while crashed), disk and application.
-#[derive(Debug)]
+/// One member: its core and store (absent while crashed), disk and application.
 pub struct Node {
     pub raft: Option<Raft>,
-    pub storage: Storage,
+    /// The member's disk: what survives its crashes.
+    pub disk: MemDisk,
+    pub store: Option<RaftStore<MemDisk>>,
     pub app: App,
     pub boots: u64,
     /// Crash while handling the next `Ready`, after persisting and before sending.
     pub crash_in_ready: bool,
+    /// What the next restart must recover: the core's durable state at a crash between
+    /// `Ready`s (none after a power loss in the middle of a write, which keeps a prefix).
+    pub expect_on_restart: Option<(Recovered, Option<Bytes>)>,
+    /// A power loss waiting for the store's next write of the given kind.
+    pub power_loss: Option<PowerLoss>,
+    /// Crashes caused by a power loss in the middle of persisting or compacting.
+    pub power_losses: usize,
     pub reads: Vec<(u64, LogIndex)>,
     pub lost_reads: Vec<u64>,
     pub truncations: usize,
+}
+
+/// Where an armed power loss strikes: after a number of disk calls into the store's next
+/// write of some kind. Power losses anywhere else would mostly land on the sync of a
+/// `Ready` with nothing to persist, and rarely inside a snapshot's two renames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerLoss {
+    /// The next `Ready` that persists something, or the next compaction.
+    InWrite(u64),
+    /// The next installed snapshot or compaction.
+    InSnapshot(u64),
+}
+
+impl Node {
+    /// Arms the disk if a power loss waits for a write of this kind.
+    pub fn arm_power_loss(&mut self, snapshot: bool) {
+        match self.power_loss {
+            Some(PowerLoss::InWrite(calls)) => self.disk.lose_power_after(calls),
+            Some(PowerLoss::InSnapshot(calls)) if snapshot => self.disk.lose_power_after(calls),
+            _ => return,
+        }
+        self.power_loss = None;
+    }
+
+    /// What the core holds durably: its hard state, the snapshot its log starts after
+    /// (with the state it stands for) and the entries after it.
+    pub fn durable_core(raft: &Raft) -> (Recovered, Option<Bytes>) {
+        let snapshot = raft.snapshot().cloned();
+        let base = raft.log_base().index;
+        let recovered = Recovered {
+            hard_state: raft.hard_state(),
+            snapshot: snapshot.as_ref().map(|(meta, _)| *meta),
+            entries: raft
+                .entries_after(base)
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect(),
+        };
+        (recovered, snapshot.map(|(_, state)| state))
+    }
 }
 
 /// Facts gathered over a whole run, for the invariants.
@@ -151,42 +182,6 @@ impl History {
     }
 }
 
-impl Storage {
-    /// Step 1 of the handling order: hard state, snapshot, truncation, entries.
-    fn persist(&mut self, seed: u64, id: PeerId, ready: &mut Ready) -> usize {
-        if let Some(hs) = ready.hard_state {
-            assert!(
-                hs.term >= self.hard_state.term,
-                "seed {seed}: {id}'s term went back"
-            );
-            self.hard_state = hs;
-        }
-        if let Some((meta, data)) = &ready.snapshot {
-            if self.last_index() <= meta.index.0 {
-                self.entries.clear();
-            } else {
-                self.drop_through(meta.index.0);
-            }
-            self.snapshot = Some((*meta, data.clone()));
-        }
-        let mut truncations = 0;
-        if let Some(after) = ready.truncate_after {
-            let keep = after.0.saturating_sub(self.base()) as usize;
-            self.entries.truncate(keep);
-            truncations += 1;
-        }
-        for (index, entry) in std::mem::take(&mut ready.entries) {
-            assert_eq!(
-                index.0,
-                self.last_index() + 1,
-                "seed {seed}: entries do not continue {id}'s stored log"
-            );
-            self.entries.push(entry);
-        }
-        truncations
-    }
-}
-
 impl Cluster {
     /// Drains `id`'s `Ready` and carries it out in the documented order, checking the
     /// invariants. With `RAFT_TRACE` set, prints a line per non-empty `Ready`.
@@ -202,7 +197,41 @@ impl Cluster {
         self.history.check_leader(seed, id, raft);
         // 1. Persist.
         let node = self.nodes.get_mut(&id).expect("member");
-        node.truncations += node.storage.persist(seed, id, &mut ready);
+        let writes = ready.hard_state.is_some()
+            || ready.truncate_after.is_some()
+            || !ready.entries.is_empty()
+            || ready.snapshot.is_some();
+        if writes {
+            node.arm_power_loss(ready.snapshot.is_some());
+        }
+        let raft = node.raft.as_ref().expect("member is up");
+        let store = node.store.as_mut().expect("member is up");
+        if let Some(hs) = ready.hard_state {
+            assert!(
+                hs.term >= store.hard_state().term,
+                "seed {seed}: {id}'s term went back"
+            );
+        }
+        if let Err(e) = store.persist(raft, &ready) {
+            assert!(
+                node.disk.power_lost(),
+                "seed {seed}: {id} failed to persist: {e}"
+            );
+            node.power_losses += 1;
+            self.crash(id);
+            return;
+        }
+        assert_eq!(
+            store.last_index(),
+            raft.last_index(),
+            "seed {seed}: {id}'s stored log does not end where its core's does"
+        );
+        assert_eq!(
+            store.hard_state(),
+            raft.hard_state(),
+            "seed {seed}: {id}'s stored hard state"
+        );
+        node.truncations += usize::from(ready.truncate_after.is_some());
         if node.crash_in_ready {
             self.crash(id);
             return;

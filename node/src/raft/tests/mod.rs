@@ -1,8 +1,8 @@
 //! Behaviour tests of the Raft core, on an in-memory cluster.
 //!
 //! The harness is `harness.rs` (cluster, network, faults) and `host.rs` (carrying out
-//! `Ready`s into storage and application, and checking the safety invariants on every
-//! step). The tests, one file per area: elections (`election.rs`), replication and log
+//! `Ready`s into the node's own `RaftStore` on an in-memory disk and into the
+//! application, and checking the safety invariants on every step). The tests, one file per area: elections (`election.rs`), replication and log
 //! repair (`replication.rs`), ReadIndex (`reads.rs`), compaction and snapshot transfer
 //! (`snapshot.rs`), crash and recovery (`restart.rs`), and the property test over random
 //! schedules of partitions, losses, delays and crashes (`random.rs`).

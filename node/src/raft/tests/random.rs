@@ -1,6 +1,8 @@
 //! The property test: many seeds, each drawing a cluster size and a random schedule of
-//! partitions, message loss and delay, crashes (also in the middle of handling a `Ready`),
-//! restarts, proposals, reads and compactions.
+//! partitions, message loss and delay, crashes (also in the middle of handling a `Ready`,
+//! and power losses after a few more disk calls, which can strike in the middle of a
+//! write), restarts, proposals, reads and compactions. Members persist through the node's
+//! `RaftStore` on disks that keep only what was synced.
 //!
 //! Safety phase: faults on; the harness asserts on every step that no term has two
 //! leaders, that no index is ever applied with two different entries, and that no read
@@ -11,6 +13,7 @@
 use protocol::peer::PeerId;
 
 use super::harness::{ids, Cluster, Net};
+use super::host::PowerLoss;
 use crate::io::Rng;
 
 /// Seeds run by `random_schedules_keep_raft_safe`. `RAFT_SEEDS=n` runs seeds `0..n`
@@ -25,6 +28,7 @@ struct Totals {
     elections: usize,
     applied: usize,
     crashes: usize,
+    power_losses: usize,
     snapshots: usize,
     reads: usize,
     lost_reads: usize,
@@ -79,10 +83,14 @@ fn run_schedule(seed: u64, totals: &mut Totals) {
             20..=24 if down.len() < members.len() / 2 + 1 => {
                 if let Some(victim) = pick(&mut rng, &up) {
                     totals.crashes += 1;
-                    if rng.range(0, 2) == 0 {
-                        c.crash(victim);
-                    } else {
-                        c.nodes.get_mut(&victim).expect("member").crash_in_ready = true;
+                    let node = c.nodes.get_mut(&victim).expect("member");
+                    // A Ready's entries take two disk calls, a snapshot fourteen: some
+                    // power losses strike in the middle of the write, some later.
+                    match rng.range(0, 4) {
+                        0 => c.crash(victim),
+                        1 => node.crash_in_ready = true,
+                        2 => node.power_loss = Some(PowerLoss::InWrite(rng.range(0, 3))),
+                        _ => node.power_loss = Some(PowerLoss::InSnapshot(rng.range(0, 15))),
                     }
                 }
             }
@@ -120,7 +128,10 @@ fn run_schedule(seed: u64, totals: &mut Totals) {
         if !c.is_up(*m) {
             c.restart(*m);
         } else {
-            c.nodes.get_mut(m).expect("member").crash_in_ready = false;
+            let node = c.nodes.get_mut(m).expect("member");
+            node.crash_in_ready = false;
+            node.power_loss = None;
+            node.disk.keep_power();
         }
     }
     // A leader elected during the faults may still step down (check-quorum looks back one
@@ -158,6 +169,7 @@ fn run_schedule(seed: u64, totals: &mut Totals) {
 
     totals.elections += c.history.leaders.len();
     totals.applied += c.history.applied.len();
+    totals.power_losses += c.nodes.values().map(|n| n.power_losses).sum::<usize>();
     totals.snapshots += c.history.delivered.get(&'S').copied().unwrap_or(0);
     totals.reads += c.nodes.values().map(|n| n.reads.len()).sum::<usize>();
     totals.lost_reads += c.nodes.values().map(|n| n.lost_reads.len()).sum::<usize>();
@@ -183,6 +195,7 @@ fn random_schedules_keep_raft_safe() {
     // The schedules must actually exercise the machinery they are meant to test.
     assert!(totals.elections > SEEDS as usize * 2, "{totals:?}");
     assert!(totals.crashes > SEEDS as usize, "{totals:?}");
+    assert!(totals.power_losses > SEEDS as usize / 4, "{totals:?}");
     assert!(totals.snapshots > 0, "{totals:?}");
     assert!(totals.reads > 0 && totals.lost_reads > 0, "{totals:?}");
 }

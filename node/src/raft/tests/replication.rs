@@ -87,7 +87,7 @@ fn conflicting_uncommitted_entries_are_truncated() {
             .collect();
         for id in ids(3) {
             assert_eq!(c.nodes[&id].app.commands(), expected, "seed {seed}: {id}");
-            assert_eq!(c.nodes[&id].storage.entries, c.nodes[&new].storage.entries);
+            assert_eq!(c.stored(id).entries, c.stored(new).entries);
         }
         assert!(c.nodes[&old].truncations > 0, "seed {seed}");
         assert_eq!(c.raft(old).leader(), Some(new));

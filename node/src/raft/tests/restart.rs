@@ -29,7 +29,7 @@ fn whole_cluster_recovers_from_its_disks() {
         for id in ids(3) {
             c.restart(id);
             assert_eq!(c.raft(id).term(), term, "seed {seed}: term recovered");
-            assert_eq!(c.raft(id).hard_state(), c.nodes[&id].storage.hard_state);
+            assert_eq!(c.raft(id).hard_state(), c.stored(id).hard_state);
         }
         let new = c.elect(300);
         assert!(c.raft(new).term() > term);

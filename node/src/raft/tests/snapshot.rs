@@ -40,12 +40,8 @@ fn lagging_follower_catches_up(seed: u64, net: Net) {
         chunks > 1,
         "seed {seed}: snapshot sent in {chunks} chunk(s)"
     );
-    let stored = c.nodes[&lagging]
-        .storage
-        .snapshot
-        .as_ref()
-        .expect("snapshot stored");
-    assert!(stored.0.index >= base, "seed {seed}");
+    let stored = c.stored(lagging).snapshot.expect("snapshot stored");
+    assert!(stored.index >= base, "seed {seed}");
     assert!(c.raft(lagging).log_base().index >= base);
 
     // Replication continues after the snapshot.
@@ -168,4 +164,71 @@ fn compaction_outside_the_applied_range_is_ignored() {
         raft.snapshot().map(|s| s.1.clone()),
         Some(Bytes::from_static(b"state"))
     );
+}
+
+/// A follower holds entries past its commit index and installs a snapshot whose last
+/// entry it holds: the core keeps the entries after it (they match the leader's), and so
+/// must its store, or a restart loses entries it acknowledged or cannot read its log back
+/// ("leaves a gap"). The snapshot is handed to the follower directly, as a leader that
+/// compacted past what it believes the follower holds would send it.
+#[test]
+fn an_installed_snapshot_keeps_the_log_after_it_across_a_restart() {
+    let mut c = Cluster::new(3, 11);
+    let leader = c.elect(200);
+    let others: Vec<PeerId> = ids(3).into_iter().filter(|id| *id != leader).collect();
+    let (f, g) = (others[0], others[1]);
+    assert!(c.propose(leader, "a").is_some());
+    c.run(3);
+    // With g cut off only f's answers commit, so f learns of each commit one round after
+    // it stores the entries: "x" and "y" reach it with "w" as the commit index.
+    c.isolate(g);
+    for data in ["w", "x", "y"] {
+        assert!(c.propose(leader, data).is_some());
+    }
+    c.run(1);
+    c.isolate(f);
+    let term = c.raft(leader).term();
+    let last = c.raft(f).last_index();
+    assert_eq!(last, c.raft(leader).last_index(), "f holds every entry");
+    let snap = LogIndex(last.0 - 1);
+    assert!(
+        c.raft(f).commit_index() < snap,
+        "the scenario needs f's commit index ({}) below {snap}",
+        c.raft(f).commit_index()
+    );
+    assert_eq!(c.raft(f).term_at(snap), Some(term));
+    let mut app = c.nodes[&leader].app.clone();
+    app.applied.truncate(snap.0 as usize);
+    let install = InstallSnapshot {
+        term,
+        leader,
+        last_included_index: snap,
+        last_included_term: term,
+        offset: 0,
+        data: app.encode(),
+        done: true,
+    };
+    c.raft_mut(f).step(leader, install.into());
+    c.drive(f);
+    assert_eq!(c.raft(f).log_base().index, snap);
+    assert_eq!(
+        c.raft(f).last_index(),
+        last,
+        "the core kept the entry after it"
+    );
+    let stored = c.stored(f);
+    assert_eq!(stored.snapshot.map(|m| m.index), Some(snap));
+    assert_eq!(stored.entries.len(), 1, "the store kept it too");
+
+    c.crash(f);
+    c.restart(f);
+    assert_eq!(c.raft(f).log_base().index, snap);
+    assert_eq!(c.raft(f).last_index(), last, "restarted with the entry");
+    c.heal();
+    c.run(20);
+    assert_eq!(
+        c.nodes[&f].app.commands(),
+        ["a", "w", "x", "y"].map(|d| Bytes::from_static(d.as_bytes()))
+    );
+    c.assert_prefixes();
 }
