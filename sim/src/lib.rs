@@ -9,6 +9,7 @@
 //! - [`export`]: the history as JSON lines and as Jepsen-style EDN.
 //! - [`runner`]: one run of one scenario with one seed.
 //! - [`fnv`]: the stable hash behind seed derivation and trace hashes.
+//! - [`shrink`]: a failing case reduced to a short scenario that fails the same way.
 //! - [`checks`]: the checks that judge a run.
 //! - [`cli`]: the parts of the `sim` command-line tool (many seeds on worker threads,
 //!   summaries, regression files).
@@ -22,5 +23,6 @@ pub mod fnv;
 pub mod runner;
 pub mod runtime;
 pub mod scenario;
+pub mod shrink;
 pub mod trace;
 pub mod workload;

@@ -56,6 +56,9 @@ enum Command {
     /// Run scenarios with a swarm fault plan drawn from each seed; save each failure as a
     /// plain scenario file.
     Explore(ExploreArgs),
+    /// Reduce a failing case to a short scenario that fails the same way; write it as a
+    /// regression file.
+    Shrink(ShrinkArgs),
     /// Run one case and print its scenario, sequence diagram, trace, trace hash and checks.
     Replay(ReplayArgs),
     /// Run one case and print only its trace hash (compare two processes or machines).
@@ -177,6 +180,13 @@ struct ExploreArgs {
     /// explorer runs.
     #[arg(long, value_name = "DIR")]
     cases_dir: Option<PathBuf>,
+    /// Do not shrink failing cases (by default each is shrunk, see `sim shrink`, and the
+    /// result written beside it as `<case>-shrunk.toml`).
+    #[arg(long)]
+    no_shrink: bool,
+    /// Most runs to spend shrinking each failing case.
+    #[arg(long, value_name = "R", default_value_t = 100)]
+    shrink_runs: usize,
     /// Also write the run's figures and failures as JSON to FILE (for `--merge`).
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
@@ -184,6 +194,38 @@ struct ExploreArgs {
     /// one report; exits 1 if any shard had a failure.
     #[arg(long, value_name = "PATHS", num_args = 1.., conflicts_with_all = ["seeds", "paths"])]
     merge: Option<Vec<PathBuf>>,
+}
+
+/// `sim shrink`.
+#[derive(Args)]
+#[command(
+    after_help = "Tries smaller scenarios (fewer timeline events, shorter faults, \
+    fewer clients, keys, lanes and groups, a shorter run) and keeps each change only if the \
+    run still fails the same check on the same key or group. Every candidate is a valid \
+    scenario and runs are deterministic, so the result replays. Exits 1 (the result \
+    fails, as it should) or 2 (the case passed, or bad usage).\n\n\
+    Example:\n  \
+    sim shrink target/sim-regressions/three-joins-explore-17-seed17.toml --name lost-write-after-abort"
+)]
+struct ShrinkArgs {
+    /// The failing scenario file.
+    file: PathBuf,
+    /// The seed. Default: the first of the file's `seeds`.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Which failure to keep, by its position in the case's list (from 0).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    failure: usize,
+    /// Most runs to spend.
+    #[arg(long, value_name = "R", default_value_t = 300)]
+    max_runs: usize,
+    /// Where to write the result. Default: `scenarios/regressions/` (the `scenarios/`
+    /// directory found from the current directory).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The shrunk scenario's name (and file name). Default: `<name>-shrunk`.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
 }
 
 /// `--history-format` values (mirrors `sim::export::HistoryFormat`).
@@ -319,6 +361,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Explore(args) => explore(args),
+        Command::Shrink(args) => shrink(args),
         Command::Replay(args) => replay(args),
         Command::Hash(args) => hash(args),
         Command::BenchChecker(args) => bench_checker(args),
@@ -661,12 +704,19 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                 .map(|f| f.check.to_string())
                 .collect();
             checks.dedup();
+            let file = written.last().cloned();
+            let shrunk = match (&file, args.no_shrink) {
+                (Some(file), false) => {
+                    bar.suspend(|| explore_shrink(case, file, args.shrink_runs, &regressions_dir))
+                }
+                _ => None,
+            };
             summary.failures.push(FailedCase {
                 scenario: base.1.name.clone(),
                 seed: case.seed,
                 checks,
-                file: written.last().cloned(),
-                shrunk: None,
+                file,
+                shrunk,
             });
         }
         if args.fail_fast && summary.failed > 0 {
@@ -685,6 +735,122 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
     }
     emit(&format!("\n{}", summary.report()))?;
     Ok(Verdict::of(summary.failed == 0))
+}
+
+/// Shrinks one failing explored case (its first failure) and writes the result beside
+/// it; says what it did. `None` if it could not.
+fn explore_shrink(case: &Case<'_>, file: &Path, runs: usize, dir: &Path) -> Option<PathBuf> {
+    let name = format!("{}-shrunk", case.scenario.name);
+    let result = sim::shrink::shrink(case.scenario, case.seed, 0, runs, |_, _| {})
+        .map_err(anyhow::Error::from)
+        .and_then(|shrunk| {
+            let out = write_shrunk(&shrunk, file, case.seed, dir, &name)?;
+            Ok((shrunk, out))
+        });
+    match result {
+        Ok((shrunk, out)) => {
+            let _ = emit(&format!("  shrunk: {}", shrink_report(&shrunk, &out)));
+            Some(out)
+        }
+        Err(e) => {
+            eprintln!("warning: could not shrink {}: {e:#}", file.display());
+            None
+        }
+    }
+}
+
+fn shrink(args: ShrinkArgs) -> Result<Verdict> {
+    let scenario = load(&args.file)?;
+    let seed = seed_or_first(args.seed, &scenario, &args.file)?;
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => files::find_scenarios_dir(&cwd)
+            .map(|d| d.join("regressions"))
+            .context("no scenarios/ directory found from here; give --out DIR")?,
+    };
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-shrunk", scenario.name));
+    emit(&format!(
+        "sim shrink: {} with seed {seed}, at most {}\n",
+        args.file.display(),
+        plural(args.max_runs, "run")
+    ))?;
+    let bar = progress_bar(args.max_runs);
+    bar.set_message("shrinking");
+    let shrunk = sim::shrink::shrink(
+        &scenario,
+        seed,
+        args.failure,
+        args.max_runs,
+        |runs, events| {
+            bar.set_position(runs as u64);
+            bar.set_message(format!("{events} events left"));
+        },
+    );
+    bar.finish_and_clear();
+    let shrunk = shrunk?;
+    let file = write_shrunk(&shrunk, &args.file, seed, &out, &name)?;
+    emit(&shrink_report(&shrunk, &file))?;
+    // The failure is kept, as asked: exit 1, as for any failing case.
+    Ok(Verdict::Failed)
+}
+
+/// Writes `shrunk` as scenario `name` in `dir`; returns the file.
+fn write_shrunk(
+    shrunk: &sim::shrink::Shrunk,
+    original: &Path,
+    seed: u64,
+    dir: &Path,
+    name: &str,
+) -> Result<PathBuf> {
+    let mut scenario = shrunk.scenario.clone();
+    scenario.name = name.to_string();
+    let detail = shrunk.failure.to_string();
+    let first_line = detail.lines().next().unwrap_or_default();
+    let cut: String = first_line.chars().take(400).collect();
+    scenario.description = format!(
+        "Shrunk by `sim shrink` from {} (seed {seed}); it fails {}: {cut}{}\n\n{}",
+        original.display(),
+        sim::shrink::Signature::of(&shrunk.failure),
+        if cut.len() < first_line.len() {
+            " ..."
+        } else {
+            ""
+        },
+        shrunk.scenario.description.trim()
+    );
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let text = regression::render(
+        &scenario,
+        seed,
+        original,
+        std::slice::from_ref(&shrunk.failure),
+        "shrink",
+    );
+    std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    Ok(file)
+}
+
+/// What shrinking removed, and how to replay the result.
+fn shrink_report(shrunk: &sim::shrink::Shrunk, file: &Path) -> String {
+    format!(
+        "kept {} in {}: timeline events {} -> {}, operations {} -> {}, simulated {:.1} s -> \
+         {:.1} s\n  wrote {}\n  replay: {}\n",
+        sim::shrink::Signature::of(&shrunk.failure),
+        plural(shrunk.runs, "run"),
+        shrunk.events.0,
+        shrunk.events.1,
+        shrunk.operations.0,
+        shrunk.operations.1,
+        shrunk.simulated.0.as_secs_f64(),
+        shrunk.simulated.1.as_secs_f64(),
+        file.display(),
+        regression::replay_command(file, None),
+    )
 }
 
 /// Says where the histories went, and warns about each one that could not be written.
