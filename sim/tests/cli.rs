@@ -317,3 +317,151 @@ fn bench_checker_prints_its_figures() {
     let bad = sim(&dir, &["bench-checker", "--info", "2"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Two groups of one, a join, a few clients: enough for a swarm plan to act on.
+const SMALL_RING: &str = r#"
+name = "small-ring"
+duration = "4s"
+seeds = [1]
+
+[cluster]
+groups = 1
+
+[workload]
+clients = 2
+keys = 4
+rate = 5.0
+
+[[timeline]]
+at = "1s"
+action = "join"
+"#;
+
+#[test]
+fn explore_runs_every_seed_of_a_shard_and_merges_shards() {
+    let dir = scratch("explore");
+    write(&dir, "small-ring.toml", SMALL_RING);
+    let mut totals = 0;
+    for shard in ["1/2", "2/2"] {
+        let summary = format!("summaries/{}.json", shard.replace('/', "-of-"));
+        let cases = "cases";
+        let out = sim(
+            &dir,
+            &[
+                "explore",
+                "small-ring.toml",
+                "--seeds",
+                "0..6",
+                "--shard",
+                shard,
+                "--jobs",
+                "2",
+                "--summary",
+                &summary,
+                "--cases-dir",
+                cases,
+            ],
+        );
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+        assert!(
+            text.contains("3 cases (1 scenario × 3 seeds, shard"),
+            "{text}"
+        );
+        assert!(text.contains("ok: 3 cases passed"), "{text}");
+        assert!(text.contains("simulated s per wall s per core"), "{text}");
+        totals += 3;
+    }
+    // Every case was written as a plain scenario that replays on its own.
+    let written: Vec<_> = std::fs::read_dir(dir.join("cases")).unwrap().collect();
+    assert_eq!(written.len(), 6);
+    let case = dir.join("cases").join("small-ring-explore-4.toml");
+    let replay = sim(&dir, &["replay", case.to_str().unwrap(), "--diagram-only"]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    let merged = sim(&dir, &["explore", "--merge", "summaries"]);
+    let text = stdout(&merged);
+    assert_eq!(merged.status.code(), Some(0), "{text}{}", stderr(&merged));
+    assert!(
+        text.contains(&format!("ok: {totals} cases passed")),
+        "{text}"
+    );
+    assert!(text.contains("shards 1/2 2/2"), "{text}");
+}
+
+/// Locks of any length fail `max_lock_hold`; the crashes and holds around it are noise a
+/// shrink must remove.
+const LOCKED_TOO_LONG: &str = r#"
+name = "locked-too-long"
+duration = "6s"
+seeds = [3]
+
+[cluster]
+groups = 1
+
+[workload]
+clients = 2
+keys = 6
+
+[[timeline]]
+at = "500ms"
+action = "hold"
+a = "c1"
+b = "n1"
+for = "300ms"
+
+[[timeline]]
+at = "1s"
+action = "join"
+
+[[timeline]]
+at = "4s"
+action = "crash_ecs"
+
+[[timeline]]
+at = "4500ms"
+action = "restart_ecs"
+
+[[timeline]]
+at = "5s"
+action = "hold"
+a = "c2"
+b = "n1"
+for = "200ms"
+
+[checks]
+max_lock_hold = "1ms"
+"#;
+
+#[test]
+fn shrink_keeps_the_failure_and_removes_the_rest() {
+    let dir = scratch("shrink");
+    write(&dir, "locked.toml", LOCKED_TOO_LONG);
+    let out = sim(
+        &dir,
+        &[
+            "shrink",
+            "locked.toml",
+            "--out",
+            "shrunk",
+            "--name",
+            "just-the-lock",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("kept locks_released"), "{text}");
+    assert!(text.contains("timeline events 5 -> 1"), "{text}");
+    let file = dir.join("shrunk").join("just-the-lock.toml");
+    let shrunk = std::fs::read_to_string(&file).expect("the shrunk file");
+    assert!(shrunk.contains("action = \"join\""), "{shrunk}");
+    assert!(!shrunk.contains("crash_ecs"), "{shrunk}");
+    // The file fails the same way on its own.
+    let replay = sim(&dir, &["replay", file.to_str().unwrap(), "--diagram-only"]);
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(stdout(&replay).contains("locks_released"));
+    // A passing case has nothing to keep.
+    write(&dir, "tiny.toml", TINY);
+    let out = sim(&dir, &["shrink", "tiny.toml", "--out", "shrunk"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("passes"), "{}", stderr(&out));
+}

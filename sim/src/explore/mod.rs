@@ -59,6 +59,11 @@ pub fn explore(base: &Scenario, seed: u64) -> Explored {
         .enumerate()
         .collect();
     scenario.faults = Faults::default();
+    // A lock may be held through every fault (an ECS paused or down cannot even abandon
+    // the join); what must hold is that it ends within a join deadline of the faults
+    // ending. A base's own tighter budget is about its own fault plan.
+    let after_faults = base.duration + base.node.join_deadline + Duration::from_secs(10);
+    scenario.checks.max_lock_hold = base.checks.max_lock_hold.max(after_faults);
     let first_generated = events.len();
     let generated = generate(&scenario, &swarm, &mut rng.fork(), first_generated);
     events.extend(generated);
