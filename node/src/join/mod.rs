@@ -1,0 +1,26 @@
+//! The join protocol as sans-I/O state machines, driven by thin async shells the way
+//! [`crate::raft`] is.
+//!
+//! A join admits one new group to the ring: the ECS tells the newcomer its successor,
+//! write-locks the predecessor, tells it the newcomer, asks it to transfer the range,
+//! waits for its `done`, announces the new ring and releases the lock. A machine owns
+//! its decisions and touches no socket, file or clock:
+//!
+//! - [`coordinator`]: the ECS side ([`Coordinator`]), driven by `ecs::driver` (the steps)
+//!   and `ecs::service` (`register`, `done`, `abort_join`).
+//!
+//! Files: `step.rs` (the steps and the recorded join), `plan.rs` (what each step sends and
+//! what follows it), `coordinator.rs`, `tests/` (exhaustive exploration without I/O).
+//!
+//! Every control line of a join carries its number (`join=<n>`), so a line delayed or
+//! resent from an older join cannot act on a later one.
+
+pub mod coordinator;
+mod plan;
+pub mod step;
+
+#[cfg(test)]
+mod tests;
+
+pub use coordinator::Coordinator;
+pub use step::{Join, JoinStep};
