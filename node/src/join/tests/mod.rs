@@ -2,6 +2,7 @@
 //! and faults up to a bound, with the protocol's invariants checked at every output.
 
 mod coordinator;
+mod sender;
 
 use std::rc::Rc;
 
