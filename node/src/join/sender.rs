@@ -22,8 +22,8 @@ pub enum Input {
     /// The receiving group answered `ok` to the part of the last [`Output::SendPart`]:
     /// it is durable there.
     PartTaken,
-    /// The part was not sent: before an attempt, [`HandOff::still_on`] said the group no
-    /// longer has this transfer.
+    /// Before an attempt to send a part, or before proposing the finish,
+    /// [`HandOff::still_on`] said the group no longer has this transfer.
     CalledOff,
     /// What became of [`Output::ProposeFinish`].
     Finish(FinishOutcome),
@@ -65,7 +65,8 @@ pub enum Output {
     /// Propose this on the side, without waiting: if it is lost, a new leader only
     /// resends more parts.
     RecordAcked(GroupCommand),
-    /// Propose [`GroupCommand::FinishTransfer`] and feed [`Input::Finish`].
+    /// Propose [`GroupCommand::FinishTransfer`] and feed [`Input::Finish`]; but if
+    /// [`HandOff::still_on`] is false by now, feed [`Input::CalledOff`] instead.
     ProposeFinish,
     /// Send this `done` line to the ECS until it answers `ok`; feed [`Input::DoneTaken`].
     SendDone(Request),
@@ -160,10 +161,16 @@ impl HandOff {
                 };
                 self.send_next(vec![Output::RecordAcked(acked)])
             }
-            (Phase::Sending, Input::CalledOff) => {
-                tracing::warn!(transfer = self.transfer_id, "the transfer was called off");
-                self.phase = Phase::Finishing;
-                vec![Output::ProposeFinish]
+            // The group no longer has this transfer: it was released (the join was
+            // abandoned), or released and replaced by the next join's. FinishTransfer
+            // names no transfer, so proposing it now could mark the next join's transfer
+            // finished before any of its parts was sent; stop instead.
+            (Phase::Sending | Phase::Finishing, Input::CalledOff) => {
+                tracing::warn!(
+                    transfer = self.transfer_id,
+                    "the transfer was called off; no finish, no done"
+                );
+                self.stop(Stop::CalledOff)
             }
             (Phase::Finishing, Input::Finish(FinishOutcome::Recorded)) => self.report(),
             (Phase::Finishing, Input::Finish(FinishOutcome::Refused(why))) => {

@@ -57,6 +57,10 @@ async fn run<N: Network>(node: &Node<N>) {
     // Each part starts at the node that took the last one (the receiver's leader).
     let mut last: Option<String> = None;
     let mut outputs = handoff.step(Input::Start);
+    let current = || {
+        node.group
+            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id))
+    };
     loop {
         let mut next = None;
         for output in outputs {
@@ -71,10 +75,6 @@ async fn run<N: Network>(node: &Node<N>) {
                     continue;
                 }
                 Output::SendPart(request) => {
-                    let current = || {
-                        node.group
-                            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id))
-                    };
                     let link = link.get_or_insert_with(|| node.link());
                     let sent = link
                         .send_to_group(&admins, last.as_deref(), &request, "ecs_put", || {
@@ -91,6 +91,10 @@ async fn run<N: Network>(node: &Node<N>) {
                 }
                 Output::ProposeFinish => {
                     link = None;
+                    if !handoff.still_on(current()) {
+                        next = Some(Input::CalledOff);
+                        continue;
+                    }
                     let outcome = match node.group.propose(GroupCommand::FinishTransfer).await {
                         Ok(Outcome::Ok) => FinishOutcome::Recorded,
                         Ok(other) => FinishOutcome::Refused(format!("{other:?}")),

@@ -40,13 +40,17 @@ enum Fault {
     NewLeader,
     /// The ECS abandons the join: `release_lock` takes the transfer away.
     Release,
+    /// The ECS abandons the join and the next join begins a new transfer here (another
+    /// id, nothing acknowledged) while this run still sends.
+    Replace,
 }
 
-const ALL_FAULTS: [Fault; 4] = [
+const ALL_FAULTS: [Fault; 5] = [
     Fault::LoseRecord,
     Fault::FinishFails,
     Fault::NewLeader,
     Fault::Release,
+    Fault::Replace,
 ];
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,8 @@ struct World {
     last_sent: Option<u32>,
     /// The run was called off: it may send nothing more.
     called_off: bool,
+    /// The transfer the run sends.
+    run_id: u64,
     /// `done`s the ECS took, per transfer id.
     reported: BTreeSet<u64>,
     /// Transfer ids whose finish the log recorded.
@@ -105,6 +111,7 @@ impl World {
             floor: 0,
             last_sent: None,
             called_off: false,
+            run_id: 1,
             reported: BTreeSet::new(),
             finished_ids: BTreeSet::new(),
             history: super::Trail::default(),
@@ -126,6 +133,7 @@ impl World {
         let (t, items) = transfer(&rec);
         let mut machine = HandOff::new(&t, hp("p:1"), items, Vec::new());
         self.floor = rec.acked;
+        self.run_id = rec.id;
         self.last_sent = None;
         self.called_off = false;
         let outputs = machine.step(Input::Start);
@@ -142,6 +150,7 @@ impl World {
             &self.floor,
             &self.last_sent,
             &self.called_off,
+            &self.run_id,
             &self.reported,
             &self.finished_ids,
             &faults_left,
@@ -149,13 +158,13 @@ impl World {
     }
 
     fn our_id(&self) -> u64 {
-        1
+        self.run_id
     }
 
     /// Checks each new output as the machine gives it.
     fn take(&mut self, outputs: Vec<Output>) {
         for o in &outputs {
-            if self.called_off && !matches!(o, Output::Stop(_) | Output::ProposeFinish) {
+            if self.called_off && !matches!(o, Output::Stop(_)) {
                 self.fail(format!("{} after the transfer was called off", describe(o)));
             }
             match o {
@@ -214,7 +223,11 @@ impl World {
             // The task ended: the ECS resends transfer_range until done, which starts
             // another run while the group still has an unreported transfer.
             None => {
-                if self.group.is_some() && !self.reported.contains(&self.our_id()) {
+                if self
+                    .group
+                    .as_ref()
+                    .is_some_and(|g| !self.reported.contains(&g.id))
+                {
                     moves.push(Move::Resume);
                 }
             }
@@ -227,6 +240,7 @@ impl World {
                     Fault::FinishFails => matches!(pending, Some(Output::ProposeFinish)),
                     Fault::NewLeader => true,
                     Fault::Release => self.group.is_some(),
+                    Fault::Replace => self.group.as_ref().is_some_and(|g| g.id == 1),
                 };
                 if possible {
                     moves.push(Move::Fault(f));
@@ -281,15 +295,16 @@ impl World {
                         g.acked = g.acked.max(parts);
                     }
                 }
+                Output::ProposeFinish if !self.still_on() => {
+                    self.called_off = true;
+                    self.feed(Input::CalledOff);
+                }
                 Output::ProposeFinish => {
                     // FinishTransfer names no transfer: it finishes whichever the group has.
                     if let Some(g) = &self.group {
                         let all: BTreeSet<u32> = (0..g.parts).collect();
-                        if self
-                            .received
-                            .get(&g.id)
-                            .is_none_or(|r| !r.is_superset(&all))
-                        {
+                        let held = self.received.get(&g.id).cloned().unwrap_or_default();
+                        if !held.is_superset(&all) {
                             self.fail(format!(
                                 "transfer {} finished before the receiver had every part",
                                 g.id
@@ -331,6 +346,15 @@ impl World {
                 // release_lock drops the range only if the transfer finished and the ring
                 // names the receiver; here it is abandoned, so the range stays.
                 self.group = None;
+            }
+            Move::Fault(Fault::Replace) => {
+                let parts = self.group.as_ref().map_or(0, |g| g.parts);
+                self.group = Some(Recorded {
+                    id: 2,
+                    acked: 0,
+                    finished: false,
+                    parts,
+                });
             }
         }
     }
