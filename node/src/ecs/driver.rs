@@ -61,7 +61,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
                 tokio::select! {
                     outputs = run_step(&ecs, &mut link, effect) => outputs,
                     () = tokio::time::sleep_until(since + deadline) => {
-                        tracing::warn!(join = b.join, ?deadline, "join deadline passed");
+                        tracing::debug!(join = b.join, ?deadline, "join deadline");
                         ecs.step(Input::DeadlinePassed)
                     }
                     () = ecs.abort.notified() => ecs.step(Input::AbortWoken),
