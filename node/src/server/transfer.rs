@@ -62,9 +62,10 @@ async fn run<N: Network>(node: &Node<N>) {
             .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id))
     };
     loop {
+        // The input that answers this batch's one effect (a part, the finish, `done`).
         let mut next = None;
         for output in outputs {
-            next = match output {
+            match output {
                 Output::RecordAcked(command) => {
                     let group = node.group.clone();
                     tokio::task::spawn_local(async move {
@@ -72,7 +73,6 @@ async fn run<N: Network>(node: &Node<N>) {
                             tracing::debug!(error = %e, "could not record the acknowledged part");
                         }
                     });
-                    continue;
                 }
                 Output::SendPart(request) => {
                     let link = link.get_or_insert_with(|| node.link());
@@ -81,37 +81,41 @@ async fn run<N: Network>(node: &Node<N>) {
                             handoff.still_on(current())
                         })
                         .await;
-                    match sent {
+                    next = Some(match sent {
                         Some(took) => {
                             last = Some(took);
-                            Some(Input::PartTaken)
+                            Input::PartTaken
                         }
-                        None => Some(Input::CalledOff),
-                    }
+                        None => Input::CalledOff,
+                    });
                 }
                 Output::ProposeFinish => {
                     link = None;
-                    if !handoff.still_on(current()) {
-                        next = Some(Input::CalledOff);
-                        continue;
-                    }
-                    let outcome = match node.group.propose(GroupCommand::FinishTransfer).await {
-                        Ok(Outcome::Ok) => FinishOutcome::Recorded,
-                        Ok(other) => FinishOutcome::Refused(format!("{other:?}")),
-                        Err(e) => FinishOutcome::Failed(e.to_string()),
-                    };
-                    Some(Input::Finish(outcome))
+                    next = Some(if handoff.still_on(current()) {
+                        Input::Finish(finish(node).await)
+                    } else {
+                        Input::CalledOff
+                    });
                 }
                 Output::SendDone(request) => {
                     node.link()
                         .send_until_ok(&node.config.ecs, &request, "done")
                         .await;
-                    Some(Input::DoneTaken)
+                    next = Some(Input::DoneTaken);
                 }
                 Output::Stop(_) => return,
-            };
+            }
         }
         let Some(input) = next else { return };
         outputs = handoff.step(input);
+    }
+}
+
+/// Proposes that every part of the transfer was acknowledged, and says what came of it.
+async fn finish<N: Network>(node: &Node<N>) -> FinishOutcome {
+    match node.group.propose(GroupCommand::FinishTransfer).await {
+        Ok(Outcome::Ok) => FinishOutcome::Recorded,
+        Ok(other) => FinishOutcome::Refused(format!("{other:?}")),
+        Err(e) => FinishOutcome::Failed(e.to_string()),
     }
 }
