@@ -1,7 +1,8 @@
 //! The hand-off sender explored exhaustively: for transfers of 0 to 3 parts, resumed
 //! from every recorded acknowledgement, every interleaving of the machine's progress with
 //! up to `FAULTS` faults (an acknowledgement record lost, the finish failing, a new leader
-//! taking over mid-way, the ECS releasing the lock) at every point. The group's log and
+//! taking over mid-way, the ECS releasing the lock, the next join replacing the transfer)
+//! at every point. The group's log and
 //! the receiver are modelled, and the invariants checked at every output.
 
 use std::collections::{BTreeMap, BTreeSet};
