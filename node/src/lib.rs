@@ -7,6 +7,8 @@
 //! - [`codec`]: the private binary format of what the node stores.
 //! - [`group`]: a replica group's state and the one place it changes.
 //! - [`raft`]: the sans-I/O Raft consensus core of a replica group.
+//! - [`join`]: the join protocol's sans-I/O machines: the ECS's side and the hand-off
+//!   sender.
 //! - [`lines`]: text-line connections for the ECS protocol.
 //! - [`client`]: the client library: routing, redirects, retries with backoff, sessions.
 #![warn(missing_docs)]
@@ -18,6 +20,7 @@ pub mod codec;
 pub mod ecs;
 pub mod group;
 pub mod io;
+pub mod join;
 pub mod lines;
 pub mod raft;
 pub mod ring;

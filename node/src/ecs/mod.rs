@@ -2,11 +2,15 @@
 //! time with the join protocol of `ecs-protocol.md`.
 //!
 //! - [`state`]: what the ECS knows and its stored form.
-//! - `service`: the admin port, where groups `register` and report `done`.
-//! - `driver`: the task that walks each join through its steps.
+//! - `service`: the admin port, where groups `register` and report `done`: feeds them to
+//!   the join machine and answers what it says.
+//! - `driver`: the task that carries out the join machine's steps (sends, waits, the
+//!   deadline) and feeds back what happened.
 //!
-//! The state is persisted after every step, so an ECS that restarts mid-join resumes at
-//! the step it was on; every step is idempotent at the node that receives it.
+//! Every decision of a join is the sans-I/O [`crate::join::Coordinator`]'s; this module
+//! only does its I/O. The state is persisted after every step, so an ECS that restarts
+//! mid-join resumes at the step it was on; every step is idempotent at the node that
+//! receives it.
 
 mod driver;
 mod service;
@@ -22,6 +26,8 @@ use tokio::sync::Notify;
 
 use crate::admin_link::{AdminLink, LinkTiming};
 use crate::io::{Disk, Listener, Network};
+use crate::join::coordinator::{Input, Output};
+use crate::join::Coordinator;
 use state::{EcsState, StateFileError};
 
 /// Everything the ECS needs to know at start.
@@ -93,21 +99,28 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     pub(crate) config: EcsConfig,
     pub(crate) net: N,
     disk: D,
-    pub(crate) state: RefCell<EcsState>,
+    /// The join machine, which owns the state.
+    machine: RefCell<Coordinator>,
     /// Wakes the driver: a group registered, or `done` arrived.
     pub(crate) wake: Notify,
     /// An operator asked to abandon the join in progress (`abort_join`).
     pub(crate) abort: Notify,
-    /// The number of the join the operator asked to abandon, so a request that arrives
-    /// as one join ends cannot abandon the next.
-    pub(crate) abort_requested: std::cell::Cell<Option<u64>>,
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
-    /// Writes the state durably. A failure here is fatal: the ECS must not act on a step
-    /// it could not record.
+    /// Feeds the join machine one input.
+    pub(crate) fn step(&self, input: Input) -> Vec<Output> {
+        self.machine.borrow_mut().step(input)
+    }
+
+    /// Whether the join in progress still waits for its predecessor's `done`.
+    pub(crate) fn transfer_pending(&self) -> bool {
+        self.machine.borrow().transfer_pending()
+    }
+
+    /// Writes the state durably.
     pub(crate) fn persist(&self) -> Result<(), std::io::Error> {
-        let text = self.state.borrow().to_text();
+        let text = self.machine.borrow().state().to_text();
         self.disk
             .replace(&self.config.state_path(), text.as_bytes())
     }
@@ -150,10 +163,9 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
         config,
         net,
         disk,
-        state: RefCell::new(state),
+        machine: RefCell::new(Coordinator::new(state)),
         wake: Notify::new(),
         abort: Notify::new(),
-        abort_requested: std::cell::Cell::new(None),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
     let accept = async {

@@ -1,0 +1,141 @@
+//! What each step of a join sends, in order, and what follows once every line of it was
+//! answered `ok`: the seed's order of steps lives here and nowhere else.
+
+use std::collections::VecDeque;
+
+use protocol::ecs::{HostPort, Request};
+
+use super::step::{Join, JoinStep};
+use crate::ecs::state::EcsState;
+
+/// One line the ECS sends to a group until one of its nodes answers `ok`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Line {
+    /// The group's ring address.
+    pub to: HostPort,
+    /// The request.
+    pub request: Request,
+}
+
+/// What comes after a step's lines were all answered `ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Then {
+    /// Wait for the predecessor's `done` (resending `transfer_range` at every timeout).
+    AwaitDone,
+    /// Move the join on.
+    Advance(Next),
+}
+
+/// Where a join goes after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// To this step.
+    Step(JoinStep),
+    /// The newcomer is on the ring and the predecessor unlocked: the join is over.
+    Finished,
+    /// The predecessor is unlocked and keeps its range; the newcomer is not on the ring.
+    Abandoned,
+}
+
+/// The lines of one step and what follows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Plan {
+    /// In the order they go out, each after the one before it was answered `ok`.
+    pub lines: VecDeque<Line>,
+    /// What comes after the last.
+    pub then: Then,
+}
+
+impl Plan {
+    fn new(lines: impl IntoIterator<Item = Line>, then: Then) -> Plan {
+        Plan {
+            lines: lines.into_iter().collect(),
+            then,
+        }
+    }
+}
+
+/// The plan of `join`'s current step; `id` is the join's number, which every control
+/// line of it carries so that a delayed or resent line cannot act on a later join. For the
+/// broadcast, `state` must already name the newcomer as a member.
+pub(super) fn plan(join: &Join, id: u64, state: &EcsState) -> Plan {
+    let newcomer = &join.newcomer.ring;
+    let pred = join.predecessor.as_ref();
+    let line = |to: &HostPort, request: Request| Line {
+        to: to.clone(),
+        request,
+    };
+    let tagged = |to: &HostPort, request: Request| line(to, request.for_join(id));
+    match (join.step, pred) {
+        (JoinStep::TellNewcomerNext, _) => Plan::new(
+            [tagged(newcomer, Request::NextAddr(join.successor.clone()))],
+            Then::Advance(Next::Step(if pred.is_some() {
+                JoinStep::LockPredecessor
+            } else {
+                // The first group has nothing to receive.
+                JoinStep::Broadcast
+            })),
+        ),
+        (JoinStep::LockPredecessor, Some(p)) => Plan::new(
+            [tagged(p, Request::WriteLock)],
+            Then::Advance(Next::Step(JoinStep::TellPredecessorNext)),
+        ),
+        (JoinStep::TellPredecessorNext, Some(p)) => Plan::new(
+            [tagged(p, Request::NextAddr(newcomer.clone()))],
+            Then::Advance(Next::Step(JoinStep::Transfer)),
+        ),
+        // Extension: `group_members` names the newcomer's nodes, so the predecessor can
+        // reach its leader even when the node at its ring address is down.
+        (JoinStep::Transfer, Some(p)) => Plan::new(
+            [
+                line(p, Request::GroupMembers(join.newcomer.clone())),
+                transfer_range(p, join, id),
+            ],
+            Then::AwaitDone,
+        ),
+        (JoinStep::Broadcast, _) => {
+            let view = state.view();
+            let announce = state
+                .members
+                .iter()
+                .map(|m| line(m, Request::BroadcastNode(newcomer.clone())));
+            let views = state
+                .members
+                .iter()
+                .map(|m| line(m, Request::ClusterView(view.clone())));
+            let lines: Vec<Line> = announce.chain(views).collect();
+            Plan::new(
+                lines,
+                Then::Advance(if pred.is_some() {
+                    Next::Step(JoinStep::Release)
+                } else {
+                    Next::Finished
+                }),
+            )
+        }
+        (JoinStep::Release, Some(p)) => Plan::new(
+            [tagged(p, Request::ReleaseLock)],
+            Then::Advance(Next::Finished),
+        ),
+        // The predecessor keeps its range: its transfer never counted as finished on a
+        // ring that names the newcomer. Unlocking is safe whatever step the join had
+        // reached (an unlocked group answers ok).
+        (JoinStep::Abort, p) => Plan::new(
+            p.map(|p| tagged(p, Request::ReleaseLock)),
+            Then::Advance(Next::Abandoned),
+        ),
+        (step, None) => {
+            tracing::error!(%step, "step needs a predecessor but the join has none; skipping to broadcast");
+            Plan::new([], Then::Advance(Next::Step(JoinStep::Broadcast)))
+        }
+    }
+}
+
+/// `transfer_range <successor>` to the predecessor, resent until its `done` arrives: the
+/// predecessor restarts a hand-off it lost in a crash, and answers `ok` to one running.
+pub(super) fn transfer_range(predecessor: &HostPort, join: &Join, id: u64) -> Line {
+    Line {
+        to: predecessor.clone(),
+        request: Request::TransferRange(join.successor.clone()).for_join(id),
+    }
+}

@@ -1,0 +1,238 @@
+//! The sending side of a range hand-off as a sans-I/O state machine: [`HandOff::step`]
+//! decides which parts remain to send, when to record the transfer finished, when to tell
+//! the ECS `done`, and when to stop. Its host (`server::transfer`) sends the parts, makes
+//! the group's proposals and feeds back what happened.
+//!
+//! One machine serves one run of the hand-off task at the group's leader: a new leader
+//! (or the same one after a restart) builds a new machine from the transfer as the log
+//! recorded it, and resumes after the parts already acknowledged.
+
+use std::collections::VecDeque;
+
+use protocol::ecs::{HostPort, Item, PutPart, Request, SessionEntry};
+
+use super::parts::split;
+use crate::group::{GroupCommand, Transfer};
+
+/// An event the machine reacts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Begin (once, first).
+    Start,
+    /// The receiving group answered `ok` to the part of the last [`Output::SendPart`]:
+    /// it is durable there.
+    PartTaken,
+    /// Before an attempt to send a part, or before proposing the finish,
+    /// [`HandOff::still_on`] said the group no longer has this transfer.
+    CalledOff,
+    /// What became of [`Output::ProposeFinish`].
+    Finish(FinishOutcome),
+    /// The ECS answered `ok` to [`Output::SendDone`].
+    DoneTaken,
+}
+
+/// What became of the proposal to record the transfer finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishOutcome {
+    /// Committed and applied with outcome `ok`.
+    Recorded,
+    /// Applied, but the group refused it (it has no transfer any more): why.
+    Refused(String),
+    /// Not applied (no longer leader, storage failure): why.
+    Failed(String),
+}
+
+/// Why the hand-off task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The ECS took `done`.
+    Reported,
+    /// The group no longer has the transfer (released or replaced) while parts went out.
+    CalledOff,
+    /// The group refused to record the transfer finished.
+    Ended,
+    /// The finish could not be recorded here; a later leader resumes.
+    FinishFailed,
+}
+
+/// Something for the host to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this `ecs_put` line to the receiving group until one of its nodes answers
+    /// `ok` or [`HandOff::still_on`] turns false before an attempt; feed
+    /// [`Input::PartTaken`] or [`Input::CalledOff`].
+    SendPart(Request),
+    /// Propose this on the side, without waiting: if it is lost, a new leader only
+    /// resends more parts.
+    RecordAcked(GroupCommand),
+    /// Propose [`GroupCommand::FinishTransfer`] and feed [`Input::Finish`]; but if
+    /// [`HandOff::still_on`] is false by now, feed [`Input::CalledOff`] instead.
+    ProposeFinish,
+    /// Send this `done` line to the ECS until it answers `ok`; feed [`Input::DoneTaken`].
+    SendDone(Request),
+    /// The task is over.
+    Stop(Stop),
+}
+
+/// Where the hand-off is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not started.
+    Idle,
+    /// The first of `remaining` is out.
+    Sending,
+    /// `FinishTransfer` is proposed.
+    Finishing,
+    /// `done` is out.
+    Reporting,
+    /// Stopped.
+    Over,
+}
+
+/// One run of a hand-off at the sending group's leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOff {
+    transfer_id: u64,
+    join: Option<u64>,
+    /// The sending group's ring address, named in `done`.
+    from: HostPort,
+    /// The log says the receiver has every part and the transfer is finished.
+    finished: bool,
+    /// Parts not yet acknowledged in this run, in order.
+    remaining: VecDeque<PutPart>,
+    phase: Phase,
+}
+
+impl HandOff {
+    /// A run for `transfer` as the log recorded it, sending `items` and `sessions` (the
+    /// range's, unchanged while the group is write-locked). `from` is the sending group's
+    /// ring address.
+    pub fn new(
+        transfer: &Transfer,
+        from: HostPort,
+        items: Vec<Item>,
+        sessions: Vec<SessionEntry>,
+    ) -> HandOff {
+        let remaining = if transfer.finished {
+            VecDeque::new()
+        } else {
+            // The part size recorded with the transfer, so every run cuts the same parts.
+            let parts = split(transfer.transfer_id, items, sessions, transfer.part_size);
+            let total_items: usize = parts.iter().map(|p| p.items.len()).sum();
+            tracing::info!(
+                transfer = transfer.transfer_id,
+                to = %transfer.target,
+                parts = parts.len(),
+                items = total_items,
+                "handing off range"
+            );
+            // Parts a leader before this one saw acknowledged are durable at the receiver.
+            parts.into_iter().skip(transfer.acked as usize).collect()
+        };
+        HandOff {
+            transfer_id: transfer.transfer_id,
+            join: transfer.join,
+            from,
+            finished: transfer.finished,
+            remaining,
+            phase: Phase::Idle,
+        }
+    }
+
+    /// Whether to go on sending, given the id of the transfer the group has now: the join
+    /// may be abandoned (the ECS released the lock) or replaced while parts go out.
+    pub fn still_on(&self, current: Option<u64>) -> bool {
+        self.is_current(current)
+    }
+
+    /// The transfer this hand-off sends (its `FinishTransfer` names it).
+    pub fn transfer_id(&self) -> u64 {
+        self.transfer_id
+    }
+
+    fn is_current(&self, current: Option<u64>) -> bool {
+        current == Some(self.transfer_id)
+    }
+
+    /// Takes one input; returns what to carry out, in order. An input the machine did not
+    /// ask for returns nothing.
+    pub fn step(&mut self, input: Input) -> Vec<Output> {
+        match (self.phase, input) {
+            (Phase::Idle, Input::Start) if self.finished => self.report(),
+            (Phase::Idle, Input::Start) => self.send_next(Vec::new()),
+            (Phase::Sending, Input::PartTaken) => {
+                let Some(part) = self.remaining.pop_front() else {
+                    return Vec::new();
+                };
+                let acked = GroupCommand::PartsAcked {
+                    transfer_id: self.transfer_id,
+                    parts: part.part + 1,
+                };
+                self.send_next(vec![Output::RecordAcked(acked)])
+            }
+            // The group no longer has this transfer: it was released (the join was
+            // abandoned), or released and replaced by the next join's. FinishTransfer
+            // names no transfer, so proposing it now could mark the next join's transfer
+            // finished before any of its parts was sent; stop instead.
+            (Phase::Sending | Phase::Finishing, Input::CalledOff) => {
+                tracing::warn!(
+                    transfer = self.transfer_id,
+                    "the transfer was called off; no finish, no done"
+                );
+                self.stop(Stop::CalledOff)
+            }
+            (Phase::Finishing, Input::Finish(FinishOutcome::Recorded)) => self.report(),
+            (Phase::Finishing, Input::Finish(FinishOutcome::Refused(why))) => {
+                // The group no longer has this transfer (the join was released while the
+                // parts went out): telling the ECS `done` would finish a join whose range
+                // was not sent.
+                tracing::warn!(outcome = %why, "the transfer ended before it finished; no done");
+                self.stop(Stop::Ended)
+            }
+            (Phase::Finishing, Input::Finish(FinishOutcome::Failed(why))) => {
+                tracing::error!(error = %why, "could not record the finished transfer");
+                self.stop(Stop::FinishFailed)
+            }
+            (Phase::Reporting, Input::DoneTaken) => {
+                tracing::info!(transfer = self.transfer_id, "hand-off reported done");
+                self.stop(Stop::Reported)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sends the next remaining part, or proposes the finish once none remains.
+    fn send_next(&mut self, mut out: Vec<Output>) -> Vec<Output> {
+        match self.remaining.front() {
+            Some(part) => {
+                self.phase = Phase::Sending;
+                out.push(Output::SendPart(self.tagged(Request::EcsPut(part.clone()))));
+            }
+            None => {
+                self.phase = Phase::Finishing;
+                out.push(Output::ProposeFinish);
+            }
+        }
+        out
+    }
+
+    fn report(&mut self) -> Vec<Output> {
+        self.phase = Phase::Reporting;
+        vec![Output::SendDone(
+            self.tagged(Request::Done(Some(self.from.clone()))),
+        )]
+    }
+
+    fn stop(&mut self, why: Stop) -> Vec<Output> {
+        self.phase = Phase::Over;
+        vec![Output::Stop(why)]
+    }
+
+    /// `request` tagged with the transfer's join, if it has a number.
+    fn tagged(&self, request: Request) -> Request {
+        match self.join {
+            Some(join) => request.for_join(join),
+            None => request,
+        }
+    }
+}

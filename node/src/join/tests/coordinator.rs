@@ -1,0 +1,677 @@
+//! The ECS's join machine explored exhaustively: from a few starting states, every
+//! interleaving of the driver's progress with up to `faults` faults (a timeout, the
+//! deadline, an operator's abort, a `done` that is stale, duplicated, early, of a join
+//! not begun or from the wrong group, an ECS restart) at every point, each path run on
+//! to quiescence with no more faults. Every output is checked against the protocol's
+//! invariants as it is produced, and liveness at the end of every path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use protocol::ecs::{HostPort, Member, NodeEntry, Register, Reply, Request};
+
+use crate::ecs::state::EcsState;
+use crate::join::coordinator::{Closed, Coordinator, Input, Output};
+use crate::join::JoinStep;
+
+/// The kinds of control line of one join, in the seed's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    TellNewcomerNext,
+    Lock,
+    TellPredecessorNext,
+    Members,
+    TransferRange,
+    Announce,
+    View,
+    Release,
+}
+
+/// What the driver is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Effect {
+    Send(HostPort, Request),
+    AwaitDone,
+    Idle,
+}
+
+/// A fault or race the explorer may inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    TimedOut,
+    Deadline,
+    OperatorAbort,
+    /// `done` of the current join again (its sender missed the `ok`).
+    DuplicateDone,
+    /// `done` of an older join, resent.
+    StaleDone,
+    /// `done` naming a join not begun.
+    FutureDone,
+    /// `done` of the current join from a group that is not its predecessor.
+    WrongSender,
+    /// An untagged `done` (an old sender).
+    UntaggedDone,
+    Restart,
+    /// The newcomer registers again during its own join (a member restarted, or it asks
+    /// again after `register_every`): queued for another try should this one be
+    /// abandoned.
+    Reregister,
+}
+
+const FAULTS: [Fault; 10] = [
+    Fault::TimedOut,
+    Fault::Deadline,
+    Fault::OperatorAbort,
+    Fault::DuplicateDone,
+    Fault::StaleDone,
+    Fault::FutureDone,
+    Fault::WrongSender,
+    Fault::UntaggedDone,
+    Fault::Restart,
+    Fault::Reregister,
+];
+
+/// The machine, its stored state, the driver and what the groups saw.
+#[derive(Debug, Clone)]
+struct World {
+    machine: Coordinator,
+    /// The state file: the text written at the last `Persist`.
+    disk: String,
+    effect: Effect,
+    /// The step begun last: its join, step and whether it is abandonable.
+    begun: Option<(u64, JoinStep, bool)>,
+    /// `abort.notify_one()` with no waiter leaves a permit (lost in a restart).
+    abort_permit: bool,
+    /// Per join: the kinds of line answered `ok` (in any life of the ECS).
+    acked: BTreeMap<u64, BTreeSet<Kind>>,
+    /// Per join: its predecessor and newcomer, as it began.
+    preds: BTreeMap<u64, Option<HostPort>>,
+    newcomers: BTreeMap<u64, HostPort>,
+    /// Joins whose `done` moved them to the broadcast.
+    done_accepted: BTreeSet<u64>,
+    /// Joins whose newcomer was named to some group (`broadcast_node`, `cluster_view`).
+    announced: BTreeSet<u64>,
+    closed: BTreeMap<u64, Closed>,
+    /// Joins whose newcomer registered again while they ran.
+    reregistered: BTreeSet<u64>,
+    /// Lines sent in this path, for failure messages.
+    history: super::Trail<Move>,
+}
+
+fn hp(s: &str) -> HostPort {
+    s.parse().unwrap()
+}
+
+fn reg(ring: &str) -> Register {
+    Register {
+        ring: hp(ring),
+        members: vec![Member {
+            admin: hp(ring),
+            client: hp(&ring.replace(":1", ":2")),
+        }],
+    }
+}
+
+fn node(id: u32, ring: &str) -> NodeEntry {
+    NodeEntry {
+        id,
+        ring: hp(ring),
+        admin: hp(ring),
+        client: hp(&ring.replace(":1", ":2")),
+    }
+}
+
+/// The starting states: the first group; a second group with one member on the ring;
+/// two groups queued behind a finished join, so `done`s of the first reach the second.
+fn starts() -> Vec<(&'static str, EcsState, usize)> {
+    let mut first = EcsState::default();
+    first.queue.push_back(reg("a:1"));
+    let mut second = EcsState {
+        nodes: vec![node(0, "a:1")],
+        members: vec![hp("a:1")],
+        version: 1,
+        joins: 1,
+        ..EcsState::default()
+    };
+    second.queue.push_back(reg("b:1"));
+    let mut two = second.clone();
+    two.queue.push_back(reg("c:1"));
+    vec![
+        ("first group", first, 6),
+        ("second group", second, 6),
+        ("two queued", two, 5),
+    ]
+}
+
+impl World {
+    fn new(state: EcsState) -> World {
+        let mut w = World {
+            disk: state.to_text(),
+            machine: Coordinator::new(state),
+            effect: Effect::Idle,
+            begun: None,
+            abort_permit: false,
+            acked: BTreeMap::new(),
+            preds: BTreeMap::new(),
+            newcomers: BTreeMap::new(),
+            done_accepted: BTreeSet::new(),
+            announced: BTreeSet::new(),
+            closed: BTreeMap::new(),
+            reregistered: BTreeSet::new(),
+            history: super::Trail::default(),
+        };
+        w.drive(Input::Poll);
+        w
+    }
+
+    /// Everything but the trail, which does not change what follows.
+    fn key(&self, faults_left: usize) -> u64 {
+        super::fingerprint(&[
+            &self.machine,
+            &self.disk,
+            &self.effect,
+            &self.begun,
+            &self.abort_permit,
+            &self.acked,
+            &self.preds,
+            &self.newcomers,
+            &self.done_accepted,
+            &self.announced,
+            &self.closed,
+            &self.reregistered,
+            &faults_left,
+        ])
+    }
+
+    fn current(&self) -> u64 {
+        self.machine.state().joins
+    }
+
+    fn fail(&self, what: String) -> ! {
+        panic!("{what}\npath:\n  {}", self.history.join("\n  "))
+    }
+
+    /// Feeds a driver input and takes the one effect that must end its outputs.
+    fn drive(&mut self, input: Input) {
+        let outputs = self.machine.step(input);
+        let effects = outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Send { .. } | Output::AwaitDone | Output::Idle))
+            .count();
+        if effects != 1 || !is_effect(outputs.last()) {
+            self.fail(format!(
+                "a driver input must end in one effect: {outputs:?}"
+            ));
+        }
+        for output in outputs {
+            self.take(output);
+        }
+    }
+
+    /// Feeds an admin-port request and returns its reply.
+    fn request(&mut self, input: Input) -> Reply {
+        let outputs = self.machine.step(input);
+        let mut reply = None;
+        for output in outputs {
+            match output {
+                Output::Reply(r) => reply = Some(r),
+                Output::Persist(_) | Output::Wake | Output::SignalAbort => self.take(output),
+                other => self.fail(format!("a request produced a driver output {other:?}")),
+            }
+        }
+        reply.unwrap_or_else(|| self.fail("a request without a reply".into()))
+    }
+
+    fn take(&mut self, output: Output) {
+        match output {
+            Output::Persist(_) => {
+                let text = self.machine.state().to_text();
+                let back = EcsState::from_text(&text).unwrap();
+                if &back != self.machine.state() {
+                    self.fail(format!("the state does not survive its file: {text}"));
+                }
+                self.disk = text;
+            }
+            Output::Begin {
+                join,
+                step,
+                abandonable,
+            } => {
+                if join != self.current() {
+                    self.fail(format!(
+                        "began join {join} while {} is current",
+                        self.current()
+                    ));
+                }
+                let j = self.machine.state().join.clone().unwrap();
+                self.preds.entry(join).or_insert(j.predecessor.clone());
+                self.newcomers
+                    .entry(join)
+                    .or_insert(j.newcomer.ring.clone());
+                self.begun = Some((join, step, abandonable));
+            }
+            Output::Send { to, request, .. } => {
+                self.check_send(&to, &request);
+                self.effect = Effect::Send(to, request);
+            }
+            Output::AwaitDone => self.effect = Effect::AwaitDone,
+            Output::Idle => self.effect = Effect::Idle,
+            Output::Closed { join, how, .. } => {
+                if how == Closed::Abandoned && self.announced.contains(&join) {
+                    self.fail(format!(
+                        "join {join} abandoned after its newcomer was announced"
+                    ));
+                }
+                if self.closed.insert(join, how).is_some() {
+                    self.fail(format!("join {join} closed twice"));
+                }
+            }
+            Output::Wake => {}
+            Output::SignalAbort => self.abort_permit = true,
+            Output::Reply(_) => {}
+        }
+    }
+
+    fn kind(&self, to: &HostPort, request: &Request) -> Kind {
+        let j = self.current();
+        let pred = self.preds.get(&j).cloned().flatten();
+        match request.untagged().1 {
+            Request::NextAddr(_) if Some(to) == pred.as_ref() => Kind::TellPredecessorNext,
+            Request::NextAddr(_) => Kind::TellNewcomerNext,
+            Request::WriteLock => Kind::Lock,
+            Request::GroupMembers(_) => Kind::Members,
+            Request::TransferRange(_) => Kind::TransferRange,
+            Request::BroadcastNode(_) => Kind::Announce,
+            Request::ClusterView(_) => Kind::View,
+            Request::ReleaseLock => Kind::Release,
+            other => self.fail(format!("the ECS sent a group {other:?}")),
+        }
+    }
+
+    /// The seed's order, checked as each line goes out.
+    fn check_send(&mut self, to: &HostPort, request: &Request) {
+        let j = self.current();
+        if let (Some(tag), _) = request.untagged() {
+            if tag != j {
+                self.fail(format!("a line of join {tag} during join {j}"));
+            }
+        }
+        let kind = self.kind(to, request);
+        let acked = self.acked.get(&j).cloned().unwrap_or_default();
+        let pred = self.preds.get(&j).cloned().flatten();
+        let aborting = matches!(self.begun, Some((_, JoinStep::Abort, _)));
+        if kind == Kind::Release && aborting {
+            // An abandonment unlocks whatever the join reached; the range stays, since
+            // the ring never named the newcomer.
+            if self.announced.contains(&j) {
+                self.fail(format!("join {j} abandoned after announcing its newcomer"));
+            }
+            return;
+        }
+        let needed: &[Kind] = match (kind, pred.is_some()) {
+            (Kind::TellNewcomerNext, _) => &[],
+            (Kind::Lock, _) => &[Kind::TellNewcomerNext],
+            (Kind::TellPredecessorNext, _) => &[Kind::TellNewcomerNext, Kind::Lock],
+            (Kind::Members | Kind::TransferRange, _) => &[
+                Kind::TellNewcomerNext,
+                Kind::Lock,
+                Kind::TellPredecessorNext,
+            ],
+            (Kind::Announce | Kind::View, true) => &[
+                Kind::TellNewcomerNext,
+                Kind::Lock,
+                Kind::TellPredecessorNext,
+                Kind::Members,
+                Kind::TransferRange,
+            ],
+            (Kind::Announce | Kind::View, false) => &[Kind::TellNewcomerNext],
+            (Kind::Release, _) => &[
+                Kind::TellNewcomerNext,
+                Kind::Lock,
+                Kind::TellPredecessorNext,
+                Kind::Members,
+                Kind::TransferRange,
+                Kind::Announce,
+                Kind::View,
+            ],
+        };
+        if let Some(missing) = needed.iter().find(|k| !acked.contains(k)) {
+            self.fail(format!(
+                "join {j}: {kind:?} before {missing:?} was answered ok"
+            ));
+        }
+        if kind == Kind::View && !acked.contains(&Kind::Announce) {
+            self.fail(format!("join {j}: cluster_view before broadcast_node"));
+        }
+        let after_done = pred.is_none() || self.done_accepted.contains(&j);
+        if matches!(kind, Kind::Announce | Kind::View | Kind::Release) && !after_done {
+            self.fail(format!("join {j}: {kind:?} before its done was accepted"));
+        }
+        if matches!(kind, Kind::Announce | Kind::View) {
+            self.announced.insert(j);
+        }
+    }
+
+    /// The moves available: progress of the driver and the groups, and the faults.
+    fn moves(&self, faults_left: usize) -> Vec<Move> {
+        let mut moves = Vec::new();
+        let abandonable = matches!(self.begun, Some((_, _, true)));
+        match &self.effect {
+            Effect::Send(..) => moves.push(Move::Ack),
+            Effect::AwaitDone if self.machine.transfer_pending() => moves.push(Move::Done),
+            Effect::AwaitDone => moves.push(Move::DoneSeen),
+            Effect::Idle => {}
+        }
+        let busy = self.effect != Effect::Idle;
+        if self.abort_permit && abandonable && busy {
+            moves.push(Move::AbortWoken);
+        }
+        if faults_left == 0 {
+            return moves;
+        }
+        let j = self.current();
+        for fault in FAULTS {
+            let possible = match fault {
+                Fault::TimedOut => {
+                    self.effect == Effect::AwaitDone && self.machine.transfer_pending()
+                }
+                Fault::Deadline => abandonable && busy,
+                Fault::OperatorAbort => self.machine.state().join.is_some(),
+                Fault::DuplicateDone | Fault::WrongSender | Fault::UntaggedDone => {
+                    self.transfer_asked(j)
+                }
+                Fault::StaleDone => j > 1 && self.transfer_asked(j - 1),
+                Fault::FutureDone => true,
+                Fault::Restart => true,
+                Fault::Reregister => self.machine.state().join.is_some(),
+            };
+            if possible {
+                moves.push(Move::Fault(fault));
+            }
+        }
+        moves
+    }
+
+    /// Whether join `j`'s predecessor was asked to transfer (so it may send `done`).
+    fn transfer_asked(&self, j: u64) -> bool {
+        self.acked
+            .get(&j)
+            .is_some_and(|k| k.contains(&Kind::TransferRange))
+    }
+
+    fn done_of(&mut self, j: u64, from: Option<HostPort>, tag: Option<u64>) -> Reply {
+        let before = self.machine.clone();
+        let step = self.machine.state().join.as_ref().map(|x| x.step);
+        let reply = self.request(Input::Done { from, join: tag });
+        let moved = self.machine != before;
+        let current =
+            tag.is_none_or(|t| t == self.current()) && self.machine.state().join.is_some();
+        if moved {
+            if !current || step != Some(JoinStep::Transfer) {
+                self.fail(format!(
+                    "a done ({tag:?}) of join {j} moved join {}",
+                    self.current()
+                ));
+            }
+            self.done_accepted.insert(j);
+        }
+        reply
+    }
+
+    fn play(&mut self, m: Move) {
+        let j = self.current();
+        let pred = self.preds.get(&j).cloned().flatten();
+        match m {
+            Move::Ack => {
+                let Effect::Send(to, request) = self.effect.clone() else {
+                    unreachable!()
+                };
+                let kind = self.kind(&to, &request);
+                self.acked.entry(j).or_default().insert(kind);
+                self.drive(Input::Acked);
+            }
+            Move::Done => {
+                let reply = self.done_of(j, pred, Some(j));
+                if reply != Reply::Ok {
+                    self.fail(format!(
+                        "the done of the current join was refused: {reply:?}"
+                    ));
+                }
+            }
+            Move::DoneSeen => self.drive(Input::DoneSeen),
+            Move::AbortWoken => {
+                self.abort_permit = false;
+                self.drive(Input::AbortWoken);
+            }
+            Move::Fault(fault) => self.fault(fault, j, pred),
+        }
+    }
+
+    fn fault(&mut self, fault: Fault, j: u64, pred: Option<HostPort>) {
+        match fault {
+            Fault::TimedOut => self.drive(Input::TimedOut),
+            Fault::Deadline => self.drive(Input::DeadlinePassed),
+            Fault::OperatorAbort => {
+                let _ = self.request(Input::AbortJoin);
+            }
+            Fault::DuplicateDone => {
+                let _ = self.done_of(j, pred, Some(j));
+            }
+            Fault::UntaggedDone => {
+                let _ = self.done_of(j, pred, None);
+            }
+            Fault::WrongSender => {
+                let before = self.machine.clone();
+                let reply = self.request(Input::Done {
+                    from: Some(hp("z:1")),
+                    join: Some(j),
+                });
+                let in_progress = self.machine.state().join.is_some();
+                let taken = self.machine != before || (in_progress && reply == Reply::Ok);
+                if pred.is_some() && taken {
+                    self.fail(format!("a done from the wrong group was taken: {reply:?}"));
+                }
+            }
+            Fault::StaleDone => self.stale_done(j - 1),
+            Fault::FutureDone => {
+                let before = self.machine.clone();
+                let reply = self.request(Input::Done {
+                    from: pred,
+                    join: Some(j + 1),
+                });
+                if !matches!(reply, Reply::Error(_)) || self.machine != before {
+                    self.fail("a done of a join not begun was taken".into());
+                }
+            }
+            Fault::Reregister => {
+                let Some(join) = self.machine.state().join.clone() else {
+                    return;
+                };
+                self.reregistered.insert(j);
+                let reply = self.request(Input::Register(join.newcomer));
+                if reply != Reply::Ok {
+                    self.fail(format!("a newcomer registering again got {reply:?}"));
+                }
+            }
+            Fault::Restart => {
+                let state = EcsState::from_text(&self.disk).unwrap();
+                self.machine = Coordinator::new(state);
+                self.begun = None;
+                self.abort_permit = false;
+                self.drive(Input::Poll);
+            }
+        }
+    }
+
+    /// A `done` of an older join is answered `ok` and changes nothing.
+    fn stale_done(&mut self, old: u64) {
+        let before = self.machine.clone();
+        let from = self.preds.get(&old).cloned().flatten();
+        let reply = self.request(Input::Done {
+            from,
+            join: Some(old),
+        });
+        if reply != Reply::Ok || self.machine != before {
+            self.fail(format!(
+                "a done of older join {old} was not a no-op: {reply:?}"
+            ));
+        }
+    }
+
+    /// Whether a join after `j` with `j`'s newcomer finished.
+    fn readmitted(&self, j: u64) -> bool {
+        let newcomer = &self.newcomers[&j];
+        self.closed
+            .iter()
+            .any(|(&k, &how)| k > j && how == Closed::Finished && &self.newcomers[&k] == newcomer)
+    }
+
+    /// Whether a join after `j` began with `j`'s newcomer.
+    fn retried(&self, j: u64) -> bool {
+        let newcomer = &self.newcomers[&j];
+        self.newcomers.iter().any(|(&k, n)| k > j && n == newcomer)
+    }
+
+    /// At quiescence: every join closed, every lock released, every finished join's
+    /// `done` answered `ok` without effect.
+    fn check_end(&mut self) {
+        if self.effect != Effect::Idle || self.machine.state().join.is_some() {
+            self.fail("not quiescent".into());
+        }
+        if !self.machine.state().queue.is_empty() {
+            self.fail("groups left queued".into());
+        }
+        for (&j, kinds) in &self.acked.clone() {
+            if kinds.contains(&Kind::Lock) && !kinds.contains(&Kind::Release) {
+                self.fail(format!(
+                    "join {j} locked its predecessor and never released it"
+                ));
+            }
+            if !self.closed.contains_key(&j) {
+                self.fail(format!("join {j} never closed"));
+            }
+        }
+        for (&j, &how) in &self.closed.clone() {
+            let member = self.machine.state().members.contains(&self.newcomers[&j]);
+            match how {
+                Closed::Finished if !member => {
+                    self.fail(format!("finished join {j} not on the ring"))
+                }
+                // Unless it registered again and a later join admitted it.
+                Closed::Abandoned if member && !self.readmitted(j) => {
+                    self.fail(format!("abandoned join {j} on the ring"))
+                }
+                // Alive again, it asked during the join: it must get another try.
+                Closed::Abandoned if self.reregistered.contains(&j) && !self.retried(j) => self
+                    .fail(format!(
+                        "join {j}'s newcomer registered again but got no other join"
+                    )),
+                _ => {}
+            }
+            if self.transfer_asked(j) {
+                self.stale_done(j);
+            }
+        }
+    }
+}
+
+fn is_effect(o: Option<&Output>) -> bool {
+    matches!(
+        o,
+        Some(Output::Send { .. } | Output::AwaitDone | Output::Idle)
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Ack,
+    Done,
+    DoneSeen,
+    AbortWoken,
+    Fault(Fault),
+}
+
+/// Longest path; the slowest happy path is a few dozen moves.
+const MAX_MOVES: usize = 120;
+
+/// Explores every path from `world`; returns the number of complete paths. `seen` holds
+/// the count below every state already explored.
+fn explore(world: &World, faults_left: usize, depth: usize, seen: &mut BTreeMap<u64, u64>) -> u64 {
+    let key = world.key(faults_left);
+    if let Some(&paths) = seen.get(&key) {
+        return paths;
+    }
+    let moves = world.moves(faults_left);
+    if moves.is_empty() {
+        let mut end = world.clone();
+        end.check_end();
+        seen.insert(key, 1);
+        return 1;
+    }
+    if depth >= MAX_MOVES {
+        world.fail(format!("no quiescence within {MAX_MOVES} moves"));
+    }
+    let mut paths = 0;
+    for m in moves {
+        let mut next = world.clone();
+        next.history.push(m);
+        next.play(m);
+        let left = faults_left - usize::from(matches!(m, Move::Fault(_)));
+        paths += explore(&next, left, depth + 1, seen);
+    }
+    seen.insert(key, paths);
+    paths
+}
+
+#[test]
+fn every_interleaving_keeps_the_join_invariants() {
+    let mut total = 0;
+    for (name, state, faults) in starts() {
+        let mut seen = BTreeMap::new();
+        let paths = explore(&World::new(state), faults, 0, &mut seen);
+        println!(
+            "{name}: {paths} paths with up to {faults} faults ({} distinct states)",
+            seen.len()
+        );
+        total += paths;
+    }
+    println!("coordinator: {total} paths");
+    assert!(total > 10_000, "the exploration shrank: {total} paths");
+}
+
+/// The happy path, line by line, in the seed's order.
+#[test]
+fn a_join_sends_the_seeds_lines_in_order() {
+    let (_, state, _) = starts().swap_remove(1);
+    let mut w = World::new(state);
+    let mut lines = Vec::new();
+    loop {
+        match w.effect.clone() {
+            Effect::Send(to, request) => {
+                let (tag, _) = request.untagged();
+                lines.push((to.to_string(), request.keyword(), tag));
+                w.play(Move::Ack);
+            }
+            Effect::AwaitDone if w.machine.transfer_pending() => w.play(Move::Done),
+            Effect::AwaitDone => w.play(Move::DoneSeen),
+            Effect::Idle => break,
+        }
+    }
+    let expected = [
+        ("b:1", "next_addr", Some(2)),
+        ("a:1", "write_lock", Some(2)),
+        ("a:1", "next_addr", Some(2)),
+        ("a:1", "group_members", None),
+        ("a:1", "transfer_range", Some(2)),
+        ("a:1", "broadcast_node", None),
+        ("b:1", "broadcast_node", None),
+        ("a:1", "cluster_view", None),
+        ("b:1", "cluster_view", None),
+        ("a:1", "release_lock", Some(2)),
+    ];
+    let got: Vec<(&str, &str, Option<u64>)> = lines
+        .iter()
+        .map(|(to, k, t)| (to.as_str(), *k, *t))
+        .collect();
+    assert_eq!(got, expected);
+    w.check_end();
+}
