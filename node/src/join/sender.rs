@@ -171,9 +171,9 @@ impl HandOff {
                 self.send_next(vec![Output::RecordAcked(acked)])
             }
             // The group no longer has this transfer: it was released (the join was
-            // abandoned), or released and replaced by the next join's. FinishTransfer
-            // names no transfer, so proposing it now could mark the next join's transfer
-            // finished before any of its parts was sent; stop instead.
+            // abandoned), or released and replaced by the next join's, whose transfer a
+            // finish must never mark done before any of its parts was sent: stop. (The
+            // group refuses a FinishTransfer naming another transfer too.)
             (Phase::Sending | Phase::Finishing, Input::CalledOff) => {
                 tracing::warn!(
                     transfer = self.transfer_id,
