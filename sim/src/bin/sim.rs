@@ -65,6 +65,25 @@ enum Command {
     Hash(HashArgs),
     /// Benchmark the linearizability checker on a generated history; prints the figures.
     BenchChecker(BenchArgs),
+    /// Benchmark the simulator itself: a busy and an idle 3×3 cluster, one thread; prints
+    /// simulated seconds per wall second.
+    Bench(SpeedArgs),
+}
+
+/// `sim bench`.
+#[derive(Args)]
+#[command(
+    after_help = "The two cases are built in (sim/bench/*.toml): three groups of three \
+    nodes for 30 simulated seconds, busy (four clients of two lanes at 50 ops/s) and idle (no \
+    client). Each seed runs on this thread alone, checks included, after one warm-up run."
+)]
+struct SpeedArgs {
+    /// Seeds per case.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Run only this case: `busy` or `idle`.
+    #[arg(long, value_name = "CASE")]
+    only: Option<String>,
 }
 
 /// `sim bench-checker`.
@@ -365,6 +384,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay(args),
         Command::Hash(args) => hash(args),
         Command::BenchChecker(args) => bench_checker(args),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(Verdict::Passed) => ExitCode::SUCCESS,
@@ -983,6 +1003,45 @@ fn hash(args: HashArgs) -> Result<Verdict> {
         scenario.name
     ))?;
     Ok(Verdict::Passed)
+}
+
+/// The built-in speed cases of `sim bench`.
+const SPEED_CASES: [(&str, &str); 2] = [
+    ("busy", include_str!("../../bench/busy-3x3.toml")),
+    ("idle", include_str!("../../bench/idle-3x3.toml")),
+];
+
+fn bench(args: SpeedArgs) -> Result<Verdict> {
+    let mut all_passed = true;
+    for (case, text) in SPEED_CASES {
+        if args.only.as_deref().is_some_and(|o| o != case) {
+            continue;
+        }
+        let scenario =
+            scenario::parse(text, &format!("sim/bench/{case}")).map_err(|e| anyhow!("{e}"))?;
+        // A warm-up run: page faults and allocator growth are not the simulator's speed.
+        let _ = runner::run(&scenario, 0);
+        let (mut simulated, mut wall, mut events) = (Duration::ZERO, Duration::ZERO, 0usize);
+        for seed in 1..=args.seeds {
+            // Wall-clock time is measured outside the simulation.
+            let started = Instant::now();
+            let report = runner::run(&scenario, seed);
+            wall += started.elapsed();
+            simulated += report.simulated;
+            events += report.trace.events.len();
+            all_passed &= report.passed();
+        }
+        let per_wall = simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9);
+        emit(&format!(
+            "{case:>4}: {} {}: {:.1} simulated s in {:.2} wall s on one thread: {per_wall:.0} simulated s per wall s, {:.0} trace events per wall s\n",
+            plural(args.seeds as usize, "seed"),
+            scenario.name,
+            simulated.as_secs_f64(),
+            wall.as_secs_f64(),
+            events as f64 / wall.as_secs_f64().max(1e-9),
+        ))?;
+    }
+    Ok(Verdict::of(all_passed))
 }
 
 fn bench_checker(args: BenchArgs) -> Result<Verdict> {
