@@ -409,6 +409,43 @@ fn a_log_written_with_its_snapshot_keeps_its_entries() {
     assert_eq!(opened.recovered.entries, vec![after[0].1.clone()]);
 }
 
+/// A snapshot file is checksummed: any damaged byte stops the store from opening, with
+/// an error naming the file; a file of the first (unchecked) format is still read.
+#[test]
+fn a_damaged_snapshot_is_refused_and_an_unchecked_old_one_is_read() {
+    use crate::raft::SnapshotMeta;
+    use protocol::peer::{LogIndex, Term};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RaftStore::open(StdDisk, dir.path()).unwrap().store;
+    let meta = SnapshotMeta {
+        index: LogIndex(3),
+        term: Term(2),
+    };
+    store.save_snapshot(meta, b"state", &[]).unwrap();
+    drop(store);
+    let path = dir.path().join("raft-snapshot");
+    let good = std::fs::read(&path).unwrap();
+    for at in 0..good.len() {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let Err(GroupError::Io(e)) = RaftStore::open(StdDisk, dir.path()) else {
+            panic!("byte {at} damaged, yet the snapshot was read");
+        };
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "byte {at}");
+        assert!(e.to_string().contains("raft-snapshot"), "{e}");
+    }
+    // The first format: index, term, state.
+    let mut old = Vec::new();
+    old.extend_from_slice(&3u64.to_be_bytes());
+    old.extend_from_slice(&2u64.to_be_bytes());
+    old.extend_from_slice(b"state");
+    std::fs::write(&path, &old).unwrap();
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert_eq!(opened.recovered.snapshot, Some(meta));
+    assert_eq!(opened.snapshot_state.as_deref(), Some(&b"state"[..]));
+}
+
 fn of_join(join: u64, command: GroupCommand) -> GroupCommand {
     GroupCommand::ForJoin {
         join,
