@@ -13,7 +13,7 @@ use std::time::Duration;
 use sim::scenario::parse::ErrorKind;
 use sim::scenario::{
     load, parse, Checks, ClientTrace, Cluster, Event, Faults, Mix, NetworkOptions, PeerTrace,
-    Scenario, TimedEvent, TraceOptions, Workload,
+    Scenario, Storage, TimedEvent, TraceOptions, Workload,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -134,6 +134,11 @@ at = "16s"
 action = "restart_group"
 group = 3
 
+[[timeline]]
+at = "17s"
+action = "fail_disk"
+node = "n2"
+
 [faults]
 crash_every = "4s"
 downtime = "1500ms"
@@ -162,6 +167,12 @@ peers = "full"
 tick = "5ms"
 min_latency = "2ms"
 max_latency = "8ms"
+
+[storage]
+torn_writes = 0.25
+io_error_every = "7s"
+corrupt_on_restart = 0.5
+max_corrupt_per_group = 0
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -251,6 +262,7 @@ fn full() -> Scenario {
             at(secs(14), Event::HealAll),
             at(secs(15), Event::CrashGroup { group: 3 }),
             at(secs(16), Event::RestartGroup { group: 3 }),
+            at(secs(17), Event::FailDisk { node: node("n2") }),
         ],
         faults: Faults {
             crash_every: Some(secs(4)),
@@ -259,6 +271,12 @@ fn full() -> Scenario {
             partition_length: Duration::from_micros(250),
             start: secs(1),
             until: Some(secs(12)),
+        },
+        storage: Storage {
+            torn_writes: 0.25,
+            io_error_every: Some(secs(7)),
+            corrupt_on_restart: 0.5,
+            max_corrupt_per_group: 0,
         },
         checks: Checks {
             no_lost_writes: false,
@@ -295,6 +313,7 @@ fn minimal() -> Scenario {
         workload: Workload::default(),
         timeline: Vec::new(),
         faults: Faults::default(),
+        storage: Storage::default(),
         checks: Checks::default(),
         trace: TraceOptions::default(),
         network: NetworkOptions::default(),

@@ -12,13 +12,15 @@
 //!
 //! Inside: `hosts` builds the hosts (a group's members and their configuration),
 //! `schedule` merges the timeline with the random faults, `faults` carries events out,
-//! `panics` catches panics inside simulated hosts.
+//! `storage_faults` injects storage faults and judges the nodes' reactions, `panics`
+//! catches panics inside simulated hosts.
 
 mod faults;
 mod hosts;
 mod panics;
 mod schedule;
 pub mod seeds;
+mod storage_faults;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +79,8 @@ pub(crate) struct World {
     pub(crate) host_errors: BTreeMap<String, String>,
     /// Whether any fault was applied (so the heal before the final reads is worth noting).
     pub(crate) disturbed: bool,
+    /// Storage faults: each node's disk, and what was injected into it.
+    pub(crate) storage: storage_faults::StorageFaults,
 }
 
 impl World {
@@ -138,6 +142,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         verifier_done: Rc::new(Cell::new(false)),
         host_errors: BTreeMap::new(),
         disturbed: false,
+        storage: storage_faults::StorageFaults::new(&scenario, seed),
         scenario: scenario.clone(),
         seed,
     };
@@ -161,6 +166,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             faults::apply(&mut sim, &mut world, &schedule[next].event, now);
             next += 1;
         }
+        storage_faults::apply_due(&mut sim, &mut world, now);
         if !verifier_started && now >= scenario.duration {
             faults::heal_everything(&mut sim, &mut world, now);
             hosts::add_verifier(&mut sim, &world);
@@ -176,7 +182,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         }
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step()));
         match step {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                let now = sim.elapsed();
+                if let Some(why) = storage_faults::after_step(&mut sim, &mut world, now) {
+                    stopped_early = Some(why);
+                    break;
+                }
+            }
             Ok(Err(e)) => {
                 stopped_early = Some(format!("a host stopped with an error: {e}"));
                 break;
@@ -203,6 +215,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     for (host, e) in &world.host_errors {
         failures.push(Failure::new("no_panic", format!("{host} stopped: {e}")));
     }
+    failures.extend(world.storage.take_failures());
     if !world.verifier_done.get() && failures.is_empty() {
         failures.push(Failure::new(
             "liveness",

@@ -54,6 +54,8 @@ enum Action {
     Hold,
     Release,
     SetPartSize,
+    FailDisk,
+    Corrupt,
 }
 
 impl Action {
@@ -76,6 +78,8 @@ impl Action {
             Action::Hold => "hold",
             Action::Release => "release",
             Action::SetPartSize => "set_part_size",
+            Action::FailDisk => "fail_disk",
+            Action::Corrupt => "corrupt",
         }
     }
 
@@ -83,7 +87,7 @@ impl Action {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Action::Join => &["count"],
-            Action::Crash | Action::Restart => &["node"],
+            Action::Crash | Action::Restart | Action::FailDisk | Action::Corrupt => &["node"],
             Action::CrashLeader
             | Action::IsolateLeader
             | Action::CrashGroup
@@ -233,6 +237,12 @@ impl TryFrom<RawEvent> for TimedEvent {
             },
             Action::SetPartSize => Event::SetPartSize {
                 bytes: raw.bytes.ok_or_else(|| missing("bytes"))?,
+            },
+            Action::FailDisk => Event::FailDisk {
+                node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::Corrupt => Event::Corrupt {
+                node: raw.node.ok_or_else(|| missing("node"))?,
             },
         };
         Ok(TimedEvent { at: raw.at, event })
