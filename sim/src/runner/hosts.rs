@@ -102,9 +102,12 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
 }
 
 /// Starts one member with `config`. Its RNG is derived from (seed, host name, boot count)
-/// at every boot. Its disk has the storage faults the runner arms; if it stops with an
-/// error, the error goes to the runner to judge rather than end the simulation (a node
-/// that refuses to start on a corrupted disk is doing its job).
+/// at every boot. Its disk has the storage faults the runner arms. If the node stops with
+/// an error, the error goes to the runner to judge rather than end the simulation (a node
+/// that refuses to start on a corrupted disk is doing its job), and the host waits for
+/// the runner to crash it. A node that refused to start for good boots into a machine
+/// without the node program: it refuses connections at once, as a host whose process
+/// has exited does.
 fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World, name: &str, config: NodeConfig) {
     let trace = world.trace.clone();
     let seed = world.seed;
@@ -115,6 +118,7 @@ fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World, name: &str, config: N
     sim.host(name, move || {
         boots.set(boots.get() + 1);
         faults.borrow_mut().new_boot(boots.get());
+        let retired = faults.borrow().retired();
         let disk = FaultyDisk::new(faults.clone());
         let rng = Rng::from_seed(seeds::derive(seed, &host, boots.get()));
         let net = SimNet::new(&host, trace.clone());
@@ -122,9 +126,12 @@ fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World, name: &str, config: N
         let exits = exits.clone();
         let host = host.clone();
         async move {
-            if let Err(e) = node::server::run(net, disk, rng, config).await {
-                exits.borrow_mut().push(NodeExit::new(&host, &e));
+            if !retired {
+                if let Err(e) = node::server::run(net, disk, rng, config).await {
+                    exits.borrow_mut().push(NodeExit::new(&host, &e));
+                }
             }
+            std::future::pending::<()>().await;
             Ok(())
         }
     });

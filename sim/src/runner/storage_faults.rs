@@ -12,8 +12,13 @@
 //!   `faults.downtime`.
 //! - A corrupted read: at a restart, the node reads its Raft log or snapshot back with one
 //!   byte changed. It must refuse to start within [`REACTION`]; it then stays down for the
-//!   rest of the run (repair from its peers is not modelled), so at most
-//!   `max_corrupt_per_group` members of a group, a minority, are corrupted.
+//!   rest of the run (repair from its peers is not modelled): its host boots again without
+//!   the node program, so connections to it are refused at once, as to a machine whose
+//!   process has exited. At most `max_corrupt_per_group` members of a group, a minority,
+//!   are corrupted.
+//!
+//! A node that stops with an error leaves its host idle (see `hosts::add_node`) until the
+//! runner, after the step, crashes it: nothing of the node runs past that step.
 //!
 //! A node that stops with a storage error after a fault was injected into it in the same
 //! boot is doing its job; any other stop of a node is a `no_panic` failure, as before. A
@@ -487,7 +492,11 @@ fn judge_exit(
     }
     if storage_error && flipped && exit.kind == ExitKind::Open {
         world.storage.dead.insert(node.to_owned());
+        world.storage.disk(node).borrow_mut().retire();
         world.down.insert(node.to_owned());
+        // The process is gone, the machine is not: connections are refused at once.
+        sim.crash(node);
+        sim.bounce(node);
         fault(
             &world.trace,
             now,

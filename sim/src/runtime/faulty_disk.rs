@@ -97,6 +97,8 @@ pub struct DiskFaults {
     torn_tail: Option<(PathBuf, u64)>,
     /// Injected but not yet taken by the runner.
     news: Vec<Injected>,
+    /// The node refused to start on this disk: the host runs no node any more.
+    retired: bool,
 }
 
 impl DiskFaults {
@@ -114,6 +116,7 @@ impl DiskFaults {
             this_boot: Vec::new(),
             torn_tail: None,
             news: Vec::new(),
+            retired: false,
         }
     }
 
@@ -151,6 +154,16 @@ impl DiskFaults {
     /// At the next boot, reading the Raft log or snapshot returns one byte changed.
     pub fn arm_corruption(&mut self) {
         self.corrupt_next_boot = true;
+    }
+
+    /// From now on the host boots without its node (it refused to start on this disk).
+    pub fn retire(&mut self) {
+        self.retired = true;
+    }
+
+    /// Whether the host boots without its node.
+    pub fn retired(&self) -> bool {
+        self.retired
     }
 
     /// What was injected since the last call.
