@@ -517,8 +517,5 @@ fn judge_exit(
         );
         return None;
     }
-    world
-        .host_errors
-        .insert(node.to_owned(), exit.error.clone());
     Some(format!("{node} stopped with an error: {}", exit.error))
 }
