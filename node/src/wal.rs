@@ -267,7 +267,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, Damage> {
         return parse_checked(bytes);
     }
     let alike = bytes.iter().zip(MAGIC).filter(|(a, b)| *a == b).count();
-    if alike >= MAGIC.len() / 2 + 1 {
+    if alike > MAGIC.len() / 2 {
         // Too close to the magic for chance: a damaged one.
         return Err(Damage {
             at: 0,
