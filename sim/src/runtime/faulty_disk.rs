@@ -13,7 +13,9 @@
 //!   runner crashes the host. A power loss at another call that changes the disk (a
 //!   rename, a truncation, ...; not a sync) just fails it;
 //! - a corrupted read: at this boot, reading the Raft log or snapshot back returns it with
-//!   one byte changed (a damaged sector: the bytes had been synced whole).
+//!   one byte changed (a damaged sector: the bytes had been synced whole), anywhere but in
+//!   a torn tail the last boot's power loss left, and never to a zero as the file's last
+//!   byte (that is what a torn write leaves).
 //!
 //! Randomness comes only from the host's own generator, seeded from (run seed, host,
 //! boot), and is drawn only while a fault is armed: with no faults armed this is
@@ -239,7 +241,14 @@ impl DiskFaults {
         self.corrupt = false;
         let at = self.rng.range(0, synced as u64) as usize;
         let was = bytes[at];
-        bytes[at] ^= self.rng.range(1, 256) as u8;
+        let mut xor = self.rng.range(1, 256) as u8;
+        if at == bytes.len() - 1 && was == xor {
+            // A file ending in a zero it did not have is what a power loss leaves when
+            // the end of the last write never reached the disk; no format can tell that
+            // from damage, so it is not the damage modelled here.
+            xor ^= 0x80;
+        }
+        bytes[at] ^= xor;
         self.note(Injected::Flipped {
             path: path.to_path_buf(),
             at,
