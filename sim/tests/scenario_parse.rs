@@ -13,7 +13,7 @@ use std::time::Duration;
 use sim::scenario::parse::ErrorKind;
 use sim::scenario::{
     load, parse, Checks, ClientTrace, Cluster, Event, Faults, GroupLinks, Mix, NetworkOptions,
-    NodeOptions, PeerTrace, Scenario, TimedEvent, TraceOptions, Trigger, Workload,
+    NodeOptions, PeerTrace, Scenario, Storage, TimedEvent, TraceOptions, Trigger, Workload,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -160,6 +160,11 @@ b = "n2"
 for = "750ms"
 
 [[timeline]]
+at = "18s"
+action = "fail_disk"
+node = "n2"
+
+[[timeline]]
 when = { host = "n2", peer = "ecs", receives = "ecs_put", nth = 3, delay = "20ms" }
 action = "crash"
 node = "n2"
@@ -208,6 +213,12 @@ retry_pause = "50ms"
 transfer_timeout = "3s"
 join_deadline = "40s"
 register_every = "7s"
+
+[storage]
+torn_writes = 0.25
+io_error_every = "7s"
+corrupt_on_restart = 0.5
+max_corrupt_per_group = 0
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -332,6 +343,7 @@ fn full() -> Scenario {
                     length: Some(Duration::from_millis(750)),
                 },
             ),
+            at(secs(18), Event::FailDisk { node: node("n2") }),
             TimedEvent {
                 at: Duration::ZERO,
                 when: Some(Trigger {
@@ -364,6 +376,12 @@ fn full() -> Scenario {
             partition_length: Duration::from_micros(250),
             start: secs(1),
             until: Some(secs(12)),
+        },
+        storage: Storage {
+            torn_writes: 0.25,
+            io_error_every: Some(secs(7)),
+            corrupt_on_restart: 0.5,
+            max_corrupt_per_group: 0,
         },
         checks: Checks {
             no_lost_writes: false,
@@ -411,6 +429,7 @@ fn minimal() -> Scenario {
         workload: Workload::default(),
         timeline: Vec::new(),
         faults: Faults::default(),
+        storage: Storage::default(),
         checks: Checks::default(),
         trace: TraceOptions::default(),
         network: NetworkOptions::default(),

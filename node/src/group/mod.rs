@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::ecs::HostPort;
@@ -120,6 +121,7 @@ pub struct GroupHandle {
     state: Rc<RefCell<GroupState>>,
     leadership: watch::Receiver<Leadership>,
     stopped: Rc<Cell<bool>>,
+    failure: watch::Receiver<Option<Arc<GroupError>>>,
 }
 
 impl GroupHandle {
@@ -159,10 +161,12 @@ impl GroupHandle {
             is_me: false,
             term: raft.term(),
         });
+        let (failure_tx, failure) = watch::channel(None);
         let shared = replica::Shared {
             state: state.clone(),
             leadership: lead_tx,
             stopped: stopped.clone(),
+            failure: failure_tx,
         };
         let replica = Replica::new(
             raft,
@@ -179,6 +183,7 @@ impl GroupHandle {
             state,
             leadership: lead_rx,
             stopped,
+            failure,
         })
     }
 
@@ -202,6 +207,20 @@ impl GroupHandle {
             .send(Request::ReadBarrier(tx))
             .map_err(|_| GroupError::Stopped)?;
         rx.await.map_err(|_| GroupError::Stopped)?
+    }
+
+    /// Waits until the replica stops after a storage failure, and returns that failure.
+    /// Never returns if the replica ends otherwise (every handle dropped).
+    pub async fn failed(&self) -> Arc<GroupError> {
+        let mut failure = self.failure.clone();
+        loop {
+            if let Some(e) = failure.borrow_and_update().clone() {
+                return e;
+            }
+            if failure.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Runs `f` on the applied state. Never hold on to what it borrows across an await.

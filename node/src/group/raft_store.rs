@@ -59,6 +59,39 @@ pub struct Opened<D: Disk> {
     pub snapshot_state: Option<Bytes>,
 }
 
+/// The first bytes of a snapshot file of the current format: this magic, a CRC32 of the
+/// rest, then `u64 index | u64 term | group state`. Files of the first format have no
+/// magic and no CRC; their first byte is the top byte of the index, 0 in practice, never
+/// the magic's 0xFF.
+const SNAPSHOT_MAGIC: [u8; 4] = [0xff, b'S', b'N', b'2'];
+
+/// The checked body of a snapshot file (`u64 index | u64 term | state`), or what is wrong
+/// with it.
+fn snapshot_body(bytes: &[u8]) -> Result<&[u8], &'static str> {
+    let alike = bytes
+        .iter()
+        .zip(SNAPSHOT_MAGIC)
+        .filter(|(a, b)| *a == b)
+        .count();
+    if alike == SNAPSHOT_MAGIC.len() {
+        let Some(crc) = bytes.get(4..8) else {
+            return Err("the file ends inside its header");
+        };
+        let body = &bytes[8..];
+        if crc32fast::hash(body).to_be_bytes() != crc {
+            return Err("its checksum does not match");
+        }
+        Ok(body)
+    } else if alike + 1 >= SNAPSHOT_MAGIC.len() {
+        Err("its magic number is damaged")
+    } else if bytes.first() == Some(&0) {
+        // The first format: unchecked.
+        Ok(bytes)
+    } else {
+        Err("it starts with neither the magic number nor a snapshot index")
+    }
+}
+
 fn encode_base(out: &mut BytesMut, meta: SnapshotMeta) {
     out.put_u8(tag::BASE);
     out.put_u64(meta.index.0);
@@ -92,7 +125,17 @@ impl<D: Disk> RaftStore<D> {
         let wal_path = dir.join("raft-log");
         let (snapshot, snapshot_state) = match disk.read(&snapshot_path)? {
             Some(bytes) => {
-                let mut c = Cursor::new(&bytes);
+                let body = snapshot_body(&bytes).map_err(|what| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: {what}: the snapshot was damaged after it was written; \
+                             refusing to read it",
+                            snapshot_path.display()
+                        ),
+                    )
+                })?;
+                let mut c = Cursor::new(body);
                 let meta = SnapshotMeta {
                     index: LogIndex(c.u64("snapshot index")?),
                     term: Term(c.u64("snapshot term")?),
@@ -313,10 +356,14 @@ impl<D: Disk> RaftStore<D> {
         remaining: &[(LogIndex, Entry)],
     ) -> io::Result<()> {
         let last = continued(meta.index, remaining)?;
-        let mut file = BytesMut::with_capacity(16 + state.len());
-        file.put_u64(meta.index.0);
-        file.put_u64(meta.term.0);
-        file.put_slice(state);
+        let mut body = BytesMut::with_capacity(16 + state.len());
+        body.put_u64(meta.index.0);
+        body.put_u64(meta.term.0);
+        body.put_slice(state);
+        let mut file = BytesMut::with_capacity(8 + body.len());
+        file.put_slice(&SNAPSHOT_MAGIC);
+        file.put_u32(crc32fast::hash(&body));
+        file.put_slice(&body);
         self.disk.replace(&self.snapshot_path, &file)?;
         let mut records: Vec<BytesMut> = Vec::new();
         let mut r = BytesMut::new();

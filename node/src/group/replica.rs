@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -52,6 +53,8 @@ pub(super) struct Replica<D: Disk> {
     pub(super) transport: Transport,
     pub(super) leadership: watch::Sender<Leadership>,
     pub(super) stopped: Rc<Cell<bool>>,
+    /// The storage failure that stopped the replica, for the node to report.
+    pub(super) failure: watch::Sender<Option<Arc<GroupError>>>,
     /// Compact once the Raft log file reaches this size (and twice its size after the
     /// last compaction).
     pub(super) compact_log_bytes: u64,
@@ -72,6 +75,8 @@ pub(super) struct Shared {
     pub(super) leadership: watch::Sender<Leadership>,
     /// Set once storage failed and the replica stopped.
     pub(super) stopped: Rc<Cell<bool>>,
+    /// The storage failure that stopped the replica.
+    pub(super) failure: watch::Sender<Option<Arc<GroupError>>>,
 }
 
 impl<D: Disk> Replica<D> {
@@ -92,6 +97,7 @@ impl<D: Disk> Replica<D> {
             transport,
             leadership: shared.leadership,
             stopped: shared.stopped,
+            failure: shared.failure,
             waiting: BTreeMap::new(),
             reads: BTreeMap::new(),
             confirmed: Vec::new(),
@@ -126,6 +132,10 @@ impl<D: Disk> Replica<D> {
                 for (_, (_, tx)) in std::mem::take(&mut self.waiting) {
                     let _ = tx.send(Err(GroupError::Stopped));
                 }
+                // A failed fsync cannot be retried: the kernel may have dropped the pages
+                // it failed to write and report the next fsync clean. Only a restart,
+                // reading back what the disk kept, knows what is durable.
+                self.failure.send_replace(Some(Arc::new(e)));
                 return;
             }
         }

@@ -409,6 +409,43 @@ fn a_log_written_with_its_snapshot_keeps_its_entries() {
     assert_eq!(opened.recovered.entries, vec![after[0].1.clone()]);
 }
 
+/// A snapshot file is checksummed: any damaged byte stops the store from opening, with
+/// an error naming the file; a file of the first (unchecked) format is still read.
+#[test]
+fn a_damaged_snapshot_is_refused_and_an_unchecked_old_one_is_read() {
+    use crate::raft::SnapshotMeta;
+    use protocol::peer::{LogIndex, Term};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RaftStore::open(StdDisk, dir.path()).unwrap().store;
+    let meta = SnapshotMeta {
+        index: LogIndex(3),
+        term: Term(2),
+    };
+    store.save_snapshot(meta, b"state", &[]).unwrap();
+    drop(store);
+    let path = dir.path().join("raft-snapshot");
+    let good = std::fs::read(&path).unwrap();
+    for at in 0..good.len() {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let Err(GroupError::Io(e)) = RaftStore::open(StdDisk, dir.path()) else {
+            panic!("byte {at} damaged, yet the snapshot was read");
+        };
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "byte {at}");
+        assert!(e.to_string().contains("raft-snapshot"), "{e}");
+    }
+    // The first format: index, term, state.
+    let mut old = Vec::new();
+    old.extend_from_slice(&3u64.to_be_bytes());
+    old.extend_from_slice(&2u64.to_be_bytes());
+    old.extend_from_slice(b"state");
+    std::fs::write(&path, &old).unwrap();
+    let opened = RaftStore::open(StdDisk, dir.path()).unwrap();
+    assert_eq!(opened.recovered.snapshot, Some(meta));
+    assert_eq!(opened.snapshot_state.as_deref(), Some(&b"state"[..]));
+}
+
 fn of_join(join: u64, command: GroupCommand) -> GroupCommand {
     GroupCommand::ForJoin {
         join,
@@ -596,12 +633,14 @@ fn the_raft_store_refuses_entries_that_do_not_continue_its_log() {
 
 /// The Raft log's records: `(offset, length)` of each, header included.
 fn raft_log_records(bytes: &[u8]) -> Vec<(usize, usize)> {
-    let mut at = 0;
+    // The current WAL format: magic, then `length | CRC(length) | payload | CRC | 0xE5`.
+    assert_eq!(bytes[..8], crate::wal::MAGIC);
+    let mut at = 8;
     let mut records = Vec::new();
     while at + 8 <= bytes.len() {
         let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        records.push((at, 8 + len));
-        at += 8 + len;
+        records.push((at, 8 + len + 5));
+        at += 8 + len + 5;
     }
     records
 }
@@ -650,7 +689,7 @@ fn a_damaged_record_inside_the_raft_log_stops_the_store_from_opening() {
     let records = raft_log_records(&bytes);
     assert_eq!(records.len(), 6, "base record and five entries");
     let (third_entry, len) = records[3];
-    bytes[third_entry + len - 1] ^= 0x01; // the entry's last data byte
+    bytes[third_entry + len - 6] ^= 0x01; // the entry's last data byte (before CRC, end)
     overwrite(&disk, path, &bytes);
 
     let err = match RaftStore::open(disk.clone(), Path::new("/g")) {
@@ -684,7 +723,9 @@ fn a_torn_last_record_of_the_raft_log_is_dropped() {
     let bytes = disk.read(path).unwrap().unwrap();
     let (last, len) = *raft_log_records(&bytes).last().unwrap();
     assert_eq!(last + len, bytes.len());
-    for cut in [1, 8, len / 2, len - 1] {
+    // Cut in the header, the payload, the payload's CRC: torn. (Only the end byte
+    // missing keeps the record: see `wal`'s format.)
+    for cut in [1, 8, len / 2, len - 3] {
         overwrite(&disk, path, &bytes[..last + cut]);
         let opened = RaftStore::open(disk.clone(), Path::new("/g")).unwrap();
         assert_eq!(opened.recovered.entries, entries[..4], "cut at {cut}");

@@ -14,6 +14,7 @@ mod transfer;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::ecs::{HostPort, Member, Register, Request as EcsRequest};
@@ -104,6 +105,15 @@ pub enum NodeError {
         dir: PathBuf,
         /// What failed.
         source: GroupError,
+    },
+    /// Its replica stopped after a write or sync failed. The node exits rather than run
+    /// on: what the failed write left on disk is unknown until a restart reads it back.
+    #[error("storage failed in {dir}; the node stops: {source}")]
+    StorageFailed {
+        /// The data directory.
+        dir: PathBuf,
+        /// What failed.
+        source: Arc<GroupError>,
     },
     /// A port could not be bound or stopped accepting.
     #[error("{what} port {addr}: {source}")]
@@ -220,9 +230,22 @@ pub async fn run<N: Network, D: Disk>(
     });
     let admin_bind = node.config.admin_bind.clone();
     let client_bind = node.config.client_bind.clone();
+    let serve = async {
+        tokio::select! {
+            e = admin_loop => listen("admin", &admin_bind)(e),
+            e = client_loop => listen("client", &client_bind)(e),
+        }
+    };
+    // Biased, and around the listeners' own select rather than a branch of it: this
+    // select draws nothing from the runtime's RNG, so a simulation's other draws do not
+    // shift.
     Err(tokio::select! {
-        e = admin_loop => listen("admin", &admin_bind)(e),
-        e = client_loop => listen("client", &client_bind)(e),
+        biased;
+        source = node.group.failed() => NodeError::StorageFailed {
+            dir: node.config.data_dir.clone(),
+            source,
+        },
+        e = serve => e,
     })
 }
 

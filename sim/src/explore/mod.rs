@@ -45,6 +45,7 @@ pub fn explore(base: &Scenario, seed: u64) -> Explored {
     scenario.name = format!("{}-explore-{seed}", base.name);
     scenario.seeds = vec![seed];
     let knobs = change_workload(&mut scenario, &mut rng.fork());
+    storage_settings(&mut scenario, &swarm, &mut rng.fork());
 
     // Events with the index of the fault they belong to, so a dropped crash takes its
     // restart along. Base events are each their own fault.
@@ -110,6 +111,20 @@ fn broken_event(scenario: &Scenario) -> Option<usize> {
     // A rule broken outside the timeline is a bug of the generator: drop the last event
     // rather than loop.
     Some(index.unwrap_or(scenario.timeline.len().saturating_sub(1)))
+}
+
+/// The storage kinds that are settings: torn writes at crashes, corrupted reads at
+/// restarts (a minority of each group at most, so no group loses what it committed).
+fn storage_settings(scenario: &mut Scenario, swarm: &Swarm, rng: &mut Rng) {
+    let on = |kind| swarm.kinds.iter().any(|(k, _)| *k == kind);
+    if on(FaultKind::TornWrites) {
+        scenario.storage.torn_writes = rng.range(20, 101) as f64 / 100.0;
+    }
+    let minority = (scenario.cluster.group_size.max(1) - 1) / 2;
+    if on(FaultKind::Corruption) && minority > 0 {
+        scenario.storage.corrupt_on_restart = rng.range(10, 61) as f64 / 100.0;
+        scenario.storage.max_corrupt_per_group = minority;
+    }
 }
 
 /// Random workload knobs, each changed with probability 1/2, within the scenario rules.
@@ -314,6 +329,9 @@ fn one_fault(
         FaultKind::EcsCrash => vec![timed(at, Event::CrashEcs), timed(back, Event::RestartEcs)],
         FaultKind::EcsPause => vec![timed(at, Event::PauseEcs), timed(back, Event::ResumeEcs)],
         FaultKind::Join => vec![timed(at, Event::Join { count: 1 })],
+        FaultKind::DiskError => vec![timed(at, Event::FailDisk { node: node.clone() })],
+        // Settings of the `[storage]` section, not events (see `storage_settings`).
+        FaultKind::TornWrites | FaultKind::Corruption => Vec::new(),
         FaultKind::PartSize => vec![timed(
             at,
             Event::SetPartSize {
@@ -401,6 +419,7 @@ mod tests {
             "resume_ecs",
             "join",
             "set_part_size",
+            "fail_disk",
         ] {
             assert!(actions.contains(action), "no {action} in 100 seeds");
         }

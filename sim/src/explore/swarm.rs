@@ -42,11 +42,18 @@ pub enum FaultKind {
     Join,
     /// The `ecs_put` part size changes.
     PartSize,
+    /// A node's next write or sync fails with an I/O error (it must stop).
+    DiskError,
+    /// Crashes tear the write in progress (`[storage] torn_writes`).
+    TornWrites,
+    /// A restarted node reads a damaged byte back (`[storage] corrupt_on_restart`; a
+    /// minority of each group at most).
+    Corruption,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order (the order seeds draw them in).
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::NodeCrash,
         FaultKind::LeaderCrash,
         FaultKind::FollowerCrash,
@@ -61,6 +68,9 @@ impl FaultKind {
         FaultKind::EcsPause,
         FaultKind::Join,
         FaultKind::PartSize,
+        FaultKind::DiskError,
+        FaultKind::TornWrites,
+        FaultKind::Corruption,
     ];
 
     /// The kind's name in reports.
@@ -80,6 +90,9 @@ impl FaultKind {
             FaultKind::EcsPause => "ecs-pause",
             FaultKind::Join => "join",
             FaultKind::PartSize => "part-size",
+            FaultKind::DiskError => "disk-error",
+            FaultKind::TornWrites => "torn-writes",
+            FaultKind::Corruption => "corruption",
         }
     }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::plan::Plan;
-use super::{fault, hosts, World};
+use super::{fault, hosts, storage_faults, World};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{Event, GroupLinks};
 use crate::trace::leaders;
@@ -34,7 +34,11 @@ pub(super) fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now
     }
     let down: Vec<String> = std::mem::take(&mut world.down).into_iter().collect();
     for n in &down {
-        sim.bounce(n.as_str());
+        if storage_faults::may_boot(sim, world, n, now, false) {
+            sim.bounce(n.as_str());
+        } else {
+            world.down.insert(n.clone());
+        }
     }
     if world.disturbed {
         fault(
@@ -109,12 +113,13 @@ pub(super) fn apply(
             };
             // Only the members that are down: after crash_leader this brings back just the
             // old leader, and running members are never bounced.
-            let down: Vec<String> = members
-                .into_iter()
-                .filter(|m| world.down.remove(m))
-                .collect();
-            for m in &down {
-                sim.bounce(m.as_str());
+            let mut down = Vec::new();
+            for m in members {
+                if world.down.contains(&m) && storage_faults::may_boot(sim, world, &m, now, true) {
+                    world.down.remove(&m);
+                    sim.bounce(m.as_str());
+                    down.push(m);
+                }
             }
             let text = if down.is_empty() {
                 format!("restart group {group}: no member is down")
@@ -132,7 +137,7 @@ pub(super) fn apply(
             );
         }
         Event::Restart { node } => {
-            if world.is_node(node) {
+            if world.is_node(node) && storage_faults::may_boot(sim, world, node, now, true) {
                 world.down.remove(node);
                 sim.bounce(node.as_str());
                 fault(&trace, now, format!("restart {node}"));
@@ -266,6 +271,8 @@ pub(super) fn apply(
             world.part_size.set(*bytes);
             fault(&trace, now, format!("ecs_put part size set to {bytes} B"));
         }
+        Event::FailDisk { node } => storage_faults::fail_disk(world, node, now),
+        Event::Corrupt { node } => storage_faults::corrupt(world, node, now),
     }
 }
 
@@ -425,6 +432,9 @@ fn group_links(
 /// Power loss of `node`; `why` (if not empty) says why this node, in the trace.
 fn crash_node(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Duration, why: &str) {
     if world.is_node(node) && !world.down.contains(node) {
+        if storage_faults::tear_instead(world, node, now, why) {
+            return;
+        }
         sim.crash(node);
         world.down.insert(node.to_string());
         let text = if why.is_empty() {

@@ -14,8 +14,9 @@ use node::server::NodeConfig;
 use protocol::ecs::{HostPort, Member};
 use protocol::peer::PeerId;
 
+use super::storage_faults::NodeExit;
 use super::{seeds, World};
-use crate::runtime::{SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_PORT, PEER_PORT};
+use crate::runtime::{FaultyDisk, SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_PORT, PEER_PORT};
 use crate::scenario::names::group_members;
 use crate::workload;
 
@@ -104,19 +105,36 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
 }
 
 /// Starts one member with `config`. Its RNG is derived from (seed, host name, boot count)
-/// at every boot.
-fn add_node(sim: &mut turmoil::Sim<'_>, world: &World, name: &str, config: NodeConfig) {
+/// at every boot. Its disk has the storage faults the runner arms. If the node stops with
+/// an error, the error goes to the runner to judge rather than end the simulation (a node
+/// that refuses to start on a corrupted disk is doing its job), and the host waits for
+/// the runner to crash it. A node that refused to start for good boots into a machine
+/// without the node program: it refuses connections at once, as a host whose process
+/// has exited does.
+fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World, name: &str, config: NodeConfig) {
     let trace = world.trace.clone();
     let seed = world.seed;
     let boots = Rc::new(Cell::new(0u64));
     let host = name.to_owned();
+    let faults = world.storage.disk(name);
+    let exits = world.storage.exits();
     sim.host(name, move || {
         boots.set(boots.get() + 1);
+        faults.borrow_mut().new_boot(boots.get());
+        let retired = faults.borrow().retired();
+        let disk = FaultyDisk::new(faults.clone());
         let rng = Rng::from_seed(seeds::derive(seed, &host, boots.get()));
         let net = SimNet::new(&host, trace.clone());
         let config = config.clone();
+        let exits = exits.clone();
+        let host = host.clone();
         async move {
-            node::server::run(net, SimDisk, rng, config).await?;
+            if !retired {
+                if let Err(e) = node::server::run(net, disk, rng, config).await {
+                    exits.borrow_mut().push(NodeExit::new(&host, &e));
+                }
+            }
+            std::future::pending::<()>().await;
             Ok(())
         }
     });

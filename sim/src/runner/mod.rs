@@ -12,7 +12,8 @@
 //!
 //! Inside: `hosts` builds the hosts (a group's members and their configuration),
 //! `schedule` merges the timeline with the random faults, `faults` carries events out,
-//! `panics` catches panics inside simulated hosts.
+//! `storage_faults` injects storage faults and judges the nodes' reactions, `panics`
+//! catches panics inside simulated hosts.
 
 mod faults;
 mod hosts;
@@ -20,6 +21,7 @@ mod panics;
 mod plan;
 mod schedule;
 pub mod seeds;
+mod storage_faults;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +82,8 @@ pub(crate) struct World {
     pub(crate) host_errors: BTreeMap<String, String>,
     /// Whether any fault was applied (so the heal before the final reads is worth noting).
     pub(crate) disturbed: bool,
+    /// Storage faults: each node's disk, and what was injected into it.
+    pub(crate) storage: storage_faults::StorageFaults,
 }
 
 impl World {
@@ -146,6 +150,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         verifier_progress: Rc::new(Cell::new(Duration::ZERO)),
         host_errors: BTreeMap::new(),
         disturbed: false,
+        storage: storage_faults::StorageFaults::new(&scenario, seed),
         scenario: scenario.clone(),
         seed,
     };
@@ -170,6 +175,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         while let Some(event) = plan.next_due(now) {
             faults::apply(&mut sim, &mut world, &event, now, &mut plan);
         }
+        storage_faults::apply_due(&mut sim, &mut world, now, &mut plan);
         if !verifier_started && now >= scenario.duration {
             faults::heal_everything(&mut sim, &mut world, now);
             hosts::add_verifier(&mut sim, &world);
@@ -192,6 +198,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
                 let fired = plan.observe(&world.trace.borrow());
                 for f in fired {
                     fault(&world.trace, f.seen_at, f.text);
+                }
+                let now = sim.elapsed();
+                if let Some(why) = storage_faults::after_step(&mut sim, &mut world, now) {
+                    stopped_early = Some(why);
+                    break;
                 }
             }
             Ok(Err(e)) => {
@@ -221,6 +232,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     for (host, e) in &world.host_errors {
         failures.push(Failure::new("no_panic", format!("{host} stopped: {e}")));
     }
+    failures.extend(world.storage.take_failures());
     if !world.verifier_done.get() && failures.is_empty() {
         failures.push(Failure::new(
             "liveness",

@@ -56,6 +56,13 @@ impl Disk for SimDisk {
     }
 }
 
+impl SimLog {
+    /// The file's length now, synced or not.
+    pub(super) fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
 impl LogFile for SimLog {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.0.write_all(bytes)

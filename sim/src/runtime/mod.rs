@@ -1,10 +1,13 @@
 //! turmoil implementations of node's seams: [`SimNet`] (with every stream traced) and
-//! [`SimDisk`] (turmoil's simulated file system, where a crash loses unsynced data).
+//! [`SimDisk`] (turmoil's simulated file system, where a crash loses unsynced data), and
+//! [`FaultyDisk`] (that disk with injected storage faults).
 
 mod disk;
+mod faulty_disk;
 mod net;
 
 pub use disk::{SimDisk, SimLog};
+pub use faulty_disk::{DiskFaults, FaultyDisk, FaultyLog, Injected};
 pub use net::{SimListener, SimNet};
 
 /// The ECS's admin port on its host.

@@ -34,6 +34,9 @@ pub struct Scenario {
     /// Random faults drawn from the seed.
     #[serde(default)]
     pub faults: Faults,
+    /// Storage faults: torn writes, I/O errors, corrupted reads. None by default.
+    #[serde(default, skip_serializing_if = "Storage::is_off")]
+    pub storage: Storage,
     /// Which checks judge the run.
     #[serde(default)]
     pub checks: Checks,
@@ -448,6 +451,18 @@ pub enum Event {
         /// Bytes.
         bytes: usize,
     },
+    /// One of the node's next few writes or syncs fails with an I/O error; the node must
+    /// stop, and is restarted after `faults.downtime`.
+    FailDisk {
+        /// The node.
+        node: String,
+    },
+    /// The next time the node starts, its Raft log or snapshot reads back with one byte
+    /// changed; the node must refuse to start, and stays down.
+    Corrupt {
+        /// The node.
+        node: String,
+    },
 }
 
 impl Event {
@@ -475,6 +490,8 @@ impl Event {
             Event::IsolateLeaderFromFollowers { .. } => "isolate_leader_from_followers",
             Event::HoldGroupLinks { .. } => "hold_group_links",
             Event::SetPartSize { .. } => "set_part_size",
+            Event::FailDisk { .. } => "fail_disk",
+            Event::Corrupt { .. } => "corrupt",
         }
     }
 }
@@ -543,6 +560,44 @@ impl Default for Faults {
             start: Duration::ZERO,
             until: None,
         }
+    }
+}
+
+/// Storage faults (see `sim::runtime::FaultyDisk`): none by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    /// Probability that a node crash (`crash`, `crash_leader`, a random crash) is a power
+    /// loss during the node's next write, which it tears: a random prefix of the write
+    /// reaches the disk.
+    pub torn_writes: f64,
+    /// Mean time between I/O errors injected into a random node's writes (exponential),
+    /// during the `[faults]` window; none if absent.
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub io_error_every: Option<Duration>,
+    /// Probability that a node restarted by `restart`, `restart_group`, a random crash's
+    /// restart or an I/O error's reads its Raft log or snapshot back with one byte changed.
+    pub corrupt_on_restart: f64,
+    /// Most members of one group given a corrupted read over a run (each refuses to
+    /// start and stays down): at most a minority of a group.
+    pub max_corrupt_per_group: u32,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            torn_writes: 0.0,
+            io_error_every: None,
+            corrupt_on_restart: 0.0,
+            max_corrupt_per_group: 1,
+        }
+    }
+}
+
+impl Storage {
+    /// Whether no storage fault is asked for (the section is left out).
+    pub fn is_off(&self) -> bool {
+        *self == Storage::default()
     }
 }
 

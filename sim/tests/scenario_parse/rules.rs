@@ -410,6 +410,88 @@ fn fault_and_check_rules() {
 }
 
 #[test]
+fn storage_rules() {
+    for field in ["torn_writes", "corrupt_on_restart"] {
+        let body = format!("[cluster]\ngroup_size = 3\n[storage]\n{field} = 1.5 # <-\n");
+        let field = format!("storage.{field}");
+        invalid!(body, &field, Invalid::Probability(p) if *p == 1.5);
+    }
+    let body = "[storage]\nio_error_every = \"0s\" # <-\n";
+    invalid!(body, "storage.io_error_every", Invalid::ZeroDuration);
+    // A group of one has no minority to lose; a group of three loses at most one.
+    invalid!(
+        "[storage] # <-\ncorrupt_on_restart = 0.1\n",
+        "storage.max_corrupt_per_group",
+        Invalid::CorruptMajority {
+            max: 1,
+            group_size: 1
+        }
+    );
+    let body = "[cluster]\ngroup_size = 3\n[storage]\ncorrupt_on_restart = 0.1\n\
+                max_corrupt_per_group = 2 # <-\n";
+    invalid!(
+        body,
+        "storage.max_corrupt_per_group",
+        Invalid::CorruptMajority {
+            max: 2,
+            group_size: 3
+        }
+    );
+    assert!(ok(
+        "[storage]\ntorn_writes = 1.0\nio_error_every = \"2s\"\n"
+    ));
+    assert!(ok(
+        "[cluster]\ngroup_size = 5\n[storage]\ncorrupt_on_restart = 1.0\n\
+                max_corrupt_per_group = 2\n"
+    ));
+}
+
+#[test]
+fn storage_actions_take_a_node_and_respect_the_corruption_budget() {
+    let body = sized(3, &[entry("1s", "fail_disk", "node = \"ecs\" # <-")]);
+    invalid!(
+        body,
+        "timeline[0].node",
+        Invalid::NotANode {
+            action: "fail_disk",
+            ..
+        }
+    );
+    let body = sized(3, &[entry("1s", "corrupt", "node = \"n4a\" # <-")]);
+    invalid!(body, "timeline[0].node", Invalid::NoSuchNode { .. });
+    let body = sized(
+        3,
+        &[
+            entry("1s", "corrupt", "node = \"n1a\""),
+            entry("2s", "corrupt", "node = \"n2a\""),
+            entry("3s", "corrupt", "node = \"n1b\" # <-"),
+        ],
+    );
+    invalid!(
+        body,
+        "timeline[2].node",
+        Invalid::TooManyCorrupt {
+            group: 1,
+            count: 2,
+            max: 1
+        }
+    );
+    let body = sized(1, &[entry("1s", "corrupt", "node = \"n1\"")]);
+    invalid!(
+        format!("{body}[storage]\nmax_corrupt_per_group = 1 # <-\n"),
+        "storage.max_corrupt_per_group",
+        Invalid::CorruptMajority { .. }
+    );
+    assert!(ok(&sized(
+        3,
+        &[
+            entry("1s", "fail_disk", "node = \"n3c\""),
+            entry("2s", "corrupt", "node = \"n2b\""),
+        ]
+    )));
+}
+
+#[test]
 fn the_earliest_broken_rule_is_reported() {
     let body = "[cluster]\npart_size = 1 # <-\n[checks]\nrecovery_deadline = \"0s\"\n";
     invalid!(body, "cluster.part_size", Invalid::PartSizeTooSmall(1));

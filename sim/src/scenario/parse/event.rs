@@ -62,6 +62,8 @@ enum Action {
     IsolateLeaderFromFollowers,
     PartitionOneway,
     HoldGroupLinks,
+    FailDisk,
+    Corrupt,
 }
 
 impl Action {
@@ -88,6 +90,8 @@ impl Action {
             Action::PartitionOneway => "partition_oneway",
             Action::IsolateLeaderFromFollowers => "isolate_leader_from_followers",
             Action::HoldGroupLinks => "hold_group_links",
+            Action::FailDisk => "fail_disk",
+            Action::Corrupt => "corrupt",
         }
     }
 
@@ -95,7 +99,7 @@ impl Action {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Action::Join => &["count"],
-            Action::Crash | Action::Restart => &["node"],
+            Action::Crash | Action::Restart | Action::FailDisk | Action::Corrupt => &["node"],
             Action::IsolateLeader => &["group", "for"],
             Action::CrashLeader
             | Action::CrashGroup
@@ -271,6 +275,12 @@ impl TryFrom<RawEvent> for TimedEvent {
                 group: raw.group.ok_or_else(|| missing("group"))?,
                 links: raw.links.ok_or_else(|| missing("links"))?,
                 length: raw.length.ok_or_else(|| missing("for"))?,
+            },
+            Action::FailDisk => Event::FailDisk {
+                node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::Corrupt => Event::Corrupt {
+                node: raw.node.ok_or_else(|| missing("node"))?,
             },
         };
         // A triggered event's `at` is optional: it only says from when matches count.

@@ -202,6 +202,35 @@ pub enum Invalid {
     /// `node.compact_log_bytes = 0`.
     #[error("must be at least 1 byte")]
     ZeroCompaction,
+    /// A probability outside `[0, 1]`.
+    #[error("must be a probability from 0 to 1, not {0}")]
+    Probability(f64),
+    /// Corrupting more than a minority of a group.
+    #[error(
+        "{max} corrupted members of a group of {group_size} can lose what the group \
+         committed (a corrupted member refuses to start and stays down, and a write is \
+         committed on a bare majority): at most {} in groups of {group_size}",
+        (.group_size.max(&1) - 1) / 2
+    )]
+    CorruptMajority {
+        /// `storage.max_corrupt_per_group`.
+        max: u32,
+        /// `cluster.group_size`.
+        group_size: u32,
+    },
+    /// More `corrupt` actions for one group than `storage.max_corrupt_per_group`.
+    #[error(
+        "this is corrupt action {count} for group {group}, but storage.max_corrupt_per_group \
+         is {max}"
+    )]
+    TooManyCorrupt {
+        /// The group.
+        group: u64,
+        /// How many `corrupt` actions name its members by then.
+        count: u32,
+        /// `storage.max_corrupt_per_group`.
+        max: u32,
+    },
     /// A crash of a node that is already down.
     #[error("{node} is already down: it crashed at {} and has not restarted since", d(.since))]
     AlreadyCrashed {
@@ -316,6 +345,7 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     out.positive(f.downtime, "faults.downtime");
     out.positive(f.partition_length, "faults.partition_length");
     out.window(s, f.start, f.until, "faults", "until");
+    storage(s, &mut out);
     out.positive(s.checks.recovery_deadline, "checks.recovery_deadline");
     let k = &s.node;
     out.positive(k.raft_tick, "node.raft_tick");
@@ -356,6 +386,33 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     out.0
 }
 
+/// The `[storage]` section's rules.
+fn storage(s: &Scenario, out: &mut Rules) {
+    let st = &s.storage;
+    for (p, field) in [
+        (st.torn_writes, "torn_writes"),
+        (st.corrupt_on_restart, "corrupt_on_restart"),
+    ] {
+        let bad = !(0.0..=1.0).contains(&p);
+        out.rule(bad, &format!("storage.{field}"), || Invalid::Probability(p));
+    }
+    if let Some(every) = st.io_error_every {
+        out.positive(every, "storage.io_error_every");
+    }
+    let corrupts = st.corrupt_on_restart > 0.0
+        || s.timeline
+            .iter()
+            .any(|t| matches!(t.event, Event::Corrupt { .. }));
+    let group_size = s.cluster.group_size;
+    let minority = (group_size.max(1) - 1) / 2;
+    let max = st.max_corrupt_per_group;
+    out.rule(
+        corrupts && max > minority,
+        "storage.max_corrupt_per_group",
+        || Invalid::CorruptMajority { max, group_size },
+    );
+}
+
 /// The timeline's rules: order, times, host names, crash state.
 fn timeline(s: &Scenario, out: &mut Rules) {
     let groups_at = |at: Duration| {
@@ -372,6 +429,7 @@ fn timeline(s: &Scenario, out: &mut Rules) {
     let mut previous = Duration::ZERO;
     let group_size = s.cluster.group_size;
     let mut crashed: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut corrupts: BTreeMap<u64, u32> = BTreeMap::new();
     for (i, t) in s.timeline.iter().enumerate() {
         let at = t.at;
         let field = |name: &str| format!("timeline[{i}].{name}");
@@ -452,6 +510,26 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     out.push(field("node"), Invalid::AlreadyCrashed { node, since });
                 } else {
                     crashed.insert(node.clone(), at);
+                }
+            }
+            Event::FailDisk { node } | Event::Corrupt { node } => {
+                let corrupt = matches!(t.event, Event::Corrupt { .. });
+                let action = if corrupt { "corrupt" } else { "fail_disk" };
+                let Some(HostName::Node { group, .. }) = parse_host(node) else {
+                    let name = node.clone();
+                    out.push(field("node"), Invalid::NotANode { name, action });
+                    continue;
+                };
+                host_ok(out, node, field("node"));
+                if corrupt {
+                    let count = corrupts.entry(group).or_default();
+                    *count += 1;
+                    let (count, max) = (*count, s.storage.max_corrupt_per_group);
+                    out.rule(count > max, &field("node"), || Invalid::TooManyCorrupt {
+                        group,
+                        count,
+                        max,
+                    });
                 }
             }
             Event::CrashLeader { group }
