@@ -229,8 +229,16 @@ impl Coordinator {
         out
     }
 
+    /// Whether the step being run, and the step recorded, may still be abandoned: a
+    /// `done` accepted while the driver was still resending `transfer_range` moved the
+    /// recorded join to the broadcast, and a finished hand-off must not be thrown away.
     fn run_abandonable(&self) -> bool {
         self.run.as_ref().is_some_and(|r| r.step.abandonable())
+            && self
+                .state
+                .join
+                .as_ref()
+                .is_some_and(|j| j.step.abandonable())
     }
 
     fn awaiting_done(&self) -> bool {

@@ -93,28 +93,23 @@ pub(super) fn plan(join: &Join, id: u64, state: &EcsState) -> Plan {
             ],
             Then::AwaitDone,
         ),
-        (JoinStep::Broadcast, _) => {
-            let view = state.view();
-            let announce = state
-                .members
-                .iter()
-                .map(|m| line(m, Request::BroadcastNode(newcomer.clone())));
-            let views = state
-                .members
-                .iter()
-                .map(|m| line(m, Request::ClusterView(view.clone())));
-            let lines: Vec<Line> = announce.chain(views).collect();
-            Plan::new(
-                lines,
-                Then::Advance(if pred.is_some() {
-                    Next::Step(JoinStep::Release)
-                } else {
-                    Next::Finished
-                }),
-            )
-        }
+        // The seed announces the new ring, then releases the lock. The predecessor hears
+        // first and is released at once; the other members (the newcomer among them)
+        // hear after, so one that cannot be reached never keeps the predecessor locked.
+        (JoinStep::Broadcast, Some(p)) => Plan::new(
+            announcements(newcomer, state, |m| m == p),
+            Then::Advance(Next::Step(JoinStep::Release)),
+        ),
+        (JoinStep::Broadcast, None) => Plan::new(
+            announcements(newcomer, state, |_| true),
+            Then::Advance(Next::Finished),
+        ),
         (JoinStep::Release, Some(p)) => Plan::new(
             [tagged(p, Request::ReleaseLock)],
+            Then::Advance(Next::Step(JoinStep::Announce)),
+        ),
+        (JoinStep::Announce, Some(p)) => Plan::new(
+            announcements(newcomer, state, |m| m != p),
             Then::Advance(Next::Finished),
         ),
         // The predecessor keeps its range: its transfer never counted as finished on a
@@ -129,6 +124,26 @@ pub(super) fn plan(join: &Join, id: u64, state: &EcsState) -> Plan {
             Plan::new([], Then::Advance(Next::Step(JoinStep::Broadcast)))
         }
     }
+}
+
+/// `broadcast_node <newcomer>` to each member `to` picks, then the ring's `cluster_view`
+/// to each of them.
+fn announcements(
+    newcomer: &HostPort,
+    state: &EcsState,
+    to: impl Fn(&HostPort) -> bool,
+) -> Vec<Line> {
+    let view = state.view();
+    let members: Vec<&HostPort> = state.members.iter().filter(|m| to(m)).collect();
+    let announce = members.iter().map(|m| Line {
+        to: (*m).clone(),
+        request: Request::BroadcastNode(newcomer.clone()),
+    });
+    let views = members.iter().map(|m| Line {
+        to: (*m).clone(),
+        request: Request::ClusterView(view.clone()),
+    });
+    announce.chain(views).collect()
 }
 
 /// `transfer_range <successor>` to the predecessor, resent until its `done` arrives: the

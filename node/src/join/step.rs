@@ -17,10 +17,17 @@ pub enum JoinStep {
     TellPredecessorNext,
     /// Send the predecessor `transfer_range <successor>`, then wait for its `done`.
     Transfer,
-    /// `done` arrived: announce the newcomer with `broadcast_node` and `cluster_view`.
+    /// `done` arrived: announce the newcomer to the predecessor with `broadcast_node`
+    /// and `cluster_view` (to every member when there is no predecessor: the first group).
     Broadcast,
     /// Send the predecessor `release_lock`.
     Release,
+    /// Announce the newcomer to every other member (the newcomer included). After the
+    /// release, so that a member that cannot be reached (a newcomer that lost power after
+    /// `done`, a partitioned group) delays only its own view, never the predecessor's
+    /// lock. Found by a hostile review: the predecessor stayed write-locked for as long as
+    /// a dead newcomer was down.
+    Announce,
     /// The join is being abandoned (its deadline passed, or an operator said
     /// `abort_join`): send the predecessor `release_lock` (it keeps its range), then drop
     /// the join. Recorded first, so an ECS that restarts finishes the abandonment.
@@ -28,13 +35,14 @@ pub enum JoinStep {
 }
 
 impl JoinStep {
-    const ALL: [(JoinStep, &'static str); 7] = [
+    const ALL: [(JoinStep, &'static str); 8] = [
         (JoinStep::TellNewcomerNext, "tell-newcomer-next"),
         (JoinStep::LockPredecessor, "lock-predecessor"),
         (JoinStep::TellPredecessorNext, "tell-predecessor-next"),
         (JoinStep::Transfer, "transfer"),
         (JoinStep::Broadcast, "broadcast"),
         (JoinStep::Release, "release"),
+        (JoinStep::Announce, "announce"),
         (JoinStep::Abort, "abort"),
     ];
 

@@ -136,6 +136,8 @@ pub(crate) struct Node<N: Network> {
     /// The running hand-off task, if any, so a resent `transfer_range` does not start a
     /// second one.
     pub(crate) transfer_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
+    /// The transfer that task is sending, once it has read it from the state.
+    pub(crate) transfer_sending: Cell<Option<u64>>,
 }
 
 impl<N: Network> Node<N> {
@@ -214,6 +216,7 @@ pub async fn run<N: Network, D: Disk>(
         net,
         rng: RefCell::new(rng),
         transfer_task: RefCell::new(None),
+        transfer_sending: Cell::new(None),
         config,
     });
     tokio::task::spawn_local(follow_leadership(node.clone()));

@@ -14,12 +14,26 @@ use crate::io::Network;
 use crate::join::sender::{FinishOutcome, Input, Output};
 use crate::join::HandOff;
 
-/// Starts the hand-off task unless one is running.
+/// Starts the hand-off task unless one is running for the current transfer. A task still
+/// sending a transfer that was called off (the join abandoned, the next join's transfer
+/// begun) is stopped and replaced: it would only notice at its next attempt, and until
+/// then the new `transfer_range` was answered `ok` with nothing sent (found by a hostile
+/// review: the predecessor stayed locked until the ECS's next resend).
 pub(crate) fn ensure_running<N: Network>(node: &Rc<Node<N>>) {
     let mut slot = node.transfer_task.borrow_mut();
-    if slot.as_ref().is_some_and(|t| !t.is_finished()) {
-        return;
+    if let Some(task) = slot.as_ref().filter(|t| !t.is_finished()) {
+        let current = node
+            .group
+            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
+        match node.transfer_sending.get() {
+            Some(sending) if Some(sending) != current => {
+                tracing::info!(transfer = sending, "replacing a called-off hand-off");
+                task.abort();
+            }
+            _ => return,
+        }
     }
+    node.transfer_sending.set(None);
     let node2 = node.clone();
     *slot = Some(tokio::task::spawn_local(async move { run(&node2).await }));
 }
@@ -52,6 +66,7 @@ async fn run<N: Network>(node: &Node<N>) {
     }) else {
         return;
     };
+    node.transfer_sending.set(Some(handoff.transfer_id()));
     // The connections to the receiving group, closed once no part is left to send.
     let mut link = Some(node.link());
     // Each part starts at the node that took the last one (the receiver's leader).

@@ -132,8 +132,12 @@ pub struct Accepted<'a> {
 }
 
 /// Every ECS-protocol request a host accepted, in the order of the `ok`s. Requests and
-/// replies alternate on an admin connection, so the next reply a host sends to a peer
-/// answers the last request it received from that peer.
+/// replies alternate on an admin connection, so the next reply a host sends on a
+/// connection answers the last request it received on it. (Pairing by host and peer
+/// instead paired a reply with a request that arrived on another connection meanwhile:
+/// found by a hostile review, a stale line's `error` taken for the answer to the next
+/// join's `next_addr`.) Events built by hand carry no connection: their host pair stands
+/// in for it.
 pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
     use crate::trace::{Message, What};
     use std::collections::BTreeMap;
@@ -146,14 +150,14 @@ pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
                 from,
                 msg: Message::AdminRequest(r),
             } => {
-                pending.insert((&**host, &**from), (i, r));
+                pending.insert((&**host, &**from, e.conn), (i, r));
             }
             What::Send {
                 from,
                 to,
                 msg: Message::AdminReply(reply),
             } => {
-                if let Some((received, request)) = pending.remove(&(&**from, &**to)) {
+                if let Some((received, request)) = pending.remove(&(&**from, &**to, e.conn)) {
                     if *reply == protocol::ecs::Reply::Ok {
                         accepted.push(Accepted {
                             host: from,

@@ -153,6 +153,7 @@ mod tests {
                 from: Rc::from(from),
                 msg,
             },
+            conn: 0,
         }
     }
 
@@ -164,6 +165,7 @@ mod tests {
                 to: Rc::from(to),
                 msg,
             },
+            conn: 0,
         }
     }
 

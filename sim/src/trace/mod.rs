@@ -355,6 +355,11 @@ pub struct Event {
     pub at: Duration,
     /// What happened.
     pub what: What,
+    /// For a message, the connection end it crossed (this host's side of one TCP
+    /// connection: requests and their replies share it), numbered from 1 in the order the
+    /// ends were opened; 0 for faults and for events built by hand. Not rendered, so not
+    /// in the trace hash.
+    pub conn: u32,
 }
 
 /// The events of one run.
@@ -362,6 +367,8 @@ pub struct Event {
 pub struct Trace {
     /// Every event, in order.
     pub events: Vec<Event>,
+    /// Connection ends opened so far (see [`Event::conn`]).
+    pub conns: u32,
 }
 
 /// The trace shared by every host of a simulation (one thread, so `Rc<RefCell>`).
@@ -370,7 +377,18 @@ pub type TraceHandle = Rc<RefCell<Trace>>;
 impl Trace {
     /// Appends an event.
     pub fn push(&mut self, at: Duration, what: What) {
-        self.events.push(Event { at, what });
+        self.push_on(at, what, 0);
+    }
+
+    /// Appends a message event that crossed connection end `conn`.
+    pub fn push_on(&mut self, at: Duration, what: What, conn: u32) {
+        self.events.push(Event { at, what, conn });
+    }
+
+    /// A number for a newly opened connection end.
+    pub fn next_conn(&mut self) -> u32 {
+        self.conns += 1;
+        self.conns
     }
 
     /// A 64-bit FNV-1a hash of the full one-line rendering: equal traces, equal hashes.

@@ -118,6 +118,8 @@ pub struct TracedStream<S> {
     trace: TraceHandle,
     host: Rc<str>,
     peer: Rc<str>,
+    /// This end's number (see [`crate::trace::Event::conn`]).
+    conn: u32,
     sent: Tap,
     received: Tap,
 }
@@ -139,8 +141,10 @@ impl<S> TracedStream<S> {
             buf: BytesMut::new(),
             broken: false,
         };
+        let conn = trace.borrow_mut().next_conn();
         TracedStream {
             inner,
+            conn,
             trace,
             host,
             peer,
@@ -160,7 +164,11 @@ impl<S> TracedStream<S> {
         let at = now();
         let mut trace = self.trace.borrow_mut();
         for msg in msgs {
-            trace.push(at, event(self.host.clone(), self.peer.clone(), msg));
+            trace.push_on(
+                at,
+                event(self.host.clone(), self.peer.clone(), msg),
+                self.conn,
+            );
         }
     }
 }
