@@ -479,6 +479,34 @@ fn settled(groups: &[Group<'_>], trace: &Trace, keys: &BTreeSet<Bytes>) -> Vec<F
 }
 
 /// (b) for one history record: why its acknowledgement breaks the rule, if it does.
+/// Why a group did not own a key when a request for it arrived.
+enum Refusal<'a> {
+    /// The key lay outside the range it had accepted.
+    OutOfRange(End),
+    /// It was write-locked (and no release arrived before the answer).
+    Locked(Accepted<'a>),
+}
+
+/// Why group `g` could not apply a write of position `p` that reached it at event `i`
+/// and was answered at event `ack`; `None` if it owned the key then.
+fn owner_refusal<'a>(
+    g: &Group<'a>,
+    trace: &Trace,
+    p: Position,
+    i: usize,
+    ack: usize,
+) -> Option<Refusal<'a>> {
+    let k = g.known(trace, i);
+    if g.holds(&k, p) == Some(false) {
+        return k.end.map(Refusal::OutOfRange);
+    }
+    let lock = k.lock?;
+    if g.release_received(lock.received, ack) {
+        return None;
+    }
+    Some(Refusal::Locked(lock))
+}
+
 fn judge_ack(
     r: &Record,
     groups: &[Group<'_>],
@@ -499,6 +527,21 @@ fn judge_ack(
     let receipts = traffic
         .requests
         .get(&(client.as_str(), r.session, key.clone()))?;
+    let p = position_of(&key);
+    // A copy that reached the key's owner (on the ring, in range, unlocked) was applied
+    // there, and its session entry moves with the key: whoever holds the key later may
+    // answer a resend from it, even a newcomer not yet announced (found by `sim explore`,
+    // whole-group-crash seed 4). Doubled applications are the linearizability check's.
+    let applied_by_owner = |before: usize| {
+        groups.iter().any(|g| {
+            receipts.iter().any(|&(i, host)| {
+                i < before
+                    && g.members.iter().any(|m| m == host)
+                    && g.heard_of_itself(i)
+                    && owner_refusal(g, trace, p, i, before).is_none()
+            })
+        })
+    };
     let mut reasons = Vec::new();
     for &(ack, node) in &candidates {
         let g = &groups[*group_of.get(node)?];
@@ -519,39 +562,38 @@ fn judge_ack(
                 .unwrap_or_default(),
             secs(r.completed)
         );
+        if applied_by_owner(ack) {
+            return None;
+        }
         if !g.heard_of_itself(ack) {
             reasons.push(format!(
                 "{what}, but none of its members had been told it is on the ring"
             ));
             continue;
         }
-        let p = position_of(&key);
-        let refused = |i: usize| -> Option<String> {
-            let k = g.known(trace, i);
-            let at = secs(trace.events[i].at);
-            if g.holds(&k, p) == Some(false) {
-                let end = k.end.as_ref()?;
-                return Some(format!(
-                    "{what}, but it received the request at {at}, when {} lay outside its \
-                     range [{}, {}) ({} {} accepted at {})",
-                    r.key,
-                    g.own,
-                    end.addr,
-                    end.source,
-                    end.addr,
-                    secs(end.at)
-                ));
-            }
-            let lock = k.lock?;
-            if g.release_received(lock.received, ack) {
-                return None;
-            }
-            Some(format!(
-                "{what}, but it received the request at {at}, when it was write-locked \
-                 (write_lock accepted by {} at {}, no release_lock received since)",
-                lock.host,
-                secs(trace.events[lock.answered].at)
-            ))
+        let refused = |i: usize| {
+            owner_refusal(g, trace, p, i, ack).map(|why| {
+                let at = secs(trace.events[i].at);
+                match why {
+                    Refusal::OutOfRange(end) => format!(
+                        "{what}, but it received the request at {at}, when {} lay outside \
+                         its range [{}, {}) ({} {} accepted at {})",
+                        r.key,
+                        g.own,
+                        end.addr,
+                        end.source,
+                        end.addr,
+                        secs(end.at)
+                    ),
+                    Refusal::Locked(lock) => format!(
+                        "{what}, but it received the request at {at}, when it was \
+                         write-locked (write_lock accepted by {} at {}, no release_lock \
+                         received since)",
+                        lock.host,
+                        secs(trace.events[lock.answered].at)
+                    ),
+                }
+            })
         };
         if mine.iter().any(|&i| refused(i).is_none()) {
             return None;
@@ -819,6 +861,38 @@ mod tests {
         admin(t, 140, 141, "n1a", Request::NextAddr(ring(2)));
         run.put(&moved, "n1b", &[150], 151);
         assert_eq!(acks(run.check()), 1);
+    }
+
+    /// A resend answered by the newcomer from the session entry that moved with the key,
+    /// before the newcomer was announced: the write was applied by its owner.
+    #[test]
+    fn a_moved_session_may_answer_a_resend_before_the_ring_is_announced() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.put(&moved, "n1a", &[95, 140], 141);
+        // Answered by n2a (received at 140, before group 2 is on the ring at 152).
+        let last = run.history.records.last_mut().unwrap();
+        last.completed = at(141);
+        run.join(100, None);
+        // Move the answer to n2a: rewrite the reply event's sender.
+        for e in &mut run.trace.events {
+            if let What::Recv { host, from, .. } = &mut e.what {
+                if e.at == at(140) && &**host == "n1a" && &**from == "c1" {
+                    *host = "n2a".into();
+                }
+            }
+            if let What::Send { from, to, .. } = &mut e.what {
+                if e.at == at(141) && &**from == "n1a" && &**to == "c1" {
+                    *from = "n2a".into();
+                }
+            }
+            if let What::Recv { host, from, .. } = &mut e.what {
+                if e.at == at(141) && &**host == "c1" && &**from == "n1a" {
+                    *from = "n2a".into();
+                }
+            }
+        }
+        assert_eq!(run.check(), vec![]);
     }
 
     #[test]
