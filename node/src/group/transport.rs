@@ -240,8 +240,13 @@ async fn dial_loop<N: Network>(
             continue;
         }
         let mut buf = BytesMut::new();
-        match read_one(&mut reader, &mut buf, &limits).await {
-            Some(PeerMessage::HelloReply(HelloReply { from })) if from == peer => {}
+        // Bounded like the connect: a hello or its reply lost in a partition (the
+        // simulator's TCP does not retransmit; a middlebox can blackhole one just the
+        // same) left this dialler waiting for good, and the group without a link to this
+        // peer (found by `sim explore`: a group of three, two up, no election for 200 s).
+        let reply = tokio::time::timeout(CONNECT_TIMEOUT, read_one(&mut reader, &mut buf, &limits));
+        match reply.await {
+            Ok(Some(PeerMessage::HelloReply(HelloReply { from }))) if from == peer => {}
             _ => {
                 tokio::time::sleep(RECONNECT_PAUSE).await;
                 continue;
@@ -279,9 +284,9 @@ async fn accept_loop<N: Network>(
         tokio::task::spawn_local(async move {
             let (mut reader, mut writer) = tokio::io::split(stream);
             let mut buf = BytesMut::new();
-            let Some(PeerMessage::Hello(Hello { from })) =
-                read_one(&mut reader, &mut buf, &limits).await
-            else {
+            let hello =
+                tokio::time::timeout(CONNECT_TIMEOUT, read_one(&mut reader, &mut buf, &limits));
+            let Ok(Some(PeerMessage::Hello(Hello { from }))) = hello.await else {
                 return;
             };
             let mut reply = BytesMut::new();
