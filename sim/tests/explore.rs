@@ -47,3 +47,38 @@ fn a_short_exploration_passes() {
         failed.join("\n")
     );
 }
+
+/// A trigger whose step comes after the faults ended (here: the final reads) is not
+/// carried out: nothing would heal its fault again, and liveness would fail for the
+/// harness's sake.
+#[test]
+fn a_trigger_firing_after_the_faults_ended_is_not_carried_out() {
+    let text = r#"
+        name = "late-trigger"
+        duration = "3s"
+        seeds = [1]
+        [workload]
+        clients = 1
+        keys = 2
+        [[timeline]]
+        at = "3s"
+        when = { host = "n1", receives = "get" }
+        action = "crash"
+        node = "n1"
+    "#;
+    let scenario = scenario::parse(text, "late-trigger.toml").expect("valid");
+    let report = runner::run(&scenario, 1);
+    assert!(report.passed(), "{:?}", report.failures);
+    let lines: Vec<String> = report
+        .trace
+        .events
+        .iter()
+        .map(sim::trace::render::line)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("after the faults ended: crash not carried out")),
+        "the skipped crash is in the trace"
+    );
+}
