@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::checks::Failure;
 use crate::runner::{self, RunReport};
-use crate::scenario::{self, Event, Scenario};
+use crate::scenario::{self, Scenario};
 
 /// What identifies "the same failure": the check, and the key or group it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,15 +336,9 @@ impl Shrinker {
             let Some(t) = candidate.timeline.get_mut(i) else {
                 break;
             };
-            let length = match &mut t.event {
-                Event::Hold { length, .. }
-                | Event::IsolateLeader { length, .. }
-                | Event::IsolateLeaderFromFollowers { length, .. }
-                | Event::PartitionOneway { length, .. } => length.as_mut(),
-                Event::HoldGroupLinks { length, .. } => Some(length),
-                _ => None,
+            let Some(length) = t.event.length_mut() else {
+                continue;
             };
-            let Some(length) = length else { continue };
             let half = Duration::from_millis((length.as_millis() / 2) as u64);
             if half < Duration::from_millis(10) {
                 continue;

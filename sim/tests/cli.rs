@@ -318,7 +318,7 @@ fn bench_checker_prints_its_figures() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
-/// Two groups of one, a join, a few clients: enough for a swarm plan to act on.
+/// One group of one, a second that joins, a few clients: enough for a swarm plan to act on.
 const SMALL_RING: &str = r#"
 name = "small-ring"
 duration = "4s"

@@ -142,16 +142,12 @@ impl HandOff {
     /// Whether to go on sending, given the id of the transfer the group has now: the join
     /// may be abandoned (the ECS released the lock) or replaced while parts go out.
     pub fn still_on(&self, current: Option<u64>) -> bool {
-        self.is_current(current)
+        current == Some(self.transfer_id)
     }
 
     /// The transfer this hand-off sends (its `FinishTransfer` names it).
     pub fn transfer_id(&self) -> u64 {
         self.transfer_id
-    }
-
-    fn is_current(&self, current: Option<u64>) -> bool {
-        current == Some(self.transfer_id)
     }
 
     /// Takes one input; returns what to carry out, in order. An input the machine did not

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use node::io::Rng;
 
-use crate::runner::{self, seeds};
+use crate::runner::{self, exponential, seeds};
 use crate::scenario::{self, Event, Faults, GroupLinks, Scenario, TimedEvent};
 pub use swarm::{FaultKind, Swarm};
 
@@ -341,13 +341,6 @@ fn one_fault(
         // Kinds that need groups of more than one node, in groups of one.
         FaultKind::FollowerCrash | FaultKind::LeaderCutFromFollowers => Vec::new(),
     }
-}
-
-/// An exponentially distributed wait with mean `mean` (at least 1 ms).
-fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
-    // u in (0, 1]: never ln(0).
-    let u = 1.0 - (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    mean.mul_f64(-u.ln()).max(Duration::from_millis(1))
 }
 
 #[cfg(test)]

@@ -195,17 +195,11 @@ pub(super) fn apply(
                     sim.partition_oneway(x.as_str(), y.as_str());
                 }
             }
-            let until = match length {
-                Some(length) => {
-                    let heal = Event::Heal {
-                        a: a.clone(),
-                        b: b.clone(),
-                    };
-                    plan.at(now + *length, heal);
-                    format!(" for {}", format_duration(*length))
-                }
-                None => String::new(),
+            let heal = || Event::Heal {
+                a: a.clone(),
+                b: b.clone(),
             };
+            let until = end_after(plan, now, *length, heal);
             fault(
                 &trace,
                 now,
@@ -218,14 +212,11 @@ pub(super) fn apply(
         }
         Event::Hold { a, b, length } => {
             sim.hold(a.as_str(), b.as_str());
-            let until = match length {
-                Some(length) => {
-                    let (a, b) = (a.clone(), b.clone());
-                    plan.at(now + *length, Event::Release { a, b });
-                    format!(" for {}", format_duration(*length))
-                }
-                None => String::new(),
+            let release = || Event::Release {
+                a: a.clone(),
+                b: b.clone(),
             };
+            let until = end_after(plan, now, *length, release);
             fault(&trace, now, format!("hold {a} <-> {b}{until}"));
         }
         Event::CrashFollower { group } => {
@@ -338,24 +329,33 @@ fn isolate_leader(
     } else {
         "every other host".to_string()
     };
-    let until = match length {
-        Some(length) => {
-            plan.at(
-                now + length,
-                Event::Heal {
-                    a: vec![node.clone()],
-                    b: others,
-                },
-            );
-            format!(" for {}", format_duration(length))
-        }
-        None => String::new(),
+    let heal = || Event::Heal {
+        a: vec![node.clone()],
+        b: others,
     };
+    let until = end_after(plan, now, length, heal);
     fault(
         &world.trace,
         now,
         format!("isolate {node}{why} from {whom}{until}"),
     );
+}
+
+/// With a `for`, queues the event that ends a fault (`end`) that long after `now`, and
+/// says so for the trace (`" for 2s"`); without one, nothing.
+fn end_after(
+    plan: &mut Plan,
+    now: Duration,
+    length: Option<Duration>,
+    end: impl FnOnce() -> Event,
+) -> String {
+    match length {
+        Some(length) => {
+            plan.at(now + length, end());
+            format!(" for {}", format_duration(length))
+        }
+        None => String::new(),
+    }
 }
 
 /// A member of group `group` that does not lead it: the first one up after the leader,

@@ -33,6 +33,7 @@ use crate::scenario::Scenario;
 use crate::trace::{Trace, TraceHandle, What};
 use crate::workload::{self, History, HistoryHandle};
 
+pub(crate) use schedule::exponential;
 pub use schedule::{build as timeline_with_faults, groups_at, nodes_at};
 
 /// Everything a run produced.

@@ -23,7 +23,9 @@ pub fn groups_at(scenario: &Scenario, at: Duration) -> u32 {
     scenario.cluster.groups.saturating_add(joined)
 }
 
-fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
+/// An exponentially distributed wait with mean `mean` (at least 1 ms): the time to the
+/// next random fault.
+pub(crate) fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
     // u in (0, 1]: never ln(0).
     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let u = 1.0 - u;

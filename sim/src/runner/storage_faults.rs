@@ -37,6 +37,7 @@ use std::time::Duration;
 use node::io::Rng;
 use node::server::NodeError;
 
+use super::schedule::exponential;
 use super::{fault, faults, schedule, seeds, World};
 use crate::checks::Failure;
 use crate::runtime::{DiskFaults, Injected};
@@ -112,11 +113,6 @@ pub(crate) struct StorageFaults {
     queued: u64,
     watches: Vec<Watch>,
     failures: Vec<Failure>,
-}
-
-fn exponential(rng: &mut Rng, mean: Duration) -> Duration {
-    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    mean.mul_f64(-(1.0 - u).ln()).max(Duration::from_millis(1))
 }
 
 /// Whether a draw from `rng` falls under probability `p`; draws nothing for 0.

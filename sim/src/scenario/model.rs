@@ -466,6 +466,30 @@ pub enum Event {
 }
 
 impl Event {
+    /// The `for` of an action that has one: how long its fault lasts.
+    pub fn length(&self) -> Option<Duration> {
+        match self {
+            Event::Hold { length, .. }
+            | Event::IsolateLeader { length, .. }
+            | Event::IsolateLeaderFromFollowers { length, .. }
+            | Event::PartitionOneway { length, .. } => *length,
+            Event::HoldGroupLinks { length, .. } => Some(*length),
+            _ => None,
+        }
+    }
+
+    /// The `for` of an action that has one, to change it.
+    pub fn length_mut(&mut self) -> Option<&mut Duration> {
+        match self {
+            Event::Hold { length, .. }
+            | Event::IsolateLeader { length, .. }
+            | Event::IsolateLeaderFromFollowers { length, .. }
+            | Event::PartitionOneway { length, .. } => length.as_mut(),
+            Event::HoldGroupLinks { length, .. } => Some(length),
+            _ => None,
+        }
+    }
+
     /// The action's name, as written in a scenario.
     pub fn name(&self) -> &'static str {
         match self {

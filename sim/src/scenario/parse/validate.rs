@@ -489,6 +489,9 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 }
             }
         }
+        if let Some(length) = t.event.length() {
+            out.positive(length, &field("for"));
+        }
         match &t.event {
             Event::Join { count } => out.rule(*count == 0, &field("count"), || Invalid::ZeroJoin),
             Event::Crash { node } | Event::Restart { node } => {
@@ -548,15 +551,6 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 });
                 // A whole group down or up again, for the crash-state rule. A member that
                 // is already down stays down: crash_group crashes the others.
-                let length = match &t.event {
-                    Event::HoldGroupLinks { length, .. } => Some(*length),
-                    Event::IsolateLeader { length, .. }
-                    | Event::IsolateLeaderFromFollowers { length, .. } => *length,
-                    _ => None,
-                };
-                if let Some(length) = length {
-                    out.positive(length, &field("for"));
-                }
                 if !bad && !triggered {
                     let members = group_members(group, group_size);
                     if matches!(t.event, Event::CrashGroup { .. }) {
@@ -573,13 +567,6 @@ fn timeline(s: &Scenario, out: &mut Rules) {
             Event::Partition { a, b }
             | Event::Heal { a, b }
             | Event::PartitionOneway { a, b, .. } => {
-                if let Event::PartitionOneway {
-                    length: Some(length),
-                    ..
-                } = &t.event
-                {
-                    out.positive(*length, &field("for"));
-                }
                 out.rule(a.is_empty(), &field("a"), || Invalid::EmptySide);
                 out.rule(b.is_empty(), &field("b"), || Invalid::EmptySide);
                 for (side, hosts) in [("a", a), ("b", b)] {
@@ -594,13 +581,6 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 }
             }
             Event::Hold { a, b, .. } | Event::Release { a, b } => {
-                if let Event::Hold {
-                    length: Some(length),
-                    ..
-                } = &t.event
-                {
-                    out.positive(*length, &field("for"));
-                }
                 host_ok(out, a, field("a"));
                 host_ok(out, b, field("b"));
                 out.rule(a == b, &field("b"), || Invalid::SameHost(b.clone()));
