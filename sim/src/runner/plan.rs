@@ -92,21 +92,23 @@ impl Plan {
                 What::Recv { host, from, msg } => (host, from, msg, false),
                 What::Fault(_) => continue,
             };
+            // The message's kind, worked out once per event and only if a trigger gets
+            // that far (a client packet's is decoded from its body).
+            let mut msg_kind = None;
             let mut k = 0;
             while k < self.armed.len() {
                 let a = &mut self.armed[k];
-                let (kind, sends) = a.trigger.kind();
+                let (wanted, sends) = a.trigger.kind();
                 let hit = e.at >= a.from
                     && sends == sent
                     && a.trigger.host.as_deref().is_none_or(|h| h == &**host)
                     && a.trigger.peer.as_deref().is_none_or(|p| p == &**peer)
-                    && msg.kind() == kind;
+                    && *msg_kind.get_or_insert_with(|| msg.kind()) == wanted;
                 if hit {
                     a.count += 1;
                 }
-                let due = hit && a.count >= a.trigger.nth;
-                let kind = msg.kind();
-                if due {
+                if hit && a.count >= a.trigger.nth {
+                    let kind = msg_kind.unwrap_or_default();
                     let a = self.armed.remove(k);
                     let verb = if sent { "sends" } else { "receives" };
                     let delay = a.trigger.delay;
