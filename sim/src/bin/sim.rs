@@ -1040,6 +1040,16 @@ fn bench(args: SpeedArgs) -> Result<Verdict> {
             wall.as_secs_f64(),
             events as f64 / wall.as_secs_f64().max(1e-9),
         ))?;
+        // The same number of hosts doing nothing, stepped as often: what turmoil alone
+        // costs, the most this case could reach.
+        // The report lists the ECS and the nodes; the clients are hosts too.
+        let hosts = runner::run(&scenario, 1).hosts.len() + scenario.workload.clients as usize;
+        let floor_wall = sim::cli::floor::idle_hosts(hosts, scenario.network.tick, simulated);
+        emit(&format!(
+            "      floor: turmoil alone, {hosts} sleeping hosts stepped every {:?}: {:.0} simulated s per wall s\n",
+            scenario.network.tick,
+            simulated.as_secs_f64() / floor_wall.as_secs_f64().max(1e-9),
+        ))?;
     }
     Ok(Verdict::of(all_passed))
 }

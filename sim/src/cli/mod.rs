@@ -3,6 +3,7 @@
 //! prints.
 //!
 //! - [`explore`]: `sim explore`'s shards, JSON summary and merging of shards.
+//! - [`floor`]: what turmoil alone costs per simulated second (`sim bench`'s floor).
 //! - [`files`]: which scenario files a run covers (named paths, or the `scenarios/`
 //!   directory found by walking up).
 //! - [`seeds`]: which seeds: a scenario's own list, one seed, or a range `A..B` / `A..=B`.
@@ -17,6 +18,7 @@
 
 pub mod explore;
 pub mod files;
+pub mod floor;
 pub mod pool;
 pub mod regression;
 pub mod replay;
