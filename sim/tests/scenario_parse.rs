@@ -193,6 +193,7 @@ linearizable = false
 linearizable_steps = 5000
 max_lock_hold = "45s"
 recovery_deadline = "1m"
+reaches = ["stale request of join 2"]
 
 [trace]
 clients = "full"
@@ -394,6 +395,7 @@ fn full() -> Scenario {
             linearizable_steps: 5000,
             max_lock_hold: secs(45),
             recovery_deadline: secs(60),
+            reaches: vec!["stale request of join 2".into()],
         },
         trace: TraceOptions {
             clients: ClientTrace::Full,

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::command::GroupCommand;
 use super::raft_store::RaftStore;
@@ -112,17 +113,28 @@ impl<D: Disk> Replica<D> {
         mut inbox: mpsc::UnboundedReceiver<(PeerId, PeerMessage)>,
         tick: Duration,
     ) {
-        let mut ticker = tokio::time::interval(tick);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Ticks fall on a fixed grid, as with an interval, but the task sleeps until the
+        // next tick that acts (Raft::ticks_until_due) instead of waking every period: an
+        // idle member wakes for its heartbeats only, which is most of the simulator's cost
+        // of an idle cluster and needless wake-ups on a real machine.
+        let mut clock = TickClock::new(tick);
+        let sleep = tokio::time::sleep_until(clock.due(self.raft.ticks_until_due()));
+        tokio::pin!(sleep);
         loop {
             tokio::select! {
                 biased;
                 r = requests.recv() => match r {
-                    Some(r) => self.handle(r),
+                    Some(r) => {
+                        clock.catch_up(&mut self.raft);
+                        self.handle(r);
+                    }
                     None => return,
                 },
-                Some((from, msg)) = inbox.recv() => self.raft.step(from, msg),
-                _ = ticker.tick() => self.raft.tick(),
+                Some((from, msg)) = inbox.recv() => {
+                    clock.catch_up(&mut self.raft);
+                    self.raft.step(from, msg);
+                }
+                () = &mut sleep => clock.catch_up(&mut self.raft),
             }
             if let Err(e) = self.process_ready() {
                 // A failed sync leaves storage in an unknown state: stop rather than send
@@ -137,6 +149,10 @@ impl<D: Disk> Replica<D> {
                 // reading back what the disk kept, knows what is durable.
                 self.failure.send_replace(Some(Arc::new(e)));
                 return;
+            }
+            let due = clock.due(self.raft.ticks_until_due());
+            if sleep.deadline() != due {
+                sleep.as_mut().reset(due);
             }
         }
     }
@@ -271,5 +287,44 @@ impl<D: Disk> Replica<D> {
             tracing::debug!(index = applied.0, "compacted the Raft log");
         }
         Ok(())
+    }
+}
+
+/// The grid of Raft ticks: one every `period` from the replica's start.
+struct TickClock {
+    period: Duration,
+    /// When the next tick falls.
+    next: Instant,
+}
+
+impl TickClock {
+    fn new(period: Duration) -> Self {
+        TickClock {
+            period,
+            next: Instant::now() + period,
+        }
+    }
+
+    /// The instant of the `n`-th tick from now (`n` at least 1).
+    fn due(&self, n: u32) -> Instant {
+        self.next + self.period * n.saturating_sub(1)
+    }
+
+    /// Gives `raft` every tick whose time has come: the ticks slept through only count,
+    /// the last one may act.
+    fn catch_up(&mut self, raft: &mut Raft) {
+        let now = Instant::now();
+        while self.next <= now {
+            let acts = raft.ticks_until_due() == 1;
+            raft.tick();
+            self.next += self.period;
+            if acts && self.next <= now {
+                // Late past a tick that acts (the task was held up, e.g. by a slow fsync):
+                // like an interval that delays missed ticks, restart the grid from now
+                // rather than act several times in a burst (a leader would step down on
+                // check-quorum before reading the replies waiting in its inbox).
+                self.next = now + self.period;
+            }
+        }
     }
 }

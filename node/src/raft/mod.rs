@@ -157,6 +157,22 @@ impl Raft {
         }
     }
 
+    /// How many calls to [`tick`](Self::tick) may pass before one does more than count:
+    /// the next heartbeat or check-quorum of a leader, the election timeout of anyone else.
+    /// A driver may sleep that many ticks unless a message or proposal arrives first, and
+    /// then makes up the ticks that passed before it hands the input over (so the counters
+    /// that decide a lease are as current as with a tick every period). At least 1.
+    pub fn ticks_until_due(&self) -> u32 {
+        let left = |limit: u32, elapsed: u32| limit.saturating_sub(elapsed).max(1);
+        match self.role {
+            Role::Leader => left(self.config.heartbeat_ticks, self.heartbeat_elapsed)
+                .min(left(self.config.election_ticks.0, self.quorum_elapsed)),
+            // A lone member elects itself on its next tick.
+            _ if self.config.peers.len() == 1 => 1,
+            _ => left(self.election_timeout, self.election_elapsed),
+        }
+    }
+
     /// A message from peer `from`: a request (answered through `Ready::messages`) or a
     /// reply. Input from non-members, from this member itself, with a sender field that
     /// disagrees with `from`, or stale for the current state is dropped with a debug log.

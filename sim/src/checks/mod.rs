@@ -11,6 +11,7 @@
 //! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
 //!   groups end on gives every key exactly one owner.
 //! - [`linearizable`]: every key's history is linearizable (Wing–Gong–Lowe, per key).
+//! - [`reaches`]: the trace shows what a scenario written for a narrow window expects.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
@@ -20,6 +21,7 @@ pub mod leaders;
 pub mod linearizable;
 pub mod locks;
 pub mod lost_writes;
+pub mod reaches;
 pub mod ring_ownership;
 
 use std::fmt;

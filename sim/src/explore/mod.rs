@@ -65,6 +65,8 @@ pub fn explore(base: &Scenario, seed: u64) -> Explored {
     // ending. A base's own tighter budget is about its own fault plan.
     let after_faults = base.duration + base.node.join_deadline + Duration::from_secs(10);
     scenario.checks.max_lock_hold = base.checks.max_lock_hold.max(after_faults);
+    // The base's window is not this case's: its faults are drawn anew.
+    scenario.checks.reaches.clear();
     let first_generated = events.len();
     let generated = generate(&scenario, &swarm, &mut rng.fork(), first_generated);
     events.extend(generated);

@@ -258,6 +258,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     }
     let judgement = checks::run_all(&scenario, &world.groups, &trace, &history);
     failures.extend(judgement.failures);
+    if scenario.seeds.contains(&seed) {
+        failures.extend(checks::reaches::check(&scenario.checks.reaches, &trace));
+    }
     RunReport {
         scenario: scenario.name.clone(),
         seed,

@@ -656,6 +656,14 @@ pub struct Checks {
     /// After faults stop, every key can be read again within this long.
     #[serde(with = "crate::scenario::duration")]
     pub recovery_deadline: Duration,
+    /// Texts the trace must contain, each in some event's one-line rendering (as `sim
+    /// replay --lines-only` prints it), judged for the scenario's listed `seeds` only. A
+    /// scenario written for a narrow window (a held line reaching a leader after its join
+    /// ended) says here what shows the window was reached, so a change of timing that
+    /// makes it miss fails instead of passing without testing anything. `sim explore`
+    /// drops it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reaches: Vec<String>,
 }
 
 impl Default for Checks {
@@ -671,6 +679,7 @@ impl Default for Checks {
             linearizable_steps: 2_000_000,
             max_lock_hold: Duration::from_secs(20),
             recovery_deadline: Duration::from_secs(30),
+            reaches: Vec::new(),
         }
     }
 }

@@ -180,3 +180,44 @@ fn leader_in_a_minority_steps_down_and_cannot_commit() {
         c.assert_prefixes();
     }
 }
+
+/// A driver that sleeps `ticks_until_due` ticks misses nothing: the ticks before it only
+/// count, and the last one acts (a follower campaigns, a leader sends heartbeats).
+#[test]
+fn ticks_until_due_is_the_first_tick_that_acts() {
+    for seed in 0..30 {
+        let config = RaftConfig::new(PeerId(0), ids(3));
+        let mut follower = Raft::new(config, Recovered::default(), Rng::from_seed(seed));
+        let due = follower.ticks_until_due();
+        assert!(due > 1, "seed {seed}: a follower waits an election timeout");
+        for _ in 1..due {
+            follower.tick();
+            assert!(follower.ready().is_empty(), "seed {seed}: acted early");
+        }
+        follower.tick();
+        assert_eq!(follower.role(), Role::PreCandidate, "seed {seed}");
+
+        let mut c = Cluster::new(3, seed);
+        let leader = c.elect(200);
+        let raft = c.raft_mut(leader);
+        let _ = raft.ready();
+        for round in 0..3 {
+            let due = raft.ticks_until_due();
+            for _ in 1..due {
+                raft.tick();
+                assert!(
+                    raft.ready().is_empty(),
+                    "seed {seed} round {round}: acted early"
+                );
+            }
+            raft.tick();
+            // Nobody answers here: the leader either sends heartbeats or, at its
+            // check-quorum, steps down.
+            let acted = !raft.ready().messages.is_empty() || raft.role() != Role::Leader;
+            assert!(acted, "seed {seed} round {round}: the due tick did nothing");
+            if raft.role() != Role::Leader {
+                break;
+            }
+        }
+    }
+}
