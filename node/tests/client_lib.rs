@@ -227,6 +227,24 @@ fn no_leader_anywhere_times_out_with_the_reason_after_backing_off() -> TestResul
 }
 
 #[test]
+fn when_no_seed_answers_the_timeout_names_every_address_and_why() -> TestResult {
+    run(async {
+        let (la, a) = bind().await?;
+        let (lb, b) = bind().await?;
+        drop((la, lb));
+        let mut c = client(config(&[&a, &b], Duration::from_millis(200)));
+        let reason = timeout_reason(c.get("k").await);
+        for addr in [&a, &b] {
+            assert!(
+                reason.contains(&format!("no node reachable at {addr}")),
+                "{reason}"
+            );
+        }
+        Ok(())
+    })
+}
+
+#[test]
 fn an_unreachable_seed_times_out_naming_the_address() -> TestResult {
     run(async {
         let (l, a) = bind().await?;

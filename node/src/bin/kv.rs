@@ -5,7 +5,8 @@
 //! `error: ...` line on stderr. Exit codes: 0 success, 1 key not found (`get`, `del`) or
 //! compare-and-set not swapped, 2 any error.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +21,11 @@ const DEFAULT_ADDR: &str = "127.0.0.1:7001";
 
 const AFTER_HELP: &str = "\
 Keys and values are taken as UTF-8 text. A value that is not UTF-8 is printed as hex, \
-with a note on stderr.
+with a note on stderr. `kv put KEY -` reads the value from standard input and \
+`kv put KEY --file PATH` from a file, byte for byte (past the shell's argument length limit).
+
+Limits: a node accepts a command of at most 256 KiB (262,144 bytes) by default, so a put's \
+key and value together may take 262,118 bytes; a larger one is refused before it is sent.
 
 Exit codes:
   0  success
@@ -61,12 +66,20 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Store VALUE under KEY.
+    /// Store VALUE under KEY (`-` reads the value from standard input; --file from a
+    /// file, byte for byte).
+    #[command(override_usage = "kv put [OPTIONS] <KEY> <VALUE>\n       \
+                                kv put [OPTIONS] <KEY> -\n       \
+                                kv put [OPTIONS] <KEY> --file <PATH>")]
     Put {
         /// The key.
         key: String,
-        /// The value to store.
-        value: String,
+        /// The value to store; `-` reads it from standard input.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        value: Option<String>,
+        /// Read the value from this file instead.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
     },
     /// Print the value stored under KEY (exit 1 if it is absent).
     Get {
@@ -102,7 +115,7 @@ enum Cmd {
 
 /// A command line after the checks clap cannot express.
 enum Op {
-    Put(String, String),
+    Put(String, Bytes),
     Get(String),
     Del(String),
     Cas {
@@ -115,14 +128,18 @@ enum Op {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let sub = match &args.command {
+        Cmd::Put { .. } => "put",
+        _ => "cas",
+    };
     let op = match to_op(args.command) {
         Ok(op) => op,
         Err(message) => {
-            // Report against `kv cas` so the usage shown is the one that was broken.
+            // Report against the subcommand so the usage shown is the one that was broken.
             let mut cli = Args::command();
             cli.build();
-            let mut cas = cli.find_subcommand("cas").cloned().unwrap_or(cli);
-            cas.error(ErrorKind::WrongNumberOfValues, message).exit()
+            let mut cmd = cli.find_subcommand(sub).cloned().unwrap_or(cli);
+            cmd.error(ErrorKind::ValueValidation, message).exit()
         }
     };
     node::cli::init_tracing("warn");
@@ -143,9 +160,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn to_op(cmd: Cmd) -> Result<Op, &'static str> {
+fn to_op(cmd: Cmd) -> Result<Op, String> {
     Ok(match cmd {
-        Cmd::Put { key, value } => Op::Put(key, value),
+        Cmd::Put { key, value, file } => Op::Put(key, read_value(value, file)?),
         Cmd::Get { key } => Op::Get(key),
         Cmd::Del { key } => Op::Del(key),
         Cmd::Cas {
@@ -157,15 +174,40 @@ fn to_op(cmd: Cmd) -> Result<Op, &'static str> {
             let (expected, new) = match (absent, new) {
                 (false, Some(new)) => (Some(old), new),
                 (true, None) => (None, old),
-                (true, Some(_)) => return Err("with --absent give only <KEY> <NEW>"),
+                (true, Some(_)) => return Err("with --absent give only <KEY> <NEW>".into()),
                 (false, None) => {
-                    return Err("missing <NEW>: give <KEY> <OLD> <NEW>, or --absent <KEY> <NEW>")
+                    return Err(
+                        "missing <NEW>: give <KEY> <OLD> <NEW>, or --absent <KEY> <NEW>".into(),
+                    )
                 }
             };
             Op::Cas { key, expected, new }
         }
         Cmd::Meta => Op::Meta,
     })
+}
+
+/// The value of `kv put`: the argument, standard input for `-`, or the file's bytes.
+fn read_value(value: Option<String>, file: Option<PathBuf>) -> Result<Bytes, String> {
+    let read = |what: &str, result: std::io::Result<Vec<u8>>| {
+        result
+            .map(Bytes::from)
+            .map_err(|e| format!("cannot read the value from {what}: {e}"))
+    };
+    match (value, file) {
+        (_, Some(path)) => read(&path.display().to_string(), std::fs::read(&path)),
+        (Some(v), None) if v == "-" => {
+            let mut bytes = Vec::new();
+            read(
+                "standard input",
+                std::io::stdin().read_to_end(&mut bytes).map(|_| bytes),
+            )
+        }
+        (Some(v), None) => Ok(Bytes::from(v)),
+        (None, None) => {
+            Err("missing <VALUE>: give a value, `-` for standard input, or --file".into())
+        }
+    }
 }
 
 /// The addresses to start from: `--addr`, else `$KV_ADDR`, else the default.
@@ -400,6 +442,37 @@ mod tests {
             Ok(Err(_))
         ));
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn put_takes_its_value_from_the_argument_a_file_or_neither_twice() {
+        let parse = |argv: &[&str]| Args::try_parse_from(argv).map(|a| to_op(a.command));
+        assert!(matches!(
+            parse(&["kv", "put", "k", "v"]),
+            Ok(Ok(Op::Put(_, v))) if v == Bytes::from_static(b"v")
+        ));
+        let dir = std::env::temp_dir().join(format!("kv-put-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("value.bin");
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(300 * 1024).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        let path_arg = path.to_str().expect("utf-8 path");
+        assert!(matches!(
+            parse(&["kv", "put", "k", "--file", path_arg]),
+            Ok(Ok(Op::Put(_, v))) if v == bytes
+        ));
+        let missing = dir.join("absent");
+        let missing_arg = missing.to_str().expect("utf-8 path");
+        assert!(matches!(
+            parse(&["kv", "put", "k", "--file", missing_arg]),
+            Ok(Err(e)) if e.contains("cannot read the value")
+        ));
+        assert!(parse(&["kv", "put", "k"]).is_err(), "no value at all");
+        assert!(
+            parse(&["kv", "put", "k", "v", "--file", path_arg]).is_err(),
+            "a value and a file"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

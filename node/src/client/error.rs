@@ -43,6 +43,18 @@ pub enum ClientError {
         /// What was wrong.
         detail: String,
     },
+    /// The command is larger than a node accepts: nothing was sent.
+    #[error(
+        "the request is {bytes} bytes encoded, over the {limit}-byte limit of a node \
+         (key and value together, plus {overhead} bytes of framing for a put)",
+        overhead = crate::server::PUT_FRAMING_BYTES
+    )]
+    TooLarge {
+        /// The encoded command's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The operation's deadline passed before any node gave a final answer.
     #[error("gave up after {after:?}: {last_error}")]
     Timeout {

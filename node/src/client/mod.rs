@@ -63,6 +63,10 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Size limits applied when decoding the nodes' packets.
     pub limits: Limits,
+    /// Largest encoded command (key, value, framing) the client sends; larger ones fail
+    /// at once with [`ClientError::TooLarge`]. Default: what a node accepts by default,
+    /// [`MAX_REQUEST_BYTES`](crate::server::MAX_REQUEST_BYTES).
+    pub max_request_bytes: usize,
 }
 
 impl Default for ClientConfig {
@@ -74,6 +78,7 @@ impl Default for ClientConfig {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
             limits: Limits::DEFAULT,
+            max_request_bytes: crate::server::MAX_REQUEST_BYTES,
         }
     }
 }
@@ -230,6 +235,17 @@ impl<N: Network> Client<N> {
             tag
         });
         let body = Request { session, command }.to_bytes();
+        if body.len() > self.config.max_request_bytes {
+            // Refused here, not by a node that would close the connection and leave the
+            // client retrying until its deadline; the sequence number was never sent.
+            if let Some(tag) = session {
+                self.next_sequence = tag.sequence;
+            }
+            return Err(ClientError::TooLarge {
+                bytes: body.len(),
+                limit: self.config.max_request_bytes,
+            });
+        }
         let (answer, addr) = self.exchange(&Packet::CommandRequest(body)).await?;
         let Packet::CommandResponse(body) = answer else {
             return Err(ClientError::Protocol {

@@ -42,18 +42,34 @@ impl<N: Network> Client<N> {
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let mut redirects = 0u32;
         let mut last_error = String::from("no attempt finished");
+        let mut unreachable = Unreachable::default();
         let mut target = self.route.target().ok_or(ClientError::NoSeeds)?;
         loop {
             if Instant::now() >= deadline {
+                let known = self.route.known();
                 return Err(ClientError::Timeout {
                     after: self.config.deadline,
-                    last_error,
+                    last_error: unreachable.all_of(&known).unwrap_or(last_error),
                 });
             }
             let answer = match self.attempt(&target, request, deadline).await? {
-                Attempt::Answer(answer) => answer,
+                Attempt::Answer(answer) => {
+                    unreachable.clear();
+                    answer
+                }
                 Attempt::Failed(why) => {
                     debug!(addr = %target, error = %why, "attempt failed; trying the next node");
+                    unreachable.record(&target, &why);
+                    // Said once, as soon as every known node has failed: a person waiting
+                    // for the deadline learns at once that nothing answers, and why.
+                    if !unreachable.warned {
+                        if let Some(all) = unreachable.all_of(&self.route.known()) {
+                            tracing::warn!(
+                                "no node answers yet: {all}; retrying until the deadline"
+                            );
+                            unreachable.warned = true;
+                        }
+                    }
                     last_error = why;
                     target = self.next_node(&target)?;
                     self.pause(&mut backoff, deadline).await;
@@ -231,6 +247,34 @@ impl<N: Network> Client<N> {
 
 /// Sorts a connection error into "try elsewhere" and "give up". `io_context` begins the
 /// sentence for an I/O error ("no node reachable at" when connecting).
+/// The nodes whose last attempt failed since the last answer from any node, and why.
+#[derive(Default)]
+struct Unreachable {
+    why: std::collections::BTreeMap<String, String>,
+    /// Whether "no node reachable" was logged already in this operation.
+    warned: bool,
+}
+
+impl Unreachable {
+    fn record(&mut self, addr: &str, why: &str) {
+        self.why.insert(addr.to_owned(), why.to_owned());
+    }
+
+    fn clear(&mut self) {
+        self.why.clear();
+    }
+
+    /// `addr: why` for every one of `known`, if each has failed; else `None`.
+    fn all_of(&self, known: &[&str]) -> Option<String> {
+        if known.is_empty() || !known.iter().all(|a| self.why.contains_key(*a)) {
+            return None;
+        }
+        // Each reason names its address already.
+        let each: Vec<&str> = known.iter().map(|a| self.why[*a].as_str()).collect();
+        Some(each.join("; "))
+    }
+}
+
 fn failure(addr: &str, error: ConnError, io_context: &str) -> Result<Attempt, ClientError> {
     match error {
         ConnError::Io(e) => Ok(Attempt::Failed(format!("{io_context} {addr}: {e}"))),

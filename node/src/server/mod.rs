@@ -26,6 +26,16 @@ use crate::admin_link::{AdminLink, LinkTiming};
 use crate::group::{GroupError, GroupHandle, GroupSpec};
 use crate::io::{Disk, Listener, Network, Rng};
 
+/// The largest client command a node accepts by default (the body of a `C` packet):
+/// 256 KiB. A put's key and value together may take this less
+/// [`PUT_FRAMING_BYTES`]; a larger request is refused by the client library before it
+/// is sent.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// What a put adds to its key and value in a `C` body: the session tag (marker, client
+/// id, sequence: 17 bytes), the command marker (1) and two 4-byte lengths.
+pub const PUT_FRAMING_BYTES: usize = 17 + 1 + 4 + 4;
+
 /// Everything a node needs to know at start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -85,7 +95,7 @@ impl NodeConfig {
             data_dir,
             part_size_bytes: Rc::new(Cell::new(64 * 1024)),
             limits: Limits {
-                max_field_len: 256 * 1024,
+                max_field_len: MAX_REQUEST_BYTES,
                 ..Limits::DEFAULT
             },
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
