@@ -91,13 +91,14 @@ impl Outcome {
 
     /// The outcome of a client library error. Only errors that say nothing was applied
     /// are definite: a non-retryable 'e' from a node (the store refused the command), a
-    /// handshake refusal and a configuration with no node (nothing was sent). A timeout or
-    /// a malformed answer leaves a write's effect unknown.
+    /// handshake refusal, a configuration with no node and a command too large to send
+    /// (nothing was sent). A timeout or a malformed answer leaves a write's effect unknown.
     pub fn from_error(e: &ClientError) -> Outcome {
         match e {
-            ClientError::Server(_) | ClientError::Handshake { .. } | ClientError::NoSeeds => {
-                Outcome::Failed(e.to_string())
-            }
+            ClientError::Server(_)
+            | ClientError::Handshake { .. }
+            | ClientError::NoSeeds
+            | ClientError::TooLarge { .. } => Outcome::Failed(e.to_string()),
             ClientError::Timeout { .. } | ClientError::Protocol { .. } => {
                 Outcome::Unknown(e.to_string())
             }
