@@ -234,6 +234,7 @@
     }
     drawAxis();
     updateInfo();
+    document.documentElement.setAttribute('data-arrows', String(stats.arrows));
   }
 
   function drawRow(r) {
@@ -463,6 +464,16 @@
     t0 = Math.max(0, Math.min(END - s, t0));
     view = { t0, t1: t0 + s };
     requestDraw();
+    saveView();
+  }
+  // The view lives in the address (#view=12.5,14): a link or a reload shows the same
+  // stretch of the run.
+  let saveTimer = 0;
+  function saveView() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => {
+      try { history.replaceState(null, '', '#view=' + (view.t0 / 1e6).toFixed(6) + ',' + (view.t1 / 1e6).toFixed(6)); } catch (e) { /* some file:// pages refuse it */ }
+    }, 300);
   }
   function zoom(factor, at) {
     const t = at === undefined ? (view.t0 + view.t1) / 2 : at;
@@ -657,6 +668,11 @@
 
   // The axis sticks under the sticky controls bar.
   axis.style.top = document.getElementById('controls').offsetHeight + 'px';
+  const asked = /view=([0-9.]+),([0-9.]+)/.exec(location.hash);
+  if (asked) {
+    const t0 = parseFloat(asked[1]) * 1e6, t1 = parseFloat(asked[2]) * 1e6;
+    if (t1 > t0) view = { t0: Math.max(0, t0), t1: Math.min(END, t1) };
+  }
   resize();
   draw();
   // For tests and the curious: the page worked, how long it took, what it drew.
