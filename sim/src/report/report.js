@@ -215,8 +215,10 @@
   }
 
   let stats = { arrows: 0, inView: 0, opsDrawn: 0 };
+  let countBuf = null;
   function draw() {
     pending = false;
+    const drawStarted = performance.now();
     const [vy0, vy1] = visibleY();
     ctx.clearRect(0, 0, W, H);
     ctx.font = '11px system-ui, sans-serif';
@@ -235,6 +237,7 @@
     drawAxis();
     updateInfo();
     document.documentElement.setAttribute('data-arrows', String(stats.arrows));
+    document.documentElement.setAttribute('data-draw-ms', (performance.now() - drawStarted).toFixed(1));
   }
 
   function drawRow(r) {
@@ -246,8 +249,7 @@
       return;
     }
     // Label column and a faint separator.
-    ctx.fillStyle = r.type === 'key' && badKeys.has(r.key) ? '#fde7e6' : '#fff';
-    ctx.fillRect(0, r.y, W, r.h);
+    if (r.type === 'key' && badKeys.has(r.key)) { ctx.fillStyle = '#fde7e6'; ctx.fillRect(0, r.y, W, r.h); }
     ctx.strokeStyle = '#eceef2'; ctx.beginPath(); ctx.moveTo(0, r.y + r.h - 0.5); ctx.lineTo(W, r.y + r.h - 0.5); ctx.stroke();
     ctx.fillStyle = '#1d2330';
     ctx.font = (r.type === 'key' ? '10px' : '11px') + ' ui-monospace, Menlo, monospace';
@@ -397,17 +399,14 @@
   // the protocol with most of them.
   function drawCounts(lo, hi) {
     const buckets = Math.ceil((W - LABEL_W) / BUCKET_PX) + 1;
-    const counts = new Map();
-    let max = 1;
+    const size = hosts.length * buckets * 4;
+    if (!countBuf || countBuf.length < size) countBuf = new Int32Array(size);
+    const c = countBuf;
+    c.fill(0, 0, size);
+    const scale = (W - LABEL_W) / span() / BUCKET_PX;
     const add = (lane, t, p) => {
       if (t < view.t0 || t > view.t1) return;
-      const b = Math.floor((x(t) - LABEL_W) / BUCKET_PX);
-      const key = lane * buckets + b;
-      let c = counts.get(key);
-      if (!c) { c = [0, 0, 0, 0]; counts.set(key, c); }
-      c[p]++;
-      const total = c[0] + c[1] + c[2] + c[3];
-      if (total > max) max = total;
+      c[((lane * buckets) + Math.floor((t - view.t0) * scale)) * 4 + p]++;
     };
     for (let i = lo; i < hi; i++) {
       const m = msgs[i];
@@ -415,16 +414,21 @@
       add(m[2], m[0], m[4]);
       if (m[1] >= 0) add(m[3], m[1], m[4]);
     }
+    let max = 1;
+    for (let k = 0; k < size; k += 4) max = Math.max(max, c[k] + c[k + 1] + c[k + 2] + c[k + 3]);
     const lmax = Math.log(1 + max);
-    for (const [key, c] of counts) {
-      const lane = Math.floor(key / buckets), b = key % buckets;
-      const total = c[0] + c[1] + c[2] + c[3];
-      let p = 0;
-      for (let q = 1; q < 4; q++) if (c[q] > c[p]) p = q;
-      const h = Math.max(1, Math.log(1 + total) / lmax * (LANE_H / 2 - 2));
-      ctx.fillStyle = PROTO_COLOR[p];
-      ctx.globalAlpha = 0.7;
-      ctx.fillRect(LABEL_W + b * BUCKET_PX, laneY[lane] - h, BUCKET_PX - 0.5, h);
+    ctx.globalAlpha = 0.7;
+    for (let lane = 0; lane < hosts.length; lane++) {
+      for (let b = 0; b < buckets; b++) {
+        const k = (lane * buckets + b) * 4;
+        const total = c[k] + c[k + 1] + c[k + 2] + c[k + 3];
+        if (!total) continue;
+        let p = 0;
+        for (let q = 1; q < 4; q++) if (c[k + q] > c[k + p]) p = q;
+        const h = Math.max(1, Math.log(1 + total) / lmax * (LANE_H / 2 - 2));
+        ctx.fillStyle = PROTO_COLOR[p];
+        ctx.fillRect(LABEL_W + b * BUCKET_PX, laneY[lane] - h, BUCKET_PX - 0.5, h);
+      }
     }
     ctx.globalAlpha = 1;
   }
@@ -680,5 +684,20 @@
   root.setAttribute('data-lanes', hosts.map((h) => h.name).join(','));
   root.setAttribute('data-ops', String(perKey.reduce((n, k) => n + k.ops.length, 0)));
   root.setAttribute('data-render-ms', (performance.now() - started).toFixed(1));
+  // #bench: time 40 redraws while zooming in from the whole run to a 0.2% slice and
+  // back (what a wheel gesture does), for a figure of how responsive the page is.
+  if (/bench/.test(location.hash)) {
+    const times = [];
+    for (let i = 0; i < 40; i++) {
+      const f = Math.pow(0.002, (i < 20 ? i : 39 - i) / 19);
+      const mid = END * 0.4;
+      view = { t0: Math.max(0, mid - END * f / 2), t1: Math.min(END, mid + END * f / 2) };
+      const a = performance.now();
+      draw();
+      times.push(performance.now() - a);
+    }
+    times.sort((a, b) => a - b);
+    root.setAttribute('data-bench-ms', 'median ' + times[20].toFixed(1) + ' max ' + times[39].toFixed(1));
+  }
   root.setAttribute('data-report-ready', 'yes');
 })();
