@@ -6,6 +6,8 @@
 //! - `sim replay`: one case in full: its scenario (printed before the run), the sequence
 //!   diagram, the trace one line per event, the trace hash and the checks' verdict.
 //! - `sim hash`: only the trace hash of one case, to show that two processes agree.
+//! - `--html` (replay) and `--html-dir` (run, explore): the run as a self-contained HTML
+//!   page to look at in a browser (`sim::report`).
 //!
 //! Exit codes: 0 every check passed; 1 a check failed; 2 bad usage, a bad scenario file,
 //! or a file that could not be read.
