@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Names Chromium goes by.
 const BROWSERS: &[&str] = &[
@@ -20,6 +20,9 @@ const BROWSERS: &[&str] = &[
     "google-chrome",
     "google-chrome-stable",
 ];
+
+/// The longest the test spends installing Chromium (package lists and the package).
+const INSTALL_BUDGET: Duration = Duration::from_secs(150);
 
 /// Writes straight to stderr, past the test harness's capture, so a skip is seen.
 fn say(text: &str) {
@@ -64,16 +67,30 @@ fn install_browser() -> Result<(), String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Err("not root, so apt-get cannot install it".into());
     }
+    // One budget for the whole install, so a slow or unreachable mirror costs CI at most
+    // this long before the test gives up and skips.
+    let deadline = Instant::now() + INSTALL_BUDGET;
     let apt = |args: &[&str]| {
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        if left < 5 {
+            return false;
+        }
         let mut cmd = match on_path("timeout") {
             Some(t) => {
                 let mut c = Command::new(t);
-                c.arg("300").arg("apt-get");
+                c.arg(left.to_string()).arg("apt-get");
                 c
             }
             None => Command::new("apt-get"),
         };
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd.args([
+            "-o",
+            "Acquire::http::Timeout=20",
+            "-o",
+            "Acquire::Retries=1",
+        ])
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive");
         quiet(&mut cmd)
     };
     let install = ["install", "-y", "-q", "--no-install-recommends", "chromium"];
@@ -81,7 +98,10 @@ fn install_browser() -> Result<(), String> {
     let started = Instant::now();
     let installed = apt(&install) || (apt(&["update", "-q"]) && apt(&install));
     if !installed {
-        return Err("apt-get install chromium failed".into());
+        return Err(format!(
+            "apt-get install chromium failed or took over {} s",
+            INSTALL_BUDGET.as_secs()
+        ));
     }
     say(&format!(
         "report_browser: installed Chromium in {:.1} s",

@@ -246,7 +246,7 @@ pub fn build(report: &RunReport, scenario: &Scenario, replay: &str) -> Data {
             detail: f.detail.clone(),
         })
         .collect();
-    let violations = violations(report, scenario, &keys, &key_index, &ops);
+    let violations = violations(report, scenario, &key_index, &ops);
 
     let mut pinned = scenario.clone();
     pinned.seeds = vec![report.seed];
@@ -454,7 +454,6 @@ fn operations(report: &RunReport) -> Ops {
 fn violations(
     report: &RunReport,
     scenario: &Scenario,
-    keys: &[String],
     key_index: &HashMap<&str, usize>,
     ops: &[OpRow],
 ) -> Vec<ViolationData> {
@@ -477,7 +476,6 @@ fn violations(
                 let at = ops[records..].iter().position(|o| Some(o.0 as usize) == k);
                 indexes.extend(at.map(|p| records + p));
             }
-            debug_assert!(keys.contains(&v.key));
             ViolationData {
                 key: v.key,
                 ops: indexes,
