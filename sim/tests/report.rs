@@ -239,3 +239,10 @@ fn the_index_lists_each_report_with_its_failed_checks() {
     assert!(page.contains("<td>linearizable</td>"));
     assert_eq!(sim::report::file_name("a b/c", 7), "a_b_c-seed7.html");
 }
+
+#[test]
+fn the_demo_scenario_of_the_readme_still_loads() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report-demo.toml");
+    let demo = scenario::load(&file).expect("docs/report-demo.toml");
+    assert_eq!((demo.cluster.group_size, demo.workload.clients), (3, 4));
+}
