@@ -10,6 +10,7 @@
 //! - [`runner`]: one run of one scenario with one seed.
 //! - [`fnv`]: the stable hash behind seed derivation and trace hashes.
 //! - [`shrink`]: a failing case reduced to a short scenario that fails the same way.
+//! - [`report`]: a run as one self-contained HTML page (timeline, operations, plot).
 //! - [`checks`]: the checks that judge a run.
 //! - [`cli`]: the parts of the `sim` command-line tool (many seeds on worker threads,
 //!   summaries, regression files).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod explore;
 pub mod export;
 pub mod fnv;
+pub mod report;
 pub mod runner;
 pub mod runtime;
 pub mod scenario;

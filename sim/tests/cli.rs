@@ -465,3 +465,66 @@ fn shrink_keeps_the_failure_and_removes_the_rest() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("passes"), "{}", stderr(&out));
 }
+
+#[test]
+fn html_reports_for_replay_and_for_failing_cases_with_an_index() {
+    let dir = scratch("html");
+    write(&dir, "tiny.toml", TINY);
+    write(&dir, "impatient.toml", IMPATIENT);
+
+    let out = sim(
+        &dir,
+        &[
+            "replay",
+            "tiny.toml",
+            "--seed",
+            "2",
+            "--html",
+            "out/tiny.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("report written to out/tiny.html"));
+    let page = std::fs::read_to_string(dir.join("out/tiny.html")).expect("the report");
+    assert!(page.contains("<dd id=\"seed\">2</dd>"));
+    assert!(
+        page.contains("replay tiny.toml --seed 2</code>"),
+        "no replay command"
+    );
+    let hash = stdout(&sim(&dir, &["hash", "tiny.toml", "--seed", "2"]));
+    let hash = hash.split_whitespace().next().unwrap();
+    assert!(page.contains(hash), "the page lacks the trace hash {hash}");
+
+    // Only failing cases get a report, named after their regression file, and the
+    // index lists them with their checks.
+    let out = sim(
+        &dir,
+        &[
+            "run",
+            "tiny.toml",
+            "impatient.toml",
+            "--regressions-dir",
+            "regs",
+            "--html-dir",
+            "reports",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("1 HTML report written to reports"), "{text}");
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["impatient-seed4.html", "index.html"]);
+    let index = std::fs::read_to_string(dir.join("reports/index.html")).unwrap();
+    assert!(
+        index.contains("<a href=\"impatient-seed4.html\">impatient</a>"),
+        "{index}"
+    );
+    assert!(index.contains("<td>liveness</td>"), "{index}");
+    let page = std::fs::read_to_string(dir.join("reports/impatient-seed4.html")).unwrap();
+    assert!(page.contains("replay regs/impatient-seed4.toml</code>"));
+    assert!(page.contains("FAILED: liveness"));
+}

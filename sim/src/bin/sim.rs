@@ -6,6 +6,8 @@
 //! - `sim replay`: one case in full: its scenario (printed before the run), the sequence
 //!   diagram, the trace one line per event, the trace hash and the checks' verdict.
 //! - `sim hash`: only the trace hash of one case, to show that two processes agree.
+//! - `--html` (replay) and `--html-dir` (run, explore): the run as a self-contained HTML
+//!   page to look at in a browser (`sim::report`).
 //!
 //! Exit codes: 0 every check passed; 1 a check failed; 2 bad usage, a bad scenario file,
 //! or a file that could not be read.
@@ -152,6 +154,11 @@ struct RunArgs {
         requires = "histories"
     )]
     history_format: FormatArg,
+    /// Write an HTML report of every failing case to DIR (`<scenario>-seed<N>.html`, each
+    /// case run once more to draw it) and an `index.html` listing them with their failed
+    /// checks.
+    #[arg(long, value_name = "DIR")]
+    html_dir: Option<PathBuf>,
 }
 
 /// `sim explore`.
@@ -199,6 +206,10 @@ struct ExploreArgs {
     /// explorer runs.
     #[arg(long, value_name = "DIR")]
     cases_dir: Option<PathBuf>,
+    /// Write an HTML report of every failing case to DIR (`<case>.html`, each case run
+    /// once more to draw it) and an `index.html` listing them with their failed checks.
+    #[arg(long, value_name = "DIR")]
+    html_dir: Option<PathBuf>,
     /// Do not shrink failing cases (by default each is shrunk, see `sim shrink`, and the
     /// result written beside it as `<case>-shrunk.toml`).
     #[arg(long)]
@@ -313,6 +324,11 @@ struct ReplayArgs {
         requires = "history"
     )]
     history_format: FormatArg,
+    /// Also write the run as one self-contained HTML report to OUT (host lanes, leaders,
+    /// joins, operations by key, messages, a throughput and latency plot, and how to
+    /// replay it); open it in a browser, no server needed.
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
 }
 
 /// `--clients` and `--peers` values (mirrors `sim::scenario::ClientTrace` and
@@ -550,11 +566,13 @@ fn run(args: RunArgs) -> Result<Verdict> {
         .clone()
         .unwrap_or_else(|| default_regressions_dir(&cwd));
     let mut written: Vec<PathBuf> = Vec::new();
+    let mut reports = Vec::new();
     for ((case, &i), outcome) in cases.iter().zip(&owner).zip(&outcomes) {
         let Some(outcome) = outcome.as_ref().filter(|o| !o.passed()) else {
             continue;
         };
         let original = &scenarios[i].0;
+        let saved = written.len();
         report_failure(
             case,
             original,
@@ -563,6 +581,13 @@ fn run(args: RunArgs) -> Result<Verdict> {
             &mut written,
             "run",
         )?;
+        if let Some(dir) = &args.html_dir {
+            let file = written.get(saved).map(PathBuf::as_path);
+            reports.push(html_report(case, original, file, dir)?);
+        }
+    }
+    if let Some(dir) = &args.html_dir {
+        write_html_index(dir, "sim run: failing cases", &reports)?;
     }
 
     // The table, one row per scenario, then what did not run.
@@ -653,6 +678,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
     };
     let mut seeds_seen = std::collections::BTreeSet::new();
     let mut written: Vec<PathBuf> = Vec::new();
+    let mut reports = Vec::new();
     let mut stopped = false;
     for batch in seeds.chunks(EXPLORE_BATCH_SEEDS) {
         if stopped {
@@ -708,6 +734,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
             }
             summary.failed += 1;
             let base = &bases[*i];
+            let saved = written.len();
             bar.suspend(|| {
                 report_failure(
                     case,
@@ -718,6 +745,11 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                     "explore",
                 )
             })?;
+            if let Some(dir) = &args.html_dir {
+                let file = written.get(saved).map(PathBuf::as_path);
+                let entry = bar.suspend(|| html_report(case, &base.0, file, dir))?;
+                reports.push(entry);
+            }
             let mut checks: Vec<String> = outcome
                 .failures
                 .iter()
@@ -744,6 +776,9 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         }
     }
     bar.finish_and_clear();
+    if let Some(dir) = &args.html_dir {
+        write_html_index(dir, "sim explore: failing cases", &reports)?;
+    }
     summary.seeds_run = seeds_seen.len() as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if let Some(file) = &args.summary {
@@ -915,6 +950,42 @@ fn progress_bar(cases: usize) -> ProgressBar {
     bar
 }
 
+/// Runs a failing case once more (runs are deterministic, so it fails the same way; the
+/// worker threads keep no trace) and writes its HTML report into `dir`, named after its
+/// regression file (`saved`) when there is one. Returns its line of the index page.
+fn html_report(
+    case: &Case<'_>,
+    original: &Path,
+    saved: Option<&Path>,
+    dir: &Path,
+) -> Result<sim::report::IndexEntry> {
+    let replay = match saved {
+        Some(file) => regression::replay_command(file, None),
+        None => regression::replay_command(original, Some(case.seed)),
+    };
+    let name = match saved.and_then(|f| f.file_stem()) {
+        Some(stem) => format!("{}.html", stem.to_string_lossy()),
+        None => sim::report::file_name(&case.scenario.name, case.seed),
+    };
+    let report = runner::run(case.scenario, case.seed);
+    let html = sim::report::render(&report, case.scenario, &replay);
+    let path = dir.join(&name);
+    sim::report::write(&path, &html)?;
+    emit(&format!("  report: {}\n", path.display()))?;
+    Ok(sim::report::index_entry(&report, &name, &replay))
+}
+
+/// Writes the index page of the reports written into `dir`, and says where it is.
+fn write_html_index(dir: &Path, title: &str, reports: &[sim::report::IndexEntry]) -> Result<()> {
+    let index = sim::report::write_index(dir, title, reports)?;
+    emit(&format!(
+        "{} written to {} (index: {})\n",
+        plural(reports.len(), "HTML report"),
+        dir.display(),
+        index.display()
+    ))
+}
+
 /// Prints one failing case and saves it as a regression scenario file.
 fn report_failure(
     case: &Case<'_>,
@@ -969,6 +1040,11 @@ fn replay(args: ReplayArgs) -> Result<Verdict> {
         let _ = io::stdout().flush();
     }
     let report = runner::run(&scenario, seed);
+    if let Some(out) = &args.html {
+        let command = regression::replay_command(&args.file, Some(seed));
+        sim::report::write(out, &sim::report::render(&report, &scenario, &command))?;
+        eprintln!("report written to {}", out.display());
+    }
     if let Some(out) = &args.history {
         let text = HistoryFormat::from(args.history_format).render(&report.history);
         if history_to_stdout {
