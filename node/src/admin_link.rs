@@ -13,6 +13,10 @@ use crate::lines::{LineConn, LineError};
 /// a real chain is one hop (a follower names its leader).
 const REDIRECTS_PER_PAUSE: u32 = 3;
 
+/// Connection failures in a row between two warnings of [`AdminLink::send_to_group`]
+/// (about ten seconds at the default retry pause).
+const FAILURES_PER_WARNING: u64 = 50;
+
 /// How an [`AdminLink`] waits and retries.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkTiming {
@@ -102,6 +106,7 @@ impl<N: Network> AdminLink<N> {
             .map(str::to_owned)
             .or_else(|| members.first().cloned())?;
         let mut redirects = 0u32;
+        let mut failures = 0u64;
         loop {
             if !go_on() {
                 return None;
@@ -119,7 +124,17 @@ impl<N: Network> AdminLink<N> {
                 Ok(other) => {
                     tracing::warn!(to = %target, %what, reply = %other.to_line(), "refused; retrying")
                 }
-                Err(e) => tracing::debug!(to = %target, %what, error = %e, "failed; retrying"),
+                Err(e) => {
+                    failures += 1;
+                    // The first failure and then every FAILURES_PER_WARNING-th: a peer that
+                    // stays unreachable is visible at the default level without a line
+                    // every retry pause.
+                    if failures == 1 || failures % FAILURES_PER_WARNING == 0 {
+                        tracing::warn!(to = %target, %what, attempt = failures, error = %e, "unreachable; retrying");
+                    } else {
+                        tracing::debug!(to = %target, %what, attempt = failures, error = %e, "failed; retrying");
+                    }
+                }
             }
             redirects = 0;
             next += 1;

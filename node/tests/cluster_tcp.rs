@@ -224,6 +224,32 @@ fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
         hand_offs.iter().any(|l| !l.contains("parts=1 ")),
         "{hand_offs:?}"
     );
+    // What an operator follows at the default level: each node saw itself elected and
+    // admitted, and the hand-offs reported their progress to the last part.
+    for i in 0..3 {
+        let log = std::fs::read_to_string(root.join(format!("node{i}.log"))).unwrap_or_default();
+        for expected in [
+            "elected leader",
+            "admitted to the ring",
+            "registered with the ECS",
+        ] {
+            assert!(
+                log.contains(expected),
+                "node{i}.log lacks {expected:?}:\n{log}"
+            );
+        }
+    }
+    assert!(
+        logs.lines().any(
+            |l| l.contains("hand-off progress") && l.contains("parts=") && {
+                let parts = l.split_whitespace().find(|w| w.starts_with("parts="));
+                parts
+                    .and_then(|w| w.trim_start_matches("parts=").split_once('/'))
+                    .is_some_and(|(done, total)| done == total)
+            }
+        ),
+        "no hand-off reported its last part:\n{logs}"
+    );
 }
 
 /// Every acknowledged key is on the disk of exactly the node whose arc holds it, and no

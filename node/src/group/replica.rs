@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use protocol::ecs::HostPort;
 use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -219,7 +220,14 @@ impl<D: Disk> Replica<D> {
                     None
                 } else {
                     let cmd = GroupCommand::decode(&entry.data)?;
-                    Some(self.state.borrow_mut().apply(&cmd))
+                    let mut state = self.state.borrow_mut();
+                    let was_member = state.is_member();
+                    let outcome = state.apply(&cmd);
+                    if !was_member && state.is_member() {
+                        // Once per member, and again after a restart replays the log.
+                        tracing::info!(group = %state.own, member = %self.raft.id(), index = index.0, "admitted to the ring: serving its range");
+                    }
+                    Some(outcome)
                 };
                 if let Some((term, tx)) = self.waiting.remove(&index) {
                     let answer = match outcome {
@@ -270,6 +278,10 @@ impl<D: Disk> Replica<D> {
                 let _ = tx.send(Err(GroupError::NotLeader(now.leader)));
             }
         }
+        let before = *self.leadership.borrow();
+        if before != now {
+            log_leadership_change(&self.state.borrow().own, self.raft.id(), before, now);
+        }
         self.leadership.send_if_modified(|l| {
             let changed = *l != now;
             *l = now;
@@ -287,6 +299,28 @@ impl<D: Disk> Replica<D> {
             tracing::debug!(index = applied.0, "compacted the Raft log");
         }
         Ok(())
+    }
+}
+
+/// A change of leader at the default log level, so an operator following one node's log
+/// sees elections without turning on debug output.
+fn log_leadership_change(group: &HostPort, me: PeerId, before: Leadership, now: Leadership) {
+    let term = now.term.0;
+    match (before.is_me, now.is_me, now.leader) {
+        (false, true, _) => tracing::info!(%group, member = %me, term, "elected leader"),
+        (true, false, Some(leader)) => {
+            tracing::info!(%group, member = %me, term, %leader, "lost leadership to another member")
+        }
+        (true, false, None) => {
+            tracing::info!(%group, member = %me, term, "lost leadership; no leader known")
+        }
+        (false, false, Some(leader)) if before.leader != Some(leader) => {
+            tracing::info!(%group, member = %me, term, %leader, "following a new leader")
+        }
+        (false, false, None) if before.leader.is_some() => {
+            tracing::info!(%group, member = %me, term, "leader lost; election under way")
+        }
+        _ => {}
     }
 }
 

@@ -100,6 +100,11 @@ pub struct HandOff {
     finished: bool,
     /// Parts not yet acknowledged in this run, in order.
     remaining: VecDeque<PutPart>,
+    /// Every part of the transfer (acknowledged before this run or not), for progress
+    /// logs; with `bytes_acked`, a function of `remaining`, so no state of its own.
+    parts_total: usize,
+    /// Key and value bytes of the parts acknowledged so far in this run.
+    bytes_acked: u64,
     phase: Phase,
 }
 
@@ -113,6 +118,7 @@ impl HandOff {
         items: Vec<Item>,
         sessions: Vec<SessionEntry>,
     ) -> HandOff {
+        let mut parts_total = 0;
         let remaining = if transfer.finished {
             VecDeque::new()
         } else {
@@ -126,6 +132,7 @@ impl HandOff {
                 items = total_items,
                 "handing off range"
             );
+            parts_total = parts.len();
             // Parts a leader before this one saw acknowledged are durable at the receiver.
             parts.into_iter().skip(transfer.acked as usize).collect()
         };
@@ -135,6 +142,8 @@ impl HandOff {
             from,
             finished: transfer.finished,
             remaining,
+            parts_total,
+            bytes_acked: 0,
             phase: Phase::Idle,
         }
     }
@@ -160,6 +169,7 @@ impl HandOff {
                 let Some(part) = self.remaining.pop_front() else {
                     return Vec::new();
                 };
+                self.log_progress(&part);
                 let acked = GroupCommand::PartsAcked {
                     transfer_id: self.transfer_id,
                     parts: part.part + 1,
@@ -210,6 +220,23 @@ impl HandOff {
             }
         }
         out
+    }
+
+    /// One line per tenth of the parts (or per part, for ten or fewer) at the default
+    /// level: an operator sees a long hand-off move without a line per part.
+    fn log_progress(&mut self, part: &PutPart) {
+        let bytes: usize = part.items.iter().map(|i| i.key.len() + i.value.len()).sum();
+        self.bytes_acked += bytes as u64;
+        let total = self.parts_total.max(1);
+        let done = total.saturating_sub(self.remaining.len());
+        if done * 10 / total > done.saturating_sub(1) * 10 / total {
+            tracing::info!(
+                transfer = self.transfer_id,
+                parts = %format!("{done}/{total}"),
+                bytes_this_run = self.bytes_acked,
+                "hand-off progress"
+            );
+        }
     }
 
     fn report(&mut self) -> Vec<Output> {
