@@ -104,26 +104,15 @@ fn join_restart_sigterm_and_busy_ports() {
     put_and_get(client0.clone(), "before", 1);
 
     // A second cluster on the same folder, or the same ports, starts nothing.
-    let (ok, said) = cluster(&[
-        "--dir",
-        d,
-        "--groups",
-        "1",
-        "--base-port",
-        &base.to_string(),
-    ]);
-    assert!(!ok && said.contains("another cluster"), "{said}");
     let other = tempfile::tempdir().unwrap();
-    let o = other.path().to_str().unwrap();
-    let (ok, said) = cluster(&[
-        "--dir",
-        o,
-        "--groups",
-        "1",
-        "--base-port",
-        &base.to_string(),
-    ]);
-    assert!(!ok && said.contains("ports in use"), "{said}");
+    let base_port = base.to_string();
+    for (folder, refusal) in [
+        (d, "another cluster"),
+        (other.path().to_str().unwrap(), "ports in use"),
+    ] {
+        let (ok, said) = cluster(&["--dir", folder, "--groups", "1", "--base-port", &base_port]);
+        assert!(!ok && said.contains(refusal), "{said}");
+    }
 
     let (ok, said) = cluster(&["join", "--dir", d]);
     assert!(ok && said.contains("started group 1 (node1)"), "{said}");
