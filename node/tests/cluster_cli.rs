@@ -11,6 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use node::client::{Client, ClientConfig};
 use node::io::{Rng, TokioNet};
+use node::ring::Ring;
+use protocol::ecs::HostPort;
 
 const CLUSTER: &str = env!("CARGO_BIN_EXE_cluster");
 
@@ -93,6 +95,42 @@ fn put_and_get(addr: String, key: &str, seed: u64) {
     .unwrap();
 }
 
+const KV: &str = env!("CARGO_BIN_EXE_kv");
+
+/// `kv --addr ADDR ARGS...`'s standard output; panics unless it succeeds.
+fn kv(args: &[&str]) -> String {
+    let out = Command::new(KV)
+        .arg("--addr")
+        .args(args)
+        .output()
+        .expect("kv runs");
+    assert!(
+        out.status.success(),
+        "kv {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `kv ring --json` once it shows `groups` groups, each serving with a leader.
+fn wait_for_ring(addr: &str, groups: usize) -> serde_json::Value {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = kv(&[addr, "--json", "ring"]);
+        let ring: serde_json::Value = serde_json::from_str(&last).unwrap();
+        let ready = ring["groups"].as_array().is_some_and(|g| {
+            g.len() == groups
+                && g.iter()
+                    .all(|g| g["state"] == "serving" && !g["leader"].is_null())
+        });
+        if ready {
+            return ring;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the ring never showed {groups} serving groups: {last}");
+}
+
 #[test]
 fn join_restart_sigterm_and_busy_ports() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,6 +154,24 @@ fn join_restart_sigterm_and_busy_ports() {
 
     let (ok, said) = cluster(&["join", "--dir", d]);
     assert!(ok && said.contains("started group 1 (node1)"), "{said}");
+    // kv ring shows both groups serving, each with a leader, their ranges meeting; kv
+    // owner names the group the ring of their admin addresses gives.
+    let kv_addr = format!("127.0.0.1:{}", base + 1);
+    let ring = wait_for_ring(&kv_addr, 2);
+    let groups = ring["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["end"], groups[1]["start"], "{ring}");
+    assert_eq!(groups[1]["end"], groups[0]["start"], "{ring}");
+    let admins: Vec<HostPort> = [base + 2, base + 5]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}").parse().unwrap())
+        .collect();
+    let expected = Ring::new(admins);
+    for key in ["alpha", "beta", "gamma", "delta"] {
+        let out = kv(&[&kv_addr, "--json", "owner", key]);
+        let owner: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let want = expected.owner_of_key(key.as_bytes()).unwrap().to_string();
+        assert_eq!(owner["group"], want.as_str(), "{out}");
+    }
     let (ok, said) = cluster(&["restart", "node0", "--dir", d]);
     assert!(ok && said.contains("started node0 again"), "{said}");
     let (ok, said) = cluster(&["restart", "node7", "--dir", d]);

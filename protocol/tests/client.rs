@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use protocol::client::{AuthMethod, Command, Outcome, Packet, Request, Response, SessionTag};
+use protocol::client::{
+    AuthMethod, Command, GroupInfo, Outcome, Packet, Request, Response, SessionTag, ViewNode,
+};
 use protocol::{DecodeError, Limits};
 
 struct Vector {
@@ -410,7 +412,61 @@ fn arb_packet() -> impl Strategy<Value = Packet> {
                     current_node_id,
                 }
             }),
+        Just(Packet::GroupInfoRequest),
+        arb_group_info().prop_map(Packet::GroupInfoResponse),
     ]
+}
+
+fn arb_group_info() -> impl Strategy<Value = GroupInfo> {
+    let node = (any::<i32>(), "[a-z0-9.:]{0,16}", "[a-z0-9.:]{0,16}")
+        .prop_map(|(id, ring, client)| ViewNode { id, ring, client });
+    (
+        (
+            "[a-z0-9.:]{0,16}",
+            any::<bool>(),
+            any::<i32>(),
+            any::<u64>(),
+        ),
+        (any::<bool>(), "[a-z0-9.:]{0,16}", any::<u64>()),
+        proptest::collection::vec(node, 0..6),
+    )
+        .prop_map(
+            |((ring, on_ring, leader_id, term), (locked, handing_off_to, view_version), nodes)| {
+                GroupInfo {
+                    ring,
+                    on_ring,
+                    leader_id,
+                    term,
+                    locked,
+                    handing_off_to,
+                    view_version,
+                    nodes,
+                }
+            },
+        )
+}
+
+/// The group-info extension byte for byte, as docs/protocol.md shows it.
+#[test]
+fn group_info_bytes_match_the_documentation() {
+    let info = GroupInfo {
+        ring: "h:1".into(),
+        on_ring: true,
+        leader_id: 0,
+        term: 2,
+        locked: false,
+        handing_off_to: String::new(),
+        view_version: 3,
+        nodes: vec![ViewNode {
+            id: 0,
+            ring: "h:1".into(),
+            client: "h:2".into(),
+        }],
+    };
+    let bytes = Packet::GroupInfoResponse(info.clone()).to_bytes();
+    let expected: &[u8] = b"i\0\0\0\x03h:1\x01\0\0\0\0\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\x03\0\0\0\x01\0\0\0\0\0\0\0\x03h:1\0\0\0\x03h:2";
+    assert_eq!(&bytes[..], expected);
+    assert_eq!(Packet::GroupInfoRequest.to_bytes().as_ref(), b"I");
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::client::{Command, Packet, Request, Response, SessionTag};
+pub use protocol::client::{GroupInfo, ViewNode};
 use protocol::Limits;
 
 pub use error::ClientError;
@@ -198,6 +199,25 @@ impl<N: Network> Client<N> {
         }
     }
 
+    /// Asks any node what it knows of its group and of the cluster view (the 'I'
+    /// extension), retrying like any request; returns the answer and who gave it.
+    pub async fn group_info(&mut self) -> Result<(GroupInfo, String), ClientError> {
+        let (answer, addr) = self.exchange(&Packet::GroupInfoRequest).await?;
+        match answer {
+            Packet::GroupInfoResponse(info) => Ok((info, addr)),
+            other => Err(mismatch_packet(addr, 'i', &other)),
+        }
+    }
+
+    /// Asks the node at `addr`, and only it, once (within the attempt timeout): what an
+    /// inspection tool needs to hear each member's own view.
+    pub async fn group_info_at(&mut self, addr: &str) -> Result<GroupInfo, ClientError> {
+        match self.ask_once(addr, &Packet::GroupInfoRequest).await? {
+            Packet::GroupInfoResponse(info) => Ok(info),
+            other => Err(mismatch_packet(addr.to_owned(), 'i', &other)),
+        }
+    }
+
     /// Asks a node for the cluster's address list and leader, and remembers the list for
     /// routing.
     pub async fn metadata(&mut self) -> Result<Metadata, ClientError> {
@@ -216,10 +236,7 @@ impl<N: Network> Client<N> {
                     answered_by: addr,
                 })
             }
-            other => Err(ClientError::Protocol {
-                addr,
-                detail: format!("expected 'm', got '{}'", char::from(other.marker())),
-            }),
+            other => Err(mismatch_packet(addr, 'm', &other)),
         }
     }
 
@@ -273,5 +290,13 @@ fn mismatch(addr: String, wanted: &str, got: &Response) -> ClientError {
     ClientError::Protocol {
         addr,
         detail: format!("answer does not match the command: wanted {wanted}, got {got}"),
+    }
+}
+
+/// A packet of the wrong kind from `addr`.
+fn mismatch_packet(addr: String, expected: char, got: &Packet) -> ClientError {
+    ClientError::Protocol {
+        addr,
+        detail: format!("expected '{expected}', got '{}'", char::from(got.marker())),
     }
 }

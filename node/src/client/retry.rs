@@ -130,6 +130,23 @@ impl<N: Network> Client<N> {
         }
     }
 
+    /// `request` to `addr` once, within the attempt timeout; a failure is a timeout error
+    /// naming why.
+    pub(super) async fn ask_once(
+        &mut self,
+        addr: &str,
+        request: &Packet,
+    ) -> Result<Packet, ClientError> {
+        let deadline = Instant::now() + self.config.attempt_timeout;
+        match self.attempt(addr, request, deadline).await? {
+            Attempt::Answer(answer) => Ok(answer),
+            Attempt::Failed(why) => Err(ClientError::Timeout {
+                after: self.config.attempt_timeout,
+                last_error: why,
+            }),
+        }
+    }
+
     /// One request at `addr`, over its open connection or a new one. Connection failures
     /// and timeouts are [`Attempt::Failed`]; a handshake refusal or a malformed answer is
     /// a final error.

@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use bytes::BytesMut;
 use protocol::client::{
-    AuthMethod, Command, Outcome as Handshake, Packet, Request, PROTOCOL_VERSION,
+    AuthMethod, Command, GroupInfo, Outcome as Handshake, Packet, Request, ViewNode,
+    PROTOCOL_VERSION,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -123,6 +124,7 @@ async fn answer<N: Network>(node: &Node<N>, phase: &mut Phase, packet: Packet) -
             other.marker() as char
         )),
         (Phase::Ready, Packet::ClusterMetadataRequest) => (metadata(node), Next::Continue),
+        (Phase::Ready, Packet::GroupInfoRequest) => (group_info(node), Next::Continue),
         (Phase::Ready, Packet::CommandRequest(body)) => {
             match Request::decode(&body, &node.config.limits) {
                 Ok(request) => (command(node, request).await, Next::Continue),
@@ -163,6 +165,43 @@ fn metadata<N: Network>(node: &Node<N>) -> Packet {
             leader_id: leader,
             current_node_id: me,
         }
+    })
+}
+
+/// The 'i' answer (extension): this node's view of its group and the cluster view it
+/// holds, for inspection tools. Any member answers, leader or not: its own knowledge.
+fn group_info<N: Network>(node: &Node<N>) -> Packet {
+    let lead = node.group.leadership();
+    let leader_id = node.global_id(lead.leader);
+    node.group.with_state(|s| {
+        let (view_version, nodes) = match &s.view {
+            Some(view) => (
+                view.version,
+                view.nodes
+                    .iter()
+                    .map(|n| ViewNode {
+                        id: n.id as i32,
+                        ring: n.ring.to_string(),
+                        client: n.client.to_string(),
+                    })
+                    .collect(),
+            ),
+            None => (0, Vec::new()),
+        };
+        Packet::GroupInfoResponse(GroupInfo {
+            ring: node.config.ring.to_string(),
+            on_ring: s.is_member(),
+            leader_id,
+            term: lead.term.0,
+            locked: s.locked,
+            handing_off_to: s
+                .transfer
+                .as_ref()
+                .map(|t| t.target.to_string())
+                .unwrap_or_default(),
+            view_version,
+            nodes,
+        })
     })
 }
 

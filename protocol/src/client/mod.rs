@@ -12,7 +12,7 @@ mod command;
 mod packet;
 
 pub use command::{is_retryable, Command, Request, Response, SessionTag, RETRYABLE_PREFIX};
-pub use packet::{AuthMethod, Outcome, Packet};
+pub use packet::{AuthMethod, GroupInfo, Outcome, Packet, ViewNode};
 
 /// The protocol version this crate speaks, sent in 'B'. A node accepts any client with the
 /// same major version.

@@ -1,4 +1,5 @@
-//! The ten packets of `client-protocol.ru.md`, byte for byte.
+//! The ten packets of `client-protocol.ru.md`, byte for byte, and the group-info pair
+//! ('I'/'i', an extension for inspection tools).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -62,6 +63,45 @@ pub enum Packet {
         /// Id of the answering node.
         current_node_id: i32,
     },
+    /// 'I' GroupInfoRequest (**extension**): what the answering node knows of its group
+    /// and of the ring.
+    GroupInfoRequest,
+    /// 'i' GroupInfoResponse (**extension**).
+    GroupInfoResponse(GroupInfo),
+}
+
+/// The answer to 'I': the answering node's group as it sees it, and the cluster view it
+/// holds. Fields in wire order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupInfo {
+    /// String: the group's ring address (`host:port`).
+    pub ring: String,
+    /// Bool: the group is on the ring and serving its range.
+    pub on_ring: bool,
+    /// Int32: the group's leader as a node id (the view's numbering), -1 if unknown.
+    pub leader_id: i32,
+    /// Int64: the Raft term the node is in.
+    pub term: u64,
+    /// Bool: the group is write-locked for a range hand-off.
+    pub locked: bool,
+    /// String: the ring address of the group it is handing a range to, empty if none.
+    pub handing_off_to: String,
+    /// Int64: the version of the cluster view below (0: none yet).
+    pub view_version: u64,
+    /// Array of (Int32 id, String ring address, String client address): every node of
+    /// the view, by id.
+    pub nodes: Vec<ViewNode>,
+}
+
+/// One node of [`GroupInfo::nodes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewNode {
+    /// The node's id, as in 'm' and 'l'.
+    pub id: i32,
+    /// Its group's ring address.
+    pub ring: String,
+    /// Where clients reach it.
+    pub client: String,
 }
 
 mod marker {
@@ -75,6 +115,8 @@ mod marker {
     pub const BOOTSTRAP_RESPONSE: u8 = b'b';
     pub const METADATA_REQUEST: u8 = b'M';
     pub const METADATA_RESPONSE: u8 = b'm';
+    pub const GROUP_INFO_REQUEST: u8 = b'I';
+    pub const GROUP_INFO_RESPONSE: u8 = b'i';
 }
 
 impl Packet {
@@ -91,6 +133,8 @@ impl Packet {
             Packet::BootstrapResponse(_) => marker::BOOTSTRAP_RESPONSE,
             Packet::ClusterMetadataRequest => marker::METADATA_REQUEST,
             Packet::ClusterMetadataResponse { .. } => marker::METADATA_RESPONSE,
+            Packet::GroupInfoRequest => marker::GROUP_INFO_REQUEST,
+            Packet::GroupInfoResponse(_) => marker::GROUP_INFO_RESPONSE,
         }
     }
 
@@ -132,6 +176,22 @@ impl Packet {
                 }
                 out.put_i32(*leader_id);
                 out.put_i32(*current_node_id);
+            }
+            Packet::GroupInfoRequest => {}
+            Packet::GroupInfoResponse(info) => {
+                put_string(out, &info.ring);
+                put_bool(out, info.on_ring);
+                out.put_i32(info.leader_id);
+                out.put_u64(info.term);
+                put_bool(out, info.locked);
+                put_string(out, &info.handing_off_to);
+                out.put_u64(info.view_version);
+                put_len(out, info.nodes.len());
+                for n in &info.nodes {
+                    out.put_i32(n.id);
+                    put_string(out, &n.ring);
+                    put_string(out, &n.client);
+                }
             }
         }
     }
@@ -183,6 +243,23 @@ fn decode_packet(r: &mut Reader<'_>) -> Step<Packet> {
             leader_id: r.i32()?,
             current_node_id: r.i32()?,
         },
+        marker::GROUP_INFO_REQUEST => Packet::GroupInfoRequest,
+        marker::GROUP_INFO_RESPONSE => Packet::GroupInfoResponse(GroupInfo {
+            ring: r.string("ring address")?,
+            on_ring: r.bool()?,
+            leader_id: r.i32()?,
+            term: r.u64()?,
+            locked: r.bool()?,
+            handing_off_to: r.string("hand-off target")?,
+            view_version: r.u64()?,
+            nodes: r.array("view nodes", |r| {
+                Ok(ViewNode {
+                    id: r.i32()?,
+                    ring: r.string("ring address")?,
+                    client: r.string("client address")?,
+                })
+            })?,
+        }),
         other => return Err(DecodeError::UnknownMarker(other).into()),
     };
     Ok(packet)

@@ -45,6 +45,7 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "auth",
     "bootstrap",
     "metadata",
+    "group_info",
     "hello",
     "hello_reply",
     "request_vote",
@@ -209,6 +210,7 @@ fn client_kind(p: &Packet) -> &'static str {
         Packet::AuthorizationRequest(_) | Packet::AuthorizationResponse(_) => "auth",
         Packet::BootstrapRequest { .. } | Packet::BootstrapResponse(_) => "bootstrap",
         Packet::ClusterMetadataRequest | Packet::ClusterMetadataResponse { .. } => "metadata",
+        Packet::GroupInfoRequest | Packet::GroupInfoResponse(_) => "group_info",
     }
 }
 
@@ -268,6 +270,15 @@ fn client_summary(p: &Packet) -> String {
                 addresses.len()
             )
         }
+        Packet::GroupInfoRequest => "I".into(),
+        Packet::GroupInfoResponse(info) => format!(
+            "i {} leader {} t{} view {}{}",
+            info.ring,
+            info.leader_id,
+            info.term,
+            info.view_version,
+            if info.locked { " locked" } else { "" }
+        ),
     }
 }
 

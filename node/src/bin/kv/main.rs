@@ -5,6 +5,7 @@
 //! `error: ...` line on stderr. Exit codes: 0 success, 1 key not found (`get`, `del`) or
 //! compare-and-set not swapped, 2 any error.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 use node::client::{Client, ClientConfig, Metadata};
 use node::io::{Rng, TokioNet};
+
+mod inspect;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:7001";
 
@@ -59,6 +62,10 @@ struct Args {
         global = true
     )]
     timeout: Duration,
+
+    /// Print `meta`, `ring` and `owner` as JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
 
     #[command(subcommand)]
     command: Cmd,
@@ -109,8 +116,17 @@ enum Cmd {
         #[arg(value_name = "NEW")]
         new: Option<String>,
     },
-    /// Print the cluster's nodes with their ids, the group leader and the answering node.
+    /// Print the cluster's nodes with their ids and groups, the group leader and the
+    /// answering node.
     Meta,
+    /// Print the groups in ring order: range, nodes, leader, term, and whether each is
+    /// serving, write-locked or handing a range off (asks every node).
+    Ring,
+    /// Print which group owns KEY, its range and its nodes.
+    Owner {
+        /// The key.
+        key: String,
+    },
 }
 
 /// A command line after the checks clap cannot express.
@@ -124,6 +140,8 @@ enum Op {
         new: String,
     },
     Meta,
+    Ring,
+    Owner(String),
 }
 
 fn main() -> ExitCode {
@@ -148,7 +166,7 @@ fn main() -> ExitCode {
         deadline: args.timeout,
         ..ClientConfig::default()
     };
-    let result = node::cli::run_local(execute(op, config))
+    let result = node::cli::run_local(execute(op, config, args.json))
         .context("cannot start the runtime")
         .and_then(|r| r);
     match result {
@@ -184,6 +202,8 @@ fn to_op(cmd: Cmd) -> Result<Op, String> {
             Op::Cas { key, expected, new }
         }
         Cmd::Meta => Op::Meta,
+        Cmd::Ring => Op::Ring,
+        Cmd::Owner { key } => Op::Owner(key),
     })
 }
 
@@ -225,7 +245,7 @@ fn seeds(flags: &[String], env: Option<&str>) -> Vec<String> {
 }
 
 /// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
-async fn execute(op: Op, config: ClientConfig) -> anyhow::Result<bool> {
+async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<bool> {
     let mut client = Client::new(TokioNet, config, Rng::from_entropy());
     match op {
         Op::Put(key, value) => {
@@ -280,7 +300,31 @@ async fn execute(op: Op, config: ClientConfig) -> anyhow::Result<bool> {
         }
         Op::Meta => {
             let meta = client.metadata().await.context("meta")?;
-            say(&meta_table(&meta))?;
+            // The group of each node, from the same node's view (an older node without
+            // the extension just leaves the column empty).
+            let groups = match client.group_info_at(&meta.answered_by).await {
+                Ok(view) => inspect::group_of_ids(&view),
+                Err(_) => Default::default(),
+            };
+            if json {
+                say(&meta_json(&meta, &groups).to_string())?;
+            } else {
+                say(&meta_table(&meta, &groups))?;
+            }
+            Ok(true)
+        }
+        Op::Ring => {
+            let (rows, version) = inspect::ring(&mut client).await.context("ring")?;
+            if json {
+                say(&inspect::ring_json(&rows, version).to_string())?;
+            } else {
+                say(&inspect::ring_table(&rows, version))?;
+            }
+            Ok(true)
+        }
+        Op::Owner(key) => {
+            let (view, _) = client.group_info().await.context("owner")?;
+            say(&inspect::owner_text(&key, &view, json))?;
             Ok(true)
         }
     }
@@ -307,12 +351,36 @@ fn show(value: &[u8]) -> String {
     }
 }
 
-fn meta_table(meta: &Metadata) -> String {
+fn meta_json(meta: &Metadata, groups: &BTreeMap<i32, String>) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = meta
+        .addresses
+        .iter()
+        .enumerate()
+        .map(|(id, addr)| {
+            let id = i32::try_from(id).unwrap_or(i32::MAX);
+            serde_json::json!({"id": id, "client": addr, "group": groups.get(&id)})
+        })
+        .collect();
+    serde_json::json!({
+        "nodes": nodes,
+        "leader_id": meta.leader_id,
+        "current_node_id": meta.current_node_id,
+        "answered_by": meta.answered_by,
+    })
+}
+
+fn meta_table(meta: &Metadata, groups: &BTreeMap<i32, String>) -> String {
     let width = meta.addresses.iter().map(String::len).max().unwrap_or(0);
     let width = width.max("ADDRESS".len());
-    let mut out = format!("{:>4}  {:<width$}  ROLE\n", "ID", "ADDRESS");
+    let gwidth = groups.values().map(String::len).max().unwrap_or(0);
+    let gwidth = gwidth.max("GROUP".len());
+    let mut out = format!(
+        "{:>4}  {:<width$}  {:<gwidth$}  ROLE\n",
+        "ID", "ADDRESS", "GROUP"
+    );
     for (id, addr) in meta.addresses.iter().enumerate() {
         let id = i32::try_from(id).unwrap_or(i32::MAX);
+        let group = groups.get(&id).map(String::as_str).unwrap_or("");
         let mut roles = Vec::new();
         if id == meta.leader_id {
             roles.push("group leader");
@@ -320,7 +388,10 @@ fn meta_table(meta: &Metadata) -> String {
         if id == meta.current_node_id {
             roles.push("answered");
         }
-        let row = format!("{id:>4}  {addr:<width$}  {}", roles.join(", "));
+        let row = format!(
+            "{id:>4}  {addr:<width$}  {group:<gwidth$}  {}",
+            roles.join(", ")
+        );
         out.push_str(row.trim_end());
         out.push('\n');
     }
@@ -489,20 +560,31 @@ mod tests {
             current_node_id: 1,
             answered_by: "10.0.0.2:7001".into(),
         };
-        let table = meta_table(&meta);
+        let groups: BTreeMap<i32, String> = [
+            (0, "10.0.0.1:7002".to_string()),
+            (1, "10.0.0.1:7002".to_string()),
+        ]
+        .into();
+        let table = meta_table(&meta, &groups);
         assert!(
-            table.contains("   0  10.0.0.1:7001  group leader\n"),
+            table.contains("   0  10.0.0.1:7001  10.0.0.1:7002  group leader\n"),
             "{table}"
         );
-        assert!(table.contains("   1  10.0.0.2:7001  answered\n"), "{table}");
+        assert!(
+            table.contains("   1  10.0.0.2:7001  10.0.0.1:7002  answered\n"),
+            "{table}"
+        );
         assert!(
             table.contains("group leader: node 0 (10.0.0.1:7001)"),
             "{table}"
         );
-        let none = meta_table(&Metadata {
-            leader_id: -1,
-            ..meta
-        });
+        let none = meta_table(
+            &Metadata {
+                leader_id: -1,
+                ..meta
+            },
+            &BTreeMap::new(),
+        );
         assert!(none.contains("none known"), "{none}");
     }
 }
