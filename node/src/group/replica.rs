@@ -28,6 +28,9 @@ use super::GroupError;
 use crate::io::Disk;
 use crate::raft::{Raft, Role};
 
+/// Inputs taken into one `Ready` at most (see the group commit in [`Replica::run`]).
+const MAX_INPUTS_PER_READY: usize = 256;
+
 /// What the rest of the node may ask of the replica.
 pub(super) enum Request {
     /// Replicate and apply a command.
@@ -136,6 +139,18 @@ impl<D: Disk> Replica<D> {
                     self.raft.step(from, msg);
                 }
                 () = &mut sleep => clock.catch_up(&mut self.raft),
+            }
+            // Group commit: every proposal and peer message already queued goes into the
+            // same Ready, so one sync covers them all instead of one sync each. Bounded, so
+            // a flood cannot hold back the Ready (and the answers) for ever.
+            for _ in 0..MAX_INPUTS_PER_READY {
+                if let Ok(r) = requests.try_recv() {
+                    self.handle(r);
+                } else if let Ok((from, msg)) = inbox.try_recv() {
+                    self.raft.step(from, msg);
+                } else {
+                    break;
+                }
             }
             if let Err(e) = self.process_ready() {
                 // A failed sync leaves storage in an unknown state: stop rather than send

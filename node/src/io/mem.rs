@@ -86,6 +86,8 @@ struct State {
     /// Primitive calls left before power goes out.
     power_left: Option<u64>,
     power_lost: bool,
+    /// Log file syncs that went through, for tests that count fsyncs.
+    syncs: u64,
 }
 
 fn is_root(path: &Path) -> bool {
@@ -216,6 +218,11 @@ impl MemDisk {
     pub fn power_lost(&self) -> bool {
         self.0.borrow().power_lost
     }
+
+    /// How many times a log file was synced (an fsync on a real disk).
+    pub fn log_syncs(&self) -> u64 {
+        self.0.borrow().syncs
+    }
 }
 
 impl Disk for MemDisk {
@@ -344,7 +351,9 @@ impl LogFile for MemLog {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.contents(Contents::sync)
+        self.contents(Contents::sync)?;
+        self.state.borrow_mut().syncs += 1;
+        Ok(())
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
