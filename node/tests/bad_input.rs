@@ -71,7 +71,7 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         .unwrap();
     tokio::task::LocalSet::new().block_on(&rt, async {
         let ecs_config = EcsConfig::new(ecs_addr.clone(), dir.path().join("ecs"));
-        tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, ecs_config));
+        tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, Rng::from_seed(2), ecs_config));
         let node_config = NodeConfig::new(
             admin.parse().unwrap(),
             client_addr.parse().unwrap(),

@@ -33,6 +33,18 @@ struct Args {
     /// Milliseconds between starting one group and the next.
     #[arg(long, default_value_t = 500)]
     stagger_ms: u64,
+    /// The cluster secret every process is given (--secret-file), so only they can speak
+    /// on the admin ports; created with 32 random bytes, mode 0600, if it does not exist.
+    /// Default: DIR/secret.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+/// 32 bytes from the operating system's random source.
+fn os_random() -> std::io::Result<[u8; node::auth::SECRET_LEN]> {
+    let mut bytes = [0u8; node::auth::SECRET_LEN];
+    std::io::Read::read_exact(&mut File::open("/dev/urandom")?, &mut bytes)?;
+    Ok(bytes)
 }
 
 /// Child processes, killed when dropped so an error never leaves strays behind.
@@ -107,6 +119,17 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let (node_bin, ecs_bin) = (sibling("node")?, sibling("ecs")?);
+    let secret_path = args
+        .secret_file
+        .clone()
+        .unwrap_or_else(|| args.dir.join("secret"));
+    let (_, created) = node::auth::Secret::load_or_create(&secret_path, os_random)?;
+    println!(
+        "{} cluster secret {}",
+        if created { "created" } else { "using" },
+        secret_path.display()
+    );
+    let secret_arg = secret_path.display().to_string();
     let mut children = Children(Vec::new());
     let ecs_addr = format!("127.0.0.1:{}", args.base_port);
     let data = |name: &str| args.dir.join(name).display().to_string();
@@ -120,6 +143,8 @@ fn main() -> anyhow::Result<()> {
             ecs_addr.clone(),
             "--data-dir".into(),
             data("ecs"),
+            "--secret-file".into(),
+            secret_arg.clone(),
         ],
     )?;
     let port = |i: u16, k: u16| format!("127.0.0.1:{}", args.base_port + k + 3 * i);
@@ -137,6 +162,8 @@ fn main() -> anyhow::Result<()> {
                 ecs_addr.clone(),
                 "--data-dir".into(),
                 data(&name),
+                "--secret-file".into(),
+                secret_arg.clone(),
             ];
             if args.group_size > 1 {
                 for &m in &members {
