@@ -66,8 +66,15 @@ async fn raw_conversation(port: &Port, bytes: &[u8]) -> String {
         client.read_to_string(&mut out).await.unwrap();
         out
     };
-    let (out, ()) = tokio::join!(talk, port.serve(server));
-    out
+    within(async { tokio::join!(talk, port.serve(server)).0 }).await
+}
+
+/// Runs a conversation, failing the test if it hangs (a side waiting for a line the
+/// other never sends) rather than hanging the test run.
+async fn within<T>(conversation: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(5), conversation)
+        .await
+        .expect("the conversation hung: one side waits for a line the other never sends")
 }
 
 /// Connects as [`authenticate`] does, then sends `requests`; returns the handshake's
@@ -89,8 +96,7 @@ async fn client_conversation(
         }
         (result, replies)
     };
-    let (out, ()) = tokio::join!(talk, port.serve(server));
-    out
+    within(async { tokio::join!(talk, port.serve(server)).0 }).await
 }
 
 fn challenge_of(answer: &str) -> [u8; NONCE_LEN] {
@@ -188,7 +194,7 @@ async fn a_captured_conversation_replayed_on_a_new_connection_is_refused() {
         assert_eq!(rest, "ok\nok\nok\n");
         sent
     };
-    let (captured, ()) = tokio::join!(honest, port.serve(server));
+    let (captured, ()) = within(async { tokio::join!(honest, port.serve(server)) }).await;
     assert_eq!(port.applied().len(), 2);
     // The same bytes on a new connection: a new nonce, so the old proof fails.
     let answer = raw_conversation(&port, captured.as_bytes()).await;
