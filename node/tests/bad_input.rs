@@ -141,3 +141,41 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         assert_eq!(client.get(Bytes::from("k")).await.unwrap(), Some(Bytes::from("v")));
     });
 }
+
+/// Without a cluster secret, neither a node's admin port nor the ECS's may listen where
+/// other machines reach it: each refuses to start, saying why, before binding anything.
+#[test]
+fn control_ports_open_to_other_machines_need_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut node_config = NodeConfig::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            "127.0.0.1:3".into(),
+            dir.path().join("node"),
+        );
+        node_config.admin_bind = "0.0.0.0:0".into();
+        let e = node::server::run(TokioNet, StdDisk, Rng::from_seed(1), node_config)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, node::server::NodeError::OpenAdminPort { .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--secret-file"), "{e}");
+        let ecs_config = EcsConfig::new("0.0.0.0:0".into(), dir.path().join("ecs"));
+        let e = node::ecs::run(TokioNet, StdDisk, Rng::from_seed(2), ecs_config)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, node::ecs::EcsError::OpenPort { .. }), "{e}");
+        assert!(e.to_string().contains("--secret-file"), "{e}");
+    });
+    assert!(
+        !dir.path().join("node").exists() && !dir.path().join("ecs").exists(),
+        "refused before touching storage"
+    );
+}
