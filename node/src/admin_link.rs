@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use protocol::ecs::{Reply, Request};
 
+use crate::auth::{self, Secret};
 use crate::io::Network;
 use crate::lines::{LineConn, LineError};
 
@@ -40,16 +41,22 @@ pub struct AdminLink<N: Network> {
     net: N,
     timing: LinkTiming,
     max_line_len: usize,
+    /// The cluster secret: with one, every new connection authenticates before its first
+    /// request.
+    secret: Option<Secret>,
     conns: BTreeMap<String, LineConn<N::Stream>>,
 }
 
 impl<N: Network> AdminLink<N> {
-    /// A link with no open connections.
-    pub fn new(net: N, timing: LinkTiming, max_line_len: usize) -> Self {
+    /// A link with no open connections. With `secret`, each connection it opens answers
+    /// the port's challenge first ([`crate::auth`]); without, it speaks the seed protocol
+    /// straight away.
+    pub fn new(net: N, timing: LinkTiming, max_line_len: usize, secret: Option<Secret>) -> Self {
         AdminLink {
             net,
             timing,
             max_line_len,
+            secret,
             conns: BTreeMap::new(),
         }
     }
@@ -58,11 +65,10 @@ impl<N: Network> AdminLink<N> {
     /// so the next call reconnects.
     pub async fn send(&mut self, addr: &str, request: &Request) -> Result<Reply, LineError> {
         if !self.conns.contains_key(addr) {
-            let stream = tokio::time::timeout(self.timing.attempt_timeout, self.net.connect(addr))
+            let conn = tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
                 .await
-                .map_err(|_| timed_out("connect"))??;
-            self.conns
-                .insert(addr.to_owned(), LineConn::new(stream, self.max_line_len));
+                .map_err(|_| timed_out("connect and handshake"))??;
+            self.conns.insert(addr.to_owned(), conn);
         }
         let conn = self.conns.get_mut(addr).expect("inserted above");
         let result =
@@ -143,6 +149,17 @@ impl<N: Network> AdminLink<N> {
             }
             tokio::time::sleep(self.timing.retry_pause).await;
         }
+    }
+
+    /// A new connection to `addr`, authenticated if this link has a secret: the one place
+    /// every sender of control lines opens its connections.
+    async fn open(&self, addr: &str) -> Result<LineConn<N::Stream>, LineError> {
+        let stream = self.net.connect(addr).await?;
+        let mut conn = LineConn::new(stream, self.max_line_len);
+        if let Some(secret) = &self.secret {
+            auth::authenticate(&mut conn, secret).await?;
+        }
+        Ok(conn)
     }
 
     /// Closes the connection to `addr`, if any.

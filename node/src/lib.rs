@@ -10,10 +10,14 @@
 //! - [`join`]: the join protocol's sans-I/O machines: the ECS's side and the hand-off
 //!   sender.
 //! - [`lines`]: text-line connections for the ECS protocol.
+//! - [`auth`]: the cluster secret and the handshake that opens every control connection.
+//! - [`bounds`]: limits on the numbers a peer's control lines may carry.
 //! - [`client`]: the client library: routing, redirects, retries with backoff, sessions.
 #![warn(missing_docs)]
 
 pub mod admin_link;
+pub mod auth;
+pub mod bounds;
 pub mod cli;
 pub mod client;
 pub mod codec;

@@ -10,6 +10,7 @@ use protocol::ecs::{split_line, ParseError, Reply, Request};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::auth::{AuthError, Gate};
 use crate::io::Stream;
 
 /// Why a line could not be read or a request not answered.
@@ -27,6 +28,13 @@ pub enum LineError {
     /// The peer's answer is not `ok` / `error`.
     #[error("bad reply: {0}")]
     BadReply(ParseError),
+    /// A port expected to authenticate connections sent no `auth_challenge` (it may run
+    /// without a secret while this side has one); the line it sent instead.
+    #[error("expected auth_challenge, got {0:?} (does the other side run without --secret-file?)")]
+    NoChallenge(String),
+    /// The port refused this side's proof (the secrets differ); its answer.
+    #[error("authentication refused: {0}")]
+    Refused(String),
 }
 
 /// A stream read and written one line at a time.
@@ -86,8 +94,10 @@ impl<S: Stream> LineConn<S> {
     }
 }
 
-/// Serves an ECS-protocol connection: every line is parsed as a request and answered with
-/// what `handle` returns, until the peer closes the connection or sends bytes that are not
+/// Serves an ECS-protocol connection: first `gate`'s handshake (a port with a secret
+/// admits only a peer that proves it holds it, and closes the connection otherwise, having
+/// applied nothing), then every line is parsed as a request and answered with what
+/// `handle` returns, until the peer closes the connection or sends bytes that are not
 /// a line (answered with an error, then closed). A line that does not parse gets
 /// `error <reason>` and the connection stays open, so a person typing into `nc` can try
 /// again. `what` names the port in logs.
@@ -95,12 +105,24 @@ pub async fn serve_requests<S, F, Fut>(
     mut conn: LineConn<S>,
     peer: SocketAddr,
     what: &str,
+    gate: &Gate,
     mut handle: F,
 ) where
     S: Stream,
     F: FnMut(Request) -> Fut,
     Fut: Future<Output = Reply>,
 {
+    match gate.admit(&mut conn).await {
+        Ok(()) => {}
+        Err(AuthError::Line(e)) => {
+            tracing::debug!(%peer, error = %e, "{what} connection ended during the handshake");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "closing unauthenticated {what} connection");
+            return;
+        }
+    }
     loop {
         let line = match conn.read_line().await {
             Ok(Some(line)) => line,

@@ -13,12 +13,9 @@ use protocol::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod common;
+
+use common::{start_ecs_and_node, SingleNode};
 
 /// Sends `text` and reads until the peer has answered `lines` lines.
 async fn talk(stream: &mut TcpStream, text: &str, lines: usize) -> String {
@@ -62,23 +59,16 @@ async fn packets_until_close(stream: &mut TcpStream) -> Vec<Packet> {
 #[test]
 fn garbage_gets_an_error_and_closes_only_its_own_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let ecs_addr = format!("127.0.0.1:{}", free_port());
-    let admin = format!("127.0.0.1:{}", free_port());
-    let client_addr = format!("127.0.0.1:{}", free_port());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     tokio::task::LocalSet::new().block_on(&rt, async {
-        let ecs_config = EcsConfig::new(ecs_addr.clone(), dir.path().join("ecs"));
-        tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, ecs_config));
-        let node_config = NodeConfig::new(
-            admin.parse().unwrap(),
-            client_addr.parse().unwrap(),
-            ecs_addr.clone(),
-            dir.path().join("node"),
-        );
-        tokio::task::spawn_local(node::server::run(TokioNet, StdDisk, Rng::from_seed(1), node_config));
+        let SingleNode {
+            ecs: ecs_addr,
+            admin,
+            client: client_addr,
+        } = start_ecs_and_node(dir.path());
 
         let config = ClientConfig {
             seeds: vec![client_addr.clone()],
@@ -140,4 +130,42 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         // Everyone else is still served.
         assert_eq!(client.get(Bytes::from("k")).await.unwrap(), Some(Bytes::from("v")));
     });
+}
+
+/// Without a cluster secret, neither a node's admin port nor the ECS's may listen where
+/// other machines reach it: each refuses to start, saying why, before binding anything.
+#[test]
+fn control_ports_open_to_other_machines_need_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut node_config = NodeConfig::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            "127.0.0.1:3".into(),
+            dir.path().join("node"),
+        );
+        node_config.admin_bind = "0.0.0.0:0".into();
+        let e = node::server::run(TokioNet, StdDisk, Rng::from_seed(1), node_config)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, node::server::NodeError::OpenAdminPort { .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--secret-file"), "{e}");
+        let ecs_config = EcsConfig::new("0.0.0.0:0".into(), dir.path().join("ecs"));
+        let e = node::ecs::run(TokioNet, StdDisk, Rng::from_seed(2), ecs_config)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, node::ecs::EcsError::OpenPort { .. }), "{e}");
+        assert!(e.to_string().contains("--secret-file"), "{e}");
+    });
+    assert!(
+        !dir.path().join("node").exists() && !dir.path().join("ecs").exists(),
+        "refused before touching storage"
+    );
 }

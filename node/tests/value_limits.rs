@@ -6,42 +6,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use node::client::{Client, ClientConfig, ClientError};
-use node::ecs::EcsConfig;
-use node::io::{Rng, StdDisk, TokioNet};
-use node::server::{NodeConfig, MAX_REQUEST_BYTES, PUT_FRAMING_BYTES};
+use node::io::{Rng, TokioNet};
+use node::server::{MAX_REQUEST_BYTES, PUT_FRAMING_BYTES};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod common;
 
 #[test]
 fn the_largest_put_the_limit_allows_round_trips_and_one_byte_more_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let ecs_addr = format!("127.0.0.1:{}", free_port());
-    let admin = format!("127.0.0.1:{}", free_port());
-    let client_addr = format!("127.0.0.1:{}", free_port());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     tokio::task::LocalSet::new().block_on(&rt, async {
-        let ecs_config = EcsConfig::new(ecs_addr.clone(), dir.path().join("ecs"));
-        tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, ecs_config));
-        let node_config = NodeConfig::new(
-            admin.parse().unwrap(),
-            client_addr.parse().unwrap(),
-            ecs_addr.clone(),
-            dir.path().join("node"),
-        );
-        tokio::task::spawn_local(node::server::run(
-            TokioNet,
-            StdDisk,
-            Rng::from_seed(1),
-            node_config,
-        ));
+        let client_addr = common::start_ecs_and_node(dir.path()).client;
         let config = ClientConfig {
             seeds: vec![client_addr.clone()],
             deadline: Duration::from_secs(20),

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use node::auth::Secret;
 use node::ecs::{self, EcsConfig};
-use node::io::{StdDisk, TokioNet};
+use node::io::{Rng, StdDisk, TokioNet};
 
 /// Runs the ECS: nodes `register` on --bind and the ECS admits them one at a time with the
 /// join protocol (write_lock, next_addr, transfer_range, done, broadcast_node,
@@ -28,6 +29,12 @@ struct Args {
     /// abandons the join in progress at once.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     join_deadline: u64,
+    /// The cluster secret (64 hex digits, readable by its owner only; `cluster` creates
+    /// one). Every connection to --bind must then prove it holds the secret, and the ECS
+    /// proves it to every node it connects to. Without it the port is open to anyone who
+    /// reaches it, so it may only bind a loopback address.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,7 +43,10 @@ fn main() -> anyhow::Result<()> {
     let mut config = EcsConfig::new(args.bind, args.data_dir);
     config.transfer_timeout = std::time::Duration::from_secs(args.transfer_timeout);
     config.join_deadline = std::time::Duration::from_secs(args.join_deadline);
-    node::cli::run_local(ecs::run(TokioNet, StdDisk, config))
+    if let Some(path) = &args.secret_file {
+        config.secret = Some(Secret::load(path)?);
+    }
+    node::cli::run_local(ecs::run(TokioNet, StdDisk, Rng::from_entropy(), config))
         .context("starting the runtime")?
         .context("ECS stopped")
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use node::auth::Secret;
 use node::group::GroupSpec;
 use node::io::{Rng, StdDisk, TokioNet};
 use node::server::{self, NodeConfig};
@@ -36,9 +37,16 @@ struct Args {
     /// node is a group of one.
     #[arg(long = "member", value_name = "ADMIN/CLIENT/PEER")]
     members: Vec<String>,
-    /// Bind the admin listener here instead of --admin (e.g. 0.0.0.0:7002).
+    /// Bind the admin listener here instead of --admin (e.g. 0.0.0.0:7002). An address
+    /// other machines can reach is refused without --secret-file.
     #[arg(long, value_name = "HOST:PORT")]
     bind_admin: Option<String>,
+    /// The cluster secret (64 hex digits, readable by its owner only; `cluster` creates
+    /// one). Every connection to the admin port must then prove it holds the secret, and
+    /// this node proves it to every port it connects to. Without it the admin port is
+    /// open to anyone who reaches it, so it may only bind a loopback address.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
     /// Bind the client listener here instead of --client.
     #[arg(long, value_name = "HOST:PORT")]
     bind_client: Option<String>,
@@ -46,7 +54,8 @@ struct Args {
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     part_size: usize,
     /// Seed for the node's random choices (election timeouts, transfer ids); random if
-    /// not given.
+    /// not given. Not with --secret-file: a node restarted with the same seed would send
+    /// the same challenge nonces again, and a recorded conversation could be replayed.
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -91,6 +100,15 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
         config.client_bind = b;
     }
     config.part_size_bytes.set(args.part_size);
+    if let Some(path) = &args.secret_file {
+        if args.seed.is_some() {
+            bail!(
+                "--seed cannot be combined with --secret-file: every start with the same seed \
+                 would issue the same challenge nonces, so a recorded conversation could be replayed"
+            );
+        }
+        config.secret = Some(Secret::load(path)?);
+    }
     if args.members.is_empty() {
         return Ok(config);
     }

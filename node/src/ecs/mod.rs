@@ -25,7 +25,8 @@ use thiserror::Error;
 use tokio::sync::Notify;
 
 use crate::admin_link::{AdminLink, LinkTiming};
-use crate::io::{Disk, Listener, Network};
+use crate::auth::{self, Gate, Secret};
+use crate::io::{Disk, Listener, Network, Rng};
 use crate::join::coordinator::{Input, Output};
 use crate::join::Coordinator;
 use state::{EcsState, StateFileError};
@@ -47,6 +48,10 @@ pub struct EcsConfig {
     /// which keeps its range, and moves on). Counted from when this ECS process began
     /// (or resumed) the join; a join that has announced the new ring is never abandoned.
     pub join_deadline: Duration,
+    /// The cluster secret: with it, every connection to the ECS's port must authenticate,
+    /// and so does every connection the ECS opens ([`crate::auth`]). Without it the port
+    /// is open, as in the seed protocol, and may only bind a loopback address.
+    pub secret: Option<Secret>,
 }
 
 impl EcsConfig {
@@ -59,6 +64,7 @@ impl EcsConfig {
             timing: LinkTiming::default(),
             transfer_timeout: Duration::from_secs(30),
             join_deadline: Duration::from_secs(300),
+            secret: None,
         }
     }
 }
@@ -84,6 +90,16 @@ pub enum EcsError {
     /// The state file does not parse.
     #[error(transparent)]
     StateFile(#[from] StateFileError),
+    /// The port would accept control lines from other machines without a secret.
+    #[error(
+        "refusing to bind the ECS port to {addr} without a cluster secret: anyone who \
+         reaches it could register groups or end joins; give --secret-file, or bind a \
+         loopback address"
+    )]
+    OpenPort {
+        /// The bind address.
+        addr: String,
+    },
     /// The admin port could not be bound or stopped accepting.
     #[error("admin port {addr}: {source}")]
     Listen {
@@ -105,6 +121,8 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     pub(crate) wake: Notify,
     /// An operator asked to abandon the join in progress (`abort_join`).
     pub(crate) abort: Notify,
+    /// Who may speak on the port.
+    pub(crate) gate: Gate,
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
@@ -130,12 +148,30 @@ impl<N: Network, D: Disk> Ecs<N, D> {
             self.net.clone(),
             self.config.timing,
             self.config.max_line_len,
+            self.config.secret.clone(),
         )
     }
 }
 
-/// Runs the ECS until its listener fails or its disk does.
-pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Result<(), EcsError> {
+/// Runs the ECS until its listener fails or its disk does. `rng` is the injected random
+/// source; the ECS draws the nonces of its port's handshakes from it.
+pub async fn run<N: Network, D: Disk>(
+    net: N,
+    disk: D,
+    rng: Rng,
+    config: EcsConfig,
+) -> Result<(), EcsError> {
+    if config.secret.is_none() {
+        if !auth::is_loopback_bind(&config.bind) {
+            return Err(EcsError::OpenPort {
+                addr: config.bind.clone(),
+            });
+        }
+        tracing::warn!(
+            bind = %config.bind,
+            "no cluster secret: the ECS port takes register, done and abort_join from anyone who reaches it"
+        );
+    }
     let io_err = |source| EcsError::Io {
         dir: config.data_dir.clone(),
         source,
@@ -159,6 +195,7 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
             addr: config.bind.clone(),
             source,
         })?;
+    let config_secret = config.secret.clone();
     let ecs = Rc::new(Ecs {
         config,
         net,
@@ -166,6 +203,7 @@ pub async fn run<N: Network, D: Disk>(net: N, disk: D, config: EcsConfig) -> Res
         machine: RefCell::new(Coordinator::new(state)),
         wake: Notify::new(),
         abort: Notify::new(),
+        gate: Gate::new(config_secret, rng),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
     let accept = async {

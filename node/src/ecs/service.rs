@@ -8,6 +8,7 @@ use std::rc::Rc;
 use protocol::ecs::{Reply, Request};
 
 use super::Ecs;
+use crate::bounds;
 use crate::io::{Disk, Network};
 use crate::join::coordinator::{Input, Output, Persist};
 use crate::lines::{serve_requests, LineConn};
@@ -19,7 +20,11 @@ pub(crate) async fn serve<N: Network, D: Disk>(
     peer: SocketAddr,
 ) {
     let conn = LineConn::new(stream, ecs.config.max_line_len);
-    serve_requests(conn, peer, "ECS", |request| {
+    serve_requests(conn, peer, "ECS", &ecs.gate, |request| {
+        // Items are never sent to the ECS: no field limit applies to what it serves.
+        if let Err(e) = bounds::check_request(&request, usize::MAX) {
+            return std::future::ready(Reply::Error(e.to_string()));
+        }
         let input = match request {
             Request::Register(r) => Ok(Input::Register(r)),
             Request::Done(from) => Ok(Input::Done { from, join: None }),

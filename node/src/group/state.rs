@@ -10,6 +10,7 @@ use protocol::ecs::{ClusterView, HostPort, SessionEntry};
 use protocol::Limits;
 
 use super::command::GroupCommand;
+use crate::bounds;
 use crate::ring::{member_position, position_of, Arc, Ring};
 
 /// A range this group is handing to the next member.
@@ -252,6 +253,14 @@ impl GroupState {
                 None => Outcome::Rejected("no transfer in progress".into()),
             },
             GroupCommand::ReceivePart(part) => {
+                if self.received.len() >= bounds::MAX_OPEN_TRANSFERS
+                    && !self.received.contains_key(&part.transfer_id)
+                {
+                    let e = bounds::BoundsError::TooManyTransfers {
+                        transfer_id: part.transfer_id,
+                    };
+                    return Outcome::Rejected(e.to_string());
+                }
                 let seen = self.received.entry(part.transfer_id).or_default();
                 if seen.insert(part.part) {
                     for item in &part.items {
@@ -273,6 +282,10 @@ impl GroupState {
                 Outcome::Ok
             }
             GroupCommand::SetView(view) => {
+                let held = self.view.as_ref().map(|v| v.version);
+                if let Err(e) = bounds::check_view_step(held, view.version) {
+                    return Outcome::Rejected(e.to_string());
+                }
                 if self.view.as_ref().is_none_or(|v| v.version <= view.version) {
                     for n in &view.nodes {
                         self.ring.insert(n.ring.clone());
@@ -302,6 +315,9 @@ impl GroupState {
             ));
         }
         if join > self.join {
+            if let Err(e) = bounds::check_join_step(self.join, join) {
+                return Outcome::Rejected(e.to_string());
+            }
             self.join = join;
             self.join_closed = false;
             if !self.is_member() {

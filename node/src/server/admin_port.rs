@@ -7,6 +7,7 @@ use std::rc::Rc;
 use protocol::ecs::{Reply, Request};
 
 use super::{transfer, Node};
+use crate::bounds;
 use crate::group::{GroupCommand, GroupError, Outcome};
 use crate::io::Network;
 use crate::lines::{serve_requests, LineConn};
@@ -16,12 +17,18 @@ use crate::lines::{serve_requests, LineConn};
 /// stays open, so a person typing into `nc` can try again.
 pub(crate) async fn serve<N: Network>(node: Rc<Node<N>>, stream: N::Stream, peer: SocketAddr) {
     let conn = LineConn::new(stream, node.config.max_line_len);
-    serve_requests(conn, peer, "admin", |request| handle(&node, request)).await;
+    serve_requests(conn, peer, "admin", &node.gate, |request| {
+        handle(&node, request)
+    })
+    .await;
 }
 
 /// Carries out one request.
 async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
     tracing::debug!(request = %summary(&request), "admin request");
+    if let Err(e) = bounds::check_request(&request, node.config.limits.max_field_len) {
+        return Reply::Error(e.to_string());
+    }
     let lead = node.group.leadership();
     let for_ecs = matches!(
         request.untagged().1,

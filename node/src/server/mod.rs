@@ -23,6 +23,7 @@ use protocol::Limits;
 use thiserror::Error;
 
 use crate::admin_link::{AdminLink, LinkTiming};
+use crate::auth::{self, Gate, Secret};
 use crate::group::{GroupError, GroupHandle, GroupSpec};
 use crate::io::{Disk, Listener, Network, Rng};
 
@@ -73,6 +74,11 @@ pub struct NodeConfig {
     /// (its newcomer or predecessor did not answer in time) and forgets the newcomer; a
     /// newcomer that is still alive asks again, and is queued for another try.
     pub register_every: Duration,
+    /// The cluster secret. With it, every connection to the admin port must authenticate
+    /// and every connection this node opens to another admin port or the ECS does
+    /// ([`crate::auth`]); without it the port is open to anyone who reaches it, as in the
+    /// seed protocol, and may only bind a loopback address.
+    pub secret: Option<Secret>,
 }
 
 impl NodeConfig {
@@ -101,6 +107,7 @@ impl NodeConfig {
             max_line_len: protocol::ecs::DEFAULT_MAX_LINE_LEN,
             timing: LinkTiming::default(),
             register_every: Duration::from_secs(60),
+            secret: None,
         }
     }
 }
@@ -125,6 +132,16 @@ pub enum NodeError {
         /// What failed.
         source: Arc<GroupError>,
     },
+    /// The admin port would accept control lines from other machines without a secret.
+    #[error(
+        "refusing to bind the admin port to {addr} without a cluster secret: anyone who \
+         reaches it could lock, re-point or drop this node's data; give --secret-file, or \
+         bind a loopback address"
+    )]
+    OpenAdminPort {
+        /// The bind address.
+        addr: String,
+    },
     /// A port could not be bound or stopped accepting.
     #[error("{what} port {addr}: {source}")]
     Listen {
@@ -143,6 +160,8 @@ pub(crate) struct Node<N: Network> {
     pub(crate) net: N,
     pub(crate) group: GroupHandle,
     pub(crate) rng: RefCell<Rng>,
+    /// Who may speak on the admin port.
+    pub(crate) gate: Gate,
     /// The running hand-off task, if any, so a resent `transfer_range` does not start a
     /// second one.
     pub(crate) transfer_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
@@ -156,6 +175,7 @@ impl<N: Network> Node<N> {
             self.net.clone(),
             self.config.timing,
             self.config.max_line_len,
+            self.config.secret.clone(),
         )
     }
 
@@ -192,6 +212,17 @@ pub async fn run<N: Network, D: Disk>(
         let addr = addr.clone();
         move |source| NodeError::Listen { what, addr, source }
     };
+    if config.secret.is_none() {
+        if !auth::is_loopback_bind(&config.admin_bind) {
+            return Err(NodeError::OpenAdminPort {
+                addr: config.admin_bind.clone(),
+            });
+        }
+        tracing::warn!(
+            admin = %config.admin_bind,
+            "no cluster secret: the admin port takes control lines from anyone who reaches it"
+        );
+    }
     let peer_listener = match &config.peer_bind {
         Some(bind) if config.members.len() > 1 => {
             Some(net.bind(bind).await.map_err(listen("peer", bind))?)
@@ -221,8 +252,11 @@ pub async fn run<N: Network, D: Disk>(
         .await
         .map_err(listen("client", &config.client_bind))?;
 
+    // Nonces from a stream of their own, so connections do not shift transfer ids.
+    let gate = Gate::new(config.secret.clone(), rng.fork());
     let node = Rc::new(Node {
         group,
+        gate,
         net,
         rng: RefCell::new(rng),
         transfer_task: RefCell::new(None),

@@ -12,6 +12,7 @@
 //!   parts whose lines fit a maximum length.
 //! - [`cluster`]: [`Register`], [`Member`], [`ClusterView`], [`NodeEntry`], the bodies of
 //!   the `register` and `cluster_view` extensions.
+//! - [`auth`]: [`AuthLine`], the two lines of the control-port handshake (extension).
 //! - [`error`]: [`ParseError`] and the per-token errors, [`SplitError`].
 //!
 //! A line is a keyword and its arguments separated by whitespace, ended by `\n` (or
@@ -27,6 +28,7 @@
 //! `docs/protocol.md` describes the format, and marks where it extends the seed.
 
 pub mod addr;
+pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod items;
@@ -36,6 +38,7 @@ pub mod request;
 pub mod split;
 
 pub use addr::{HostPort, MAX_HOST_LEN};
+pub use auth::{AuthLine, AuthLineError};
 pub use cluster::{ClusterView, Member, NodeEntry, Register};
 pub use error::{AddrError, FieldError, ItemError, ParseError, SplitError, SNIPPET_CHARS};
 pub use items::{base64_len, put_header_len, Item, PutPart, SessionEntry};

@@ -332,7 +332,7 @@ fn sent_at(msgs: &[MsgRow], i: usize) -> Duration {
 fn protocol_of(msg: &Message) -> u8 {
     match msg {
         Message::Client(_) => 0,
-        Message::AdminRequest(_) | Message::AdminReply(_) => 1,
+        Message::AdminRequest(_) | Message::AdminReply(_) | Message::Auth(_) => 1,
         Message::Peer(_) => 2,
         Message::Garbage(_) => 3,
     }

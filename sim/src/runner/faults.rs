@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::plan::Plan;
-use super::{fault, hosts, storage_faults, World};
+use super::{fault, hosts, rogue, storage_faults, World};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{Event, GroupLinks};
 use crate::trace::leaders;
@@ -59,7 +59,10 @@ pub(super) fn apply(
     plan: &mut Plan,
 ) {
     let trace = world.trace.clone();
-    world.disturbed |= !matches!(event, Event::Join { .. } | Event::SetPartSize { .. });
+    world.disturbed |= !matches!(
+        event,
+        Event::Join { .. } | Event::SetPartSize { .. } | Event::Rogue { .. }
+    );
     match event {
         Event::Join { count } => {
             for _ in 0..*count {
@@ -264,6 +267,12 @@ pub(super) fn apply(
         }
         Event::FailDisk { node } => storage_faults::fail_disk(world, node, now),
         Event::Corrupt { node } => storage_faults::corrupt(world, node, now),
+        Event::Rogue {
+            kind,
+            to,
+            auth,
+            lines,
+        } => rogue::start(sim, world, *kind, to, *auth, lines, now),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use node::admin_link::LinkTiming;
+use node::auth::{Secret, SECRET_LEN};
 use node::ecs::EcsConfig;
 use node::group::GroupSpec;
 use node::io::Rng;
@@ -32,19 +33,45 @@ fn host_port(host: &str, port: u16) -> HostPort {
     HostPort::new(host, port).expect("harness host names are valid")
 }
 
-/// The ECS host.
+/// 32 bytes derived from the run's seed and `label`.
+fn derived_bytes(seed: u64, label: &str) -> [u8; SECRET_LEN] {
+    let mut bytes = [0u8; SECRET_LEN];
+    for (k, chunk) in bytes.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&seeds::derive(seed, label, k as u64).to_le_bytes());
+    }
+    bytes
+}
+
+/// The run's cluster secret, derived from the seed: every node and the ECS hold it, so
+/// every control connection of the run authenticates.
+pub(crate) fn cluster_secret(seed: u64) -> Secret {
+    Secret::from_bytes(derived_bytes(seed, "cluster-secret"))
+}
+
+/// A secret that is not the run's: what a rogue that guesses signs with.
+pub(crate) fn wrong_secret(seed: u64) -> Secret {
+    Secret::from_bytes(derived_bytes(seed, "rogue-secret"))
+}
+
+/// The ECS host. Its RNG (the nonces of its port's handshakes) is derived from (seed,
+/// `ecs`, boot count), so a restarted ECS never issues its earlier nonces again.
 pub(crate) fn add_ecs(sim: &mut turmoil::Sim<'_>, world: &World) {
     let trace = world.trace.clone();
     let timing = timing(world);
     let knobs = world.scenario.node.clone();
+    let seed = world.seed;
+    let boots = Rc::new(Cell::new(0u64));
     sim.host("ecs", move || {
+        boots.set(boots.get() + 1);
         let net = SimNet::new("ecs", trace.clone());
+        let rng = Rng::from_seed(seeds::derive(seed, "ecs", boots.get()));
         let mut config = EcsConfig::new(format!("0.0.0.0:{ECS_PORT}"), PathBuf::from("/data/ecs"));
         config.timing = timing;
         config.transfer_timeout = knobs.transfer_timeout;
         config.join_deadline = knobs.join_deadline;
+        config.secret = Some(cluster_secret(seed));
         async move {
-            node::ecs::run(net, SimDisk, config).await?;
+            node::ecs::run(net, SimDisk, rng, config).await?;
             Ok(())
         }
     });
@@ -99,6 +126,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
         config.part_size_bytes = world.part_size.clone();
         config.timing = timing(world);
         config.register_every = knobs.register_every;
+        config.secret = Some(cluster_secret(world.seed));
         add_node(sim, world, name, config);
     }
     names

@@ -19,6 +19,7 @@ mod faults;
 mod hosts;
 mod panics;
 mod plan;
+pub mod rogue;
 mod schedule;
 pub mod seeds;
 mod storage_faults;
@@ -85,6 +86,8 @@ pub(crate) struct World {
     pub(crate) disturbed: bool,
     /// Storage faults: each node's disk, and what was injected into it.
     pub(crate) storage: storage_faults::StorageFaults,
+    /// Rogue hosts started so far (`rogue1`, `rogue2`, ...).
+    pub(crate) rogues: u32,
 }
 
 impl World {
@@ -152,6 +155,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         host_errors: BTreeMap::new(),
         disturbed: false,
         storage: storage_faults::StorageFaults::new(&scenario, seed),
+        rogues: 0,
         scenario: scenario.clone(),
         seed,
     };

@@ -463,6 +463,62 @@ pub enum Event {
         /// The node.
         node: String,
     },
+    /// A host outside the cluster (`rogue<k>`) sends control lines to the admin ports:
+    /// forged ones, or a replay of an earlier authenticated conversation.
+    Rogue {
+        /// What it sends.
+        kind: RogueKind,
+        /// `forge`: the hosts it sends to, nodes or `ecs` (every node that exists and the
+        /// ECS if empty). `replay`: at most one node (the node of the ECS's first
+        /// authenticated conversation if empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        to: Vec<String>,
+        /// `forge`: how it opens each connection.
+        #[serde(default, skip_serializing_if = "RogueAuth::is_none")]
+        auth: RogueAuth,
+        /// `forge`: the lines, each sent on a connection of its own to each host (the
+        /// issue's destructive lines if empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lines: Vec<String>,
+    },
+}
+
+/// What a rogue sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RogueKind {
+    /// Control lines it made up, without the secret.
+    Forge,
+    /// The bytes the ECS wrote on an earlier authenticated connection to a node, again, on
+    /// a new connection to that node.
+    Replay,
+}
+
+/// How a forging rogue opens each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RogueAuth {
+    /// It ignores the challenge and sends its line at once.
+    #[default]
+    None,
+    /// It answers the challenge with an `auth` proof signed with a wrong secret, then sends
+    /// its line.
+    Wrong,
+}
+
+impl RogueAuth {
+    /// Whether this is the default, [`RogueAuth::None`].
+    pub fn is_none(&self) -> bool {
+        *self == RogueAuth::None
+    }
+
+    /// The name as written in a scenario.
+    pub fn name(self) -> &'static str {
+        match self {
+            RogueAuth::None => "none",
+            RogueAuth::Wrong => "wrong",
+        }
+    }
 }
 
 impl Event {
@@ -516,6 +572,7 @@ impl Event {
             Event::SetPartSize { .. } => "set_part_size",
             Event::FailDisk { .. } => "fail_disk",
             Event::Corrupt { .. } => "corrupt",
+            Event::Rogue { .. } => "rogue",
         }
     }
 }

@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use protocol::client::{Packet, Request as ClientRequest, Response};
-use protocol::ecs::{Reply, Request as EcsRequest};
+use protocol::ecs::{AuthLine, Reply, Request as EcsRequest};
 use protocol::peer::PeerMessage;
 use protocol::Limits;
 
@@ -34,6 +34,7 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "cluster_view",
     "group_members",
     "abort_join",
+    "auth_challenge",
     "ok",
     "error",
     "not_leader",
@@ -68,6 +69,9 @@ pub enum Message {
     Client(Packet),
     /// A peer-protocol (Raft) frame between members of one group.
     Peer(PeerMessage),
+    /// A line of the control-port handshake (extension): a port's `auth_challenge`, or
+    /// the connecting side's `auth` proof.
+    Auth(AuthLine),
     /// Bytes that did not decode.
     Garbage(String),
 }
@@ -87,7 +91,8 @@ impl Message {
     /// an ECS-protocol request's keyword (`write_lock`, `ecs_put`, `done`, ...; a join tag
     /// does not change it), `ok` / `error` / `not_leader` for its replies, a client
     /// packet's command (`get`, `put`, `delete`, `cas`) or `response`, `not_leader`,
-    /// `error`, `auth`, `bootstrap`, `metadata`, and a peer frame's snake_case type
+    /// `error`, `auth`, `bootstrap`, `metadata`, the handshake's `auth_challenge` and
+    /// `auth`, and a peer frame's snake_case type
     /// (`append_entries`, `request_vote_reply`, `install_snapshot`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -106,6 +111,7 @@ impl Message {
                 PeerMessage::InstallSnapshot(_) => "install_snapshot",
                 PeerMessage::InstallSnapshotReply(_) => "install_snapshot_reply",
             },
+            Message::Auth(line) => line.keyword(),
             Message::Garbage(_) => "garbage",
         }
     }
@@ -148,6 +154,8 @@ impl Message {
             Message::AdminReply(r) => r.to_line(),
             Message::Client(p) => client_summary(p),
             Message::Peer(m) => peer_summary(m),
+            // Whole: a replayed proof reads the same as the one it copies.
+            Message::Auth(line) => line.to_line(),
             Message::Garbage(s) => format!("?? {s}"),
         }
     }
@@ -373,6 +381,24 @@ pub struct Event {
     pub conn: u32,
 }
 
+/// The first bytes one host wrote as requests on one ECS-protocol connection it opened,
+/// exactly as they crossed the wire (what a rogue may replay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentRequests {
+    /// When the first of them was written.
+    pub at: Duration,
+    /// The host that opened the connection.
+    pub host: Rc<str>,
+    /// The host it connected to.
+    pub peer: Rc<str>,
+    /// The bytes, at most [`SENT_REQUESTS_KEPT`].
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes kept per connection in [`Trace::sent_requests`]: a join's conversation with a
+/// node is well under this; a hand-off's `ecs_put` stream is cut.
+pub const SENT_REQUESTS_KEPT: usize = 16 * 1024;
+
 /// The events of one run.
 #[derive(Debug, Default)]
 pub struct Trace {
@@ -380,6 +406,9 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// Connection ends opened so far (see [`Event::conn`]).
     pub conns: u32,
+    /// The raw request bytes of every ECS-protocol connection, by the opening end's
+    /// [`Event::conn`]. Not rendered, so not in the trace hash.
+    pub sent_requests: std::collections::BTreeMap<u32, SentRequests>,
 }
 
 /// The trace shared by every host of a simulation (one thread, so `Rc<RefCell>`).

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use protocol::client::Packet;
-use protocol::ecs::{split_line_bytes, Reply, Request};
+use protocol::ecs::{split_line_bytes, AuthLine, Reply, Request};
 use protocol::peer::PeerMessage;
 use protocol::Limits;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{Message, TraceHandle, What};
+use super::{Message, SentRequests, TraceHandle, What, SENT_REQUESTS_KEPT};
 
 /// Which protocol a connection speaks (known from the port it was made to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,9 @@ impl Tap {
                             if text.trim().is_empty() {
                                 continue;
                             }
-                            let msg = if self.requests {
+                            let msg = if let Ok(auth) = AuthLine::parse(&text) {
+                                Ok(Message::Auth(auth))
+                            } else if self.requests {
                                 Request::parse(&text).map(Message::AdminRequest)
                             } else {
                                 Reply::parse(&text).map(Message::AdminReply)
@@ -173,6 +175,26 @@ impl<S> TracedStream<S> {
     }
 }
 
+impl<S> TracedStream<S> {
+    /// Keeps the first bytes of the requests this end writes (see
+    /// [`crate::trace::Trace::sent_requests`]).
+    fn keep_sent(&self, bytes: &[u8]) {
+        let mut trace = self.trace.borrow_mut();
+        let kept = trace
+            .sent_requests
+            .entry(self.conn)
+            .or_insert_with(|| SentRequests {
+                at: now(),
+                host: self.host.clone(),
+                peer: self.peer.clone(),
+                bytes: Vec::new(),
+            });
+        let room = SENT_REQUESTS_KEPT.saturating_sub(kept.bytes.len());
+        kept.bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
 fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
@@ -207,6 +229,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &result {
+            if this.sent.protocol == Protocol::Admin && this.sent.requests {
+                this.keep_sent(&data[..*n]);
+            }
             let msgs = this.sent.feed(&data[..*n]);
             this.record(msgs, |host, peer, msg| What::Send {
                 from: host,

@@ -616,3 +616,70 @@ fn node_knobs_are_checked() {
         Invalid::ZeroCompaction
     );
 }
+
+#[test]
+fn rogue_rules() {
+    let fine = [
+        entry("1s", "rogue", "kind = \"forge\""),
+        entry("1s", "rogue", "kind = \"forge\"\nauth = \"wrong\"\nto = [\"n1\", \"ecs\"]\nlines = [\"write_lock\", \"garbage here\"]"),
+        entry("2s", "rogue", "kind = \"replay\""),
+        entry("2s", "rogue", "kind = \"replay\"\nto = [\"n2\"]"),
+    ];
+    assert!(ok(&events(&fine)));
+    let client = [entry(
+        "1s",
+        "rogue",
+        "kind = \"forge\"\nto = [\"n1\", \"c1\"] # <-",
+    )];
+    invalid!(events(&client), "timeline[0].to[1]", Invalid::RogueTarget(h) if h == "c1");
+    let ecs = [entry(
+        "1s",
+        "rogue",
+        "kind = \"replay\"\nto = [\"ecs\"] # <-",
+    )];
+    invalid!(events(&ecs), "timeline[0].to[0]", Invalid::RogueTarget(h) if h == "ecs");
+    let missing = [entry("1s", "rogue", "kind = \"forge\"\nto = [\"n4\"] # <-")];
+    invalid!(
+        events(&missing),
+        "timeline[0].to[0]",
+        Invalid::NoSuchNode { .. }
+    );
+    let two = [entry(
+        "1s",
+        "rogue",
+        "kind = \"replay\"\nto = [\"n1\", \"n2\"] # <-",
+    )];
+    invalid!(events(&two), "timeline[0].to", Invalid::RogueReplay(_));
+    let lines = [entry(
+        "1s",
+        "rogue",
+        "kind = \"replay\"\nlines = [\"write_lock\"] # <-",
+    )];
+    invalid!(events(&lines), "timeline[0].lines", Invalid::RogueReplay(_));
+    let auth = [entry(
+        "1s",
+        "rogue",
+        "kind = \"replay\"\nauth = \"wrong\" # <-",
+    )];
+    invalid!(events(&auth), "timeline[0].auth", Invalid::RogueReplay(_));
+    let empty = [entry(
+        "1s",
+        "rogue",
+        "kind = \"forge\"\nlines = [\"write_lock\", \" \"] # <-",
+    )];
+    invalid!(
+        events(&empty),
+        "timeline[0].lines[1]",
+        Invalid::RogueLine(_)
+    );
+    let two_lines = [entry(
+        "1s",
+        "rogue",
+        "kind = \"forge\"\nlines = [\"a\\nb\"] # <-",
+    )];
+    invalid!(
+        events(&two_lines),
+        "timeline[0].lines[0]",
+        Invalid::RogueLine(_)
+    );
+}

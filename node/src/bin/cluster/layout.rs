@@ -1,6 +1,6 @@
 //! Where each process of a local cluster listens and the command line that starts it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
@@ -11,11 +11,18 @@ pub struct Layout {
     group_size: u16,
     /// Groups started so far.
     pub groups: u16,
+    /// The cluster secret file every process is given.
+    secret: PathBuf,
 }
 
 impl Layout {
     /// Checks the sizes and that the ports fit below 65536.
-    pub fn new(base_port: u16, group_size: u16, groups: u16) -> anyhow::Result<Layout> {
+    pub fn new(
+        base_port: u16,
+        group_size: u16,
+        groups: u16,
+        secret: PathBuf,
+    ) -> anyhow::Result<Layout> {
         if groups == 0 {
             bail!("--groups must be at least 1");
         }
@@ -26,6 +33,7 @@ impl Layout {
             base_port,
             group_size,
             groups,
+            secret,
         };
         layout.check_room(groups)?;
         Ok(layout)
@@ -100,6 +108,8 @@ impl Layout {
             self.ecs_addr(),
             "--data-dir".into(),
             dir.join("ecs").display().to_string(),
+            "--secret-file".into(),
+            self.secret.display().to_string(),
         ]
     }
 
@@ -119,6 +129,8 @@ impl Layout {
                     self.ecs_addr(),
                     "--data-dir".into(),
                     dir.join(&name).display().to_string(),
+                    "--secret-file".into(),
+                    self.secret.display().to_string(),
                 ];
                 if self.group_size > 1 {
                     for &m in &members {
@@ -162,7 +174,7 @@ mod tests {
 
     #[test]
     fn groups_take_consecutive_nodes_and_ports() {
-        let layout = Layout::new(7000, 3, 2).unwrap();
+        let layout = Layout::new(7000, 3, 2, "/d/secret".into()).unwrap();
         let g1 = layout.group(1, Path::new("/d"));
         let names: Vec<&str> = g1.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["node3", "node4", "node5"]);
@@ -171,8 +183,12 @@ mod tests {
         assert_eq!(args[3], "127.0.0.1:7010", "node3's client port");
         assert!(args.contains(&"127.0.0.1:7017/127.0.0.1:7016/127.0.0.1:7018".to_string()));
         assert_eq!(layout.client_range(), "127.0.0.1:7001..7016");
-        assert!(Layout::new(65000, 5, 200).is_err());
-        assert!(Layout::new(7000, 2, 1).is_err());
+        assert!(
+            args.ends_with(&["--secret-file".to_string(), "/d/secret".to_string()][..])
+                || args.contains(&"/d/secret".to_string())
+        );
+        assert!(Layout::new(65000, 5, 200, PathBuf::new()).is_err());
+        assert!(Layout::new(7000, 2, 1, PathBuf::new()).is_err());
     }
 
     #[test]

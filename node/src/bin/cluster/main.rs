@@ -56,6 +56,18 @@ struct Up {
     /// Milliseconds between starting one group and the next.
     #[arg(long, default_value_t = 500)]
     stagger_ms: u64,
+    /// The cluster secret every process is given (--secret-file), so only they can speak
+    /// on the admin ports; created with 32 random bytes, mode 0600, if it does not exist.
+    /// Default: DIR/secret.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+/// 32 bytes from the operating system's random source.
+fn os_random() -> std::io::Result<[u8; node::auth::SECRET_LEN]> {
+    let mut bytes = [0u8; node::auth::SECRET_LEN];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    Ok(bytes)
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,8 +128,15 @@ fn up(args: Up) -> anyhow::Result<()> {
     let Some(dir) = args.dir else {
         bail!("--dir is required: the folder for the processes' data and logs");
     };
-    let mut layout = Layout::new(args.base_port, args.group_size, args.groups)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let secret_path = args.secret_file.unwrap_or_else(|| dir.join("secret"));
+    let (_, created) = node::auth::Secret::load_or_create(&secret_path, os_random)?;
+    println!(
+        "{} cluster secret {}",
+        if created { "created" } else { "using" },
+        secret_path.display()
+    );
+    let mut layout = Layout::new(args.base_port, args.group_size, args.groups, secret_path)?;
     let running = control::Running::claim(&dir)?;
     layout.check_ports_free()?;
     let (node_bin, ecs_bin) = (sibling("node")?, sibling("ecs")?);

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::scenario::model::{Event, GroupLinks, TimedEvent, Trigger};
+use crate::scenario::model::{Event, GroupLinks, RogueAuth, RogueKind, TimedEvent, Trigger};
 
 /// Every field a timeline entry may have, as written.
 #[derive(Deserialize)]
@@ -33,6 +33,10 @@ pub(crate) struct RawEvent {
     b: Option<Hosts>,
     bytes: Option<usize>,
     links: Option<GroupLinks>,
+    kind: Option<RogueKind>,
+    to: Option<Hosts>,
+    auth: Option<RogueAuth>,
+    lines: Option<Vec<String>>,
     #[serde(rename = "for", default, with = "crate::scenario::duration::option")]
     length: Option<Duration>,
 }
@@ -64,6 +68,7 @@ enum Action {
     HoldGroupLinks,
     FailDisk,
     Corrupt,
+    Rogue,
 }
 
 impl Action {
@@ -92,6 +97,7 @@ impl Action {
             Action::HoldGroupLinks => "hold_group_links",
             Action::FailDisk => "fail_disk",
             Action::Corrupt => "corrupt",
+            Action::Rogue => "rogue",
         }
     }
 
@@ -116,6 +122,7 @@ impl Action {
             Action::Hold => &["a", "b", "for"],
             Action::PartitionOneway => &["a", "b", "for"],
             Action::SetPartSize => &["bytes"],
+            Action::Rogue => &["kind", "to", "auth", "lines"],
         }
     }
 }
@@ -168,6 +175,10 @@ impl TryFrom<RawEvent> for TimedEvent {
             ("bytes", raw.bytes.is_some()),
             ("links", raw.links.is_some()),
             ("for", raw.length.is_some()),
+            ("kind", raw.kind.is_some()),
+            ("to", raw.to.is_some()),
+            ("auth", raw.auth.is_some()),
+            ("lines", raw.lines.is_some()),
         ];
         let allowed = action.fields();
         if let Some((field, _)) = given
@@ -281,6 +292,15 @@ impl TryFrom<RawEvent> for TimedEvent {
             },
             Action::Corrupt => Event::Corrupt {
                 node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::Rogue => Event::Rogue {
+                kind: raw.kind.ok_or_else(|| missing("kind"))?,
+                to: match raw.to {
+                    None => Vec::new(),
+                    to => list(to, "to")?,
+                },
+                auth: raw.auth.unwrap_or_default(),
+                lines: raw.lines.unwrap_or_default(),
             },
         };
         // A triggered event's `at` is optional: it only says from when matches count.

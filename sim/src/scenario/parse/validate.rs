@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::scenario::duration::format_duration;
-use crate::scenario::model::{Event, Scenario};
+use crate::scenario::model::{Event, RogueKind, Scenario};
 use crate::scenario::names::{group_members, member_name, parse_host, HostName, GROUP_SIZES};
 use crate::trace::MESSAGE_KINDS;
 
@@ -130,6 +130,15 @@ pub enum Invalid {
         /// The action.
         action: &'static str,
     },
+    /// A rogue aimed at a host that has no admin port.
+    #[error("a rogue sends to nodes and to ecs, not {0:?}")]
+    RogueTarget(String),
+    /// A forged line that is empty or would be more than one line.
+    #[error("a forged line must be one non-empty line without \\n or \\r, not {0:?}")]
+    RogueLine(String),
+    /// A `forge`-only field given to a replay, or more than one replay target.
+    #[error("{0}")]
+    RogueReplay(&'static str),
     /// A node whose group does not exist yet.
     #[error(
         "no node {name} exists at {} (nodes by then: {})",
@@ -586,6 +595,42 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                 out.rule(a == b, &field("b"), || Invalid::SameHost(b.clone()));
             }
             Event::SetPartSize { bytes } => out.part_size(*bytes, &field("bytes")),
+            Event::Rogue {
+                kind,
+                to,
+                auth,
+                lines,
+            } => {
+                for (j, name) in to.iter().enumerate() {
+                    let path = field(&format!("to[{j}]"));
+                    match parse_host(name) {
+                        Some(HostName::Node { .. }) => host_ok(out, name, path),
+                        Some(HostName::Ecs) if *kind == RogueKind::Forge => {}
+                        _ => out.push(path, Invalid::RogueTarget(name.clone())),
+                    }
+                }
+                for (j, line) in lines.iter().enumerate() {
+                    let bad = line.trim().is_empty() || line.contains(['\n', '\r']);
+                    out.rule(bad, &field(&format!("lines[{j}]")), || {
+                        Invalid::RogueLine(line.clone())
+                    });
+                }
+                if *kind == RogueKind::Replay {
+                    out.rule(to.len() > 1, &field("to"), || {
+                        Invalid::RogueReplay("a replay goes to one node")
+                    });
+                    out.rule(!auth.is_none(), &field("auth"), || {
+                        Invalid::RogueReplay(
+                            "`auth` is for kind = \"forge\": a replay sends what it captured",
+                        )
+                    });
+                    out.rule(!lines.is_empty(), &field("lines"), || {
+                        Invalid::RogueReplay(
+                            "`lines` is for kind = \"forge\": a replay sends what it captured",
+                        )
+                    });
+                }
+            }
             Event::CrashEcs
             | Event::RestartEcs
             | Event::PauseEcs
