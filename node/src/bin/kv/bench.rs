@@ -761,7 +761,9 @@ pub(crate) async fn run(opts: Options, config: ClientConfig, watch: Watch) -> Su
             }
         }
     }
-    let finished = Instant::now();
+    // Not before the end of the measured time (or the stop): an open loop whose last
+    // request was due a little before the end is done early, but its rate is per window.
+    let finished = Instant::now().max(stopped_at.unwrap_or(end).min(end));
     ticker.abort();
     bar.finish_and_clear();
     let r = shared.record.borrow();
@@ -957,6 +959,17 @@ mod tests {
             1001
         );
         assert_eq!(due_before(Duration::from_secs(1), 3.0), 3);
+        // A request due exactly at `t` is not due before it, though `t * rate` rounds
+        // up past its number (at 3/s, request 2 is due at 666.666667 ms).
+        for rate in [3.0, 7.0, 999.9] {
+            for k in 0..1000 {
+                assert_eq!(
+                    due_before(scheduled_offset(k, rate), rate),
+                    k,
+                    "rate {rate}"
+                );
+            }
+        }
         for rate in [0.5, 3.0, 7.0, 999.9, 12_345.0] {
             for ms in [0u64, 1, 333, 334, 1000, 2500, 10_007] {
                 let t = Duration::from_millis(ms);
@@ -1188,6 +1201,7 @@ latency ms       p50       p90       p99     p99.9       max      mean   count
             assert_eq!(open.ops + open.not_sent.unwrap(), 100, "{}", open.text());
             assert!(open.ops >= 90, "{}", open.text());
             assert_eq!(open.ops, open.successes());
+            assert!(open.measured >= opts.duration, "{}", open.text());
 
             // Every key the runs wrote holds a value of their size.
             let mut found = 0;
