@@ -80,7 +80,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn print_header() {
     println!(
-        "{:<56} {:>15} {:>10} {:>25}",
+        "{:<56} {:>18} {:>8} {:>24}",
         "figure", "median", "MB/s", "runs (slowest..fastest)"
     );
 }
@@ -91,7 +91,7 @@ fn print_row(f: &Figure) {
     let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = rates.iter().copied().fold(0.0, f64::max);
     println!(
-        "{:<56} {:>15} {:>10.1} {:>25}",
+        "{:<56} {:>18} {:>8.1} {:>24}",
         f.name,
         format!("{} {}/s", si(median(rates)), f.unit),
         mbs,
@@ -354,6 +354,9 @@ fn decode_ecs(buf: &[u8], n: u64) -> (Duration, u64) {
     (start.elapsed(), n * buf.len() as u64)
 }
 
+/// One figure's work: `n` units, returning the time they took and the bytes handled.
+type Work = Box<dyn FnMut(u64) -> (Duration, u64)>;
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters figures by name.
     let filter: Vec<String> = std::env::args()
@@ -361,9 +364,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f));
-    let mut figures: Vec<(String, &'static str, Box<dyn FnMut(u64) -> (Duration, u64)>)> =
-        Vec::new();
-    let mut add = |name: &str, unit, work: Box<dyn FnMut(u64) -> (Duration, u64)>| {
+    let mut figures: Vec<(String, &'static str, Work)> = Vec::new();
+    let mut add = |name: &str, unit, work: Work| {
         figures.push((name.to_owned(), unit, work));
     };
 
