@@ -18,6 +18,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use node::client::{Client, ClientConfig, Metadata};
 use node::io::{Rng, TokioNet};
 
+mod bench;
 mod inspect;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:7001";
@@ -63,7 +64,7 @@ struct Args {
     )]
     timeout: Duration,
 
-    /// Print `meta`, `ring` and `owner` as JSON, for scripts.
+    /// Print `meta`, `ring`, `owner` and `bench` as JSON, for scripts.
     #[arg(long, global = true)]
     json: bool,
 
@@ -127,6 +128,9 @@ enum Cmd {
         /// The key.
         key: String,
     },
+    /// Load the cluster with puts and gets from many concurrent clients; print
+    /// throughput, latency percentiles and errors.
+    Bench(bench::BenchArgs),
 }
 
 /// A command line after the checks clap cannot express.
@@ -142,12 +146,14 @@ enum Op {
     Meta,
     Ring,
     Owner(String),
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let sub = match &args.command {
         Cmd::Put { .. } => "put",
+        Cmd::Bench(_) => "bench",
         _ => "cas",
     };
     let op = match to_op(args.command) {
@@ -204,6 +210,7 @@ fn to_op(cmd: Cmd) -> Result<Op, String> {
         Cmd::Meta => Op::Meta,
         Cmd::Ring => Op::Ring,
         Cmd::Owner { key } => Op::Owner(key),
+        Cmd::Bench(args) => Op::Bench(args.validate()?),
     })
 }
 
@@ -246,7 +253,7 @@ fn seeds(flags: &[String], env: Option<&str>) -> Vec<String> {
 
 /// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
 async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<bool> {
-    let mut client = Client::new(TokioNet, config, Rng::from_entropy());
+    let mut client = Client::new(TokioNet, config.clone(), Rng::from_entropy());
     match op {
         Op::Put(key, value) => {
             client
@@ -325,6 +332,10 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
         Op::Owner(key) => {
             let (view, _) = client.group_info().await.context("owner")?;
             say(&inspect::owner_text(&key, &view, json))?;
+            Ok(true)
+        }
+        Op::Bench(opts) => {
+            bench::main(opts, config, json).await?;
             Ok(true)
         }
     }
