@@ -1138,7 +1138,12 @@ latency ms       p50       p90       p99     p99.9       max      mean   count
         let client_addr = format!("127.0.0.1:{}", free_port());
         node::cli::run_local(async {
             let ecs_config = EcsConfig::new(ecs_addr.clone(), dir.path().join("ecs"));
-            tokio::task::spawn_local(node::ecs::run(TokioNet, StdDisk, ecs_config));
+            tokio::task::spawn_local(node::ecs::run(
+                TokioNet,
+                StdDisk,
+                Rng::from_seed(3),
+                ecs_config,
+            ));
             let node_config = NodeConfig::new(
                 admin.parse().unwrap(),
                 client_addr.parse().unwrap(),
