@@ -678,3 +678,36 @@ fn a_join_sends_the_seeds_lines_in_order() {
     assert_eq!(got, expected);
     w.check_end();
 }
+
+/// An operator's `abort_join` of a join that has not announced its newcomer abandons it:
+/// the driver is signalled, and once woken the join ends abandoned (its lock released),
+/// while a second `abort_join` of a join already abandoning is answered `ok` too. The
+/// exhaustive explorer only checks what an abort must not do; this checks that it does.
+#[test]
+fn an_operators_abort_join_abandons_the_join() {
+    let (_, state, _) = starts().swap_remove(1);
+    let mut w = World::new(state);
+    // One line out (the first of the join), then the operator asks.
+    assert!(matches!(w.effect, Effect::Send(..)), "{:?}", w.effect);
+    let j = w.current();
+    assert_eq!(w.request(Input::AbortJoin), Reply::Ok);
+    assert!(w.abort_permit, "the driver must be signalled");
+    w.drive(Input::AbortWoken);
+    assert_eq!(
+        w.request(Input::AbortJoin),
+        Reply::Ok,
+        "asked again while abandoning"
+    );
+    // Carry out whatever the abandonment sends (release_lock to the predecessor).
+    let mut lines = Vec::new();
+    while let Effect::Send(to, request) = w.effect.clone() {
+        lines.push((to.to_string(), request.keyword()));
+        w.play(Move::Ack);
+    }
+    assert_eq!(
+        w.closed.get(&j),
+        Some(&Closed::Abandoned),
+        "join {j} was not abandoned; it sent {lines:?}"
+    );
+    assert!(lines.iter().any(|(_, k)| *k == "release_lock"), "{lines:?}");
+}
