@@ -261,6 +261,14 @@ impl World {
             return;
         };
         let outputs = machine.step(input);
+        // Fed only inputs it asked for, the machine must answer each with its next effect
+        // or a Stop: an empty answer leaves the shell's task ending without saying why,
+        // or a run that neither goes on nor stops.
+        if !outputs.iter().any(is_effect_or_stop) {
+            self.fail(format!(
+                "an awaited input got no effect and no stop: {outputs:?}"
+            ));
+        }
         self.take(outputs);
     }
 
@@ -466,4 +474,11 @@ fn a_resumed_hand_off_skips_what_the_log_says() {
     });
     let mut m = HandOff::new(&t, hp("p:1"), items, Vec::new());
     assert!(matches!(&m.step(Input::Start)[..], [Output::SendDone(_)]));
+}
+
+fn is_effect_or_stop(o: &Output) -> bool {
+    matches!(
+        o,
+        Output::SendPart(_) | Output::ProposeFinish | Output::SendDone(_) | Output::Stop(_)
+    )
 }
