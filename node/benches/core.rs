@@ -233,49 +233,59 @@ fn put_packet(value_size: usize) -> Packet {
     Packet::CommandRequest(body)
 }
 
-/// Encodes `packet` `n` times into one reused buffer.
-fn encode_client(packet: &Packet, n: u64) -> (Duration, u64) {
+/// Runs `encode` `n` times into one reused buffer; returns the time and the bytes made.
+fn encode_n(n: u64, mut encode: impl FnMut(&mut BytesMut)) -> (Duration, u64) {
     let mut out = BytesMut::with_capacity(1 << 20);
     let mut bytes = 0;
     let start = Instant::now();
     for _ in 0..n {
         out.clear();
-        black_box(packet).encode(&mut out);
+        encode(&mut out);
         bytes += out.len() as u64;
         black_box(&out);
     }
     (start.elapsed(), bytes)
 }
 
+/// Runs `decode` on `frame` `n` times; returns the time and the bytes read.
+fn decode_n(frame: &[u8], n: u64, mut decode: impl FnMut(&[u8])) -> (Duration, u64) {
+    let start = Instant::now();
+    for _ in 0..n {
+        decode(black_box(frame));
+    }
+    (start.elapsed(), n * frame.len() as u64)
+}
+
+/// Encodes `packet` `n` times.
+fn encode_client(packet: &Packet, n: u64) -> (Duration, u64) {
+    encode_n(n, |out| black_box(packet).encode(out))
+}
+
 /// Decodes the frame `n` times, the command body inside it too (as a node does).
 fn decode_client_request(frame: &[u8], n: u64) -> (Duration, u64) {
     let limits = Limits::DEFAULT;
-    let start = Instant::now();
-    for _ in 0..n {
-        let (packet, _) = Packet::decode(black_box(frame), &limits)
+    decode_n(frame, n, |frame| {
+        let (packet, _) = Packet::decode(frame, &limits)
             .expect("valid")
             .expect("whole");
         let Packet::CommandRequest(body) = packet else {
             unreachable!("a command request")
         };
         black_box(Request::decode(&body, &limits).expect("valid body"));
-    }
-    (start.elapsed(), n * frame.len() as u64)
+    })
 }
 
 fn decode_client_response(frame: &[u8], n: u64) -> (Duration, u64) {
     let limits = Limits::DEFAULT;
-    let start = Instant::now();
-    for _ in 0..n {
-        let (packet, _) = Packet::decode(black_box(frame), &limits)
+    decode_n(frame, n, |frame| {
+        let (packet, _) = Packet::decode(frame, &limits)
             .expect("valid")
             .expect("whole");
         let Packet::CommandResponse(body) = packet else {
             unreachable!("a command response")
         };
         black_box(Response::decode(&body, &limits).expect("valid body"));
-    }
-    (start.elapsed(), n * frame.len() as u64)
+    })
 }
 
 fn append_entries(entries: usize, size: usize) -> PeerMessage {
@@ -296,25 +306,14 @@ fn append_entries(entries: usize, size: usize) -> PeerMessage {
 }
 
 fn encode_peer(msg: &PeerMessage, n: u64) -> (Duration, u64) {
-    let mut out = BytesMut::with_capacity(msg.encoded_len());
-    let mut bytes = 0;
-    let start = Instant::now();
-    for _ in 0..n {
-        out.clear();
-        black_box(msg).encode(&mut out);
-        bytes += out.len() as u64;
-        black_box(&out);
-    }
-    (start.elapsed(), bytes)
+    encode_n(n, |out| black_box(msg).encode(out))
 }
 
 fn decode_peer(frame: &[u8], n: u64) -> (Duration, u64) {
     let limits = Limits::DEFAULT;
-    let start = Instant::now();
-    for _ in 0..n {
-        black_box(PeerMessage::decode(black_box(frame), &limits).expect("valid"));
-    }
-    (start.elapsed(), n * frame.len() as u64)
+    decode_n(frame, n, |frame| {
+        black_box(PeerMessage::decode(frame, &limits).expect("valid"));
+    })
 }
 
 fn ecs_put(items: usize, value_size: usize) -> EcsRequest {
@@ -329,29 +328,18 @@ fn ecs_put(items: usize, value_size: usize) -> EcsRequest {
 }
 
 fn encode_ecs(line: &EcsRequest, n: u64) -> (Duration, u64) {
-    let mut out = BytesMut::with_capacity(1 << 20);
-    let mut bytes = 0;
-    let start = Instant::now();
-    for _ in 0..n {
-        out.clear();
-        black_box(line).encode(&mut out);
-        bytes += out.len() as u64;
-        black_box(&out);
-    }
-    (start.elapsed(), bytes)
+    encode_n(n, |out| black_box(line).encode(out))
 }
 
 /// Splits the line off the buffer and parses it, as a node reading its ECS port does.
 fn decode_ecs(buf: &[u8], n: u64) -> (Duration, u64) {
     let max = protocol::ecs::DEFAULT_MAX_LINE_LEN;
-    let start = Instant::now();
-    for _ in 0..n {
-        let (line, _) = protocol::ecs::split_line(black_box(buf), max)
+    decode_n(buf, n, |buf| {
+        let (line, _) = protocol::ecs::split_line(buf, max)
             .expect("valid")
             .expect("whole");
         black_box(EcsRequest::parse(line).expect("valid line"));
-    }
-    (start.elapsed(), n * buf.len() as u64)
+    })
 }
 
 /// One figure's work: `n` units, returning the time they took and the bytes handled.

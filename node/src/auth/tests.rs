@@ -161,12 +161,7 @@ async fn lines_before_a_correct_auth_are_refused_and_nothing_is_applied() {
     )
     .await;
     assert_eq!(challenge_of(&answer), nonce);
-    assert_eq!(answer.lines().count(), 2, "{answer:?}");
-    assert!(answer
-        .lines()
-        .nth(1)
-        .unwrap()
-        .starts_with("error unauthenticated"));
+    assert_challenged_then_refused(&answer);
     assert!(port.applied().is_empty());
 }
 
@@ -198,12 +193,7 @@ async fn a_captured_conversation_replayed_on_a_new_connection_is_refused() {
     assert_eq!(port.applied().len(), 2);
     // The same bytes on a new connection: a new nonce, so the old proof fails.
     let answer = raw_conversation(&port, captured.as_bytes()).await;
-    assert_eq!(answer.lines().count(), 2, "{answer:?}");
-    assert!(answer
-        .lines()
-        .nth(1)
-        .unwrap()
-        .starts_with("error unauthenticated"));
+    assert_challenged_then_refused(&answer);
     assert_eq!(port.applied().len(), 2, "the replay applied nothing");
 }
 
@@ -345,4 +335,17 @@ fn only_loopback_binds_count_as_private() {
     ] {
         assert!(!is_loopback_bind(public), "{public}");
     }
+}
+
+/// The port's whole answer was its challenge, then one refusal (and the connection closed).
+fn assert_challenged_then_refused(answer: &str) {
+    assert_eq!(answer.lines().count(), 2, "{answer:?}");
+    assert!(
+        answer
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("error unauthenticated"),
+        "{answer:?}"
+    );
 }
