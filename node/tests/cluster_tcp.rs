@@ -122,6 +122,19 @@ fn client(nodes: &[NodeSpec], seed: u64) -> Client<TokioNet> {
     Client::new(TokioNet, config, Rng::from_seed(seed))
 }
 
+/// The cluster's metadata once the answering node knows its leader (a node that just lost
+/// its leader answers -1 until the election ends).
+async fn metadata_with_leader(c: &mut Client<TokioNet>) -> node::client::Metadata {
+    for _ in 0..100 {
+        let meta = c.metadata().await.unwrap();
+        if meta.leader_id >= 0 {
+            return meta;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no leader known after 10 s");
+}
+
 /// Writes `key{i}` for `i` in `range`, returning what was acknowledged.
 async fn write_keys(
     client: &mut Client<TokioNet>,
@@ -340,7 +353,7 @@ fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
         wait_for_members(root, 1).await;
         let mut c = client(&specs, 1);
         let acked = write_keys(&mut c, "before", 0..100).await;
-        let meta = c.metadata().await.unwrap();
+        let meta = metadata_with_leader(&mut c).await;
         let leader_client = meta.addresses[meta.leader_id as usize].clone();
         let leader = specs
             .iter()
@@ -363,7 +376,7 @@ fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
         acked.extend(background.await.unwrap());
         let mut c = client(&specs, 3);
         read_back(&mut c, &acked).await;
-        let meta = c.metadata().await.unwrap();
+        let meta = metadata_with_leader(&mut c).await;
         assert_ne!(
             meta.addresses[meta.leader_id as usize], specs[leader].client,
             "a new leader was elected"
