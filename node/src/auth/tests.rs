@@ -346,3 +346,5 @@ fn only_loopback_binds_count_as_private() {
         assert!(!is_loopback_bind(public), "{public}");
     }
 }
+
+mod review;
