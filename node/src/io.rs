@@ -150,14 +150,17 @@ impl Rng {
         Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
-    /// A generator seeded from the OS. Only for real binaries' `main`, never in the
-    /// simulation.
+    /// A generator seeded with 256 bits from the OS (`/dev/urandom`). Only for real
+    /// binaries' `main`, never in the simulation. Its stream gives the control ports'
+    /// challenge nonces, so it must not be guessable from the start time and the pid
+    /// (which is what it used to be seeded with). Panics if the OS has no randomness to
+    /// give: a port with predictable nonces is worse than a node that does not start.
     pub fn from_entropy() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Rng::from_seed(nanos ^ u64::from(std::process::id()).rotate_left(32))
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+            .expect("reading 32 bytes of OS randomness from /dev/urandom");
+        Rng(ChaCha8Rng::from_seed(seed))
     }
 
     /// The next 64 random bits.

@@ -54,6 +54,11 @@ impl<S: Stream> LineConn<S> {
         }
     }
 
+    /// Sets the longest line read from now on; returns the previous limit.
+    pub fn set_max_line_len(&mut self, max_line_len: usize) -> usize {
+        std::mem::replace(&mut self.max_line_len, max_line_len)
+    }
+
     /// The next line without its terminator; `Ok(None)` when the peer closed cleanly
     /// between lines.
     pub async fn read_line(&mut self) -> Result<Option<String>, LineError> {
@@ -94,6 +99,14 @@ impl<S: Stream> LineConn<S> {
     }
 }
 
+/// How long a port with a secret waits for the peer's `auth` line (blank lines
+/// included) before it closes the connection.
+pub const HANDSHAKE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The longest line a port reads before the peer is admitted: `auth`, a space, 64 hex
+/// digits, and room for the whitespace a person may type.
+pub const HANDSHAKE_MAX_LINE_LEN: usize = 256;
+
 /// Serves an ECS-protocol connection: first `gate`'s handshake (a port with a secret
 /// admits only a peer that proves it holds it, and closes the connection otherwise, having
 /// applied nothing), then every line is parsed as a request and answered with what
@@ -112,7 +125,16 @@ pub async fn serve_requests<S, F, Fut>(
     F: FnMut(Request) -> Fut,
     Fut: Future<Output = Reply>,
 {
-    match gate.admit(&mut conn).await {
+    // Until the peer has proved it holds the secret it gets an auth line's worth of
+    // buffer and a few seconds, not a megabyte and forever.
+    let full = conn.set_max_line_len(HANDSHAKE_MAX_LINE_LEN);
+    let admitted = tokio::time::timeout(HANDSHAKE_DEADLINE, gate.admit(&mut conn)).await;
+    conn.set_max_line_len(full);
+    let Ok(admitted) = admitted else {
+        tracing::warn!(%peer, "closing {what} connection: no proof within {HANDSHAKE_DEADLINE:?}");
+        return;
+    };
+    match admitted {
         Ok(()) => {}
         Err(AuthError::Line(e)) => {
             tracing::debug!(%peer, error = %e, "{what} connection ended during the handshake");

@@ -349,3 +349,5 @@ fn assert_challenged_then_refused(answer: &str) {
         "{answer:?}"
     );
 }
+
+mod review;
