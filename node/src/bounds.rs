@@ -7,9 +7,9 @@
 //! that makes a metadata answer allocate billions of entries, an item no client could have
 //! written. Each refusal is an `error` with the reason, and applies nothing.
 //!
-//! [`check_request`] judges a request alone; [`check_view_step`] and [`check_join_step`]
-//! judge a number against what the group holds, and run where the group applies the
-//! command, so every member decides the same.
+//! [`check_request`] judges a request alone; [`check_view_step`] judges a version against the one the group
+//! holds and [`check_join`] a join tag; both run where the group applies the command, so
+//! every member decides the same.
 
 use protocol::ecs::{ClusterView, PutPart, Register, Request};
 use thiserror::Error;
@@ -24,10 +24,13 @@ pub const MAX_NODES: u32 = 65_536;
 /// view since its last one is still within this step.
 pub const MAX_VIEW_STEP: u64 = MAX_NODES as u64;
 
-/// Most a join tag may move forward past the group's latest join. The ECS numbers its
-/// joins one at a time, and a group sees only the joins that name it; 2^20 joins between
-/// two of them (abandoned ones included, at one per join deadline) is years of churn.
-pub const MAX_JOIN_STEP: u64 = 1 << 20;
+/// Join tags are below this. The ECS numbers its joins one at a time from 1, so an honest
+/// tag never comes near it, while a tag near 2^64 would make every later join look stale
+/// for good. An absolute ceiling, not a step past the group's latest join: a group sees
+/// only the joins that name it (a brand-new group holds 0), so after enough joins
+/// elsewhere any step bound would refuse the ECS's honest first line to it for ever
+/// (found by a hostile review).
+pub const MAX_JOIN: u64 = 1 << 62;
 
 /// Most members a group has (groups are of 1, 3 or 5 nodes).
 pub const MAX_GROUP_MEMBERS: usize = 5;
@@ -68,15 +71,11 @@ pub enum BoundsError {
         /// The version held (0 if none).
         held: u64,
     },
-    /// A join tag jumps too far ahead.
-    #[error(
-        "out of bounds: join {join} is more than {MAX_JOIN_STEP} past this group's join {held}"
-    )]
-    JoinStep {
+    /// A join tag no ECS issues.
+    #[error("out of bounds: join {join} is not below {MAX_JOIN}")]
+    JoinTag {
         /// The join sent.
         join: u64,
-        /// The group's latest join.
-        held: u64,
     },
     /// A group with more members than any group has.
     #[error(
@@ -213,11 +212,11 @@ pub fn check_view_step(held: Option<u64>, version: u64) -> Result<(), BoundsErro
     Ok(())
 }
 
-/// Checks a join tag against the group's latest join: an older or equal one passes (it is
-/// judged stale or current elsewhere); a newer one may be at most [`MAX_JOIN_STEP`] ahead.
-pub fn check_join_step(held: u64, join: u64) -> Result<(), BoundsError> {
-    if join.saturating_sub(held) > MAX_JOIN_STEP {
-        return Err(BoundsError::JoinStep { join, held });
+/// Checks a join tag: below [`MAX_JOIN`] (whether it is stale or current is judged where
+/// the group applies it).
+pub fn check_join(join: u64) -> Result<(), BoundsError> {
+    if join >= MAX_JOIN {
+        return Err(BoundsError::JoinTag { join });
     }
     Ok(())
 }

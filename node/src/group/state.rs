@@ -315,7 +315,7 @@ impl GroupState {
             ));
         }
         if join > self.join {
-            if let Err(e) = bounds::check_join_step(self.join, join) {
+            if let Err(e) = bounds::check_join(join) {
                 return Outcome::Rejected(e.to_string());
             }
             self.join = join;
