@@ -225,6 +225,15 @@ pub async fn run<N: Network, D: Disk>(
     }
     let peer_listener = match &config.peer_bind {
         Some(bind) if config.members.len() > 1 => {
+            if !auth::is_loopback_bind(bind) {
+                // Known gap (hostile review): the Raft peer port has no authentication
+                // yet, so whoever reaches it can send a group entries directly, around
+                // the admin ports' secret. Say so where an operator looks.
+                tracing::warn!(
+                    peer = %bind,
+                    "the Raft peer port is not authenticated: keep it on a network only the group's members reach"
+                );
+            }
             Some(net.bind(bind).await.map_err(listen("peer", bind))?)
         }
         _ => None,
