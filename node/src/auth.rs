@@ -78,6 +78,22 @@ pub enum SecretFileError {
         /// The file.
         path: PathBuf,
     },
+    /// Another user owns it: they can replace it, or read it whatever its mode says now.
+    #[error("secret file {path} belongs to user {owner}, not to this process's user {me}")]
+    NotOwner {
+        /// The file.
+        path: PathBuf,
+        /// Its owner's uid.
+        owner: u32,
+        /// This process's effective uid.
+        me: u32,
+    },
+    /// Every byte is zero: a placeholder, not a secret.
+    #[error("secret file {path} holds all zeros: a placeholder, not a secret (delete it and let `cluster` create one, or write 32 random bytes as hex)")]
+    AllZero {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 impl Secret {
@@ -114,16 +130,26 @@ impl Secret {
             path: path.to_owned(),
             source,
         };
-        let meta = std::fs::metadata(path).map_err(io_err)?;
+        // Checked and read through one open file: no window in which the path could be
+        // swapped between the check and the read.
+        let mut file = std::fs::File::open(path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
         check_private(path, &meta)?;
-        let text = std::fs::read_to_string(path).map_err(io_err)?;
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        from_hex::<SECRET_LEN>(text)
-            .map(Secret)
-            .ok_or_else(|| SecretFileError::BadContents {
+        let mut text = String::new();
+        io::Read::read_to_string(&mut file, &mut text).map_err(io_err)?;
+        let text = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        let bytes = from_hex::<SECRET_LEN>(text).ok_or_else(|| SecretFileError::BadContents {
+            path: path.to_owned(),
+        })?;
+        if bytes.iter().all(|b| *b == 0) {
+            return Err(SecretFileError::AllZero {
                 path: path.to_owned(),
-            })
+            });
+        }
+        Ok(Secret(bytes))
     }
 
     /// Reads the secret file at `path`, or, if there is none, creates it (mode 0600,
@@ -161,7 +187,16 @@ impl Secret {
 
 #[cfg(unix)]
 fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(SecretFileError::NotOwner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            me,
+        });
+    }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(SecretFileError::TooOpen {

@@ -301,7 +301,9 @@ mod files {
             "",
             "abc\n",
             &"0".repeat(63),
-            &format!("{}\n\n", "0".repeat(64)),
+            &format!("{}\n\n", "1".repeat(64)),
+            // A lone CR is not a line end (the file format says: digits, then \n or \r\n).
+            &format!("{}\r", "1".repeat(64)),
         ] {
             std::fs::write(&path, text).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -312,6 +314,55 @@ mod files {
                 ),
                 "{text:?}"
             );
+        }
+    }
+}
+
+#[cfg(unix)]
+mod file_hardening {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn private_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        (dir, path)
+    }
+
+    /// A hostile review found these accepted: a placeholder of zeros, and both line ends
+    /// still work.
+    #[test]
+    fn an_all_zero_secret_is_refused_and_both_line_ends_read() {
+        let (_d, zeros) = private_file(&format!("{}\n", "0".repeat(64)));
+        assert!(matches!(
+            Secret::load(&zeros),
+            Err(SecretFileError::AllZero { .. })
+        ));
+        for end in ["", "\n", "\r\n"] {
+            let (_d, path) = private_file(&format!("{}{end}", "09".repeat(32)));
+            assert_eq!(Secret::load(&path).unwrap(), secret(9), "{end:?}");
+        }
+    }
+
+    /// A file another user owns is refused even with mode 0600: they could replace it, or
+    /// have read it before. Needs root to give the file away; skipped (said so) otherwise.
+    #[test]
+    fn a_file_another_user_owns_is_refused() {
+        // SAFETY: geteuid(2) has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED a_file_another_user_owns_is_refused: needs root to chown");
+            return;
+        }
+        let (_d, path) = private_file(&format!("{}\n", "09".repeat(32)));
+        std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
+        match Secret::load(&path) {
+            Err(e @ SecretFileError::NotOwner { owner: 4242, .. }) => {
+                assert!(e.to_string().contains("user 4242"), "{e}")
+            }
+            other => panic!("a file owned by uid 4242 was taken: {other:?}"),
         }
     }
 }
