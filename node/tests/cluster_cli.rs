@@ -172,6 +172,31 @@ fn join_restart_sigterm_and_busy_ports() {
         let want = expected.owner_of_key(key.as_bytes()).unwrap().to_string();
         assert_eq!(owner["group"], want.as_str(), "{out}");
     }
+    // kv status asks the ECS (with the cluster's secret): both groups admitted, nothing
+    // queued, no join left running; without the secret the ECS does not answer it.
+    let ecs = format!("127.0.0.1:{base}");
+    let secret = dir.path().join("secret");
+    let out = kv(&[
+        &kv_addr,
+        "--json",
+        "status",
+        "--ecs",
+        &ecs,
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["members"].as_array().map(Vec::len), Some(2), "{out}");
+    assert_eq!(status["queue"].as_array().map(Vec::len), Some(0), "{out}");
+    assert!(status["join"].is_null(), "{out}");
+    let refused = Command::new(KV)
+        .args(["status", "--ecs", &ecs])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "status answered without the secret"
+    );
     let (ok, said) = cluster(&["restart", "node0", "--dir", d]);
     assert!(ok && said.contains("started node0 again"), "{said}");
     let (ok, said) = cluster(&["restart", "node7", "--dir", d]);

@@ -44,6 +44,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
     let mut outputs = ecs.step(Input::Poll);
     loop {
         let (began, effect) = carry_out(&ecs, outputs)?;
+        ecs.note_step();
         if let Some(b) = began {
             if clock.map(|(join, _)| join) != Some(b.join) {
                 clock = Some((b.join, Instant::now()));

@@ -23,12 +23,13 @@ use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::admin_link::{AdminLink, LinkTiming};
 use crate::auth::{self, Gate, Secret};
 use crate::io::{Disk, Listener, Network, Rng};
 use crate::join::coordinator::{Input, Output};
-use crate::join::Coordinator;
+use crate::join::{Coordinator, JoinStep};
 use state::{EcsState, StateFileError};
 
 /// Everything the ECS needs to know at start.
@@ -123,9 +124,53 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     pub(crate) abort: Notify,
     /// Who may speak on the port.
     pub(crate) gate: Gate,
+    /// The join in progress, its step, and since when it is at that step (tokio's clock),
+    /// for `status`.
+    step_since: RefCell<Option<(u64, JoinStep, Instant)>>,
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
+    /// Records when the join in progress reached its current step (called by the driver
+    /// after every change it carries out).
+    pub(crate) fn note_step(&self) {
+        let machine = self.machine.borrow();
+        let state = machine.state();
+        let now = state.join.as_ref().map(|j| (state.joins, j.step));
+        let mut since = self.step_since.borrow_mut();
+        if since.map(|(join, step, _)| (join, step)) != now {
+            *since = now.map(|(join, step)| (join, step, Instant::now()));
+        }
+    }
+
+    /// The answer to `status`: the admitted groups, the queue, and the join in progress
+    /// with its step and how long it has been at it, as one JSON object.
+    pub(crate) fn status_json(&self) -> String {
+        let machine = self.machine.borrow();
+        let state = machine.state();
+        let since = *self.step_since.borrow();
+        let join = state.join.as_ref().map(|j| {
+            let in_step_ms = since
+                .filter(|(join, step, _)| *join == state.joins && *step == j.step)
+                .map(|(_, _, at)| at.elapsed().as_millis() as u64);
+            serde_json::json!({
+                "number": state.joins,
+                "newcomer": j.newcomer.ring.to_string(),
+                "predecessor": j.predecessor.as_ref().map(|p| p.to_string()),
+                "step": j.step.to_string(),
+                "in_step_ms": in_step_ms,
+            })
+        });
+        serde_json::json!({
+            "view_version": state.version,
+            "joins_begun": state.joins,
+            "nodes": state.nodes.len(),
+            "members": state.members.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            "queue": state.queue.iter().map(|r| r.ring.to_string()).collect::<Vec<_>>(),
+            "join": join,
+        })
+        .to_string()
+    }
+
     /// Feeds the join machine one input.
     pub(crate) fn step(&self, input: Input) -> Vec<Output> {
         self.machine.borrow_mut().step(input)
@@ -204,6 +249,7 @@ pub async fn run<N: Network, D: Disk>(
         wake: Notify::new(),
         abort: Notify::new(),
         gate: Gate::new(config_secret, rng),
+        step_since: RefCell::new(None),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
     let accept = async {

@@ -21,6 +21,9 @@ pub(crate) async fn serve<N: Network, D: Disk>(
 ) {
     let conn = LineConn::new(stream, ecs.config.max_line_len);
     serve_requests(conn, peer, "ECS", &ecs.gate, |request| {
+        if request == Request::Status {
+            return std::future::ready(Reply::Status(ecs.status_json()));
+        }
         // Items are never sent to the ECS: no field limit applies to what it serves.
         if let Err(e) = bounds::check_request(&request, usize::MAX) {
             return std::future::ready(Reply::Error(e.to_string()));

@@ -67,6 +67,7 @@ async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
         Request::Done(_) => return Reply::Error("done is for the ECS, not a node".into()),
         Request::Register(_) => return Reply::Error("register is for the ECS, not a node".into()),
         Request::AbortJoin => return Reply::Error("abort_join is for the ECS, not a node".into()),
+        Request::Status => return Reply::Error("status is for the ECS, not a node".into()),
     };
     let starts_transfer = matches!(command, GroupCommand::BeginTransfer { .. });
     let command = match join {

@@ -28,6 +28,10 @@ pub enum Reply {
     /// follower of a replica group refuses, naming its leader's admin address, or
     /// `unknown` when it knows no leader (the sender should retry later).
     NotLeader(Option<HostPort>),
+    /// `status <json>` (extension): the ECS's answer to `status`, one JSON object on the
+    /// rest of the line (no line breaks: control characters are replaced by spaces when
+    /// written, as in an `error` reason).
+    Status(String),
 }
 
 impl Reply {
@@ -64,6 +68,7 @@ impl Reply {
                     _ => Ok(Reply::Error(reason)),
                 }
             }
+            "status" => Ok(Reply::Status(clean_reason(tokens.rest()))),
             _ => Err(ParseError::UnknownCommand {
                 token: snippet(keyword),
             }),
@@ -107,6 +112,14 @@ impl fmt::Display for Reply {
             }
             Reply::NotLeader(Some(leader)) => write!(f, "error {NOT_LEADER} {}", leader.spaced()),
             Reply::NotLeader(None) => write!(f, "error {NOT_LEADER} unknown"),
+            Reply::Status(json) => {
+                let clean = clean_reason(json);
+                if clean.is_empty() {
+                    f.write_str("status")
+                } else {
+                    write!(f, "status {clean}")
+                }
+            }
         }
     }
 }

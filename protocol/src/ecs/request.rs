@@ -52,6 +52,9 @@ pub enum Request {
     /// predecessor, which keeps its range, and go on with the next queued group. A join
     /// that has already announced the new ring is not abandoned.
     AbortJoin,
+    /// `status` (operator -> ECS; extension): what the ECS is doing, answered with
+    /// [`Reply::Status`](super::Reply::Status).
+    Status,
     /// Any request followed by `join=<number>` (extension): it belongs to the ECS's join
     /// with that number. A group records the join it is in and refuses, without effect,
     /// a request of an older or finished join, so a line delayed on the wire or resent
@@ -135,6 +138,10 @@ impl Request {
                 Args::new("abort_join", tokens).finish()?;
                 Request::AbortJoin
             }
+            "status" => {
+                Args::new("status", tokens).finish()?;
+                Request::Status
+            }
             "next_addr" => Request::NextAddr(one_address("next_addr", tokens)?),
             "transfer_range" => Request::TransferRange(one_address("transfer_range", tokens)?),
             "broadcast_node" => Request::BroadcastNode(one_address("broadcast_node", tokens)?),
@@ -186,6 +193,7 @@ impl Request {
             Request::ClusterView(_) => "cluster_view",
             Request::GroupMembers(_) => "group_members",
             Request::AbortJoin => "abort_join",
+            Request::Status => "status",
             Request::ForJoin { request, .. } => request.keyword(),
         }
     }
@@ -208,6 +216,7 @@ impl fmt::Display for Request {
             Request::WriteLock
             | Request::ReleaseLock
             | Request::AbortJoin
+            | Request::Status
             | Request::Done(None) => f.write_str(keyword),
             Request::NextAddr(a)
             | Request::TransferRange(a)

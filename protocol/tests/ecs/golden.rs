@@ -91,6 +91,7 @@ fn requests() -> Vec<(&'static str, Request)> {
         ),
         ("done", Request::Done(None)),
         ("abort_join", Request::AbortJoin),
+        ("status", Request::Status),
         // The join tag (extension): the request of join 7, and of join 0.
         ("write_lock join=7", Request::WriteLock.for_join(7)),
         (

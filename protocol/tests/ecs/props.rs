@@ -68,6 +68,7 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::WriteLock),
         Just(Request::ReleaseLock),
         Just(Request::AbortJoin),
+        Just(Request::Status),
         host_port().prop_map(Request::NextAddr),
         host_port().prop_map(Request::TransferRange),
         host_port().prop_map(Request::BroadcastNode),
@@ -120,6 +121,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         Just(Reply::Ok),
         reason().prop_map(Reply::Error),
         proptest::option::of(host_port()).prop_map(Reply::NotLeader),
+        reason().prop_map(Reply::Status),
     ]
 }
 

@@ -34,6 +34,8 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "cluster_view",
     "group_members",
     "abort_join",
+    "status",
+    "status_reply",
     "auth_challenge",
     "ok",
     "error",
@@ -100,6 +102,7 @@ impl Message {
             Message::AdminReply(Reply::Ok) => "ok",
             Message::AdminReply(Reply::Error(_)) => "error",
             Message::AdminReply(Reply::NotLeader(_)) => "not_leader",
+            Message::AdminReply(Reply::Status(_)) => "status_reply",
             Message::Client(p) => client_kind(p),
             Message::Peer(m) => match m {
                 PeerMessage::Hello(_) => "hello",

@@ -216,3 +216,78 @@ pub fn owner_text(key: &str, view: &GroupInfo, json_out: bool) -> String {
 pub fn group_of_ids(view: &GroupInfo) -> BTreeMap<i32, String> {
     view.nodes.iter().map(|n| (n.id, n.ring.clone())).collect()
 }
+
+/// Asks the ECS at `ecs` for its status (`status`, an ECS-protocol extension), proving the
+/// cluster secret first if one is given; returns its JSON.
+pub async fn status(
+    ecs: &str,
+    secret_file: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Value> {
+    use anyhow::Context;
+    use node::admin_link::{AdminLink, LinkTiming};
+    use protocol::ecs::{Reply, Request};
+
+    let secret = secret_file
+        .map(node::auth::Secret::load)
+        .transpose()
+        .context("the cluster secret")?;
+    let timing = LinkTiming {
+        attempt_timeout: timeout,
+        ..LinkTiming::default()
+    };
+    let mut link = AdminLink::new(
+        TokioNet,
+        timing,
+        protocol::ecs::DEFAULT_MAX_LINE_LEN,
+        secret,
+    );
+    let reply = link
+        .send(ecs, &Request::Status)
+        .await
+        .with_context(|| format!("asking the ECS at {ecs}"))?;
+    match reply {
+        Reply::Status(json) => serde_json::from_str(&json)
+            .with_context(|| format!("the ECS's status is not JSON: {json}")),
+        other => anyhow::bail!("the ECS at {ecs} answered {}", other.to_line()),
+    }
+}
+
+/// The ECS's status for people.
+pub fn status_text(status: &Value) -> String {
+    let list = |v: &Value| -> String {
+        let items: Vec<&str> = v
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let mut out = format!(
+        "groups on the ring: {}\nqueued to join:     {}\n",
+        list(&status["members"]),
+        list(&status["queue"])
+    );
+    match status["join"].as_object() {
+        Some(j) => out.push_str(&format!(
+            "join {} in progress: {} joining after {}, at step {} for {}\n",
+            j["number"],
+            j["newcomer"].as_str().unwrap_or("?"),
+            j["predecessor"].as_str().unwrap_or("nobody (first group)"),
+            j["step"].as_str().unwrap_or("?"),
+            j["in_step_ms"]
+                .as_u64()
+                .map(|ms| format!("{:.1} s", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "an unknown time".to_owned()),
+        )),
+        None => out.push_str("no join in progress\n"),
+    }
+    out.push_str(&format!(
+        "{} joins begun, {} nodes known, cluster view version {}",
+        status["joins_begun"], status["nodes"], status["view_version"]
+    ));
+    out
+}

@@ -128,6 +128,23 @@ enum Cmd {
         /// The key.
         key: String,
     },
+    /// Print what the ECS is doing: admitted groups, the queue, the join in progress with
+    /// its step and how long it has been at it. Speaks the ECS protocol, so it needs the
+    /// cluster secret when the ECS has one.
+    Status {
+        /// The ECS's address.
+        #[arg(
+            long,
+            value_name = "HOST:PORT",
+            env = "KV_ECS",
+            default_value = "127.0.0.1:7000"
+        )]
+        ecs: String,
+        /// The cluster secret (what `cluster` made as DIR/secret); without it only an ECS
+        /// run without a secret answers.
+        #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
+        secret_file: Option<PathBuf>,
+    },
     /// Load the cluster with puts and gets from many concurrent clients; print
     /// throughput, latency percentiles and errors.
     Bench(bench::BenchArgs),
@@ -146,6 +163,10 @@ enum Op {
     Meta,
     Ring,
     Owner(String),
+    Status {
+        ecs: String,
+        secret_file: Option<PathBuf>,
+    },
     Bench(bench::Options),
 }
 
@@ -210,6 +231,7 @@ fn to_op(cmd: Cmd) -> Result<Op, String> {
         Cmd::Meta => Op::Meta,
         Cmd::Ring => Op::Ring,
         Cmd::Owner { key } => Op::Owner(key),
+        Cmd::Status { ecs, secret_file } => Op::Status { ecs, secret_file },
         Cmd::Bench(args) => Op::Bench(args.validate()?),
     })
 }
@@ -253,6 +275,15 @@ fn seeds(flags: &[String], env: Option<&str>) -> Vec<String> {
 
 /// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
 async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<bool> {
+    if let Op::Status { ecs, secret_file } = &op {
+        let status = inspect::status(ecs, secret_file.as_deref(), config.deadline).await?;
+        say(&if json {
+            status.to_string()
+        } else {
+            inspect::status_text(&status)
+        })?;
+        return Ok(true);
+    }
     let mut client = Client::new(TokioNet, config.clone(), Rng::from_entropy());
     match op {
         Op::Put(key, value) => {
@@ -334,6 +365,7 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
             say(&inspect::owner_text(&key, &view, json))?;
             Ok(true)
         }
+        Op::Status { .. } => unreachable!("answered above, without a client"),
         Op::Bench(opts) => {
             bench::main(opts, config, json).await?;
             Ok(true)
@@ -555,6 +587,31 @@ mod tests {
             "a value and a file"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_ecs_status_reads_for_people() {
+        let status = serde_json::json!({
+            "view_version": 4, "joins_begun": 3, "nodes": 6,
+            "members": ["a:1", "b:1"], "queue": ["d:1"],
+            "join": {"number": 3, "newcomer": "c:1", "predecessor": "a:1",
+                     "step": "transfer_range", "in_step_ms": 2500},
+        });
+        let text = inspect::status_text(&status);
+        assert!(text.contains("groups on the ring: a:1, b:1"), "{text}");
+        assert!(text.contains("queued to join:     d:1"), "{text}");
+        assert!(
+            text.contains(
+                "join 3 in progress: c:1 joining after a:1, at step transfer_range for 2.5 s"
+            ),
+            "{text}"
+        );
+        let idle = serde_json::json!({"members": [], "queue": [], "join": null});
+        let text = inspect::status_text(&idle);
+        assert!(
+            text.contains("groups on the ring: none") && text.contains("no join in progress"),
+            "{text}"
+        );
     }
 
     #[test]
