@@ -59,11 +59,7 @@ async fn packets_until_close(stream: &mut TcpStream) -> Vec<Packet> {
 #[test]
 fn garbage_gets_an_error_and_closes_only_its_own_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, async {
+    node::cli::run_local(async {
         let SingleNode {
             ecs: ecs_addr,
             admin,
@@ -129,7 +125,8 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
 
         // Everyone else is still served.
         assert_eq!(client.get(Bytes::from("k")).await.unwrap(), Some(Bytes::from("v")));
-    });
+    })
+    .expect("a current-thread runtime");
 }
 
 /// Without a cluster secret, neither a node's admin port nor the ECS's may listen where

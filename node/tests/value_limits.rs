@@ -14,11 +14,7 @@ mod common;
 #[test]
 fn the_largest_put_the_limit_allows_round_trips_and_one_byte_more_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, async {
+    node::cli::run_local(async {
         let client_addr = common::start_ecs_and_node(dir.path()).client;
         let config = ClientConfig {
             seeds: vec![client_addr.clone()],
@@ -44,5 +40,6 @@ fn the_largest_put_the_limit_allows_round_trips_and_one_byte_more_fails_at_once(
             client.get(key).await.unwrap(),
             Some(Bytes::from_static(b"after"))
         );
-    });
+    })
+    .expect("a current-thread runtime");
 }
