@@ -241,7 +241,9 @@ pub async fn status(
         timing,
         protocol::ecs::DEFAULT_MAX_LINE_LEN,
         secret,
-    );
+        node::io::Rng::from_entropy(),
+    )
+    .with_ecs(ecs);
     let reply = link
         .send(ecs, &Request::Status)
         .await
