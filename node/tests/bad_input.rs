@@ -104,6 +104,15 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
             matches!(got.as_slice(), [Packet::ErrorResponse(m)] if m.contains("0x5a")),
             "{got:?}"
         );
+        // An authorization type the seed does not define: the seed's refusal, 'a' false
+        // with a reason, then the connection closes (the bytes after it are not read).
+        let mut stranger = TcpStream::connect(&client_addr).await.unwrap();
+        stranger.write_all(b"AQsome-token").await.unwrap();
+        let got = packets_until_close(&mut stranger).await;
+        assert!(
+            matches!(got.as_slice(), [Packet::AuthorizationResponse(protocol::client::Outcome::Rejected(r))] if r.contains("unsupported authorization type 0x51")),
+            "{got:?}"
+        );
         // Skipping the handshake is refused the same way.
         let mut rude = TcpStream::connect(&client_addr).await.unwrap();
         let mut out = BytesMut::new();
