@@ -81,6 +81,9 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         assert_eq!(lines[0], "ok");
         assert!(lines[1].starts_with("error ") && lines[1].contains("frobnicate"), "{}", lines[1]);
         assert!(lines[2].starts_with("error ") && lines[2].contains("next_addr"), "{}", lines[2]);
+        // The seed answers every message `ok` or `error`: a blank line too, each its own.
+        let answer = talk(&mut typed, "\n \t\r\n", 2).await;
+        assert_eq!(answer, "error empty line\nerror empty line\n");
         let answer = talk(&mut typed, "release_lock\n", 1).await;
         assert_eq!(answer, "ok\n", "the connection survives mistyped lines");
 
