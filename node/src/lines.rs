@@ -166,9 +166,8 @@ pub async fn serve_requests<S, F, Fut>(
                 return;
             }
         };
-        if line.trim().is_empty() {
-            continue;
-        }
+        // A blank line is answered too (`error empty line`): the seed answers every
+        // message with `ok` or `error`.
         let reply = match Request::parse(&line) {
             Ok(request) => handle(request).await,
             Err(e) => Reply::Error(e.to_string()),
