@@ -33,14 +33,10 @@ fn free_base() -> u16 {
 }
 
 /// Starts `cluster` and returns it with a channel of its stdout lines.
-fn start(dir: &Path, base: u16, groups: u16) -> (Child, mpsc::Receiver<String>) {
+fn start(dir: &Path, base: u16, layout: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(CLUSTER)
-        .args([
-            "--dir",
-            dir.to_str().unwrap(),
-            "--groups",
-            &groups.to_string(),
-        ])
+        .args(["--dir", dir.to_str().unwrap()])
+        .args(layout)
         .args(["--base-port", &base.to_string(), "--stagger-ms", "100"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -136,7 +132,7 @@ fn join_restart_sigterm_and_busy_ports() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let base = free_base();
-    let (mut up, lines) = start(dir.path(), base, 1);
+    let (mut up, lines) = start(dir.path(), base, &["--groups", "1"]);
     wait_for(&lines, "cluster up");
     let client0 = format!("127.0.0.1:{}", base + 1);
     put_and_get(client0.clone(), "before", 1);
@@ -222,4 +218,28 @@ fn join_restart_sigterm_and_busy_ports() {
     }
     let (ok, said) = cluster(&["join", "--dir", d]);
     assert!(!ok && said.contains("no cluster is running"), "{said}");
+}
+
+/// A group of three real processes with the cluster secret: its members must pass the
+/// peer handshake over TCP to elect a leader and replicate, then serve a put and a get.
+/// With a member whose peer proofs fail, no leader could be elected and the put would
+/// time out.
+#[test]
+fn a_group_of_three_with_the_secret_elects_a_leader_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_base();
+    let (mut up, lines) = start(dir.path(), base, &["--groups", "1", "--group-size", "3"]);
+    wait_for(&lines, "cluster up");
+    assert!(dir.path().join("secret").exists(), "cluster made no secret");
+    put_and_get(format!("127.0.0.1:{}", base + 1), "replicated", 3);
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(dir.path().join(format!("node{i}.log"))).unwrap())
+        .collect();
+    assert!(logs.contains("elected leader"), "{logs}");
+    assert!(!logs.contains("failed to prove"), "{logs}");
+    // SAFETY: kill(2) on the child this test spawned and has not reaped.
+    unsafe {
+        libc::kill(libc::pid_t::try_from(up.id()).unwrap(), libc::SIGTERM);
+    }
+    assert!(up.wait().unwrap().success());
 }

@@ -319,3 +319,31 @@ fn a_dialler_sends_nothing_to_an_acceptor_that_cannot_prove_itself() {
         }
     });
 }
+
+/// Each connection gets a nonce of its own from the acceptor (a repeated one would let a
+/// recorded dialler's proof be replayed).
+#[test]
+fn every_connection_gets_a_fresh_acceptor_nonce() {
+    run(async {
+        let b = free_addr().await;
+        let (_tb, _rb) = member(2, &b, &[(1, "127.0.0.1:9")], Some(secret(1))).await;
+        let mut nonces = Vec::new();
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(&b).await.unwrap();
+            let hello = Hello {
+                from: PeerId(1),
+                to: PeerId(2),
+                nonce: [3; 16],
+            };
+            write(&mut s, &[hello.into()]).await;
+            let mut buf = BytesMut::new();
+            let Some(PeerMessage::HelloReply(reply)) = read_frame(&mut s, &mut buf).await else {
+                panic!("no reply");
+            };
+            nonces.push(reply.nonce);
+        }
+        nonces.sort();
+        nonces.dedup();
+        assert_eq!(nonces.len(), 3, "a nonce was repeated");
+    });
+}
