@@ -319,3 +319,5 @@ fn a_dialler_sends_nothing_to_an_acceptor_that_cannot_prove_itself() {
         }
     });
 }
+
+mod review;
