@@ -58,7 +58,6 @@ fn hello(from: u32, to: u32) -> PeerMessage {
 /// on any number of connections, for a stranger (the control ports give an unproven
 /// peer 512 bytes, `HANDSHAKE_MAX_LINE_LEN`).
 #[test]
-#[ignore = "DEFECT: before the proof the acceptor buffers a frame of up to 8 MiB (any kind) for a stranger, on any number of connections, until the 1 s deadline"]
 fn an_oversized_frame_before_the_proof_is_refused_at_its_header() {
     run(async {
         let b = free_addr().await;
