@@ -178,3 +178,53 @@ fn control_ports_open_to_other_machines_need_a_secret() {
         "refused before touching storage"
     );
 }
+
+/// Without a cluster secret the peer handshake proves nothing, so a node of a group of
+/// more than one refuses to bind its Raft peer port anywhere other machines reach (a
+/// wildcard, an IPv4-mapped loopback, a name other than `localhost`), before it touches
+/// storage.
+#[test]
+fn a_peer_port_open_to_other_machines_needs_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for bind in [
+            "0.0.0.0:0",
+            "[::]:0",
+            "[::ffff:127.0.0.1]:0",
+            "localhost.:0",
+        ] {
+            let mut config = NodeConfig::new(
+                "127.0.0.1:1".parse().unwrap(),
+                "127.0.0.1:2".parse().unwrap(),
+                "127.0.0.1:3".into(),
+                dir.path().join("node"),
+            );
+            config.members.push(protocol::ecs::Member {
+                admin: "127.0.0.1:4".parse().unwrap(),
+                client: "127.0.0.1:5".parse().unwrap(),
+            });
+            config.group = node::group::GroupSpec::member(
+                protocol::peer::PeerId(0),
+                2,
+                [(protocol::peer::PeerId(1), "127.0.0.1:6".to_string())].into(),
+            );
+            config.peer_bind = Some(bind.into());
+            let e = node::server::run(TokioNet, StdDisk, Rng::from_seed(1), config)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, node::server::NodeError::OpenPeerPort { .. }),
+                "{bind}: {e}"
+            );
+            assert!(e.to_string().contains("--secret-file"), "{bind}: {e}");
+        }
+    });
+    assert!(
+        !dir.path().join("node").exists(),
+        "refused before touching storage"
+    );
+}

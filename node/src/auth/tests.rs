@@ -469,3 +469,4 @@ fn assert_challenged_then_refused(answer: &str) {
 }
 
 mod review;
+mod review_targets;

@@ -229,14 +229,23 @@ async fn write_frames<S: crate::io::Stream>(
     }
 }
 
+/// The limits a handshake frame is read with: no variable-length field, so a body of at
+/// most [`protocol::peer::BODY_ALLOWANCE`] (64) bytes, which every handshake frame fits.
+/// A header announcing more is refused at once: before the other side has proved
+/// anything it gets a handshake frame's worth of buffer, not 8 MiB per connection (as the
+/// control ports give an unproven peer one auth line).
+const HANDSHAKE_LIMITS: Limits = Limits {
+    max_field_len: 0,
+    max_array_len: 0,
+};
+
 /// Reads one frame (of the handshake) with nothing consumed beyond it.
 async fn read_one<S: crate::io::Stream>(
     reader: &mut ReadHalf<S>,
     buf: &mut BytesMut,
-    limits: &Limits,
 ) -> Option<PeerMessage> {
     loop {
-        match PeerMessage::decode(buf, limits) {
+        match PeerMessage::decode(buf, &HANDSHAKE_LIMITS) {
             Ok(Some((msg, used))) => {
                 let _ = buf.split_to(used);
                 return Some(msg);
@@ -281,14 +290,7 @@ async fn dial_loop<N: Network>(
         // peer (found by `sim explore`: a group of three, two up, no election for 200 s).
         let opened = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            dial_handshake(
-                &credentials,
-                peer,
-                &mut reader,
-                &mut writer,
-                &mut buf,
-                &limits,
-            ),
+            dial_handshake(&credentials, peer, &mut reader, &mut writer, &mut buf),
         );
         if !matches!(opened.await, Ok(true)) {
             tokio::time::sleep(RECONNECT_PAUSE).await;
@@ -317,7 +319,6 @@ async fn dial_handshake<S: crate::io::Stream>(
     reader: &mut ReadHalf<S>,
     writer: &mut WriteHalf<S>,
     buf: &mut BytesMut,
-    limits: &Limits,
 ) -> bool {
     let dial_nonce = credentials.nonce();
     let hello = Hello {
@@ -328,7 +329,7 @@ async fn dial_handshake<S: crate::io::Stream>(
     if send_frame(writer, hello.into()).await.is_err() {
         return false;
     }
-    let Some(PeerMessage::HelloReply(reply)) = read_one(reader, buf, limits).await else {
+    let Some(PeerMessage::HelloReply(reply)) = read_one(reader, buf).await else {
         return false;
     };
     let transcript = Transcript {
@@ -358,9 +359,8 @@ async fn accept_handshake<S: crate::io::Stream>(
     reader: &mut ReadHalf<S>,
     writer: &mut WriteHalf<S>,
     buf: &mut BytesMut,
-    limits: &Limits,
 ) -> Option<PeerId> {
-    let Some(PeerMessage::Hello(hello)) = read_one(reader, buf, limits).await else {
+    let Some(PeerMessage::Hello(hello)) = read_one(reader, buf).await else {
         return None;
     };
     if hello.to != credentials.me || !credentials.members.contains(&hello.from) {
@@ -380,7 +380,7 @@ async fn accept_handshake<S: crate::io::Stream>(
         proof: transcript.proof(secret, Side::Acceptor),
     };
     send_frame(writer, reply.into()).await.ok()?;
-    let Some(PeerMessage::HelloProof(proof)) = read_one(reader, buf, limits).await else {
+    let Some(PeerMessage::HelloProof(proof)) = read_one(reader, buf).await else {
         return None;
     };
     if !transcript.verify(secret, Side::Dialler, &proof.proof) {
@@ -419,8 +419,7 @@ async fn accept_loop<N: Network>(
         tokio::task::spawn_local(async move {
             let (mut reader, mut writer) = tokio::io::split(stream);
             let mut buf = BytesMut::new();
-            let handshake =
-                accept_handshake(&credentials, &mut reader, &mut writer, &mut buf, &limits);
+            let handshake = accept_handshake(&credentials, &mut reader, &mut writer, &mut buf);
             let Ok(Some(from)) = tokio::time::timeout(CONNECT_TIMEOUT, handshake).await else {
                 return;
             };

@@ -7,7 +7,8 @@
 //! - [`locks`]: no group is left write-locked.
 //! - [`leaders`]: at most one leader per term in each group.
 //! - [`committed_entries`]: no leader's frames contradict an entry known committed, and
-//!   no two entries share an index and a term with different bytes.
+//!   no two entries share an index and a term with different bytes; and
+//!   ([`rogue_frames`]) no member answers a Raft request from outside its group.
 //! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
 //!   groups end on gives every key exactly one owner.
 //! - [`linearizable`]: every key's history is linearizable (Wing–Gong–Lowe, per key).
@@ -23,6 +24,7 @@ pub mod locks;
 pub mod lost_writes;
 pub mod reaches;
 pub mod ring_ownership;
+pub mod rogue_frames;
 
 use std::fmt;
 
@@ -101,6 +103,7 @@ pub fn run_all(
     }
     if scenario.checks.committed_entries_stable {
         out.extend(committed_entries::check(groups, trace));
+        out.extend(rogue_frames::check(groups, trace));
     }
     if scenario.checks.ring_ownership {
         out.extend(ring_ownership::check(groups, trace, history));

@@ -718,7 +718,9 @@ pub struct Checks {
     /// `AppendEntries` (or `InstallSnapshot`) in a term are at most one.
     pub one_leader_per_term: bool,
     /// Raft's state machine safety, from the wire: no leader contradicts an entry known
-    /// committed, and no two entries share an index and a term with different bytes.
+    /// committed, and no two entries share an index and a term with different bytes;
+    /// and no member answers a Raft request from a host outside its group (a frame from
+    /// outside reached Raft).
     pub committed_entries_stable: bool,
     /// Only a key's owner (in the ring it has accepted) acknowledges writes to it, and the
     /// ring the groups end on gives every key exactly one owner.

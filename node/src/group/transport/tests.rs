@@ -347,3 +347,5 @@ fn every_connection_gets_a_fresh_acceptor_nonce() {
         assert_eq!(nonces.len(), 3, "a nonce was repeated");
     });
 }
+
+mod review;
