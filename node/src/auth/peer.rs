@@ -2,11 +2,15 @@
 //! `C` Hello (dialler's id, the id it means to reach, its nonce), `c` HelloReply
 //! (acceptor's id, its nonce, its proof), `P` HelloProof (the dialler's proof).
 //!
-//! Both proofs are HMAC-SHA256 with the cluster secret over a label naming the side,
-//! then both ids and both nonces: each side's proof covers the other's fresh nonce, so
-//! neither can be replayed on another connection, and the labels differ, so an acceptor's
-//! proof can never pass as a dialler's (no reflection). Naming the intended acceptor keeps
-//! a hello meant for one node from being relayed to another.
+//! Both proofs are HMAC-SHA256 with the cluster secret over a label naming the side, the
+//! group (its ring address), the acceptor's peer address (as the group's member list
+//! gives it: what the dialler dialled, what the acceptor advertises), both ids and both
+//! nonces. Each side's proof covers the other's fresh nonce, so neither can be replayed
+//! on another connection; the labels differ, so an acceptor's proof can never pass as a
+//! dialler's (no reflection); the address keeps a host at a member's stale address from
+//! relaying the handshake to the real member (the real member's proof names its own
+//! address, which the dialler did not dial); the group keeps a member of another group,
+//! numbered the same way, out.
 //!
 //! Without a secret (a loopback-only cluster, see [`crate::server`]) the same handshake
 //! runs with an empty HMAC key: it then proves nothing, but both ends speak one protocol.
@@ -18,14 +22,18 @@ use sha2::Sha256;
 use super::{Secret, Side};
 
 /// Label of the acceptor's proof (in `c` HelloReply).
-pub const ACCEPT_LABEL: &[u8] = b"ringkv peer accept v1\n";
+pub const ACCEPT_LABEL: &[u8] = b"ringkv peer accept v2\n";
 
 /// Label of the dialler's proof (in `P` HelloProof).
-pub const DIAL_LABEL: &[u8] = b"ringkv peer dial v1\n";
+pub const DIAL_LABEL: &[u8] = b"ringkv peer dial v2\n";
 
 /// What both proofs of one connection sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transcript {
+pub struct Transcript<'a> {
+    /// The group both belong to: its ring address.
+    pub group: &'a str,
+    /// The acceptor's peer address as the group's member list gives it.
+    pub acceptor_addr: &'a str,
     /// The node that dialled.
     pub dialler: PeerId,
     /// The node that accepted.
@@ -36,9 +44,10 @@ pub struct Transcript {
     pub accept_nonce: [u8; NONCE_LEN],
 }
 
-impl Transcript {
-    /// `side`'s proof: HMAC-SHA256(secret, label || dialler || acceptor || dial nonce ||
-    /// accept nonce), ids as 4 big-endian bytes.
+impl Transcript<'_> {
+    /// `side`'s proof: HMAC-SHA256(secret, label || len(group) || group ||
+    /// len(acceptor address) || acceptor address || dialler || acceptor || dial nonce ||
+    /// accept nonce), lengths and ids as 4 big-endian bytes, text as ASCII.
     pub fn proof(&self, secret: Option<&Secret>, side: Side) -> [u8; PROOF_LEN] {
         self.mac(secret, side).finalize().into_bytes().into()
     }
@@ -55,6 +64,10 @@ impl Transcript {
             Side::Dialler => DIAL_LABEL,
             Side::Acceptor => ACCEPT_LABEL,
         });
+        for text in [self.group, self.acceptor_addr] {
+            mac.update(&(text.len() as u32).to_be_bytes());
+            mac.update(text.as_bytes());
+        }
         mac.update(&self.dialler.0.to_be_bytes());
         mac.update(&self.acceptor.0.to_be_bytes());
         mac.update(&self.dial_nonce);
@@ -67,8 +80,10 @@ impl Transcript {
 mod tests {
     use super::*;
 
-    fn transcript() -> Transcript {
+    fn transcript() -> Transcript<'static> {
         Transcript {
+            group: "10.0.0.1:7002",
+            acceptor_addr: "10.0.0.2:7003",
             dialler: PeerId(3),
             acceptor: PeerId(1),
             dial_nonce: std::array::from_fn(|i| i as u8),
@@ -83,8 +98,10 @@ mod tests {
     #[test]
     fn proofs_match_the_documented_vectors() {
         // Computed outside the crate (docs/protocol.md, "Connections"):
-        //   python3 -c 'import hmac,hashlib; m=b"ringkv peer dial v1\n"+bytes([0,0,0,3,0,0,0,1])
-        //     +bytes(range(16))+bytes(range(16,32)); print(hmac.new(bytes([1]*32),m,hashlib.sha256).hexdigest())'
+        //   python3 -c 'import hmac,hashlib; lp=lambda b: len(b).to_bytes(4,"big")+b;
+        //     m=b"ringkv peer dial v2\n"+lp(b"10.0.0.1:7002")+lp(b"10.0.0.2:7003")
+        //     +bytes([0,0,0,3,0,0,0,1])+bytes(range(16))+bytes(range(16,32));
+        //     print(hmac.new(bytes([1]*32),m,hashlib.sha256).hexdigest())'
         let t = transcript();
         let hex = |p: [u8; PROOF_LEN]| protocol::ecs::auth::to_hex(&p);
         assert_eq!(
@@ -99,8 +116,8 @@ mod tests {
         );
     }
 
-    const DIAL_VECTOR: &str = "89737d9c7122e4c386ded0214ecc86c39c4efadd5ead72686b5e3d041df0c2f3";
-    const ACCEPT_VECTOR: &str = "eb5fab15a8a6a7907bbb7ef941cb254b72f514575eed1e49a96a91ed2dc565a6";
+    const DIAL_VECTOR: &str = "95d54cfde1eabad1d70544c4e903902fbf9639263d966d0d667dc388e2d47288";
+    const ACCEPT_VECTOR: &str = "8e8cd1a30a69b431204365f56171f5cd37c8cfaf471a82e1c9642897f245924c";
 
     #[test]
     fn a_proof_is_good_for_its_side_its_secret_and_its_transcript_only() {
@@ -117,7 +134,9 @@ mod tests {
             "another secret"
         );
         assert!(!t.verify(None, Side::Dialler, &proof), "no secret");
-        let changes: [fn(&mut Transcript); 4] = [
+        let changes: [fn(&mut Transcript); 6] = [
+            |t| t.group = "10.0.0.9:7002",
+            |t| t.acceptor_addr = "10.0.0.9:7003",
             |t| t.dialler = PeerId(4),
             |t| t.acceptor = PeerId(2),
             |t| t.dial_nonce[15] ^= 1,

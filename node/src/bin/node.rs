@@ -152,6 +152,7 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
         })
         .collect();
     config.group = GroupSpec::member(PeerId(me as u32), members.len() as u32, peer_addrs);
+    config.group.own_peer_addr = members[me].peer.clone();
     Ok(config)
 }
 

@@ -74,6 +74,9 @@ pub struct GroupSpec {
     pub raft: RaftConfig,
     /// Peer-protocol addresses of the other members.
     pub peer_addrs: BTreeMap<PeerId, String>,
+    /// This member's own peer-protocol address as the member list gives it (what the
+    /// others dial; the peer handshake's proofs name it). Empty in a group of one.
+    pub own_peer_addr: String,
     /// Length of one Raft tick.
     pub tick: Duration,
     /// Bounds on peer frames.
@@ -103,6 +106,7 @@ impl GroupSpec {
         GroupSpec {
             raft,
             peer_addrs,
+            own_peer_addr: String::new(),
             tick: Self::TICK,
             limits: Limits::DEFAULT,
             compact_log_bytes: Self::COMPACT_LOG_BYTES,

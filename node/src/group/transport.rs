@@ -43,6 +43,11 @@ pub struct PeerPort<L> {
     pub secret: Option<Secret>,
     /// Where this member's nonces come from (a fork of the node's injected RNG).
     pub nonces: Rng,
+    /// This member's peer address as the group's member list gives it (what the others
+    /// dial): its proofs name it, so a relay at another address gets nowhere.
+    pub own_addr: String,
+    /// The group's identity in the handshake: its ring address.
+    pub group: String,
 }
 
 /// What both ends of every connection need for the handshake.
@@ -52,6 +57,8 @@ struct Credentials {
     nonces: RefCell<Rng>,
     /// The group's other members: the only ids an acceptor lets in.
     members: BTreeSet<PeerId>,
+    own_addr: String,
+    group: String,
 }
 
 impl Credentials {
@@ -128,6 +135,8 @@ impl Transport {
             secret: port.secret,
             nonces: RefCell::new(port.nonces),
             members: peers.keys().copied().collect(),
+            own_addr: port.own_addr,
+            group: port.group,
         });
         let accepted = Rc::new(RefCell::new(BTreeMap::new()));
         tokio::task::spawn_local(accept_loop::<N>(
@@ -290,7 +299,13 @@ async fn dial_loop<N: Network>(
         // peer (found by `sim explore`: a group of three, two up, no election for 200 s).
         let opened = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            dial_handshake(&credentials, peer, &mut reader, &mut writer, &mut buf),
+            dial_handshake(
+                &credentials,
+                (peer, &addr),
+                &mut reader,
+                &mut writer,
+                &mut buf,
+            ),
         );
         if !matches!(opened.await, Ok(true)) {
             tokio::time::sleep(RECONNECT_PAUSE).await;
@@ -315,7 +330,7 @@ async fn dial_loop<N: Network>(
 /// and carry its proof, then `P`. True once the connection may carry requests.
 async fn dial_handshake<S: crate::io::Stream>(
     credentials: &Credentials,
-    peer: PeerId,
+    (peer, addr): (PeerId, &str),
     reader: &mut ReadHalf<S>,
     writer: &mut WriteHalf<S>,
     buf: &mut BytesMut,
@@ -333,6 +348,8 @@ async fn dial_handshake<S: crate::io::Stream>(
         return false;
     };
     let transcript = Transcript {
+        group: &credentials.group,
+        acceptor_addr: addr,
         dialler: credentials.me,
         acceptor: peer,
         dial_nonce,
@@ -368,6 +385,8 @@ async fn accept_handshake<S: crate::io::Stream>(
         return None;
     }
     let transcript = Transcript {
+        group: &credentials.group,
+        acceptor_addr: &credentials.own_addr,
         dialler: hello.from,
         acceptor: credentials.me,
         dial_nonce: hello.nonce,

@@ -250,6 +250,8 @@ pub async fn run<N: Network, D: Disk>(
                 secret: config.secret.clone(),
                 // A stream of their own: connections never shift the group's draws.
                 nonces: rng.fork(),
+                own_addr: config.group.own_peer_addr.clone(),
+                group: config.ring.to_string(),
             })
         }
         _ => None,

@@ -107,6 +107,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
             .collect();
         let knobs = &world.scenario.node;
         let mut spec = GroupSpec::member(id, size, peer_addrs);
+        spec.own_peer_addr = format!("{name}:{PEER_PORT}");
         spec.tick = knobs.raft_tick;
         spec.raft.election_ticks = (knobs.election_ticks[0], knobs.election_ticks[1]);
         spec.raft.heartbeat_ticks = knobs.heartbeat_ticks;

@@ -234,6 +234,8 @@ fn captured(world: &World, node: Option<&str>) -> Option<SentRequests> {
 /// A member's peer port, who it is in its group, and the member the rogue poses as.
 struct PeerTarget {
     host: String,
+    /// Its group's ring address (public: the ECS's lines carry it).
+    group: String,
     id: PeerId,
     posing_as: PeerId,
 }
@@ -247,6 +249,7 @@ fn peer_targets(world: &World, to: &[String]) -> Vec<PeerTarget> {
         .flat_map(|g| {
             g.iter().enumerate().map(|(i, host)| PeerTarget {
                 host: host.clone(),
+                group: format!("{}:{ADMIN_PORT}", g[0]),
                 id: PeerId(i as u32),
                 posing_as: PeerId(((i + 1) % g.len()) as u32),
             })
@@ -353,7 +356,10 @@ async fn forge_peer(
             Some(PeerMessage::HelloReply(r)) => r.nonce,
             _ => [0; 16],
         };
+        let acceptor_addr = format!("{}:{PEER_PORT}", target.host);
         let transcript = Transcript {
+            group: &target.group,
+            acceptor_addr: &acceptor_addr,
             dialler: target.posing_as,
             acceptor: target.id,
             dial_nonce: hello.nonce,

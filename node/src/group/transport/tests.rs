@@ -54,8 +54,22 @@ async fn free_addr() -> String {
     l.local_addr().unwrap().to_string()
 }
 
-/// Member `me` of a group whose other members are `peers`, listening at `addr`.
+/// The group the tests' members belong to (its ring address).
+const GROUP: &str = "127.0.0.1:7002";
+
+/// Member `me` of [`GROUP`] whose other members are `peers`, listening at `addr`.
 async fn member(
+    me: u32,
+    addr: &str,
+    peers: &[(u32, &str)],
+    secret: Option<Secret>,
+) -> (Transport, mpsc::UnboundedReceiver<(PeerId, PeerMessage)>) {
+    member_of(GROUP, me, addr, peers, secret).await
+}
+
+/// Member `me` of `group` whose other members are `peers`, listening at `addr`.
+async fn member_of(
+    group: &str,
     me: u32,
     addr: &str,
     peers: &[(u32, &str)],
@@ -66,6 +80,8 @@ async fn member(
         listener: TokioNet.bind(addr).await.unwrap(),
         secret,
         nonces: Rng::from_seed(u64::from(me)),
+        own_addr: addr.to_owned(),
+        group: group.to_owned(),
     };
     let peers = peers
         .iter()
@@ -178,6 +194,8 @@ fn frames_without_the_dialler_s_proof_reach_nothing() {
                 panic!("{attempt}: the port answers a member's hello");
             };
             let transcript = Transcript {
+                group: GROUP,
+                acceptor_addr: &b,
                 dialler: PeerId(1),
                 acceptor: PeerId(2),
                 dial_nonce: hello.nonce,
@@ -253,6 +271,8 @@ fn a_recorded_connection_replayed_reaches_nothing() {
         };
         PeerMessage::Hello(hello).encode(&mut recorded);
         let transcript = Transcript {
+            group: GROUP,
+            acceptor_addr: &b,
             dialler: PeerId(1),
             acceptor: PeerId(2),
             dial_nonce: hello.nonce,

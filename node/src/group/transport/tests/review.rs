@@ -1,7 +1,8 @@
 //! A second hostile review of the peer handshake: what a stranger can make an acceptor
 //! hold before it proves anything, how long it may hold a handshake open, whether it can
 //! displace a member's connection, and who can stand between two members. Each test passes
-//! when the transport does the right thing; the ignored ones show defects.
+//! when the transport does the right thing (the two defects it found, a relay at a
+//! member's stale address and a member of another group, are fixed and now pass).
 
 use std::time::Instant as StdInstant;
 
@@ -196,13 +197,10 @@ fn a_stranger_posing_as_a_member_does_not_displace_its_connection() {
 /// Every proof checks out, since the hello names member 2 and reaches member 2; then the
 /// relay adds a frame of its own. The acceptor must not take it as member 1's.
 ///
-/// The peer handshake binds member ids only, not the address the dialler dialled, so the
-/// relay's frame reaches Raft: a host that an honest member dials can write to another
-/// member's log as that member. (The control ports bind the dialled address and refuse
-/// this relay; the peer port would need the dialled peer address, or the acceptor's
-/// advertised one, in the transcript.)
+/// Fixed since the review: the proofs name the acceptor's peer address as the member list
+/// gives it, so member 2's proof (for its own address) does not verify for the stale
+/// address member 1 dialled, and member 1 sends no proof of its own to relay.
 #[test]
-#[ignore = "DEFECT: the peer handshake binds member ids, not the address dialled: a host at a member's stale address can relay the handshake to the real member and then inject frames as the dialler"]
 fn a_relay_at_a_member_s_stale_address_cannot_inject_frames() {
     run(async {
         let (a, b, stale) = (free_addr().await, free_addr().await, free_addr().await);
@@ -225,12 +223,15 @@ fn a_relay_at_a_member_s_stale_address_cannot_inject_frames() {
             panic!("member 2 does not answer member 1's hello");
         };
         write(&mut from1, &[reply]).await;
-        let Some(proof @ PeerMessage::HelloProof(_)) = read_frame(&mut from1, &mut buf1).await
-        else {
-            panic!("member 1 did not prove itself to the real member 2");
-        };
-        // The honest proof, then the relay's own frame.
-        write(&mut to2, &[proof, forged()]).await;
+        // Member 2's proof names its own address, not the stale one member 1 dialled:
+        // member 1 refuses it and sends no proof of its own for the relay to pass on.
+        let proof = read_frame(&mut from1, &mut buf1).await;
+        assert!(
+            !matches!(proof, Some(PeerMessage::HelloProof(_))),
+            "member 1 proved itself through a host at a stale address: {proof:?}"
+        );
+        // Whatever the relay sends member 2 now, it has no proof to open with.
+        write(&mut to2, &[forged()]).await;
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while let Ok(Some((from, msg))) = tokio::time::timeout_at(deadline, rb.recv()).await {
             assert!(
@@ -245,17 +246,23 @@ fn a_relay_at_a_member_s_stale_address_cannot_inject_frames() {
 /// in each). A member of another group that dials this member (a peer address that now
 /// belongs to this group: a re-laid-out cluster, a stale `--member` list) proves itself
 /// as "member 1", and its AppendEntries (its own group's log, its own terms) reach this
-/// group's Raft. The handshake names no group, so nothing tells the two apart; the
-/// transport is not even told which group it serves.
+/// group's Raft. Fixed since the review: the proofs name the group (its ring address), so
+/// the two groups' members cannot prove themselves to each other.
 #[test]
-#[ignore = "DEFECT: the peer transcript names no group: a member of another group (same secret, same member ids) is admitted and its frames reach this group's Raft"]
 fn a_member_of_another_group_is_not_admitted() {
     run(async {
         let (x1, y2) = (free_addr().await, free_addr().await);
         // Group X's member 1, whose list (wrongly, or staly) has its member 2 at y2.
-        let (tx1, _rx1) = member(1, &x1, &[(2, &y2)], Some(secret(1))).await;
+        let (tx1, _rx1) = member_of("10.0.0.1:7002", 1, &x1, &[(2, &y2)], Some(secret(1))).await;
         // Group Y's member 2 (its member 1 is elsewhere).
-        let (_ty2, mut ry2) = member(2, &y2, &[(1, "127.0.0.1:9")], Some(secret(1))).await;
+        let (_ty2, mut ry2) = member_of(
+            "10.0.0.2:7002",
+            2,
+            &y2,
+            &[(1, "127.0.0.1:9")],
+            Some(secret(1)),
+        )
+        .await;
         for _ in 0..5 {
             tx1.send(PeerId(2), heartbeat());
             tokio::time::sleep(Duration::from_millis(300)).await;
