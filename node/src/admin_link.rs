@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use protocol::ecs::{Reply, Request};
 
-use crate::auth::{self, Secret};
-use crate::io::Network;
+use crate::auth::{self, Secret, ECS_TARGET};
+use crate::io::{Network, Rng};
 use crate::lines::{LineConn, LineError};
 
 /// Redirects (`not_leader`) followed in a row before [`AdminLink::send_to_group`] pauses:
@@ -44,21 +44,40 @@ pub struct AdminLink<N: Network> {
     /// The cluster secret: with one, every new connection authenticates before its first
     /// request.
     secret: Option<Secret>,
+    /// Where this link's handshake nonces come from.
+    nonces: Rng,
+    /// The ECS's address, if this link sends to the ECS: a connection to it names
+    /// [`ECS_TARGET`] in its proof, any other the address it dialled.
+    ecs: Option<String>,
     conns: BTreeMap<String, LineConn<N::Stream>>,
 }
 
 impl<N: Network> AdminLink<N> {
     /// A link with no open connections. With `secret`, each connection it opens answers
-    /// the port's challenge first ([`crate::auth`]); without, it speaks the seed protocol
-    /// straight away.
-    pub fn new(net: N, timing: LinkTiming, max_line_len: usize, secret: Option<Secret>) -> Self {
+    /// the port's challenge first, with a nonce from `nonces` ([`crate::auth`]); without,
+    /// it speaks the seed protocol straight away.
+    pub fn new(
+        net: N,
+        timing: LinkTiming,
+        max_line_len: usize,
+        secret: Option<Secret>,
+        nonces: Rng,
+    ) -> Self {
         AdminLink {
             net,
             timing,
             max_line_len,
             secret,
+            nonces,
+            ecs: None,
             conns: BTreeMap::new(),
         }
+    }
+
+    /// Says that `addr` is the ECS's address: connections to it are meant for the ECS.
+    pub fn with_ecs(mut self, addr: &str) -> Self {
+        self.ecs = Some(addr.to_owned());
+        self
     }
 
     /// Sends one request to `addr` and returns its reply. A failed connection is dropped,
@@ -153,11 +172,17 @@ impl<N: Network> AdminLink<N> {
 
     /// A new connection to `addr`, authenticated if this link has a secret: the one place
     /// every sender of control lines opens its connections.
-    async fn open(&self, addr: &str) -> Result<LineConn<N::Stream>, LineError> {
+    async fn open(&mut self, addr: &str) -> Result<LineConn<N::Stream>, LineError> {
         let stream = self.net.connect(addr).await?;
         let mut conn = LineConn::new(stream, self.max_line_len);
         if let Some(secret) = &self.secret {
-            auth::authenticate(&mut conn, secret).await?;
+            // The proof names whom this side means to reach, so a port it did not dial
+            // cannot use it (docs/protocol.md, "Extension: authenticated connections").
+            let target = match &self.ecs {
+                Some(ecs) if ecs == addr => ECS_TARGET,
+                _ => addr,
+            };
+            auth::authenticate(&mut conn, secret, target, &mut self.nonces).await?;
         }
         Ok(conn)
     }

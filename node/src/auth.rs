@@ -4,15 +4,21 @@
 //!
 //! On accept, a port with a secret sends `auth_challenge <nonce>`, a fresh 128-bit nonce
 //! drawn from the process's injected RNG; the connecting side answers
-//! `auth <HMAC-SHA256(secret, LABEL || nonce)>`; the port answers `ok` and serves the
-//! connection, or `error unauthenticated: ...` and closes it. Nothing a line carries is
-//! applied before that `ok`. [`Gate::admit`] is the server side (run by
+//! `auth <proof> <its own nonce> <target>`, where the target names whom it means to reach
+//! (`ecs`, or the admin address it dialled) and the proof is an HMAC over both nonces and
+//! the target ([`Handshake`]); the port checks that the target is itself and the proof
+//! right, and answers `auth_ok <its own proof>` and serves the connection, or
+//! `error unauthenticated: ...` and closes it. Nothing a line carries is applied before
+//! that, and the connecting side sends nothing before it checked the port's proof.
+//! [`Gate::admit`] is the server side (run by
 //! [`serve_requests`](crate::lines::serve_requests), so every port has it) and
 //! [`authenticate`] the connecting side (run by [`AdminLink`](crate::admin_link::AdminLink)
 //! on every new connection, so every sender has it).
 //!
-//! A captured conversation cannot be replayed: its proof signs the nonce of its own
-//! connection, and a new connection gets a new nonce.
+//! A captured conversation cannot be replayed: each proof signs the other side's fresh
+//! nonce. A proof cannot be relayed to another port (someone an honest node dials passing
+//! a real port's challenge through it): it names the port it was made for. And a proof
+//! cannot be reflected: the two sides' labels differ.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -28,12 +34,22 @@ use thiserror::Error;
 use crate::io::{Rng, Stream};
 use crate::lines::{LineConn, LineError};
 
+pub mod peer;
+
 /// Bytes of a cluster secret.
 pub const SECRET_LEN: usize = 32;
 
-/// Domain separation: the HMAC input is this label, then the nonce's 16 raw bytes. A
-/// proof made with the cluster secret for anything else can never pass as a handshake.
-pub const LABEL: &[u8] = b"ringkv control-port auth v1\n";
+/// Domain separation for the connecting side's proof: its HMAC input starts with this
+/// label. A proof made with the cluster secret for anything else (the port's side, the
+/// peer protocol) can never pass as one.
+pub const DIAL_LABEL: &[u8] = b"ringkv control dial v2\n";
+
+/// Domain separation for the port's proof (in `auth_ok`).
+pub const ACCEPT_LABEL: &[u8] = b"ringkv control accept v2\n";
+
+/// The target a connection to the ECS names; one to a node's admin port names the node's
+/// admin address (`host:port`, as the node advertises it).
+pub const ECS_TARGET: &str = "ecs";
 
 /// The reason an unauthenticated line is refused with (after `error `).
 pub const UNAUTHENTICATED: &str = "unauthenticated";
@@ -102,21 +118,9 @@ impl Secret {
         Secret(bytes)
     }
 
-    /// The proof for `nonce`: HMAC-SHA256(secret, [`LABEL`] || nonce).
-    pub fn proof(&self, nonce: &[u8; NONCE_LEN]) -> [u8; PROOF_LEN] {
-        self.mac(nonce).finalize().into_bytes().into()
-    }
-
-    /// Whether `proof` is the proof for `nonce`, compared in constant time.
-    pub fn verify(&self, nonce: &[u8; NONCE_LEN], proof: &[u8]) -> bool {
-        self.mac(nonce).verify_slice(proof).is_ok()
-    }
-
-    fn mac(&self, nonce: &[u8; NONCE_LEN]) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(LABEL);
-        mac.update(nonce);
-        mac
+    /// An HMAC-SHA256 keyed with this secret.
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }
 
     /// The file's contents for this secret: 64 lowercase hex digits and a newline.
@@ -212,12 +216,64 @@ fn check_private(_path: &Path, _meta: &std::fs::Metadata) -> Result<(), SecretFi
     Ok(())
 }
 
+/// Which side of a connection a proof speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The side that dialled.
+    Dialler,
+    /// The side that accepted (the port).
+    Acceptor,
+}
+
+/// What both proofs of one control connection sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake<'a> {
+    /// The port's nonce (`auth_challenge`).
+    pub port_nonce: [u8; NONCE_LEN],
+    /// The connecting side's nonce (in `auth`).
+    pub dial_nonce: [u8; NONCE_LEN],
+    /// Whom the connecting side means to reach: [`ECS_TARGET`] or an admin address.
+    pub target: &'a str,
+}
+
+impl Handshake<'_> {
+    /// `side`'s proof: HMAC-SHA256(secret, label || port nonce || dial nonce || target).
+    pub fn proof(&self, secret: &Secret, side: Side) -> [u8; PROOF_LEN] {
+        self.mac(secret, side).finalize().into_bytes().into()
+    }
+
+    /// Whether `proof` is `side`'s proof, compared in constant time.
+    pub fn verify(&self, secret: &Secret, side: Side, proof: &[u8]) -> bool {
+        self.mac(secret, side).verify_slice(proof).is_ok()
+    }
+
+    fn mac(&self, secret: &Secret, side: Side) -> HmacSha256 {
+        let mut mac = secret.mac();
+        mac.update(match side {
+            Side::Dialler => DIAL_LABEL,
+            Side::Acceptor => ACCEPT_LABEL,
+        });
+        mac.update(&self.port_nonce);
+        mac.update(&self.dial_nonce);
+        mac.update(self.target.as_bytes());
+        mac
+    }
+}
+
 /// Why a connection was not admitted.
 #[derive(Debug, Error)]
 pub enum AuthError {
-    /// The first line was not `auth <64 hex digits>`.
+    /// The first line was not `auth <proof> <nonce> <target>`.
     #[error("the first line was not an auth line")]
     NoProof,
+    /// The connection was meant for someone else: a relay, or a misconfigured address.
+    #[error("the connection names {target:?} but this port is {me:?}")]
+    WrongTarget {
+        /// What the connecting side named.
+        target: String,
+        /// What this port is.
+        me: String,
+    },
     /// The proof does not sign this connection's nonce with the cluster secret.
     #[error("wrong proof")]
     WrongProof,
@@ -227,20 +283,23 @@ pub enum AuthError {
 }
 
 /// The server side of the handshake, one per port: the secret (none: the port is open,
-/// as in the seed protocol) and the source of nonces.
+/// as in the seed protocol), the source of nonces, and the name connections must give.
 #[derive(Debug)]
 pub struct Gate {
     secret: Option<Secret>,
     nonces: RefCell<Rng>,
+    me: String,
 }
 
 impl Gate {
-    /// A gate that admits only holders of `secret` (anyone, if `None`), drawing its
-    /// nonces from `nonces` (the process's injected RNG, or a fork of it).
-    pub fn new(secret: Option<Secret>, nonces: Rng) -> Gate {
+    /// A gate that admits only holders of `secret` (anyone, if `None`) who name `me` as
+    /// their target ([`ECS_TARGET`] for the ECS, the advertised admin address for a
+    /// node), drawing its nonces from `nonces` (the process's injected RNG, or a fork).
+    pub fn new(secret: Option<Secret>, nonces: Rng, me: String) -> Gate {
         Gate {
             secret,
             nonces: RefCell::new(nonces),
+            me,
         }
     }
 
@@ -251,12 +310,7 @@ impl Gate {
 
     /// A fresh nonce for one connection.
     fn nonce(&self) -> [u8; NONCE_LEN] {
-        let mut rng = self.nonces.borrow_mut();
-        let mut nonce = [0u8; NONCE_LEN];
-        for chunk in nonce.chunks_exact_mut(8) {
-            chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-        }
-        nonce
+        fresh_nonce(&mut self.nonces.borrow_mut())
     }
 
     /// Runs the server side of the handshake on a newly accepted connection: `Ok` once
@@ -279,10 +333,25 @@ impl Gate {
                 None => return Err(LineError::Closed.into()),
             }
         };
+        let mut accepted = None;
         let verdict = match AuthLine::parse(&line) {
-            Ok(AuthLine::Proof(proof)) => {
-                let proven = secret.verify(&nonce, &proof);
-                if proven {
+            Ok(AuthLine::Proof {
+                proof,
+                nonce: dial_nonce,
+                target,
+            }) => {
+                let handshake = Handshake {
+                    port_nonce: nonce,
+                    dial_nonce,
+                    target: &target,
+                };
+                if target != self.me {
+                    Err(AuthError::WrongTarget {
+                        target: target.clone(),
+                        me: self.me.clone(),
+                    })
+                } else if handshake.verify(secret, Side::Dialler, &proof) {
+                    accepted = Some(handshake.proof(secret, Side::Acceptor));
                     Ok(())
                 } else {
                     Err(AuthError::WrongProof)
@@ -290,40 +359,73 @@ impl Gate {
             }
             _ => Err(AuthError::NoProof),
         };
-        let reply = match &verdict {
-            Ok(()) => Reply::Ok,
-            Err(AuthError::WrongProof) => Reply::Error(format!(
+        let reply = match (&verdict, accepted) {
+            (Ok(()), Some(proof)) => AuthLine::Accepted(proof).to_line(),
+            (Err(AuthError::WrongProof), _) => Reply::Error(format!(
                 "{UNAUTHENTICATED}: the proof does not match this connection's challenge"
-            )),
-            Err(_) => Reply::Error(format!(
-                "{UNAUTHENTICATED}: answer the auth_challenge with `auth <hex HMAC-SHA256>` \
-                 before any request (docs/protocol.md)"
-            )),
+            ))
+            .to_line(),
+            (Err(e @ AuthError::WrongTarget { .. }), _) => {
+                Reply::Error(format!("{UNAUTHENTICATED}: {e}")).to_line()
+            }
+            _ => Reply::Error(format!(
+                "{UNAUTHENTICATED}: answer the auth_challenge with `auth <proof> <nonce> \
+                 <target>` before any request (docs/protocol.md)"
+            ))
+            .to_line(),
         };
         // A failed write is the peer's loss; the verdict stands either way.
-        let _ = conn.write_line(&reply.to_line()).await;
+        let _ = conn.write_line(&reply).await;
         verdict
     }
 }
 
+/// 16 bytes from `rng`: a nonce for one connection (of either protocol; both use 16).
+pub fn fresh_nonce(rng: &mut Rng) -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
+    for chunk in nonce.chunks_exact_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    nonce
+}
+
 /// The connecting side of the handshake, on a new connection to a port that has a
-/// secret: reads its challenge, answers with the proof, and expects `ok`.
+/// secret: reads its challenge, answers with its proof for `target` (whom it means to
+/// reach: [`ECS_TARGET`] or the admin address it dialled) and a nonce from `nonces`, and
+/// expects `auth_ok` with the port's proof before it returns.
 pub async fn authenticate<S: Stream>(
     conn: &mut LineConn<S>,
     secret: &Secret,
+    target: &str,
+    nonces: &mut Rng,
 ) -> Result<(), LineError> {
     let line = conn.read_line().await?.ok_or(LineError::Closed)?;
-    let nonce = match AuthLine::parse(&line) {
+    let port_nonce = match AuthLine::parse(&line) {
         Ok(AuthLine::Challenge(nonce)) => nonce,
         _ => return Err(LineError::NoChallenge(snippet(&line))),
     };
-    conn.write_line(&AuthLine::Proof(secret.proof(&nonce)).to_line())
-        .await?;
+    let handshake = Handshake {
+        port_nonce,
+        dial_nonce: fresh_nonce(nonces),
+        target,
+    };
+    let proof = AuthLine::Proof {
+        proof: handshake.proof(secret, Side::Dialler),
+        nonce: handshake.dial_nonce,
+        target: target.to_owned(),
+    };
+    conn.write_line(&proof.to_line()).await?;
     let line = conn.read_line().await?.ok_or(LineError::Closed)?;
-    match Reply::parse(&line) {
-        Ok(Reply::Ok) => Ok(()),
-        Ok(_) => Err(LineError::Refused(snippet(&line))),
-        Err(e) => Err(LineError::BadReply(e)),
+    match AuthLine::parse(&line) {
+        Ok(AuthLine::Accepted(proof)) if handshake.verify(secret, Side::Acceptor, &proof) => Ok(()),
+        Err(_) => match Reply::parse(&line) {
+            Ok(Reply::Error(_)) => Err(LineError::Refused(snippet(&line))),
+            // A bare `ok` (a port of the seed protocol, or an impostor) or another reply.
+            Ok(_) => Err(LineError::PortUnproven(snippet(&line))),
+            Err(e) => Err(LineError::BadReply(e)),
+        },
+        // Whoever answers here does not hold the secret: it gets no request.
+        Ok(_) => Err(LineError::PortUnproven(snippet(&line))),
     }
 }
 

@@ -150,17 +150,17 @@ impl Rng {
         Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
-    /// A generator seeded with 256 bits from the OS (`/dev/urandom`). Only for real
-    /// binaries' `main`, never in the simulation. Its stream gives the control ports'
-    /// challenge nonces, so it must not be guessable from the start time and the pid
-    /// (which is what it used to be seeded with). Panics if the OS has no randomness to
-    /// give: a port with predictable nonces is worse than a node that does not start.
+    /// A generator seeded with 256 bits from the OS (`getrandom`). Only for real
+    /// binaries' `main`, never in the simulation: a simulated run must replay from its
+    /// seed alone. Its stream gives the control ports' challenge nonces, so it must not be
+    /// guessable from the start time and the pid (which is what it used to be seeded
+    /// with). Panics if the OS has no randomness to give: a port with predictable nonces
+    /// is worse than a node that does not start.
     pub fn from_entropy() -> Self {
-        let mut seed = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
-            .expect("reading 32 bytes of OS randomness from /dev/urandom");
-        Rng(ChaCha8Rng::from_seed(seed))
+        match ChaCha8Rng::try_from_os_rng() {
+            Ok(rng) => Rng(rng),
+            Err(e) => panic!("reading 32 bytes of OS randomness: {e}"),
+        }
     }
 
     /// The next 64 random bits.
@@ -400,5 +400,18 @@ mod tests {
         assert_eq!(taken(&disk), ["open /d/log", "sync", "syncdir /d"]);
         disk.open_log(Path::new("/d/log")).unwrap();
         assert_eq!(taken(&disk), ["open /d/log"]);
+    }
+}
+
+#[cfg(test)]
+mod entropy_tests {
+    use super::Rng;
+
+    /// Two generators seeded by the OS start different streams: the seed is drawn, not
+    /// fixed (the odds of two equal 64-bit first draws are 2^-64).
+    #[test]
+    fn from_entropy_draws_a_fresh_seed_every_time() {
+        let (mut a, mut b) = (Rng::from_entropy(), Rng::from_entropy());
+        assert_ne!(a.next_u64(), b.next_u64());
     }
 }

@@ -32,9 +32,14 @@ pub enum LineError {
     /// without a secret while this side has one); the line it sent instead.
     #[error("expected auth_challenge, got {0:?} (does the other side run without --secret-file?)")]
     NoChallenge(String),
-    /// The port refused this side's proof (the secrets differ); its answer.
+    /// The port refused this side's proof (the secrets differ, or it is not the port
+    /// this side meant to reach); its answer.
     #[error("authentication refused: {0}")]
     Refused(String),
+    /// The port answered the proof without proving it holds the secret itself: whoever
+    /// listens at that address is not a member of this cluster; its answer.
+    #[error("the port did not prove it holds the cluster secret: {0}")]
+    PortUnproven(String),
 }
 
 /// A stream read and written one line at a time.
@@ -103,9 +108,9 @@ impl<S: Stream> LineConn<S> {
 /// included) before it closes the connection.
 pub const HANDSHAKE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The longest line a port reads before the peer is admitted: `auth`, a space, 64 hex
-/// digits, and room for the whitespace a person may type.
-pub const HANDSHAKE_MAX_LINE_LEN: usize = 256;
+/// The longest line a port reads before the peer is admitted: `auth`, 64 and 32 hex
+/// digits, a target of up to 300 bytes, and room for the whitespace a person may type.
+pub const HANDSHAKE_MAX_LINE_LEN: usize = 512;
 
 /// Serves an ECS-protocol connection: first `gate`'s handshake (a port with a secret
 /// admits only a peer that proves it holds it, and closes the connection otherwise, having
@@ -161,9 +166,8 @@ pub async fn serve_requests<S, F, Fut>(
                 return;
             }
         };
-        if line.trim().is_empty() {
-            continue;
-        }
+        // A blank line is answered too (`error empty line`): the seed answers every
+        // message with `ok` or `error`.
         let reply = match Request::parse(&line) {
             Ok(request) => handle(request).await,
             Err(e) => Reply::Error(e.to_string()),

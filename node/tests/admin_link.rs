@@ -45,7 +45,7 @@ fn link() -> AdminLink<TokioNet> {
         attempt_timeout: Duration::from_secs(2),
         retry_pause: Duration::from_millis(10),
     };
-    AdminLink::new(TokioNet, timing, 4096, None)
+    AdminLink::new(TokioNet, timing, 4096, None, node::io::Rng::from_seed(1))
 }
 
 #[test]

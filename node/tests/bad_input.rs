@@ -81,6 +81,9 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         assert_eq!(lines[0], "ok");
         assert!(lines[1].starts_with("error ") && lines[1].contains("frobnicate"), "{}", lines[1]);
         assert!(lines[2].starts_with("error ") && lines[2].contains("next_addr"), "{}", lines[2]);
+        // The seed answers every message `ok` or `error`: a blank line too, each its own.
+        let answer = talk(&mut typed, "\n \t\r\n", 2).await;
+        assert_eq!(answer, "error empty line\nerror empty line\n");
         let answer = talk(&mut typed, "release_lock\n", 1).await;
         assert_eq!(answer, "ok\n", "the connection survives mistyped lines");
 
@@ -102,6 +105,15 @@ fn garbage_gets_an_error_and_closes_only_its_own_connection() {
         let got = packets_until_close(&mut garbage).await;
         assert!(
             matches!(got.as_slice(), [Packet::ErrorResponse(m)] if m.contains("0x5a")),
+            "{got:?}"
+        );
+        // An authorization type the seed does not define: the seed's refusal, 'a' false
+        // with a reason, then the connection closes (the bytes after it are not read).
+        let mut stranger = TcpStream::connect(&client_addr).await.unwrap();
+        stranger.write_all(b"AQsome-token").await.unwrap();
+        let got = packets_until_close(&mut stranger).await;
+        assert!(
+            matches!(got.as_slice(), [Packet::AuthorizationResponse(protocol::client::Outcome::Rejected(r))] if r.contains("unsupported authorization type 0x51")),
             "{got:?}"
         );
         // Skipping the handshake is refused the same way.

@@ -187,6 +187,13 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Exactly `N` raw bytes (a nonce, a MAC).
+    pub(crate) fn array_of<const N: usize>(&mut self) -> Step<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
     /// An unsigned big-endian 64-bit integer.
     pub(crate) fn u64(&mut self) -> Step<u64> {
         let b = self.take(8)?;

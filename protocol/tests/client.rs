@@ -56,6 +56,7 @@ fn expected_packet(name: &str) -> Packet {
         "not_leader" => Packet::NotLeader(2),
         "not_leader_unknown" => Packet::NotLeader(-1),
         "auth_request_none" => Packet::AuthorizationRequest(AuthMethod::None),
+        "auth_request_unsupported" => Packet::AuthorizationRequest(AuthMethod::Unsupported(b'Q')),
         "auth_response_ok" | "auth_response_ok_nonzero" => {
             Packet::AuthorizationResponse(Outcome::Accepted)
         }
@@ -229,13 +230,6 @@ fn malformed_packets_get_typed_errors() {
     };
     let cases: &[(&[u8], DecodeError)] = &[
         (b"Z", DecodeError::UnknownMarker(b'Z')),
-        (
-            b"AQ",
-            DecodeError::UnknownInnerMarker {
-                what: "auth type",
-                marker: b'Q',
-            },
-        ),
         (
             b"C\x00\x00\x00\x11",
             DecodeError::TooLong {

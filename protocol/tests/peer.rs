@@ -6,9 +6,9 @@ use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use protocol::peer::{
-    marker, max_body_len, AppendEntries, AppendEntriesReply, Entry, Hello, HelloReply,
+    marker, max_body_len, AppendEntries, AppendEntriesReply, Entry, Hello, HelloProof, HelloReply,
     InstallSnapshot, InstallSnapshotReply, LogIndex, PeerId, PeerMessage, RequestVote,
-    RequestVoteReply, Term, BODY_ALLOWANCE, HEADER_LEN, TRAILER_LEN,
+    RequestVoteReply, Term, BODY_ALLOWANCE, HEADER_LEN, NONCE_LEN, PROOF_LEN, TRAILER_LEN,
 };
 use protocol::{DecodeError, Limits};
 
@@ -45,11 +45,30 @@ fn vectors() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// `N` bytes counting up from `first`.
+fn counting<const N: usize>(first: u8) -> [u8; N] {
+    std::array::from_fn(|i| first + i as u8)
+}
+
 /// The message each golden vector must decode to, built independently of the bytes.
 fn expected(name: &str) -> Option<PeerMessage> {
     let m: PeerMessage = match name {
-        "hello" => Hello { from: PeerId(3) }.into(),
-        "hello_reply" => HelloReply { from: PeerId(1) }.into(),
+        "hello" => Hello {
+            from: PeerId(3),
+            to: PeerId(1),
+            nonce: counting(0x00),
+        }
+        .into(),
+        "hello_reply" => HelloReply {
+            from: PeerId(1),
+            nonce: counting(0x10),
+            proof: counting(0x20),
+        }
+        .into(),
+        "hello_proof" => HelloProof {
+            proof: counting(0x40),
+        }
+        .into(),
         "request_vote" => RequestVote {
             term: Term(7),
             candidate: PeerId(2),
@@ -150,7 +169,7 @@ fn golden_vectors_decode_encode_and_need_more_bytes_when_cut() {
     let vectors = vectors();
     assert_eq!(
         vectors.len(),
-        11,
+        12,
         "vectors/peer.txt changed; update this test"
     );
     let mut markers = BTreeSet::new();
@@ -513,13 +532,20 @@ fn entry() -> impl Strategy<Value = Entry> {
 
 proptest! {
     #[test]
-    fn hello_roundtrips(from in peer()) {
-        check_roundtrip(Hello { from }.into())?;
+    fn hello_roundtrips(from in peer(), to in peer(), nonce in any::<[u8; NONCE_LEN]>()) {
+        check_roundtrip(Hello { from, to, nonce }.into())?;
     }
 
     #[test]
-    fn hello_reply_roundtrips(from in peer()) {
-        check_roundtrip(HelloReply { from }.into())?;
+    fn hello_reply_roundtrips(
+        from in peer(), nonce in any::<[u8; NONCE_LEN]>(), proof in any::<[u8; PROOF_LEN]>(),
+    ) {
+        check_roundtrip(HelloReply { from, nonce, proof }.into())?;
+    }
+
+    #[test]
+    fn hello_proof_roundtrips(proof in any::<[u8; PROOF_LEN]>()) {
+        check_roundtrip(HelloProof { proof }.into())?;
     }
 
     #[test]
@@ -687,9 +713,24 @@ fn random_message(rng: &mut XorShift) -> PeerMessage {
         rng.fill(&mut d);
         Bytes::from(d)
     }
-    match rng.below(8) {
-        0 => Hello { from: peer }.into(),
-        1 => HelloReply { from: peer }.into(),
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill(&mut nonce);
+    let mut proof = [0u8; PROOF_LEN];
+    rng.fill(&mut proof);
+    match rng.below(9) {
+        0 => Hello {
+            from: peer,
+            to: peer,
+            nonce,
+        }
+        .into(),
+        1 => HelloReply {
+            from: peer,
+            nonce,
+            proof,
+        }
+        .into(),
+        8 => HelloProof { proof }.into(),
         2 => RequestVote {
             term,
             candidate: peer,

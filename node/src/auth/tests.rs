@@ -19,6 +19,43 @@ fn peer() -> SocketAddr {
     "127.0.0.1:9".parse().unwrap()
 }
 
+/// The admin address the test port answers to.
+const ME: &str = "127.0.0.1:7001";
+
+/// The nonce the tests' connecting side sends in its `auth` line.
+const DIAL_NONCE: [u8; NONCE_LEN] = [0x5a; NONCE_LEN];
+
+/// The `auth` line a connecting side holding `secret` sends for the port's `nonce`,
+/// meaning to reach [`ME`].
+fn proof_line(secret: &Secret, nonce: &[u8; NONCE_LEN]) -> String {
+    proof_line_for(secret, nonce, ME)
+}
+
+/// The `auth` line for the port's `nonce`, meaning to reach `target`.
+fn proof_line_for(secret: &Secret, nonce: &[u8; NONCE_LEN], target: &str) -> String {
+    let handshake = Handshake {
+        port_nonce: *nonce,
+        dial_nonce: DIAL_NONCE,
+        target,
+    };
+    AuthLine::Proof {
+        proof: handshake.proof(secret, Side::Dialler),
+        nonce: DIAL_NONCE,
+        target: target.to_owned(),
+    }
+    .to_line()
+}
+
+/// Whether `line` is the port's `auth_ok` for `nonce` (and [`DIAL_NONCE`], [`ME`]).
+fn is_accepted(line: &str, secret: &Secret, nonce: &[u8; NONCE_LEN]) -> bool {
+    let handshake = Handshake {
+        port_nonce: *nonce,
+        dial_nonce: DIAL_NONCE,
+        target: ME,
+    };
+    matches!(AuthLine::parse(line), Ok(AuthLine::Accepted(p)) if handshake.verify(secret, Side::Acceptor, &p))
+}
+
 /// A port guarded by `gate` whose handler records every request it is given (what would
 /// be applied) and answers `ok`.
 struct Port {
@@ -29,7 +66,7 @@ struct Port {
 impl Port {
     fn new(secret: Option<Secret>) -> Port {
         Port {
-            gate: Gate::new(secret, Rng::from_seed(7)),
+            gate: Gate::new(secret, Rng::from_seed(7), ME.to_owned()),
             applied: Rc::default(),
         }
     }
@@ -87,7 +124,7 @@ async fn client_conversation(
     let (client, server) = tokio::io::duplex(64 * 1024);
     let talk = async move {
         let mut conn = LineConn::new(client, 4096);
-        let result = authenticate(&mut conn, secret).await;
+        let result = authenticate(&mut conn, secret, ME, &mut Rng::from_seed(9)).await;
         let mut replies = Vec::new();
         if result.is_ok() {
             for r in requests {
@@ -154,7 +191,7 @@ async fn lines_before_a_correct_auth_are_refused_and_nothing_is_applied() {
     // below is right for this connection, but comes after a request.
     let twin = Port::new(Some(secret(1)));
     let nonce = challenge_of(&raw_conversation(&twin, b"").await);
-    let proof = AuthLine::Proof(secret(1).proof(&nonce)).to_line();
+    let proof = proof_line(&secret(1), &nonce);
     let answer = raw_conversation(
         &port,
         format!("write_lock\n{proof}\nrelease_lock\n").as_bytes(),
@@ -180,13 +217,15 @@ async fn a_captured_conversation_replayed_on_a_new_connection_is_refused() {
         let nonce = challenge_of(std::str::from_utf8(&got).unwrap());
         let sent = format!(
             "{}\nwrite_lock join=3\nrelease_lock join=3\n",
-            AuthLine::Proof(secret(1).proof(&nonce)).to_line()
+            proof_line(&secret(1), &nonce)
         );
         client.write_all(sent.as_bytes()).await.unwrap();
         client.shutdown().await.unwrap();
         let mut rest = String::new();
         client.read_to_string(&mut rest).await.unwrap();
-        assert_eq!(rest, "ok\nok\nok\n");
+        let lines: Vec<&str> = rest.lines().collect();
+        assert!(is_accepted(lines[0], &secret(1), &nonce), "{rest:?}");
+        assert_eq!(lines[1..], ["ok", "ok"]);
         sent
     };
     let (captured, ()) = within(async { tokio::join!(honest, port.serve(server)) }).await;
@@ -218,7 +257,13 @@ async fn a_client_with_a_secret_reports_a_port_that_sends_no_challenge() {
     let (client, mut server) = tokio::io::duplex(4096);
     // A port without a secret answers the first request; this one answers at once.
     server.write_all(b"ok\n").await.unwrap();
-    let result = authenticate(&mut LineConn::new(client, 4096), &secret(1)).await;
+    let result = authenticate(
+        &mut LineConn::new(client, 4096),
+        &secret(1),
+        ME,
+        &mut Rng::from_seed(9),
+    )
+    .await;
     assert!(
         matches!(result, Err(LineError::NoChallenge(_))),
         "{result:?}"
@@ -226,18 +271,40 @@ async fn a_client_with_a_secret_reports_a_port_that_sends_no_challenge() {
 }
 
 #[test]
-fn the_proof_is_hmac_sha256_over_the_label_and_nonce() {
-    // Computed independently: python3 -c 'import hmac,hashlib;
-    // print(hmac.new(bytes([1]*32), b"ringkv control-port auth v1\n" + bytes(range(16)),
-    // hashlib.sha256).hexdigest())'
-    let nonce: [u8; NONCE_LEN] = std::array::from_fn(|i| i as u8);
+fn the_proofs_are_hmac_sha256_over_label_nonces_and_target() {
+    // Computed independently: python3 -c 'import hmac,hashlib; m=b"ringkv control dial
+    // v2\n"+bytes(range(16))+bytes(range(16,32))+b"127.0.0.1:7001";
+    // print(hmac.new(bytes([1]*32),m,hashlib.sha256).hexdigest())' (and "accept").
+    let handshake = Handshake {
+        port_nonce: std::array::from_fn(|i| i as u8),
+        dial_nonce: std::array::from_fn(|i| 16 + i as u8),
+        target: "127.0.0.1:7001",
+    };
+    let dial = handshake.proof(&secret(1), Side::Dialler);
+    let accept = handshake.proof(&secret(1), Side::Acceptor);
     assert_eq!(
-        to_hex(&secret(1).proof(&nonce)),
-        "5e28cf1c0c4dc7212d1b3f38e23ba457b39fdccaf38f2ca4865e759a73839559"
+        to_hex(&dial),
+        "5d77be579e04c03da0d32014d74bfca1f4c97ed64a3a724ba4adbdd023500c22"
     );
-    assert!(secret(1).verify(&nonce, &secret(1).proof(&nonce)));
-    assert!(!secret(2).verify(&nonce, &secret(1).proof(&nonce)));
-    assert!(!secret(1).verify(&nonce, &[0u8; PROOF_LEN]));
+    assert_eq!(
+        to_hex(&accept),
+        "b86228cc9f04d5202d539782d816448554b696f2ad8f6bb33c97f00b5cfe68b5"
+    );
+    assert!(handshake.verify(&secret(1), Side::Dialler, &dial));
+    assert!(
+        !handshake.verify(&secret(1), Side::Acceptor, &dial),
+        "reflected"
+    );
+    assert!(!handshake.verify(&secret(2), Side::Dialler, &dial));
+    assert!(!handshake.verify(&secret(1), Side::Dialler, &[0u8; PROOF_LEN]));
+    let elsewhere = Handshake {
+        target: "127.0.0.1:7002",
+        ..handshake
+    };
+    assert!(
+        !elsewhere.verify(&secret(1), Side::Dialler, &dial),
+        "another target"
+    );
 }
 
 #[test]

@@ -124,6 +124,8 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     pub(crate) abort: Notify,
     /// Who may speak on the port.
     pub(crate) gate: Gate,
+    /// Nonces of the connections the ECS opens (each link gets a fork).
+    link_nonces: RefCell<Rng>,
     /// The join in progress, its step, and since when it is at that step (tokio's clock),
     /// for `status`.
     step_since: RefCell<Option<(u64, JoinStep, Instant)>>,
@@ -212,6 +214,7 @@ impl<N: Network, D: Disk> Ecs<N, D> {
             self.config.timing,
             self.config.max_line_len,
             self.config.secret.clone(),
+            self.link_nonces.borrow_mut().fork(),
         )
     }
 }
@@ -221,7 +224,7 @@ impl<N: Network, D: Disk> Ecs<N, D> {
 pub async fn run<N: Network, D: Disk>(
     net: N,
     disk: D,
-    rng: Rng,
+    mut rng: Rng,
     config: EcsConfig,
 ) -> Result<(), EcsError> {
     if config.secret.is_none() {
@@ -266,7 +269,8 @@ pub async fn run<N: Network, D: Disk>(
         machine: RefCell::new(Coordinator::new(state)),
         wake: Notify::new(),
         abort: Notify::new(),
-        gate: Gate::new(config_secret, rng),
+        gate: Gate::new(config_secret, rng.fork(), auth::ECS_TARGET.to_owned()),
+        link_nonces: RefCell::new(rng),
         step_since: RefCell::new(None),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));

@@ -38,6 +38,7 @@ pub use command::GroupCommand;
 pub use raft_store::{Opened, RaftStore};
 pub use replica::Leadership;
 pub use state::{retry_message, GroupState, Outcome, Route, Session, Transfer};
+pub use transport::PeerPort;
 
 use crate::codec::Corrupt;
 use crate::io::{Disk, Network, Rng};
@@ -126,14 +127,14 @@ pub struct GroupHandle {
 
 impl GroupHandle {
     /// Opens this member's storage in `dir`, recovers its state, and starts its replica
-    /// (and, for groups of more than one, its peer transport on `peer_listener`).
+    /// (and, for groups of more than one, its peer transport on `peer_port`).
     pub fn start<N: Network, D: Disk>(
         net: N,
         disk: D,
         dir: &Path,
         own: HostPort,
         spec: GroupSpec,
-        peer_listener: Option<N::Listener>,
+        peer_port: Option<PeerPort<N::Listener>>,
         rng: Rng,
     ) -> Result<GroupHandle, GroupError> {
         let (store, raft, snapshot) =
@@ -143,12 +144,12 @@ impl GroupHandle {
             None => (GroupState::new(own), LogIndex(0)),
         };
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
-        let transport = match peer_listener {
-            Some(listener) => Transport::start(
+        let transport = match peer_port {
+            Some(port) => Transport::start(
                 net,
                 spec.raft.id,
                 spec.peer_addrs.clone(),
-                listener,
+                port,
                 inbox_tx,
                 spec.limits,
             ),

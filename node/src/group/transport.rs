@@ -1,29 +1,64 @@
 //! Moving Raft messages between the members of one group over the peer protocol.
 //!
-//! Each member dials every other member once (a Hello names the dialler) and sends its
-//! requests ('V' 'A' 'S') on that connection; answers come back on the same connection.
-//! Requests from a peer arrive on the connection that peer dialled, and our answers go
-//! back on it. Messages for an unreachable peer are dropped: Raft resends.
+//! Each member dials every other member once and sends its requests ('V' 'A' 'S') on that
+//! connection; answers come back on the same connection. Requests from a peer arrive on
+//! the connection that peer dialled, and our answers go back on it. Messages for an
+//! unreachable peer are dropped: Raft resends.
+//!
+//! Every connection opens with a mutual handshake over the cluster secret ([`handshake`]):
+//! `C` Hello (who dials, whom it means to reach, its nonce), `c` HelloReply (the acceptor's
+//! nonce and proof), `P` HelloProof (the dialler's proof). A dialler sends nothing to an
+//! acceptor that did not prove itself, and an acceptor passes nothing on to Raft from a
+//! connection whose dialler did not: a forged AppendEntries never reaches the log.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use protocol::peer::{Hello, HelloReply, PeerId, PeerMessage};
+use protocol::peer::{Hello, HelloProof, HelloReply, PeerId, PeerMessage};
 use protocol::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 // tokio's clock: virtual (and deterministic) inside the simulation.
 use tokio::time::Instant;
 
-use crate::io::{Listener, Network};
+use crate::auth::peer::Transcript;
+use crate::auth::{fresh_nonce, Secret, Side};
+use crate::io::{Listener, Network, Rng};
 
 /// Messages delivered to the replica: (sender, message).
 pub type Inbox = mpsc::UnboundedSender<(PeerId, PeerMessage)>;
 
 type Outbox = mpsc::UnboundedSender<PeerMessage>;
+
+/// A member's peer port: where it accepts its peers' connections, and what it proves
+/// itself with on every connection, accepted or dialled.
+pub struct PeerPort<L> {
+    /// The bound listener.
+    pub listener: L,
+    /// The cluster secret (none: a loopback-only cluster; the handshake then proves
+    /// nothing).
+    pub secret: Option<Secret>,
+    /// Where this member's nonces come from (a fork of the node's injected RNG).
+    pub nonces: Rng,
+}
+
+/// What both ends of every connection need for the handshake.
+struct Credentials {
+    me: PeerId,
+    secret: Option<Secret>,
+    nonces: RefCell<Rng>,
+    /// The group's other members: the only ids an acceptor lets in.
+    members: BTreeSet<PeerId>,
+}
+
+impl Credentials {
+    fn nonce(&self) -> [u8; protocol::peer::NONCE_LEN] {
+        fresh_nonce(&mut self.nonces.borrow_mut())
+    }
+}
 
 /// The sending side of a member's peer connections.
 pub struct Transport {
@@ -77,21 +112,27 @@ impl Activity {
 }
 
 impl Transport {
-    /// Starts the accept loop on `listener` and one dialling task per peer in `peers`
-    /// (peer id -> peer address, without this member). Everything received goes to
-    /// `inbox`.
+    /// Starts the accept loop on `port` and one dialling task per peer in `peers`
+    /// (peer id -> peer address, without this member). Everything received on a
+    /// connection whose other end proved itself goes to `inbox`.
     pub fn start<N: Network>(
         net: N,
         me: PeerId,
         peers: BTreeMap<PeerId, String>,
-        listener: N::Listener,
+        port: PeerPort<N::Listener>,
         inbox: Inbox,
         limits: Limits,
     ) -> Transport {
+        let credentials = Rc::new(Credentials {
+            me,
+            secret: port.secret,
+            nonces: RefCell::new(port.nonces),
+            members: peers.keys().copied().collect(),
+        });
         let accepted = Rc::new(RefCell::new(BTreeMap::new()));
         tokio::task::spawn_local(accept_loop::<N>(
-            listener,
-            me,
+            port.listener,
+            credentials.clone(),
             inbox.clone(),
             accepted.clone(),
             limits,
@@ -101,7 +142,7 @@ impl Transport {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::task::spawn_local(dial_loop(
                 net.clone(),
-                me,
+                credentials.clone(),
                 id,
                 addr,
                 rx,
@@ -188,7 +229,7 @@ async fn write_frames<S: crate::io::Stream>(
     }
 }
 
-/// Reads one frame (the hello) with nothing consumed beyond it.
+/// Reads one frame (of the handshake) with nothing consumed beyond it.
 async fn read_one<S: crate::io::Stream>(
     reader: &mut ReadHalf<S>,
     buf: &mut BytesMut,
@@ -212,7 +253,7 @@ async fn read_one<S: crate::io::Stream>(
 
 async fn dial_loop<N: Network>(
     net: N,
-    me: PeerId,
+    credentials: Rc<Credentials>,
     peer: PeerId,
     addr: String,
     mut rx: mpsc::UnboundedReceiver<PeerMessage>,
@@ -233,24 +274,25 @@ async fn dial_loop<N: Network>(
             }
         };
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut hello = BytesMut::new();
-        PeerMessage::Hello(Hello { from: me }).encode(&mut hello);
-        if writer.write_all(&hello).await.is_err() {
-            tokio::time::sleep(RECONNECT_PAUSE).await;
-            continue;
-        }
         let mut buf = BytesMut::new();
         // Bounded like the connect: a hello or its reply lost in a partition (the
         // simulator's TCP does not retransmit; a middlebox can blackhole one just the
         // same) left this dialler waiting for good, and the group without a link to this
         // peer (found by `sim explore`: a group of three, two up, no election for 200 s).
-        let reply = tokio::time::timeout(CONNECT_TIMEOUT, read_one(&mut reader, &mut buf, &limits));
-        match reply.await {
-            Ok(Some(PeerMessage::HelloReply(HelloReply { from }))) if from == peer => {}
-            _ => {
-                tokio::time::sleep(RECONNECT_PAUSE).await;
-                continue;
-            }
+        let opened = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            dial_handshake(
+                &credentials,
+                peer,
+                &mut reader,
+                &mut writer,
+                &mut buf,
+                &limits,
+            ),
+        );
+        if !matches!(opened.await, Ok(true)) {
+            tokio::time::sleep(RECONNECT_PAUSE).await;
+            continue;
         }
         let activity = Activity::new();
         tokio::select! {
@@ -267,9 +309,101 @@ async fn dial_loop<N: Network>(
     }
 }
 
+/// The dialler's side of the handshake: `C`, then the acceptor's `c` must name `peer`
+/// and carry its proof, then `P`. True once the connection may carry requests.
+async fn dial_handshake<S: crate::io::Stream>(
+    credentials: &Credentials,
+    peer: PeerId,
+    reader: &mut ReadHalf<S>,
+    writer: &mut WriteHalf<S>,
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> bool {
+    let dial_nonce = credentials.nonce();
+    let hello = Hello {
+        from: credentials.me,
+        to: peer,
+        nonce: dial_nonce,
+    };
+    if send_frame(writer, hello.into()).await.is_err() {
+        return false;
+    }
+    let Some(PeerMessage::HelloReply(reply)) = read_one(reader, buf, limits).await else {
+        return false;
+    };
+    let transcript = Transcript {
+        dialler: credentials.me,
+        acceptor: peer,
+        dial_nonce,
+        accept_nonce: reply.nonce,
+    };
+    let secret = credentials.secret.as_ref();
+    if reply.from != peer || !transcript.verify(secret, Side::Acceptor, &reply.proof) {
+        // Whoever answers at this address is not the member we meant (or not one of
+        // ours at all): it gets no request, and no proof of ours to relay.
+        tracing::warn!(%peer, answered = %reply.from, "peer failed to prove itself; not sending to it");
+        return false;
+    }
+    let proof = HelloProof {
+        proof: transcript.proof(secret, Side::Dialler),
+    };
+    send_frame(writer, proof.into()).await.is_ok()
+}
+
+/// The acceptor's side of the handshake: `C` must name a member of the group as its
+/// sender and this member as its target; `c` answers it with a proof; `P` must carry the
+/// dialler's. The dialler's id once the connection may be served.
+async fn accept_handshake<S: crate::io::Stream>(
+    credentials: &Credentials,
+    reader: &mut ReadHalf<S>,
+    writer: &mut WriteHalf<S>,
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Option<PeerId> {
+    let Some(PeerMessage::Hello(hello)) = read_one(reader, buf, limits).await else {
+        return None;
+    };
+    if hello.to != credentials.me || !credentials.members.contains(&hello.from) {
+        tracing::warn!(from = %hello.from, to = %hello.to, "refusing a peer connection: not from a member of this group to this member");
+        return None;
+    }
+    let transcript = Transcript {
+        dialler: hello.from,
+        acceptor: credentials.me,
+        dial_nonce: hello.nonce,
+        accept_nonce: credentials.nonce(),
+    };
+    let secret = credentials.secret.as_ref();
+    let reply = HelloReply {
+        from: credentials.me,
+        nonce: transcript.accept_nonce,
+        proof: transcript.proof(secret, Side::Acceptor),
+    };
+    send_frame(writer, reply.into()).await.ok()?;
+    let Some(PeerMessage::HelloProof(proof)) = read_one(reader, buf, limits).await else {
+        return None;
+    };
+    if !transcript.verify(secret, Side::Dialler, &proof.proof) {
+        tracing::warn!(from = %hello.from, "refusing a peer connection: wrong proof");
+        return None;
+    }
+    Some(hello.from)
+}
+
+/// Writes one frame.
+async fn send_frame<S: crate::io::Stream>(
+    writer: &mut WriteHalf<S>,
+    msg: PeerMessage,
+) -> std::io::Result<()> {
+    let mut out = BytesMut::new();
+    msg.encode(&mut out);
+    writer.write_all(&out).await?;
+    writer.flush().await
+}
+
 async fn accept_loop<N: Network>(
     mut listener: N::Listener,
-    me: PeerId,
+    credentials: Rc<Credentials>,
     inbox: Inbox,
     accepted: Rc<RefCell<BTreeMap<PeerId, Outbox>>>,
     limits: Limits,
@@ -281,19 +415,15 @@ async fn accept_loop<N: Network>(
         };
         let inbox = inbox.clone();
         let accepted = accepted.clone();
+        let credentials = credentials.clone();
         tokio::task::spawn_local(async move {
             let (mut reader, mut writer) = tokio::io::split(stream);
             let mut buf = BytesMut::new();
-            let hello =
-                tokio::time::timeout(CONNECT_TIMEOUT, read_one(&mut reader, &mut buf, &limits));
-            let Ok(Some(PeerMessage::Hello(Hello { from }))) = hello.await else {
+            let handshake =
+                accept_handshake(&credentials, &mut reader, &mut writer, &mut buf, &limits);
+            let Ok(Some(from)) = tokio::time::timeout(CONNECT_TIMEOUT, handshake).await else {
                 return;
             };
-            let mut reply = BytesMut::new();
-            PeerMessage::HelloReply(HelloReply { from: me }).encode(&mut reply);
-            if writer.write_all(&reply).await.is_err() {
-                return;
-            }
             let (tx, mut rx) = mpsc::unbounded_channel();
             // A newer connection from the same peer replaces an older one.
             accepted.borrow_mut().insert(from, tx);
@@ -306,3 +436,6 @@ async fn accept_loop<N: Network>(
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

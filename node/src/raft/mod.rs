@@ -209,7 +209,7 @@ impl Raft {
             PeerMessage::AppendEntriesReply(m) => self.handle_append_reply(from, m),
             PeerMessage::InstallSnapshot(m) => self.handle_install_snapshot(from, m),
             PeerMessage::InstallSnapshotReply(m) => self.handle_snapshot_reply(from, m),
-            PeerMessage::Hello(_) | PeerMessage::HelloReply(_) => {}
+            PeerMessage::Hello(_) | PeerMessage::HelloReply(_) | PeerMessage::HelloProof(_) => {}
         }
     }
 

@@ -90,6 +90,15 @@ async fn answer<N: Network>(node: &Node<N>, phase: &mut Phase, packet: Packet) -
                 Next::Continue,
             )
         }
+        // The seed's answer to a failed authorization is 'a' false with a reason, then
+        // the connection closes (the unknown method's Data cannot be read past anyway).
+        (Phase::AwaitAuth, Packet::AuthorizationRequest(AuthMethod::Unsupported(kind))) => (
+            Packet::AuthorizationResponse(Handshake::Rejected(format!(
+                "unsupported authorization type 0x{kind:02x}; this node supports only 'N' \
+                 (no authorization)"
+            ))),
+            Next::Close,
+        ),
         (Phase::AwaitAuth, other) => refuse(format!(
             "expected AuthorizationRequest 'A' first, got '{}'",
             other.marker() as char

@@ -24,7 +24,7 @@ use thiserror::Error;
 
 use crate::admin_link::{AdminLink, LinkTiming};
 use crate::auth::{self, Gate, Secret};
-use crate::group::{GroupError, GroupHandle, GroupSpec};
+use crate::group::{GroupError, GroupHandle, GroupSpec, PeerPort};
 use crate::io::{Disk, Listener, Network, Rng};
 
 /// The largest client command a node accepts by default (the body of a `C` packet):
@@ -142,6 +142,17 @@ pub enum NodeError {
         /// The bind address.
         addr: String,
     },
+    /// The peer port would be open beyond this machine with no secret to authenticate
+    /// the group's members.
+    #[error(
+        "refusing to bind the peer port to {addr} without a cluster secret: anyone who \
+         reaches it could write the group's log; give --secret-file, or bind a loopback \
+         address"
+    )]
+    OpenPeerPort {
+        /// The bind address.
+        addr: String,
+    },
     /// A port could not be bound or stopped accepting.
     #[error("{what} port {addr}: {source}")]
     Listen {
@@ -162,6 +173,8 @@ pub(crate) struct Node<N: Network> {
     pub(crate) rng: RefCell<Rng>,
     /// Who may speak on the admin port.
     pub(crate) gate: Gate,
+    /// Nonces of the connections this node opens (each link gets a fork).
+    link_nonces: RefCell<Rng>,
     /// The running hand-off task, if any, so a resent `transfer_range` does not start a
     /// second one.
     pub(crate) transfer_task: RefCell<Option<tokio::task::JoinHandle<()>>>,
@@ -176,7 +189,9 @@ impl<N: Network> Node<N> {
             self.config.timing,
             self.config.max_line_len,
             self.config.secret.clone(),
+            self.link_nonces.borrow_mut().fork(),
         )
+        .with_ecs(&self.config.ecs)
     }
 
     /// The admin address of group member `peer`.
@@ -223,18 +238,19 @@ pub async fn run<N: Network, D: Disk>(
             "no cluster secret: the admin port takes control lines from anyone who reaches it"
         );
     }
-    let peer_listener = match &config.peer_bind {
+    let peer_port = match &config.peer_bind {
         Some(bind) if config.members.len() > 1 => {
-            if !auth::is_loopback_bind(bind) {
-                // Known gap (hostile review): the Raft peer port has no authentication
-                // yet, so whoever reaches it can send a group entries directly, around
-                // the admin ports' secret. Say so where an operator looks.
-                tracing::warn!(
-                    peer = %bind,
-                    "the Raft peer port is not authenticated: keep it on a network only the group's members reach"
-                );
+            // Without a secret the peer handshake proves nothing: whoever reaches the
+            // port could write the group's log, so only this machine may.
+            if config.secret.is_none() && !auth::is_loopback_bind(bind) {
+                return Err(NodeError::OpenPeerPort { addr: bind.clone() });
             }
-            Some(net.bind(bind).await.map_err(listen("peer", bind))?)
+            Some(PeerPort {
+                listener: net.bind(bind).await.map_err(listen("peer", bind))?,
+                secret: config.secret.clone(),
+                // A stream of their own: connections never shift the group's draws.
+                nonces: rng.fork(),
+            })
         }
         _ => None,
     };
@@ -244,7 +260,7 @@ pub async fn run<N: Network, D: Disk>(
         &config.data_dir,
         config.ring.clone(),
         config.group.clone(),
-        peer_listener,
+        peer_port,
         rng.fork(),
     )
     .map_err(|e| NodeError::Storage {
@@ -261,12 +277,14 @@ pub async fn run<N: Network, D: Disk>(
         .await
         .map_err(listen("client", &config.client_bind))?;
 
-    // Nonces from a stream of their own, so connections do not shift transfer ids.
-    let gate = Gate::new(config.secret.clone(), rng.fork());
+    // Nonces from streams of their own, so connections do not shift transfer ids.
+    let gate = Gate::new(config.secret.clone(), rng.fork(), config.admin.to_string());
+    let link_nonces = RefCell::new(rng.fork());
     let node = Rc::new(Node {
         group,
         gate,
         net,
+        link_nonces,
         rng: RefCell::new(rng),
         transfer_task: RefCell::new(None),
         transfer_sending: Cell::new(None),

@@ -11,6 +11,12 @@ use crate::{DecodeError, Limits};
 pub enum AuthMethod {
     /// `Byte('N')`: no authorization, no body.
     None,
+    /// Any other AuthType byte (never `N`). The seed lets each method carry Data of its
+    /// own shape, so the Data of a method we do not know cannot be delimited: the packet
+    /// decodes as the marker and this byte only, and whatever follows is left unread. A
+    /// receiver answers it with a failed 'a' (the seed's answer to a failed authorization)
+    /// and closes the connection, which the seed asks for anyway.
+    Unsupported(u8),
 }
 
 impl AuthMethod {
@@ -146,6 +152,7 @@ impl Packet {
             Packet::ErrorResponse(message) => put_string(out, message),
             Packet::NotLeader(id) => out.put_i32(*id),
             Packet::AuthorizationRequest(AuthMethod::None) => out.put_u8(AuthMethod::NONE),
+            Packet::AuthorizationRequest(AuthMethod::Unsupported(kind)) => out.put_u8(*kind),
             Packet::AuthorizationResponse(outcome) | Packet::BootstrapResponse(outcome) => {
                 match outcome {
                     Outcome::Accepted => put_bool(out, true),
@@ -220,16 +227,10 @@ fn decode_packet(r: &mut Reader<'_>) -> Step<Packet> {
         marker::COMMAND_RESPONSE => Packet::CommandResponse(r.buffer("response body")?),
         marker::ERROR_RESPONSE => Packet::ErrorResponse(r.string("error message")?),
         marker::NOT_LEADER => Packet::NotLeader(r.i32()?),
-        marker::AUTH_REQUEST => match r.u8()? {
-            AuthMethod::NONE => Packet::AuthorizationRequest(AuthMethod::None),
-            other => {
-                return Err(DecodeError::UnknownInnerMarker {
-                    what: "auth type",
-                    marker: other,
-                }
-                .into())
-            }
-        },
+        marker::AUTH_REQUEST => Packet::AuthorizationRequest(match r.u8()? {
+            AuthMethod::NONE => AuthMethod::None,
+            other => AuthMethod::Unsupported(other),
+        }),
         marker::AUTH_RESPONSE => Packet::AuthorizationResponse(decode_outcome(r)?),
         marker::BOOTSTRAP_REQUEST => Packet::BootstrapRequest {
             major: r.i32()?,

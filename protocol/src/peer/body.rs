@@ -6,8 +6,8 @@
 use bytes::{BufMut, BytesMut};
 
 use super::message::{
-    AppendEntries, AppendEntriesReply, Entry, Hello, HelloReply, InstallSnapshot,
-    InstallSnapshotReply, RequestVote, RequestVoteReply,
+    AppendEntries, AppendEntriesReply, Entry, Hello, HelloProof, HelloReply, InstallSnapshot,
+    InstallSnapshotReply, RequestVote, RequestVoteReply, NONCE_LEN, PROOF_LEN,
 };
 use super::types::{LogIndex, PeerId, Term};
 use crate::wire::{put_bool, put_buffer, put_len, Reader, Step};
@@ -56,28 +56,50 @@ fn read_flag(r: &mut Reader<'_>, what: &'static str) -> Step<bool> {
 
 impl Body for Hello {
     fn body_len(&self) -> usize {
-        PEER
+        PEER + PEER + NONCE_LEN
     }
     fn write_body(&self, out: &mut BytesMut) {
         out.put_u32(self.from.0);
+        out.put_u32(self.to.0);
+        out.put_slice(&self.nonce);
     }
     fn read_body(r: &mut Reader<'_>) -> Step<Self> {
         Ok(Hello {
             from: read_peer(r)?,
+            to: read_peer(r)?,
+            nonce: r.array_of()?,
         })
     }
 }
 
 impl Body for HelloReply {
     fn body_len(&self) -> usize {
-        PEER
+        PEER + NONCE_LEN + PROOF_LEN
     }
     fn write_body(&self, out: &mut BytesMut) {
         out.put_u32(self.from.0);
+        out.put_slice(&self.nonce);
+        out.put_slice(&self.proof);
     }
     fn read_body(r: &mut Reader<'_>) -> Step<Self> {
         Ok(HelloReply {
             from: read_peer(r)?,
+            nonce: r.array_of()?,
+            proof: r.array_of()?,
+        })
+    }
+}
+
+impl Body for HelloProof {
+    fn body_len(&self) -> usize {
+        PROOF_LEN
+    }
+    fn write_body(&self, out: &mut BytesMut) {
+        out.put_slice(&self.proof);
+    }
+    fn read_body(r: &mut Reader<'_>) -> Step<Self> {
+        Ok(HelloProof {
+            proof: r.array_of()?,
         })
     }
 }
@@ -255,7 +277,28 @@ mod tests {
 
     #[test]
     fn body_len_matches_what_is_written() {
-        body_roundtrip(Hello { from: PeerId(1) }.into());
+        body_roundtrip(
+            Hello {
+                from: PeerId(1),
+                to: PeerId(2),
+                nonce: [7; NONCE_LEN],
+            }
+            .into(),
+        );
+        body_roundtrip(
+            HelloReply {
+                from: PeerId(2),
+                nonce: [8; NONCE_LEN],
+                proof: [9; PROOF_LEN],
+            }
+            .into(),
+        );
+        body_roundtrip(
+            HelloProof {
+                proof: [10; PROOF_LEN],
+            }
+            .into(),
+        );
         body_roundtrip(
             AppendEntries {
                 term: Term(1),

@@ -13,10 +13,14 @@ use crate::wire::{Reader, Step};
 /// The marker bytes that open each peer frame. Requests are upper case, their answers the
 /// same letter in lower case.
 pub mod marker {
-    /// 'C': [`Hello`](super::Hello), the dialer names itself.
+    /// 'C': [`Hello`](super::Hello), the dialer names itself, the peer it means to
+    /// reach, and its nonce.
     pub const HELLO: u8 = b'C';
-    /// 'c': [`HelloReply`](super::HelloReply), the acceptor names itself.
+    /// 'c': [`HelloReply`](super::HelloReply), the acceptor names itself and proves it
+    /// holds the cluster secret.
     pub const HELLO_REPLY: u8 = b'c';
+    /// 'P': [`HelloProof`](super::HelloProof), the dialler proves it holds the secret.
+    pub const HELLO_PROOF: u8 = b'P';
     /// 'V': [`RequestVote`](super::RequestVote).
     pub const REQUEST_VOTE: u8 = b'V';
     /// 'v': [`RequestVoteReply`](super::RequestVoteReply).
@@ -30,9 +34,10 @@ pub mod marker {
     /// 's': [`InstallSnapshotReply`](super::InstallSnapshotReply).
     pub const INSTALL_SNAPSHOT_REPLY: u8 = b's';
     /// Every marker a peer frame may start with.
-    pub const ALL: [u8; 8] = [
+    pub const ALL: [u8; 9] = [
         HELLO,
         HELLO_REPLY,
+        HELLO_PROOF,
         REQUEST_VOTE,
         REQUEST_VOTE_REPLY,
         APPEND_ENTRIES,
@@ -42,15 +47,27 @@ pub mod marker {
     ];
 }
 
+/// Bytes of a hello's nonce: fresh for every connection, from the injected RNG.
+pub const NONCE_LEN: usize = 16;
+
+/// Bytes of a hello's proof: an HMAC-SHA256 (computed by the node, not this crate).
+pub const PROOF_LEN: usize = 32;
+
 /// 'C': the first frame on a connection, sent by the side that dialled it.
 ///
 /// Requests name their sender anyway (`candidate`, `leader`); the hello lets the acceptor
 /// refuse a stranger, and replace an older connection from the same peer, before any
-/// request arrives.
+/// request arrives. Its nonce and the acceptor's ([`HelloReply`]) are what both sides'
+/// proofs sign, so no proof is good for another connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hello {
     /// The dialling node.
     pub from: PeerId,
+    /// The node it means to reach: an acceptor that is someone else refuses, so a hello
+    /// meant for one node cannot be relayed to another.
+    pub to: PeerId,
+    /// The dialler's nonce for this connection.
+    pub nonce: [u8; NONCE_LEN],
 }
 
 /// 'c': the acceptor's answer to [`Hello`]. A refusal is not a message: the acceptor
@@ -59,6 +76,20 @@ pub struct Hello {
 pub struct HelloReply {
     /// The accepting node, so the dialler can check it reached the peer it meant to.
     pub from: PeerId,
+    /// The acceptor's nonce for this connection.
+    pub nonce: [u8; NONCE_LEN],
+    /// The acceptor's proof that it holds the cluster secret, over both ids and both
+    /// nonces.
+    pub proof: [u8; PROOF_LEN],
+}
+
+/// 'P': the dialler's answer to [`HelloReply`], its own proof. The acceptor steps no
+/// frame of the connection before this one checked out; nothing answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HelloProof {
+    /// The dialler's proof that it holds the cluster secret, over both ids and both
+    /// nonces.
+    pub proof: [u8; PROOF_LEN],
 }
 
 /// 'V': a candidate asks for a vote (or, with `pre_vote`, asks whether it would get one).
@@ -172,6 +203,8 @@ pub enum PeerMessage {
     Hello(Hello),
     /// 'c'
     HelloReply(HelloReply),
+    /// 'P'
+    HelloProof(HelloProof),
     /// 'V'
     RequestVote(RequestVote),
     /// 'v'
@@ -192,6 +225,7 @@ impl PeerMessage {
         match self {
             PeerMessage::Hello(_) => marker::HELLO,
             PeerMessage::HelloReply(_) => marker::HELLO_REPLY,
+            PeerMessage::HelloProof(_) => marker::HELLO_PROOF,
             PeerMessage::RequestVote(_) => marker::REQUEST_VOTE,
             PeerMessage::RequestVoteReply(_) => marker::REQUEST_VOTE_REPLY,
             PeerMessage::AppendEntries(_) => marker::APPEND_ENTRIES,
@@ -201,10 +235,10 @@ impl PeerMessage {
         }
     }
 
-    /// The sender's term, carried by every message except the hellos.
+    /// The sender's term, carried by every message except the handshake's.
     pub fn term(&self) -> Option<Term> {
         match self {
-            PeerMessage::Hello(_) | PeerMessage::HelloReply(_) => None,
+            PeerMessage::Hello(_) | PeerMessage::HelloReply(_) | PeerMessage::HelloProof(_) => None,
             PeerMessage::RequestVote(m) => Some(m.term),
             PeerMessage::RequestVoteReply(m) => Some(m.term),
             PeerMessage::AppendEntries(m) => Some(m.term),
@@ -219,6 +253,7 @@ impl PeerMessage {
         match self {
             PeerMessage::Hello(m) => m.body_len(),
             PeerMessage::HelloReply(m) => m.body_len(),
+            PeerMessage::HelloProof(m) => m.body_len(),
             PeerMessage::RequestVote(m) => m.body_len(),
             PeerMessage::RequestVoteReply(m) => m.body_len(),
             PeerMessage::AppendEntries(m) => m.body_len(),
@@ -233,6 +268,7 @@ impl PeerMessage {
         match self {
             PeerMessage::Hello(m) => m.write_body(out),
             PeerMessage::HelloReply(m) => m.write_body(out),
+            PeerMessage::HelloProof(m) => m.write_body(out),
             PeerMessage::RequestVote(m) => m.write_body(out),
             PeerMessage::RequestVoteReply(m) => m.write_body(out),
             PeerMessage::AppendEntries(m) => m.write_body(out),
@@ -248,6 +284,7 @@ impl PeerMessage {
         Some(match marker {
             marker::HELLO => Hello::read_body(r).map(PeerMessage::Hello),
             marker::HELLO_REPLY => HelloReply::read_body(r).map(PeerMessage::HelloReply),
+            marker::HELLO_PROOF => HelloProof::read_body(r).map(PeerMessage::HelloProof),
             marker::REQUEST_VOTE => RequestVote::read_body(r).map(PeerMessage::RequestVote),
             marker::REQUEST_VOTE_REPLY => {
                 RequestVoteReply::read_body(r).map(PeerMessage::RequestVoteReply)
@@ -271,6 +308,7 @@ impl PeerMessage {
         match marker {
             marker::HELLO => "Hello",
             marker::HELLO_REPLY => "HelloReply",
+            marker::HELLO_PROOF => "HelloProof",
             marker::REQUEST_VOTE => "RequestVote",
             marker::REQUEST_VOTE_REPLY => "RequestVoteReply",
             marker::APPEND_ENTRIES => "AppendEntries",
@@ -295,6 +333,7 @@ macro_rules! impl_from {
 impl_from!(
     Hello,
     HelloReply,
+    HelloProof,
     RequestVote,
     RequestVoteReply,
     AppendEntries,

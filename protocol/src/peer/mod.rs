@@ -9,12 +9,15 @@
 //! | marker | message             | answered by                  |
 //! |--------|---------------------|------------------------------|
 //! | 'C'    | [`Hello`]           | 'c' [`HelloReply`]           |
+//! | 'P'    | [`HelloProof`]      | -                            |
 //! | 'V'    | [`RequestVote`]     | 'v' [`RequestVoteReply`]     |
 //! | 'A'    | [`AppendEntries`]   | 'a' [`AppendEntriesReply`]   |
 //! | 'S'    | [`InstallSnapshot`] | 's' [`InstallSnapshotReply`] |
 //!
-//! A connection is dialled by the side with requests to send; it starts with 'C', and
-//! every request on it is answered, in order, on the same connection.
+//! A connection is dialled by the side with requests to send; it starts with 'C', 'c' and
+//! 'P' (a mutual challenge–response over the cluster secret: the proofs are the node's
+//! business, the bytes are this crate's), and every request on it is answered, in order,
+//! on the same connection.
 //!
 //! This module owns the message types and their bytes. It must not decide anything about
 //! Raft: what a term or a hint means, when to send what, and what to do with a peer that
@@ -28,7 +31,8 @@ mod types;
 
 pub use frame::{max_body_len, BODY_ALLOWANCE, HEADER_LEN, TRAILER_LEN};
 pub use message::{
-    marker, AppendEntries, AppendEntriesReply, Entry, Hello, HelloReply, InstallSnapshot,
-    InstallSnapshotReply, PeerMessage, RequestVote, RequestVoteReply,
+    marker, AppendEntries, AppendEntriesReply, Entry, Hello, HelloProof, HelloReply,
+    InstallSnapshot, InstallSnapshotReply, PeerMessage, RequestVote, RequestVoteReply, NONCE_LEN,
+    PROOF_LEN,
 };
 pub use types::{LogIndex, PeerId, Term};

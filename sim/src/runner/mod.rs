@@ -96,7 +96,7 @@ impl World {
         self.groups.iter().flatten()
     }
 
-    fn is_node(&self, name: &str) -> bool {
+    pub(crate) fn is_node(&self, name: &str) -> bool {
         self.nodes().any(|n| n == name)
     }
 

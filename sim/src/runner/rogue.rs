@@ -10,22 +10,38 @@
 //!   byte, on a new connection to the same node. The port's new nonce makes the old proof
 //!   worthless.
 //!
+//! - `forge_peer`: to each target's peer port, a hello as another member of its group,
+//!   then an AppendEntries of a far-ahead term that would append puts of values nobody
+//!   wrote to its log (after the last entry its leader sent it, as an
+//!   eavesdropper would know) and commit them, either without the dialler's proof
+//!   (`auth = "none"`) or after one made with a wrong secret (`auth = "wrong"`).
+//! - `replay_peer`: the bytes a member wrote on the first connection it dialled to
+//!   another member (hello, proof, requests), written again on a new connection to that
+//!   member. Its new nonce makes the old proof worthless.
+//!
 //! Each connection is a real simulated TCP connection through [`SimNet`], so the trace
-//! records every line the rogue wrote and every answer, and the checks judge what the
-//! cluster did with them.
+//! records every line or frame the rogue wrote and every answer, and the checks judge what
+//! the cluster did with them.
 
 use std::time::Duration;
 
-use node::auth::Secret;
+use bytes::BytesMut;
+use node::auth::peer::Transcript;
+use node::auth::{Handshake, Secret, Side, ECS_TARGET};
+use node::group::GroupCommand;
 use node::io::Network;
 use protocol::ecs::auth::AuthLine;
 use protocol::ecs::split_line;
+use protocol::peer::{
+    AppendEntries, Entry, Hello, HelloProof, LogIndex, PeerId, PeerMessage, Term,
+};
+use protocol::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{fault, hosts, World};
-use crate::runtime::{SimNet, ADMIN_PORT, ECS_PORT};
+use crate::runtime::{SimNet, ADMIN_PORT, ECS_PORT, PEER_PORT};
 use crate::scenario::{RogueAuth, RogueKind};
-use crate::trace::SentRequests;
+use crate::trace::{Message, SentRequests, TraceHandle, What};
 
 /// The lines a forging rogue sends when the scenario lists none: the issue's, each of
 /// which would lock, re-point, unlock, finish, admit or poison something if obeyed.
@@ -92,6 +108,68 @@ pub(super) fn start(
                 Ok(())
             });
         }
+        RogueKind::ForgePeer => {
+            let targets = peer_targets(world, to);
+            fault(
+                &world.trace,
+                now,
+                format!(
+                    "{name} forges Raft frames to {} ({})",
+                    targets
+                        .iter()
+                        .map(|t| t.host.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    match auth {
+                        RogueAuth::None => "no proof",
+                        RogueAuth::Wrong => "a proof made with a wrong secret",
+                    }
+                ),
+            );
+            let wrong = hosts::wrong_secret(world.seed);
+            let trace = world.trace.clone();
+            let commands = forged_commands(world);
+            sim.client(name.as_str(), async move {
+                for target in &targets {
+                    let tip = log_tip_sent_to(&trace, &target.host);
+                    forge_peer(&net, target, tip, &commands, auth, &wrong).await;
+                }
+                Ok(())
+            });
+        }
+        RogueKind::ReplayPeer => {
+            let Some(captured) = captured_peer(world, to.first().map(String::as_str)) else {
+                fault(
+                    &world.trace,
+                    now,
+                    format!(
+                        "{name}: nothing to replay: no member has dialled {}",
+                        to.first().map_or("any member", String::as_str)
+                    ),
+                );
+                return;
+            };
+            fault(
+                &world.trace,
+                now,
+                format!(
+                    "{name} replays to {} the {} B {} wrote on its peer connection of {:.3}s",
+                    captured.peer,
+                    captured.bytes.len(),
+                    captured.host,
+                    captured.at.as_secs_f64()
+                ),
+            );
+            let addr = format!("{}:{PEER_PORT}", captured.peer);
+            sim.client(name.as_str(), async move {
+                if let Some(mut stream) = connect(&net, &addr).await {
+                    if stream.write_all(&captured.bytes).await.is_ok() {
+                        drain(&mut stream).await;
+                    }
+                }
+                Ok(())
+            });
+        }
         RogueKind::Replay => {
             let captured = captured(world, to.first().map(String::as_str));
             let Some(captured) = captured else {
@@ -148,9 +226,180 @@ fn captured(world: &World, node: Option<&str>) -> Option<SentRequests> {
         .find(|c| {
             String::from_utf8_lossy(&c.bytes)
                 .lines()
-                .any(|l| matches!(AuthLine::parse(l), Ok(AuthLine::Proof(_))))
+                .any(|l| matches!(AuthLine::parse(l), Ok(AuthLine::Proof { .. })))
         })
         .cloned()
+}
+
+/// A member's peer port, who it is in its group, and the member the rogue poses as.
+struct PeerTarget {
+    host: String,
+    id: PeerId,
+    posing_as: PeerId,
+}
+
+/// The `forge_peer` targets: `to`, or every member of a group of more than one.
+fn peer_targets(world: &World, to: &[String]) -> Vec<PeerTarget> {
+    world
+        .groups
+        .iter()
+        .filter(|g| g.len() > 1)
+        .flat_map(|g| {
+            g.iter().enumerate().map(|(i, host)| PeerTarget {
+                host: host.clone(),
+                id: PeerId(i as u32),
+                posing_as: PeerId(((i + 1) % g.len()) as u32),
+            })
+        })
+        .filter(|t| to.is_empty() || to.contains(&t.host))
+        .collect()
+}
+
+/// The first peer connection a member dialled (to `node`, if given), as the tap saw its
+/// dialler's bytes.
+fn captured_peer(world: &World, node: Option<&str>) -> Option<SentRequests> {
+    let trace = world.trace.borrow();
+    trace
+        .sent_requests
+        .values()
+        .filter(|c| world.is_node(&c.host) && node.is_none_or(|n| &*c.peer == n))
+        .find(|c| {
+            // A hello, its proof and at least one request: a whole authenticated opening.
+            matches!(
+                PeerMessage::decode(&c.bytes, &Limits::DEFAULT),
+                Ok(Some((PeerMessage::Hello(_), _)))
+            ) && c.bytes.len() > 200
+        })
+        .cloned()
+}
+
+/// The last log entry (index, term) a member last sent `host` in an AppendEntries: what
+/// an eavesdropper on the group's network knows of `host`'s log, so that its forged
+/// entry extends the log (and would be applied) rather than conflict with it.
+fn log_tip_sent_to(trace: &TraceHandle, host: &str) -> (LogIndex, Term) {
+    trace
+        .borrow()
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.what {
+            What::Send {
+                from,
+                to,
+                msg: Message::Peer(PeerMessage::AppendEntries(a)),
+            } if &**to == host && !from.starts_with("rogue") => {
+                let last = a.prev_log_index.0 + a.entries.len() as u64;
+                let term = a.entries.last().map_or(a.prev_log_term, |e| e.term);
+                Some((LogIndex(last), term))
+            }
+            _ => None,
+        })
+        .unwrap_or((LogIndex(0), Term(0)))
+}
+
+/// Keys of the workload a forged AppendEntries writes, at most, per client.
+const FORGED_KEYS_PER_CLIENT: u32 = 20;
+
+/// What a forged AppendEntries would make a group apply: a put of a value nobody wrote to
+/// each of the workload's first keys (whichever group owns one would then serve it: the
+/// checks see a value no client wrote).
+fn forged_commands(world: &World) -> Vec<bytes::Bytes> {
+    let w = &world.scenario.workload;
+    let puts = (1..=w.clients).flat_map(|c| {
+        (0..w.keys.min(FORGED_KEYS_PER_CLIENT)).map(move |k| {
+            GroupCommand::Client(protocol::client::Request {
+                session: None,
+                command: protocol::client::Command::Put {
+                    key: format!("c{c}-k{k}").into_bytes().into(),
+                    value: bytes::Bytes::from_static(b"forged-by-a-rogue"),
+                },
+            })
+        })
+    });
+    puts.map(|command| {
+        let mut out = BytesMut::new();
+        command.encode(&mut out);
+        out.freeze()
+    })
+    .collect()
+}
+
+/// One forged peer conversation with `target`, whose log ends at `tip`: `commands`
+/// appended and committed, if the target obeyed.
+async fn forge_peer(
+    net: &SimNet,
+    target: &PeerTarget,
+    tip: (LogIndex, Term),
+    commands: &[bytes::Bytes],
+    auth: RogueAuth,
+    wrong: &Secret,
+) {
+    let Some(mut stream) = connect(net, &format!("{}:{PEER_PORT}", target.host)).await else {
+        return;
+    };
+    let hello = Hello {
+        from: target.posing_as,
+        to: target.id,
+        nonce: [0x5a; 16],
+    };
+    let mut out = BytesMut::new();
+    PeerMessage::Hello(hello).encode(&mut out);
+    if auth == RogueAuth::Wrong {
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        out.clear();
+        let accept_nonce = match read_peer_frame(&mut stream).await {
+            Some(PeerMessage::HelloReply(r)) => r.nonce,
+            _ => [0; 16],
+        };
+        let transcript = Transcript {
+            dialler: target.posing_as,
+            acceptor: target.id,
+            dial_nonce: hello.nonce,
+            accept_nonce,
+        };
+        let proof = HelloProof {
+            proof: transcript.proof(Some(wrong), Side::Dialler),
+        };
+        PeerMessage::HelloProof(proof).encode(&mut out);
+    }
+    let term = Term(1 << 40);
+    let forged = AppendEntries {
+        term,
+        leader: target.posing_as,
+        prev_log_index: tip.0,
+        prev_log_term: tip.1,
+        leader_commit: LogIndex(tip.0 .0 + commands.len() as u64),
+        entries: commands
+            .iter()
+            .map(|data| Entry {
+                term,
+                data: data.clone(),
+            })
+            .collect(),
+        round: 1,
+    };
+    PeerMessage::AppendEntries(forged).encode(&mut out);
+    if stream.write_all(&out).await.is_ok() {
+        drain(&mut stream).await;
+    }
+}
+
+/// Reads one peer frame, waiting at most [`PATIENCE`].
+async fn read_peer_frame<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<PeerMessage> {
+    let mut got = BytesMut::new();
+    let read = async {
+        loop {
+            if let Ok(Some((m, _))) = PeerMessage::decode(&got, &Limits::DEFAULT) {
+                return Some(m);
+            }
+            if matches!(stream.read_buf(&mut got).await, Ok(0) | Err(_)) {
+                return None;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, read).await.ok().flatten()
 }
 
 async fn connect(net: &SimNet, addr: &str) -> Option<<SimNet as Network>::Stream> {
@@ -169,14 +418,29 @@ async fn forge_one(net: &SimNet, addr: &str, line: &str, auth: RogueAuth, wrong:
     if auth == RogueAuth::Wrong {
         // Sign the port's nonce with the wrong secret (an all-zero nonce if no challenge
         // comes: then the port is open and any proof is just an unknown line).
-        let nonce = match read_line(&mut stream).await {
+        let port_nonce = match read_line(&mut stream).await {
             Some(l) => match AuthLine::parse(&l) {
                 Ok(AuthLine::Challenge(n)) => n,
                 _ => [0; 16],
             },
             None => [0; 16],
         };
-        out.push_str(&AuthLine::Proof(wrong.proof(&nonce)).to_line());
+        let target = if addr.starts_with("ecs:") {
+            ECS_TARGET
+        } else {
+            addr
+        };
+        let handshake = Handshake {
+            port_nonce,
+            dial_nonce: [0x5a; 16],
+            target,
+        };
+        let proof = AuthLine::Proof {
+            proof: handshake.proof(wrong, Side::Dialler),
+            nonce: handshake.dial_nonce,
+            target: target.to_owned(),
+        };
+        out.push_str(&proof.to_line());
         out.push('\n');
     }
     out.push_str(line);

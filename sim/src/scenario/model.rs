@@ -469,11 +469,13 @@ pub enum Event {
         /// What it sends.
         kind: RogueKind,
         /// `forge`: the hosts it sends to, nodes or `ecs` (every node that exists and the
-        /// ECS if empty). `replay`: at most one node (the node of the ECS's first
-        /// authenticated conversation if empty).
+        /// ECS if empty). `forge_peer`: nodes (every member of a group of more than one if
+        /// empty). `replay`: at most one node (the node of the ECS's first authenticated
+        /// conversation if empty). `replay_peer`: at most one node (the acceptor of the
+        /// first captured peer connection if empty).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         to: Vec<String>,
-        /// `forge`: how it opens each connection.
+        /// `forge`, `forge_peer`: how it opens each connection.
         #[serde(default, skip_serializing_if = "RogueAuth::is_none")]
         auth: RogueAuth,
         /// `forge`: the lines, each sent on a connection of its own to each host (the
@@ -492,6 +494,26 @@ pub enum RogueKind {
     /// The bytes the ECS wrote on an earlier authenticated connection to a node, again, on
     /// a new connection to that node.
     Replay,
+    /// Raft frames it made up, to the peer ports: a hello as another member of the
+    /// target's group, then (without the dialler's proof, or with one made with a wrong
+    /// secret) an AppendEntries of a far-ahead term that would append puts of values
+    /// nobody wrote after the last entry the target's leader sent it, and commit them.
+    ForgePeer,
+    /// The bytes a member wrote on an earlier connection it dialled to another member
+    /// (its hello, its proof, its requests), again, on a new connection to that member.
+    ReplayPeer,
+}
+
+impl RogueKind {
+    /// Whether it speaks the peer protocol (to peer ports) rather than control lines.
+    pub fn is_peer(self) -> bool {
+        matches!(self, RogueKind::ForgePeer | RogueKind::ReplayPeer)
+    }
+
+    /// Whether it replays captured bytes rather than making its own.
+    pub fn is_replay(self) -> bool {
+        matches!(self, RogueKind::Replay | RogueKind::ReplayPeer)
+    }
 }
 
 /// How a forging rogue opens each connection.

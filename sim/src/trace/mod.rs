@@ -107,6 +107,7 @@ impl Message {
             Message::Peer(m) => match m {
                 PeerMessage::Hello(_) => "hello",
                 PeerMessage::HelloReply(_) => "hello_reply",
+                PeerMessage::HelloProof(_) => "hello_proof",
                 PeerMessage::RequestVote(_) => "request_vote",
                 PeerMessage::RequestVoteReply(_) => "request_vote_reply",
                 PeerMessage::AppendEntries(_) => "append_entries",
@@ -293,16 +294,29 @@ fn client_summary(p: &Packet) -> String {
     }
 }
 
+/// The first 4 bytes of a nonce or proof, in hex.
+fn head(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A peer frame in a few tokens: the marker, the term (`t5`), then what matters of it.
 ///
 /// `V t5 pre last 12/4` (a pre-vote; last log entry index/term), `v t5 granted`,
 /// `A t5 prev 12/4 +3 commit 11`, `a t5 ok 15` or `a t5 no hint 9`,
-/// `S t5 snap 40/3 @0 4096 B done`, `s t5 @4096`, `C hello 2` and `c hello 0`.
+/// `S t5 snap 40/3 @0 4096 B done`, `s t5 @4096`, and the handshake: `C hello 2 to 0
+/// n 1a2b3c4d`, `c hello 0 n 5e6f7a8b p 9c0d1e2f`, `P proof 3a4b5c6d` (the first 4 bytes
+/// of each nonce and proof, enough to tell a replayed handshake from a fresh one).
 pub fn peer_summary(m: &PeerMessage) -> String {
     let pre = |pre_vote: bool| if pre_vote { " pre" } else { "" };
     match m {
-        PeerMessage::Hello(h) => format!("C hello {}", h.from),
-        PeerMessage::HelloReply(h) => format!("c hello {}", h.from),
+        PeerMessage::Hello(h) => format!("C hello {} to {} n {}", h.from, h.to, head(&h.nonce)),
+        PeerMessage::HelloReply(h) => format!(
+            "c hello {} n {} p {}",
+            h.from,
+            head(&h.nonce),
+            head(&h.proof)
+        ),
+        PeerMessage::HelloProof(p) => format!("P proof {}", head(&p.proof)),
         PeerMessage::RequestVote(v) => format!(
             "V t{}{} last {}/{}",
             v.term,
@@ -384,8 +398,8 @@ pub struct Event {
     pub conn: u32,
 }
 
-/// The first bytes one host wrote as requests on one ECS-protocol connection it opened,
-/// exactly as they crossed the wire (what a rogue may replay).
+/// The first bytes one host wrote as requests on one ECS-protocol or peer connection it
+/// opened, exactly as they crossed the wire (what a rogue may replay).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentRequests {
     /// When the first of them was written.
@@ -409,7 +423,7 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// Connection ends opened so far (see [`Event::conn`]).
     pub conns: u32,
-    /// The raw request bytes of every ECS-protocol connection, by the opening end's
+    /// The raw request bytes of every ECS-protocol and peer connection, by the opening end's
     /// [`Event::conn`]. Not rendered, so not in the trace hash.
     pub sent_requests: std::collections::BTreeMap<u32, SentRequests>,
 }

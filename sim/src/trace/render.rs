@@ -118,6 +118,7 @@ fn kind_of(msg: &Message) -> (u8, String) {
                 P::InstallSnapshotReply(_) => 7,
                 P::Hello(_) => 8,
                 P::HelloReply(_) => 9,
+                P::HelloProof(_) => 10,
             };
             let pre = match m {
                 P::RequestVote(v) if v.pre_vote => "(pre)",

@@ -229,7 +229,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for TracedStream<S> {
         let this = &mut *self;
         let result = Pin::new(&mut this.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &result {
-            if this.sent.protocol == Protocol::Admin && this.sent.requests {
+            // Control and peer connections alike: a rogue may replay either.
+            if this.sent.protocol != Protocol::Client && this.sent.requests {
                 this.keep_sent(&data[..*n]);
             }
             let msgs = this.sent.feed(&data[..*n]);

@@ -14,7 +14,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 async fn first_nonce_and_proof() -> ([u8; NONCE_LEN], String) {
     let twin = Port::new(Some(secret(1)));
     let nonce = challenge_of(&raw_conversation(&twin, b"").await);
-    (nonce, AuthLine::Proof(secret(1).proof(&nonce)).to_line())
+    (nonce, proof_line(&secret(1), &nonce))
 }
 
 /// The second nonce a `Port::new` gate sends.
@@ -34,7 +34,7 @@ fn assert_refused(answer: &str) {
 #[tokio::test]
 async fn a_wrong_proof_pipelined_with_requests_in_one_segment_applies_nothing() {
     let port = Port::new(Some(secret(1)));
-    let wrong = AuthLine::Proof(secret(2).proof(&[0; NONCE_LEN])).to_line();
+    let wrong = proof_line(&secret(2), &[0; NONCE_LEN]);
     let answer = raw_conversation(
         &port,
         format!("{wrong}\nwrite_lock\nnext_addr 127.0.0.1 9\nrelease_lock\n").as_bytes(),
@@ -55,40 +55,50 @@ async fn a_right_proof_pipelined_with_requests_serves_them_after_ok() {
     )
     .await;
     let lines: Vec<&str> = answer.lines().collect();
-    assert_eq!(lines[1..], ["ok", "ok", "ok"], "{answer:?}");
+    assert!(lines[1].starts_with("auth_ok "), "{answer:?}");
+    assert_eq!(lines[2..], ["ok", "ok"], "{answer:?}");
     assert_eq!(port.applied().len(), 2);
 }
 
 #[tokio::test]
 async fn upper_case_hex_and_extra_whitespace_are_the_same_proof() {
-    let (nonce, _) = first_nonce_and_proof().await;
-    let hex = to_hex(&secret(1).proof(&nonce)).to_ascii_uppercase();
+    let (_, proof) = first_nonce_and_proof().await;
+    let args = proof.strip_prefix("auth ").unwrap().to_ascii_uppercase();
+    let args = args
+        .replace(' ', " \t ")
+        .replace(&ME.to_ascii_uppercase(), ME);
     let port = Port::new(Some(secret(1)));
     let answer = raw_conversation(
         &port,
-        format!("\n  \t\n  AuTh \t {hex}  \r\nwrite_lock\n").as_bytes(),
+        format!("\n  \t\n  AuTh \t {args}  \r\nwrite_lock\n").as_bytes(),
     )
     .await;
-    assert_eq!(answer.lines().skip(1).collect::<Vec<_>>(), ["ok", "ok"]);
+    let lines: Vec<&str> = answer.lines().collect();
+    assert!(lines[1].starts_with("auth_ok "), "{answer:?}");
+    assert_eq!(lines[2..], ["ok"]);
     assert_eq!(port.applied(), [Request::WriteLock]);
 }
 
 #[tokio::test]
 async fn malformed_proofs_are_refused_and_apply_nothing() {
     let (_, proof) = first_nonce_and_proof().await;
-    let hex = proof.strip_prefix("auth ").unwrap();
+    let args = proof.strip_prefix("auth ").unwrap();
+    let hex = &args[..64];
+    let nonce = &args[65..97];
     for first in [
         "auth".to_string(),
         "auth ".to_string(),
-        format!("auth {}", &hex[..63]),
-        format!("auth {hex}0"),
-        format!("auth {}g", &hex[..63]),
-        format!("auth {hex} write_lock"),
-        format!("auth 0x{}", &hex[..62]),
+        format!("auth {hex}"),
+        format!("auth {hex} {nonce}"),
+        format!("auth {} {nonce} {ME}", &hex[..63]),
+        format!("auth {hex}0 {nonce} {ME}"),
+        format!("auth {}g {nonce} {ME}", &hex[..63]),
+        format!("auth {args} write_lock"),
+        format!("auth 0x{} {nonce} {ME}", &hex[..62]),
         format!("auth_challenge {}", &hex[..32]),
-        format!("authwrite_lock {hex}"),
+        format!("authwrite_lock {args}"),
         // A proof whose hex has a multi-byte character where a digit should be.
-        format!("auth {}é", &hex[..62]),
+        format!("auth {}é {nonce} {ME}", &hex[..62]),
     ] {
         let port = Port::new(Some(secret(1)));
         let answer = raw_conversation(
@@ -107,7 +117,7 @@ async fn a_proof_of_another_nonce_of_the_same_port_is_refused() {
     // and offers it on the port's first connection.
     let second = second_nonce().await;
     let port = Port::new(Some(secret(1)));
-    let other = AuthLine::Proof(secret(1).proof(&second)).to_line();
+    let other = proof_line(&secret(1), &second);
     let answer = raw_conversation(&port, format!("{other}\nwrite_lock\n").as_bytes()).await;
     assert_refused(&answer);
     assert!(port.applied().is_empty());
@@ -121,9 +131,14 @@ async fn a_proof_without_the_label_is_refused() {
     mac.update(&nonce);
     let bare: [u8; PROOF_LEN] = mac.finalize().into_bytes().into();
     let port = Port::new(Some(secret(1)));
+    let line = AuthLine::Proof {
+        proof: bare,
+        nonce: DIAL_NONCE,
+        target: ME.to_owned(),
+    };
     let answer = raw_conversation(
         &port,
-        format!("{}\nwrite_lock\n", AuthLine::Proof(bare).to_line()).as_bytes(),
+        format!("{}\nwrite_lock\n", line.to_line()).as_bytes(),
     )
     .await;
     assert_refused(&answer);
@@ -145,7 +160,7 @@ async fn a_second_auth_after_ok_is_an_unknown_request_and_changes_nothing() {
     .await;
     let lines: Vec<&str> = answer.lines().collect();
     assert_eq!(lines.len(), 5, "{answer:?}");
-    assert_eq!(lines[1], "ok");
+    assert!(lines[1].starts_with("auth_ok "), "{answer:?}");
     assert!(lines[2].starts_with("error"), "{answer:?}");
     assert!(lines[3].starts_with("error"), "{answer:?}");
     assert_eq!(lines[4], "ok");
@@ -182,7 +197,9 @@ async fn a_captured_auth_line_is_useless_on_a_second_connection_to_the_same_port
     let (_, proof) = first_nonce_and_proof().await;
     // The first connection uses it honestly...
     let first = raw_conversation(&port, format!("{proof}\nwrite_lock\n").as_bytes()).await;
-    assert_eq!(first.lines().skip(1).collect::<Vec<_>>(), ["ok", "ok"]);
+    let first: Vec<&str> = first.lines().collect();
+    assert!(first[1].starts_with("auth_ok "), "{first:?}");
+    assert_eq!(first[2..], ["ok"]);
     // ...an eavesdropper sends it again on the next one.
     let again = raw_conversation(&port, format!("{proof}\nrelease_lock\n").as_bytes()).await;
     assert_refused(&again);
@@ -346,45 +363,92 @@ async fn read_one_line(stream: &mut DuplexStream) -> String {
     String::from_utf8(line).unwrap()
 }
 
-/// Reflection: the proof signs only the nonce, not who asked for it or which port it is
-/// for, and the connecting side answers any challenge without the port proving anything.
-/// So a host that an honest party connects to (the ECS broadcasting to a member's admin
-/// address that now belongs to someone else, a hand-off sender dialling a receiver's
-/// address) can pass the challenge of a real port on to it, get it signed, and relay the
-/// proof: it is then admitted to the real port (the ECS's own, or any node's).
+/// The relay of the review (fixed since): a host that an honest party connects to (the
+/// ECS broadcasting to a member's admin address that now belongs to someone else, a
+/// hand-off sender dialling a receiver's address) passes a real port's challenge on to it,
+/// gets it signed, and relays the proof to the real port. The proof names the address the
+/// honest side dialled, so the real port refuses it, and a relay that rewrites the name
+/// breaks the proof; the honest side, which never saw the port's own proof, sends nothing.
 #[tokio::test]
-#[ignore = "DEFECT (auth-review): proofs are not bound to the port or direction; \
-            run with --ignored to see the relay admitted"]
 async fn a_challenge_relayed_through_an_honest_connecting_side_does_not_admit_the_relay() {
-    let port = Port::new(Some(secret(1)));
-    let (mut to_port, server) = tokio::io::duplex(64 * 1024);
-    let (honest_end, mut relay_end) = tokio::io::duplex(64 * 1024);
-    let relay = async {
-        let challenge = read_one_line(&mut to_port).await;
-        relay_end.write_all(challenge.as_bytes()).await.unwrap();
-        let proof = read_one_line(&mut relay_end).await;
-        relay_end.write_all(b"ok\n").await.unwrap();
-        to_port
-            .write_all(format!("{proof}write_lock\n").as_bytes())
-            .await
-            .unwrap();
-        to_port.shutdown().await.unwrap();
-        let mut rest = String::new();
-        to_port.read_to_string(&mut rest).await.unwrap();
-        rest
-    };
-    let honest = async {
-        let mut conn = LineConn::new(honest_end, 4096);
-        authenticate(&mut conn, &secret(1)).await
-    };
-    let (answer, honest_result, ()) =
-        within(async { tokio::join!(relay, honest, port.serve(server)) }).await;
-    assert!(
-        honest_result.is_ok(),
-        "the honest side believed it authenticated"
-    );
-    assert!(
-        port.applied().is_empty(),
-        "the relay was admitted and its write_lock applied: {answer:?}"
-    );
+    for rewrite_target in [false, true] {
+        let port = Port::new(Some(secret(1)));
+        let (mut to_port, server) = tokio::io::duplex(64 * 1024);
+        let (honest_end, mut relay_end) = tokio::io::duplex(64 * 1024);
+        let relay = async {
+            let challenge = read_one_line(&mut to_port).await;
+            relay_end.write_all(challenge.as_bytes()).await.unwrap();
+            let mut proof = read_one_line(&mut relay_end).await;
+            if rewrite_target {
+                proof = proof.replace(RELAY, ME);
+            }
+            to_port
+                .write_all(format!("{proof}write_lock\n").as_bytes())
+                .await
+                .unwrap();
+            to_port.shutdown().await.unwrap();
+            let mut rest = String::new();
+            to_port.read_to_string(&mut rest).await.unwrap();
+            // Whatever the port said, the honest side hears a bare `ok`.
+            relay_end.write_all(b"ok\n").await.unwrap();
+            rest
+        };
+        let honest = async {
+            let mut conn = LineConn::new(honest_end, 4096);
+            authenticate(&mut conn, &secret(1), RELAY, &mut Rng::from_seed(9)).await
+        };
+        let (answer, honest_result, ()) =
+            within(async { tokio::join!(relay, honest, port.serve(server)) }).await;
+        assert!(
+            matches!(honest_result, Err(LineError::PortUnproven(_))),
+            "the honest side must not believe a port that proved nothing: {honest_result:?}"
+        );
+        assert!(
+            port.applied().is_empty(),
+            "the relay was admitted and its write_lock applied: {answer:?}"
+        );
+        // The relay read the challenge itself; the rest is the port's verdict.
+        let refusal = answer.lines().next().unwrap_or_default();
+        let why = if rewrite_target {
+            "the proof does not match"
+        } else {
+            "names \"10.9.9.9:7001\" but this port is \"127.0.0.1:7001\""
+        };
+        assert!(refusal.contains(why), "{answer:?}");
+    }
+}
+
+/// The address the honest side dialled in the relay test: the relay's.
+const RELAY: &str = "10.9.9.9:7001";
+
+/// An impostor at an address the honest side dials (it does not hold the secret) answers
+/// the proof with `ok` or a forged `auth_ok`: the honest side refuses it and sends no
+/// request (a hand-off sender would otherwise stream a range's values to it).
+#[tokio::test]
+async fn an_impostor_port_gets_no_request() {
+    for answer in ["ok".to_string(), format!("auth_ok {}", "ab".repeat(32))] {
+        let (client, mut impostor) = tokio::io::duplex(64 * 1024);
+        let talk = async {
+            let mut conn = LineConn::new(client, 4096);
+            authenticate(&mut conn, &secret(1), ME, &mut Rng::from_seed(9)).await
+        };
+        let impostor = async {
+            let challenge = format!("auth_challenge {}\n", "00".repeat(16));
+            impostor.write_all(challenge.as_bytes()).await.unwrap();
+            read_one_line(&mut impostor).await;
+            impostor
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .unwrap();
+            let mut rest = String::new();
+            impostor.read_to_string(&mut rest).await.unwrap();
+            rest
+        };
+        let (result, rest) = within(async { tokio::join!(talk, impostor) }).await;
+        assert!(
+            matches!(result, Err(LineError::PortUnproven(_))),
+            "{answer}: {result:?}"
+        );
+        assert_eq!(rest, "", "{answer}: nothing after the proof");
+    }
 }

@@ -64,10 +64,14 @@ struct Up {
     secret_file: Option<PathBuf>,
 }
 
-/// 32 bytes from the operating system's random source.
+/// 32 bytes from the operating system's random source (`getrandom`, through rand_core's
+/// `OsRng`): a secret, so never from the seedable generator the simulation replays.
 fn os_random() -> std::io::Result<[u8; node::auth::SECRET_LEN]> {
+    use rand_core::TryRngCore;
     let mut bytes = [0u8; node::auth::SECRET_LEN];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    rand_core::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(std::io::Error::other)?;
     Ok(bytes)
 }
 

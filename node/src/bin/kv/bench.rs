@@ -38,7 +38,7 @@ use node::server::{MAX_REQUEST_BYTES, PUT_FRAMING_BYTES};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::parse_duration;
+use super::{parse_any_duration, parse_duration};
 
 const AFTER_HELP: &str = "\
 Closed loop (the default): every connection sends its next request as soon as the last \
@@ -151,16 +151,13 @@ pub(crate) struct Options {
     pub key_prefix: String,
 }
 
-/// `0` (any unit or none) or a duration [`parse_duration`] takes.
+/// `0` (no unit needed) or any duration [`parse_any_duration`] takes, zero included.
 fn parse_warmup(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let number = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &t[number.len()..];
-    let zero = !number.is_empty() && number.bytes().all(|b| b == b'0');
-    if zero && ["", "ms", "s", "m", "h"].contains(&unit) {
+    if !t.is_empty() && t.bytes().all(|b| b == b'0') {
         return Ok(Duration::ZERO);
     }
-    parse_duration(text)
+    parse_any_duration(t)
 }
 
 /// Decimal digits of `n`.

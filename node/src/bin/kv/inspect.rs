@@ -281,7 +281,9 @@ async fn ask_ecs(
         timing,
         protocol::ecs::DEFAULT_MAX_LINE_LEN,
         secret,
-    );
+        node::io::Rng::from_entropy(),
+    )
+    .with_ecs(ecs);
     link.send(ecs, request)
         .await
         .with_context(|| format!("asking the ECS at {ecs}"))

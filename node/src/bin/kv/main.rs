@@ -48,6 +48,7 @@ struct Args {
     /// more. Default: $KV_ADDR, else 127.0.0.1:7001.
     #[arg(
         long = "addr",
+        env = "KV_ADDR",
         value_name = "HOST:PORT",
         value_delimiter = ',',
         global = true
@@ -213,7 +214,7 @@ fn main() -> ExitCode {
     };
     node::cli::init_tracing("warn");
     let config = ClientConfig {
-        seeds: seeds(&args.addrs, std::env::var("KV_ADDR").ok().as_deref()),
+        seeds: seeds(&args.addrs),
         deadline: args.timeout,
         ..ClientConfig::default()
     };
@@ -292,18 +293,20 @@ fn read_value(value: Option<String>, file: Option<PathBuf>) -> Result<Bytes, Str
     }
 }
 
-/// The addresses to start from: `--addr`, else `$KV_ADDR`, else the default.
-fn seeds(flags: &[String], env: Option<&str>) -> Vec<String> {
-    let clean = |items: Vec<&str>| -> Vec<String> {
-        let items = items.into_iter().map(str::trim).filter(|a| !a.is_empty());
-        items.map(str::to_owned).collect()
-    };
-    let from_flags = clean(flags.iter().map(String::as_str).collect());
-    let from_env = clean(env.unwrap_or_default().split(',').collect());
-    [from_flags, from_env]
-        .into_iter()
-        .find(|list| !list.is_empty())
-        .unwrap_or_else(|| vec![DEFAULT_ADDR.to_owned()])
+/// The addresses to start from: `--addr` (clap falls back to `$KV_ADDR`), trimmed and
+/// without empty items (`KV_ADDR="a:1, b:2,"` is two), else the default.
+fn seeds(addrs: &[String]) -> Vec<String> {
+    let clean: Vec<String> = addrs
+        .iter()
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if clean.is_empty() {
+        vec![DEFAULT_ADDR.to_owned()]
+    } else {
+        clean
+    }
 }
 
 /// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
@@ -507,32 +510,18 @@ fn node_label(meta: &Metadata, id: i32) -> String {
     }
 }
 
-/// Parses `500ms`, `10s`, `2m` or `1h`: a whole number and a unit, above zero.
+/// Parses a duration as `humantime` writes them (`500ms`, `1.5s`, `2m`, `1h 30m`); it
+/// must be above zero.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits);
-    let hint = "use a whole number and a unit: ms, s, m or h (e.g. 500ms, 10s, 2m)";
-    if number.is_empty() {
-        return Err(format!("{text:?} is not a duration; {hint}"));
-    }
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is too large"))?;
-    let seconds_per_unit = match unit {
-        "ms" => return positive(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "" => return Err(format!("{text:?} has no unit; {hint}")),
-        other => return Err(format!("unknown unit {other:?} in {text:?}; {hint}")),
-    };
-    let seconds = n
-        .checked_mul(seconds_per_unit)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
-    positive(Duration::from_secs(seconds))
+    positive(parse_any_duration(text)?)
+}
+
+/// Parses a duration as [`parse_duration`] does, zero included; the error quotes the text
+/// and shows the forms, since humantime's own message says only what went wrong.
+fn parse_any_duration(text: &str) -> Result<Duration, String> {
+    let hint = "use a number and a unit, e.g. 500ms, 1.5s, 2m or 1h";
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{:?} is not a duration ({e}); {hint}", text.trim()))
 }
 
 fn positive(d: Duration) -> Result<Duration, String> {
@@ -553,32 +542,56 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(" 1m 30s "), Ok(Duration::from_secs(90)));
         for bad in [
             "",
             "10",
             "s",
-            "1.5s",
-            "10 s",
             "-1s",
-            "3d",
+            "3 fortnights",
             "0s",
+            "0ms",
             "99999999999999999999s",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(parse_duration(&format!("{}h", u64::MAX / 60)).is_err());
+        let e = parse_duration("10").unwrap_err();
+        assert!(e.contains("\"10\"") && e.contains("500ms"), "{e}");
     }
 
     #[test]
     fn seeds_come_from_flags_then_env_then_the_default() {
+        use clap::FromArgMatches;
+        // The flag falls back to $KV_ADDR, and the help says so next to it.
+        let cli = Args::command();
+        let addr = cli.get_arguments().find(|a| a.get_id() == "addrs").unwrap();
+        assert_eq!(addr.get_env(), Some(std::ffi::OsStr::new("KV_ADDR")));
+        let help = Args::command().render_help().to_string();
+        assert!(help.contains("[env: KV_ADDR"), "{help}");
+        // The same wiring under a variable of this test's own, so that no other test
+        // (they parse command lines in parallel) ever sees a KV_ADDR it did not set.
+        const VAR: &str = "KV_ADDR_FOR_SEEDS_TEST";
+        let seeds_of = |env: Option<&str>, args: &[&str]| {
+            match env {
+                Some(v) => std::env::set_var(VAR, v),
+                None => std::env::remove_var(VAR),
+            }
+            let matches = Args::command()
+                .mut_arg("addrs", |a| a.env(VAR))
+                .try_get_matches_from(["kv"].iter().chain(args).chain(&["get", "k"]))
+                .unwrap();
+            std::env::remove_var(VAR);
+            seeds(&Args::from_arg_matches(&matches).unwrap().addrs)
+        };
         let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            seeds(&v(&["a:1", " b:2 "]), Some("c:3")),
-            v(&["a:1", "b:2"])
-        );
-        assert_eq!(seeds(&[], Some("c:3, d:4,")), v(&["c:3", "d:4"]));
-        assert_eq!(seeds(&[], Some(" ")), v(&[DEFAULT_ADDR]));
-        assert_eq!(seeds(&[], None), v(&[DEFAULT_ADDR]));
+        let flags = ["--addr", "a:1, b:2 "];
+        assert_eq!(seeds_of(Some("c:3"), &flags), v(&["a:1", "b:2"]));
+        assert_eq!(seeds_of(Some("c:3, d:4,"), &[]), v(&["c:3", "d:4"]));
+        assert_eq!(seeds_of(Some(" "), &[]), v(&[DEFAULT_ADDR]));
+        assert_eq!(seeds_of(Some(""), &[]), v(&[DEFAULT_ADDR]));
+        assert_eq!(seeds_of(None, &[]), v(&[DEFAULT_ADDR]));
     }
 
     #[test]

@@ -149,7 +149,14 @@ fn bad_and_stale_input_is_dropped_or_answered() {
     f.step(PeerId(9), append(5, 0, 0, 0, Vec::new()));
     f.step(PeerId(0), append(5, 0, 0, 0, Vec::new()));
     f.step(PeerId(2), append(5, 0, 0, 0, Vec::new()));
-    f.step(PeerId(1), PeerMessage::Hello(Hello { from: PeerId(1) }));
+    f.step(
+        PeerId(1),
+        PeerMessage::Hello(Hello {
+            from: PeerId(1),
+            to: PeerId(0),
+            nonce: [0; 16],
+        }),
+    );
     let vote = RequestVote {
         term: Term(5),
         candidate: PeerId(2),

@@ -615,20 +615,31 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                         Invalid::RogueLine(line.clone())
                     });
                 }
-                if *kind == RogueKind::Replay {
+                if kind.is_peer() {
+                    out.rule(!lines.is_empty(), &field("lines"), || {
+                        Invalid::RogueReplay(
+                            "`lines` is for kind = \"forge\": a peer rogue sends Raft frames",
+                        )
+                    });
+                }
+                if kind.is_replay() {
                     out.rule(to.len() > 1, &field("to"), || {
                         Invalid::RogueReplay("a replay goes to one node")
                     });
                     out.rule(!auth.is_none(), &field("auth"), || {
                         Invalid::RogueReplay(
-                            "`auth` is for kind = \"forge\": a replay sends what it captured",
+                            "`auth` is for kind = \"forge\" or \"forge_peer\": a replay sends what it captured",
                         )
                     });
-                    out.rule(!lines.is_empty(), &field("lines"), || {
-                        Invalid::RogueReplay(
-                            "`lines` is for kind = \"forge\": a replay sends what it captured",
-                        )
-                    });
+                    out.rule(
+                        !lines.is_empty() && !kind.is_peer(),
+                        &field("lines"),
+                        || {
+                            Invalid::RogueReplay(
+                                "`lines` is for kind = \"forge\": a replay sends what it captured",
+                            )
+                        },
+                    );
                 }
             }
             Event::CrashEcs
