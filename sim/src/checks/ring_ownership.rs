@@ -163,7 +163,17 @@ impl<'a> Group<'a> {
         *addr == self.own
     }
 
-    /// What the group had accepted with an `ok` sent before event `before`.
+    /// What the group had accepted with an `ok` sent before event `before`, and the
+    /// `cluster_view`s it accepted at any time that a member had received before `before`.
+    ///
+    /// A view is counted from its first receipt because a member may apply it long before
+    /// any `ok` for it is traced: a leader that takes it and replicates it, then loses
+    /// power, leaves it in the log its successor commits, with no `ok` ever sent for that
+    /// copy (found by `sim explore`, remove-group-faults seeds 2, 106 and 184: the
+    /// receiver of a removal served its new range after such a view, or in the tick
+    /// between applying a view and sending its `ok`). Counting it early only ever grants
+    /// a receiver its new range sooner, and the ECS sends that view only after the
+    /// leaving group's `done`, once the receiver holds every part.
     fn known(&self, trace: &Trace, before: usize) -> Known<'a> {
         let mut k = Known::default();
         let mut next: Option<End> = None;
@@ -171,7 +181,16 @@ impl<'a> Group<'a> {
         // put each member there: `broadcast_node` adds one, a `cluster_view` replaces the
         // whole ring (`GroupState::apply`), so a removed member drops off.
         let mut ring: BTreeMap<&'a HostPort, (&'static str, Duration)> = BTreeMap::new();
-        for a in self.accepted.iter().take_while(|a| a.answered < before) {
+        let in_force = |a: &&Accepted<'a>| {
+            a.answered < before
+                || matches!(a.request, Request::ClusterView(_))
+                    && self
+                        .received
+                        .iter()
+                        .take_while(|(i, _)| *i < before)
+                        .any(|(_, r)| *r == a.request)
+        };
+        for a in self.accepted.iter().filter(in_force) {
             let at = trace.events[a.answered].at;
             match a.request {
                 Request::NextAddr(addr) => {
@@ -901,6 +920,25 @@ mod tests {
         let failures = run.check();
         assert_eq!(failures.len(), 1, "{failures:?}");
         assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+    }
+
+    #[test]
+    fn a_write_received_after_a_member_received_the_view_is_the_receivers() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        run.remove(300, None);
+        // n1a received the view at 330 and answers its ok only at 336 (or its copy was
+        // committed by a successor): n1b may serve the range from then on.
+        let view_ok = run
+            .trace
+            .events
+            .iter_mut()
+            .find(|e| e.at == at(331))
+            .unwrap();
+        view_ok.at = at(336);
+        run.put(&moved, "n1b", &[333], 337);
+        assert_eq!(run.check(), vec![]);
     }
 
     #[test]
