@@ -40,11 +40,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             .and_then(|m| protocol::ecs::HostPort::new(m.as_str(), ADMIN_PORT).ok())
             .is_some_and(|ring| removed_rings.contains(&ring))
     };
-    let staying: Vec<&String> = groups
-        .iter()
-        .filter(|g| !removed(g))
-        .flatten()
-        .collect();
+    let staying: Vec<&String> = groups.iter().filter(|g| !removed(g)).flatten().collect();
     let gone: Vec<&String> = groups.iter().filter(|g| removed(g)).flatten().collect();
     let mut out = Vec::new();
     for members in groups {

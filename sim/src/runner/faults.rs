@@ -61,10 +61,7 @@ pub(super) fn apply(
     let trace = world.trace.clone();
     world.disturbed |= !matches!(
         event,
-        Event::Join { .. }
-            | Event::Remove { .. }
-            | Event::SetPartSize { .. }
-            | Event::Rogue { .. }
+        Event::Join { .. } | Event::Remove { .. } | Event::SetPartSize { .. } | Event::Rogue { .. }
     );
     match event {
         Event::Join { count } => {

@@ -43,8 +43,8 @@ pub(super) fn start(sim: &mut turmoil::Sim<'_>, world: &mut World, group: u32, n
     let secret = hosts::cluster_secret(world.seed);
     let ecs = format!("ecs:{ECS_PORT}");
     sim.client(name.as_str(), async move {
-        let mut link = AdminLink::new(net, timing, DEFAULT_MAX_LINE_LEN, Some(secret), nonces)
-            .with_ecs(&ecs);
+        let mut link =
+            AdminLink::new(net, timing, DEFAULT_MAX_LINE_LEN, Some(secret), nonces).with_ecs(&ecs);
         let request = Request::RemoveGroup(ring);
         loop {
             match link.send(&ecs, &request).await {
