@@ -137,15 +137,18 @@ impl<N: Network, D: Disk> Ecs<N, D> {
     pub(crate) fn note_step(&self) {
         let machine = self.machine.borrow();
         let state = machine.state();
-        let now = state.join.as_ref().map(|j| (state.joins, j.step));
+        let step = state.removal.as_ref().map(|r| r.step);
+        let now = step
+            .or(state.join.as_ref().map(|j| j.step))
+            .map(|step| (state.joins, step));
         let mut since = self.step_since.borrow_mut();
         if since.map(|(join, step, _)| (join, step)) != now {
             *since = now.map(|(join, step)| (join, step, Instant::now()));
         }
     }
 
-    /// The answer to `status`: the admitted groups, the queue, and the join in progress
-    /// with its step and how long it has been at it, as one JSON object.
+    /// The answer to `status`: the admitted groups, the queue, and the join (or removal)
+    /// in progress with its step and how long it has been at it, as one JSON object.
     pub(crate) fn status_json(&self) -> String {
         let machine = self.machine.borrow();
         let state = machine.state();
@@ -162,6 +165,18 @@ impl<N: Network, D: Disk> Ecs<N, D> {
                 "in_step_ms": in_step_ms,
             })
         });
+        let removal = state.removal.as_ref().map(|r| {
+            let in_step_ms = since
+                .filter(|(n, step, _)| *n == state.joins && *step == r.step)
+                .map(|(_, _, at)| at.elapsed().as_millis() as u64);
+            serde_json::json!({
+                "number": state.joins,
+                "leaving": r.leaving.to_string(),
+                "receiver": r.receiver.to_string(),
+                "step": r.step.to_string(),
+                "in_step_ms": in_step_ms,
+            })
+        });
         serde_json::json!({
             "view_version": state.version,
             "joins_begun": state.joins,
@@ -169,6 +184,9 @@ impl<N: Network, D: Disk> Ecs<N, D> {
             "members": state.members.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
             "queue": state.queue.iter().map(|r| r.ring.to_string()).collect::<Vec<_>>(),
             "join": join,
+            "removal_queue": state.removals.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "removal": removal,
+            "removed": state.removed.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         })
         .to_string()
     }

@@ -1,5 +1,5 @@
 //! The ECS's admin port: groups `register` to join and report `done` after a hand-off,
-//! and an operator may `abort_join`. Each request goes to the join machine, whose answer
+//! and an operator may `abort_join` or `remove_group`. Each request goes to the join machine, whose answer
 //! this carries out.
 
 use std::net::SocketAddr;
@@ -32,6 +32,7 @@ pub(crate) async fn serve<N: Network, D: Disk>(
             Request::Register(r) => Ok(Input::Register(r)),
             Request::Done(from) => Ok(Input::Done { from, join: None }),
             Request::AbortJoin => Ok(Input::AbortJoin),
+            Request::RemoveGroup(group) => Ok(Input::RemoveGroup(group)),
             Request::ForJoin { join, request } => match *request {
                 Request::Done(from) => Ok(Input::Done {
                     from,

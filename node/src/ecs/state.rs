@@ -2,14 +2,15 @@
 //! waiting to join, and the step the current join has reached.
 //!
 //! The state is written whole (atomically, synced) after every change, as lines of text a
-//! person can read: `node`, `member`, `queued` and `join` lines.
+//! person can read: `node`, `member`, `queued` and `join` lines, and for removals
+//! `remove_queued`, `removal` and `removed` lines.
 
 use std::collections::VecDeque;
 
-use protocol::ecs::{ClusterView, HostPort, NodeEntry, Register, Request};
+use protocol::ecs::{ClusterView, HostPort, Member, NodeEntry, Register, Request};
 use thiserror::Error;
 
-pub use crate::join::step::{Join, JoinStep};
+pub use crate::join::step::{Join, JoinStep, Removal};
 use crate::ring::Ring;
 
 /// Everything the ECS keeps.
@@ -25,9 +26,20 @@ pub struct EcsState {
     pub join: Option<Join>,
     /// Grows with every announced change.
     pub version: u64,
-    /// Joins begun so far; the one in progress (if any) is join number `joins`. Every
-    /// control line of a join carries its number (`join=<n>`).
+    /// Reconfigurations (joins and removals) begun so far; the one in progress (if any)
+    /// is number `joins`. Every control line of one carries its number (`join=<n>`):
+    /// joins and removals share the count, so a group can tell a line of an earlier one
+    /// of either kind from the current one.
     pub joins: u64,
+    /// Groups an operator asked to remove, waiting their turn. They go before queued
+    /// joins: a removal is rare and asked by a person, registrations may keep coming.
+    pub removals: VecDeque<HostPort>,
+    /// The removal in progress (never at the same time as a join).
+    pub removal: Option<Removal>,
+    /// Ring addresses of removed groups: retired, so a removed group cannot join again
+    /// under the same address (its nodes, restarted, would otherwise register and come
+    /// back with whatever their disks still hold).
+    pub removed: Vec<HostPort>,
 }
 
 /// The stored state does not parse.
@@ -74,6 +86,22 @@ impl EcsState {
         }
     }
 
+    /// The group at `ring` as it registered: its nodes, from the node table.
+    pub fn group(&self, ring: &HostPort) -> Register {
+        Register {
+            ring: ring.clone(),
+            members: self
+                .nodes
+                .iter()
+                .filter(|n| &n.ring == ring)
+                .map(|n| Member {
+                    admin: n.admin.clone(),
+                    client: n.client.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// Writes the state file's text.
     pub fn to_text(&self) -> String {
         let mut out = String::from("# ECS state; rewritten whole after every change\n");
@@ -89,6 +117,18 @@ impl EcsState {
             out.push_str(&format!(
                 "queued {}\n",
                 Request::Register(r.clone()).to_line()
+            ));
+        }
+        for r in &self.removed {
+            out.push_str(&format!("removed {r}\n"));
+        }
+        for r in &self.removals {
+            out.push_str(&format!("remove_queued {r}\n"));
+        }
+        if let Some(r) = &self.removal {
+            out.push_str(&format!(
+                "removal {} {} {} {}\n",
+                r.step, r.leaving, r.receiver, r.end
             ));
         }
         if let Some(j) = &self.join {
@@ -159,6 +199,13 @@ impl EcsState {
                         step,
                     });
                 }
+                "removed" => state
+                    .removed
+                    .push(rest.parse().map_err(|e| err(format!("{e}")))?),
+                "remove_queued" => state
+                    .removals
+                    .push_back(rest.parse().map_err(|e| err(format!("{e}")))?),
+                "removal" => state.removal = Some(removal(rest).map_err(err)?),
                 other => return Err(err(format!("unknown entry {other:?}"))),
             }
         }
@@ -168,6 +215,21 @@ impl EcsState {
         }
         Ok(state)
     }
+}
+
+/// `<step> <leaving> <receiver> <end>`.
+fn removal(rest: &str) -> Result<Removal, String> {
+    let words: Vec<&str> = rest.split(' ').collect();
+    let [step, leaving, receiver, end] = words[..] else {
+        return Err(format!("a removal needs 4 words, found {:?}", rest));
+    };
+    let addr = |w: &str| w.parse::<HostPort>().map_err(|e| format!("{e}"));
+    Ok(Removal {
+        step: JoinStep::from_name(step).ok_or_else(|| format!("unknown step {step:?}"))?,
+        leaving: addr(leaving)?,
+        receiver: addr(receiver)?,
+        end: addr(end)?,
+    })
 }
 
 fn register(line: &str) -> Result<Register, String> {
@@ -184,7 +246,6 @@ fn register(line: &str) -> Result<Register, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::ecs::Member;
 
     fn reg(ring: &str, admin: &str, client: &str) -> Register {
         Register {
@@ -251,6 +312,26 @@ mod tests {
             EcsState::from_text("join lock-predecessor a:1 a:1 register b 1 b:1/b:2\n").unwrap();
         assert_eq!(old.joins, 1);
         assert_eq!(old.join.unwrap().step, JoinStep::LockPredecessor);
+    }
+
+    #[test]
+    fn a_removal_survives_the_text_form() {
+        let mut s = EcsState {
+            members: vec!["a:1".parse().unwrap(), "b:1".parse().unwrap()],
+            removed: vec!["c:1".parse().unwrap()],
+            joins: 4,
+            ..EcsState::default()
+        };
+        s.removals.push_back("a:1".parse().unwrap());
+        s.removal = Some(Removal {
+            leaving: "b:1".parse().unwrap(),
+            receiver: "a:1".parse().unwrap(),
+            end: "a:1".parse().unwrap(),
+            step: JoinStep::Transfer,
+        });
+        assert_eq!(EcsState::from_text(&s.to_text()).unwrap(), s);
+        let e = EcsState::from_text("removal transfer b:1 a:1\n").unwrap_err();
+        assert_eq!(e.line, 1);
     }
 
     #[test]

@@ -29,6 +29,19 @@ pub enum GroupCommand {
         /// parts.
         part_size: u32,
     },
+    /// `hand_over` (a removal): start sending `[to, end)` to `to`, which takes this
+    /// group's range over as it leaves the ring. Like `BeginTransfer` but with the
+    /// receiver named, since the leaving group's own successor does not change.
+    HandOver {
+        /// The member receiving the range.
+        to: HostPort,
+        /// The member whose position ends the range.
+        end: HostPort,
+        /// Names this transfer's `ecs_put` parts.
+        transfer_id: u64,
+        /// Longest `ecs_put` line, fixed for the transfer.
+        part_size: u32,
+    },
     /// Every part of transfer `transfer_id` was acknowledged; stop serving that range.
     /// Refused unless it is the group's current transfer: a sender whose transfer was
     /// called off (and replaced by a later join's) must not finish the new one. `None`
@@ -69,6 +82,7 @@ mod marker {
     pub const RELEASE_LOCK: u8 = b'U';
     pub const SET_NEXT: u8 = b'N';
     pub const BEGIN_TRANSFER: u8 = b'T';
+    pub const HAND_OVER: u8 = b'H';
     /// The current transfer finished (written before transfers were named; still read).
     pub const FINISH_TRANSFER: u8 = b'F';
     /// A named transfer finished.
@@ -110,6 +124,18 @@ impl GroupCommand {
                 part_size,
             } => {
                 out.put_u8(marker::BEGIN_TRANSFER);
+                put_host_port(out, end);
+                out.put_u64(*transfer_id);
+                out.put_u32(*part_size);
+            }
+            GroupCommand::HandOver {
+                to,
+                end,
+                transfer_id,
+                part_size,
+            } => {
+                out.put_u8(marker::HAND_OVER);
+                put_host_port(out, to);
                 put_host_port(out, end);
                 out.put_u64(*transfer_id);
                 out.put_u32(*part_size);
@@ -197,6 +223,12 @@ impl GroupCommand {
             marker::RELEASE_LOCK => GroupCommand::ReleaseLock,
             marker::SET_NEXT => GroupCommand::SetNext(c.host_port("next")?),
             marker::BEGIN_TRANSFER => GroupCommand::BeginTransfer {
+                end: c.host_port("end")?,
+                transfer_id: c.u64("transfer id")?,
+                part_size: c.u32("part size")?,
+            },
+            marker::HAND_OVER => GroupCommand::HandOver {
+                to: c.host_port("receiver")?,
                 end: c.host_port("end")?,
                 transfer_id: c.u64("transfer id")?,
                 part_size: c.u32("part size")?,

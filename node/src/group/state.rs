@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
-use protocol::ecs::{ClusterView, HostPort, SessionEntry};
+use protocol::ecs::{ClusterView, HostPort, PutPart, SessionEntry};
 use protocol::Limits;
 
 use super::command::GroupCommand;
@@ -124,6 +124,27 @@ impl GroupState {
         self.ring.contains(&self.own)
     }
 
+    /// Whether this group was on the ring and was removed: it had a view (the ECS sends
+    /// one to a group only once it is a member) that no longer names it.
+    pub fn has_left(&self) -> bool {
+        self.view.is_some() && !self.is_member()
+    }
+
+    /// Whether an `ecs_put` part may be taken: always while this group is not on the
+    /// ring (a newcomer), and by a member only if none of its items is in the range it
+    /// serves (the receiver of a removal, before it owns the range). A part that arrives
+    /// late, after its range is served here, could overwrite newer writes.
+    pub fn takes_part(&self, part: &PutPart) -> bool {
+        if !self.is_member() {
+            return true;
+        }
+        let owned = self.owned_arc();
+        !part
+            .items
+            .iter()
+            .any(|i| owned.is_none_or(|a| a.contains_key(&i.key)))
+    }
+
     /// The arc this group owns: `[own, next)`, or the ring's view if no `next` was given.
     pub fn owned_arc(&self) -> Option<Arc> {
         match &self.next {
@@ -157,21 +178,29 @@ impl GroupState {
         }
         let key = command.key();
         let p = position_of(key);
+        // Before the owned arc: a removal hands over the whole owned arc, and from the
+        // moment every part is acknowledged the receiver may be told to serve it.
+        if let Some(t) = &self.transfer {
+            if t.arc.contains(p) {
+                // The range is still here until the receiver has all of it; nobody else
+                // writes it before the new ring is announced, so reads stay correct. A
+                // hand-over's arc starts at the receiver, before this group's own
+                // position: only `[own, end)` was ever held here.
+                let held = Arc {
+                    start: member_position(&self.own),
+                    end: t.arc.end,
+                };
+                if !command.is_write() && !t.finished && held.contains(p) {
+                    return Route::Serve;
+                }
+                return Route::Retry("range is being handed off");
+            }
+        }
         if self.owned_arc().is_some_and(|a| a.contains(p)) {
             if command.is_write() && self.locked {
                 return Route::Retry("write-locked for a range hand-off");
             }
             return Route::Serve;
-        }
-        if let Some(t) = &self.transfer {
-            if t.arc.contains(p) {
-                // The range is still here until the receiver has all of it; nobody else
-                // writes it before the new ring is announced, so reads stay correct.
-                if !command.is_write() && !t.finished {
-                    return Route::Serve;
-                }
-                return Route::Retry("range is being handed off");
-            }
         }
         match self.ring.owner_of(p) {
             Some(owner) if owner != &self.own => Route::Redirect(self.node_id_of_group(owner)),
@@ -229,7 +258,16 @@ impl GroupState {
                 end,
                 transfer_id,
                 part_size,
-            } => self.begin_transfer(end, *transfer_id, *part_size as usize),
+            } => match self.next.clone() {
+                Some(target) => self.begin_transfer(target, end, *transfer_id, *part_size),
+                None => Outcome::Rejected("transfer_range before next_addr".into()),
+            },
+            GroupCommand::HandOver {
+                to,
+                end,
+                transfer_id,
+                part_size,
+            } => self.begin_transfer(to.clone(), end, *transfer_id, *part_size),
             GroupCommand::PartsAcked { transfer_id, parts } => {
                 if let Some(t) = self
                     .transfer
@@ -287,8 +325,18 @@ impl GroupState {
                     return Outcome::Rejected(e.to_string());
                 }
                 if self.view.as_ref().is_none_or(|v| v.version <= view.version) {
-                    for n in &view.nodes {
-                        self.ring.insert(n.ring.clone());
+                    // The view names every member: a removed one drops off the ring here.
+                    let ring = Ring::new(view.nodes.iter().map(|n| n.ring.clone()));
+                    let old = std::mem::replace(&mut self.ring, ring);
+                    // The member this group pointed to left (a removal): its range is this
+                    // group's now, up to the ring's next member. A `next` not yet on the
+                    // ring (a newcomer mid-join) stays.
+                    if self
+                        .next
+                        .as_ref()
+                        .is_some_and(|n| old.contains(n) && !self.ring.contains(n))
+                    {
+                        self.next = None;
                     }
                     self.view = Some(view.clone());
                 }
@@ -330,7 +378,9 @@ impl GroupState {
         let outcome = self.apply(command);
         match command {
             GroupCommand::ReleaseLock if outcome == Outcome::Ok => self.join_closed = true,
-            GroupCommand::BeginTransfer { .. } if outcome == Outcome::Ok => {
+            GroupCommand::BeginTransfer { .. } | GroupCommand::HandOver { .. }
+                if outcome == Outcome::Ok =>
+            {
                 if let Some(t) = self.transfer.as_mut() {
                     t.join = Some(join);
                 }
@@ -340,10 +390,16 @@ impl GroupState {
         outcome
     }
 
-    fn begin_transfer(&mut self, end: &HostPort, transfer_id: u64, part_size: usize) -> Outcome {
-        let Some(target) = self.next.clone() else {
-            return Outcome::Rejected("transfer_range before next_addr".into());
-        };
+    /// Starts sending `[target, end)` to `target` (a repeat of the transfer running is a
+    /// no-op).
+    fn begin_transfer(
+        &mut self,
+        target: HostPort,
+        end: &HostPort,
+        transfer_id: u64,
+        part_size: u32,
+    ) -> Outcome {
+        let part_size = part_size as usize;
         if !self.locked {
             return Outcome::Rejected("transfer_range needs write_lock first".into());
         }

@@ -749,3 +749,99 @@ fn a_torn_last_record_of_the_raft_log_is_dropped() {
     let opened = RaftStore::open(disk, Path::new("/g")).unwrap();
     assert_eq!(opened.recovered.entries, entries);
 }
+
+/// A removal at the two groups it involves: leaving group "b:2" hands its whole range to
+/// "a:1", the member before it. The leaver serves reads of its range until the transfer
+/// finishes, never a key it did not hold, and no write once locked; the receiver takes
+/// the parts while it does not serve those keys, serves them once the ring without the
+/// leaver arrives, and refuses a late part from then on.
+#[test]
+fn a_removal_hands_the_whole_range_to_the_member_before() {
+    let ring2 = |own: &str, next: &str| {
+        let mut s = GroupState::new(hp(own));
+        s.apply(&GroupCommand::SetNext(hp(next)));
+        s.apply(&view(&["a:1", "b:2"]));
+        for i in 0..100 {
+            s.apply(&put(&format!("k{i}"), own));
+        }
+        s
+    };
+    let (mut receiver, mut leaver) = (ring2("a:1", "b:2"), ring2("b:2", "a:1"));
+    assert!(!leaver.kv.is_empty() && !receiver.kv.is_empty());
+    let leavers_key = leaver.kv.keys().next().unwrap().clone();
+    let receivers_key = receiver.kv.keys().next().unwrap().clone();
+    let get = |key: &Bytes| Command::Get { key: key.clone() };
+    leaver.apply(&GroupCommand::WriteLock);
+    let hand_over = GroupCommand::HandOver {
+        to: hp("a:1"),
+        end: hp("a:1"),
+        transfer_id: 7,
+        part_size: 4096,
+    };
+    assert_eq!(leaver.apply(&hand_over), Outcome::Ok);
+    assert_eq!(leaver.next, Some(hp("a:1")), "the leaver's next stays");
+    assert_eq!(leaver.route(&get(&leavers_key)), Route::Serve);
+    // A key the leaver never held is inside the transfer's arc: not served from here.
+    assert!(matches!(
+        leaver.route(&get(&receivers_key)),
+        Route::Retry(_)
+    ));
+    assert!(matches!(
+        leaver.apply(&put("k0", "late")),
+        Outcome::Refused(Route::Retry(_))
+    ));
+    // The parts, as the hand-off cuts them.
+    let t = leaver.transfer.clone().unwrap();
+    let items = leaver
+        .kv
+        .iter()
+        .filter(|(k, _)| t.arc.contains_key(k))
+        .map(|(k, v)| Item::new(k.clone(), v.clone()))
+        .collect::<Vec<_>>();
+    assert_eq!(items.len(), leaver.kv.len(), "the whole range moves");
+    let part = PutPart {
+        transfer_id: 7,
+        part: 0,
+        items,
+        sessions: vec![],
+    };
+    assert!(
+        receiver.takes_part(&part),
+        "the receiver does not serve these keys yet"
+    );
+    assert_eq!(
+        receiver.apply(&GroupCommand::ReceivePart(part.clone())),
+        Outcome::Ok
+    );
+    assert_eq!(receiver.route(&get(&leavers_key)), Route::Redirect(1));
+    leaver.apply(&GroupCommand::FinishTransfer {
+        transfer_id: Some(7),
+    });
+    assert!(matches!(leaver.route(&get(&leavers_key)), Route::Retry(_)));
+    // The ring without the leaver: the receiver's next (the leaver) is forgotten.
+    let without = GroupCommand::SetView(ClusterView {
+        version: 3,
+        nodes: vec![NodeEntry {
+            id: 0,
+            ring: hp("a:1"),
+            admin: hp("a:1"),
+            client: hp("a:1"),
+        }],
+    });
+    receiver.apply(&without);
+    assert_eq!(receiver.next, None);
+    assert_eq!(receiver.route(&get(&leavers_key)), Route::Serve);
+    assert_eq!(
+        receiver.read(&leavers_key),
+        Response::Value(Some(Bytes::from("b:2")))
+    );
+    assert!(
+        !receiver.takes_part(&part),
+        "a late part after the range is served"
+    );
+    leaver.apply(&without);
+    assert!(leaver.has_left() && !leaver.is_member());
+    leaver.apply(&GroupCommand::ReleaseLock);
+    assert!(leaver.kv.is_empty(), "the leaver drops what it handed over");
+    assert_eq!(leaver.route(&get(&leavers_key)), Route::Redirect(-1));
+}

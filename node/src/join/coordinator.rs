@@ -1,4 +1,4 @@
-//! The ECS side of a join as a sans-I/O state machine: [`Coordinator::step`] takes one
+//! The ECS side of a join, and of a removal, as a sans-I/O state machine: [`Coordinator::step`] takes one
 //! [`Input`] (an answer to what it asked for, a timer, or a request from a group or an
 //! operator) and returns the [`Output`]s to carry out, in order.
 //!
@@ -22,6 +22,11 @@
 //! [`Output::Reply`], possibly after a `Persist` (whose failure is answered instead) and a
 //! `Wake` or `SignalAbort` for the driver.
 //!
+//! A removal ([`Input::RemoveGroup`], see [`crate::join::step::Removal`]) is a second kind
+//! of reconfiguration run by the same machine with the same steps, lines and waits
+//! (its own parts are in `removal.rs`): one reconfiguration at a time, numbered from one
+//! count, removals queued before joins.
+//!
 //! Every [`Output::Persist`] must be carried out before the outputs after it. A restart is
 //! a new machine over the stored state: the step in progress is redone from its start,
 //! which every receiver tolerates (each step is idempotent there).
@@ -30,9 +35,11 @@ use std::collections::VecDeque;
 
 use protocol::ecs::{HostPort, NodeEntry, Register, Reply};
 
-use super::plan::{plan, transfer_range, Line, Next, Then};
+use super::plan::{hand_over, plan, plan_removal, transfer_range, Line, Next, Then};
 use super::step::{Join, JoinStep};
 use crate::ecs::state::EcsState;
+
+mod removal;
 
 /// An event the machine reacts to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +67,8 @@ pub enum Input {
     },
     /// Admin port: an operator asks to abandon the join in progress.
     AbortJoin,
+    /// Admin port: an operator asks to take the group at this ring address off the ring.
+    RemoveGroup(HostPort),
 }
 
 /// What to do if writing the state fails.
@@ -73,13 +82,16 @@ pub enum Persist {
     OrRefuse(&'static str),
 }
 
-/// How a join ended.
+/// How a join (or a removal) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closed {
     /// The newcomer is on the ring and the predecessor unlocked.
     Finished,
     /// The predecessor is unlocked and keeps its range; the newcomer is not on the ring.
     Abandoned,
+    /// A removal: the leaving group is off the ring (its range is its predecessor's) and
+    /// unlocked.
+    Removed,
 }
 
 /// Something for the host to carry out.
@@ -116,11 +128,11 @@ pub enum Output {
     SignalAbort,
     /// The answer to the admin port's request.
     Reply(Reply),
-    /// A join ended (already recorded in the state).
+    /// A join or a removal ended (already recorded in the state).
     Closed {
         /// Its number.
         join: u64,
-        /// The group that was joining.
+        /// The group that was joining (or leaving, for [`Closed::Removed`]).
         newcomer: HostPort,
         /// How.
         how: Closed,
@@ -140,7 +152,7 @@ struct Run {
     then: Then,
 }
 
-/// What a `done` did to the join in progress.
+/// What a `done` did to the join or removal in progress.
 enum DoneOutcome {
     /// The join moved from its transfer step to the broadcast.
     Advanced,
@@ -174,9 +186,15 @@ impl Coordinator {
         &self.state
     }
 
-    /// Whether the join in progress still waits for its predecessor's `done`.
+    /// Whether the join or removal in progress still waits for its sender's `done`.
     pub fn transfer_pending(&self) -> bool {
-        self.state.join.as_ref().map(|j| j.step) == Some(JoinStep::Transfer)
+        self.current_step() == Some(JoinStep::Transfer)
+    }
+
+    /// The step of the reconfiguration in progress (at most one is).
+    fn current_step(&self) -> Option<JoinStep> {
+        let removal = self.state.removal.as_ref().map(|r| r.step);
+        removal.or(self.state.join.as_ref().map(|j| j.step))
     }
 
     /// Takes one input; returns what to carry out, in order (see the module docs).
@@ -225,6 +243,7 @@ impl Coordinator {
                 Err(reason) => out.push(Output::Reply(Reply::Error(reason))),
             },
             Input::AbortJoin => out.extend(self.abort_join()),
+            Input::RemoveGroup(group) => self.remove_group(group, &mut out),
         }
         out
     }
@@ -267,12 +286,15 @@ impl Coordinator {
 
     /// No `done` within the transfer timeout: resend `transfer_range`.
     fn timed_out(&mut self, out: &mut Vec<Output>) {
-        let resend = match (&self.state.join, self.awaiting_done()) {
-            (Some(join), true) if self.transfer_pending() => join
+        let id = self.state.joins;
+        let resend = match (&self.state.join, &self.state.removal) {
+            _ if !(self.awaiting_done() && self.transfer_pending()) => None,
+            (_, Some(removal)) => Some(hand_over(removal, id)),
+            (Some(join), None) => join
                 .predecessor
                 .as_ref()
-                .map(|p| transfer_range(p, join, self.state.joins)),
-            _ => None,
+                .map(|p| transfer_range(p, join, id)),
+            (None, None) => None,
         };
         match (resend, self.run.as_mut()) {
             (Some(line), Some(run)) => {
@@ -295,10 +317,13 @@ impl Coordinator {
         let id = self.state.joins;
         match next {
             Next::Step(step) => {
-                if let Some(j) = self.state.join.as_mut() {
+                if let Some(r) = self.state.removal.as_mut() {
+                    r.step = step;
+                } else if let Some(j) = self.state.join.as_mut() {
                     j.step = step;
                 }
             }
+            Next::Removed => self.close_removal(id, out),
             Next::Finished | Next::Abandoned => {
                 if let Some(join) = self.state.join.take() {
                     let how = if next == Next::Finished {
@@ -324,18 +349,27 @@ impl Coordinator {
     fn begin(&mut self, out: &mut Vec<Output>) {
         loop {
             self.run = None;
-            if self.start_next_join() {
+            if self.start_next_removal() || self.start_next_join() {
                 out.push(Output::Persist(Persist::Fatal));
             }
-            let Some(join) = self.state.join.clone() else {
+            let id = self.state.joins;
+            let (step, abandonable, plan) = if let Some(removal) = self.state.removal.clone() {
+                tracing::info!(group = %removal.leaving, step = %removal.step, "removal step");
+                if removal.step == JoinStep::Broadcast && self.drop_member(&removal.leaving) {
+                    out.push(Output::Persist(Persist::BestEffort));
+                }
+                let plan = plan_removal(&removal, id, &self.state);
+                (removal.step, false, plan)
+            } else if let Some(join) = self.state.join.clone() {
+                tracing::info!(group = %join.newcomer.ring, step = %join.step, "join step");
+                if join.step == JoinStep::Broadcast && self.add_member(&join.newcomer.ring) {
+                    out.push(Output::Persist(Persist::BestEffort));
+                }
+                let plan = plan(&join, id, &self.state);
+                (join.step, join.step.abandonable(), plan)
+            } else {
                 return out.push(Output::Idle);
             };
-            let id = self.state.joins;
-            tracing::info!(group = %join.newcomer.ring, step = %join.step, "join step");
-            if join.step == JoinStep::Broadcast && self.add_member(&join.newcomer.ring) {
-                out.push(Output::Persist(Persist::BestEffort));
-            }
-            let plan = plan(&join, id, &self.state);
             let Some(first) = plan.lines.front().cloned() else {
                 match plan.then {
                     Then::Advance(next) => {
@@ -348,11 +382,11 @@ impl Coordinator {
             };
             out.push(Output::Begin {
                 join: id,
-                step: join.step,
-                abandonable: join.step.abandonable(),
+                step,
+                abandonable,
             });
             self.run = Some(Run {
-                step: join.step,
+                step,
                 lines: plan.lines,
                 then: plan.then,
             });
@@ -388,7 +422,7 @@ impl Coordinator {
     /// Returns false if none is waiting or one is already running.
     fn start_next_join(&mut self) -> bool {
         let state = &mut self.state;
-        if state.join.is_some() {
+        if state.join.is_some() || state.removal.is_some() {
             return false;
         }
         // A group queued again while it was joining and admitted since has nothing left
@@ -435,14 +469,16 @@ impl Coordinator {
         tag: Option<u64>,
     ) -> Result<DoneOutcome, String> {
         let current = self.state.joins;
+        let idle = self.state.join.is_none() && self.state.removal.is_none();
         match tag {
             Some(j) if j > current => {
                 return Err(format!("done of join {j}, but only {current} began"))
             }
-            Some(j) if j < current || self.state.join.is_none() => {
-                return Ok(DoneOutcome::AlreadyKnown)
-            }
+            Some(j) if j < current || idle => return Ok(DoneOutcome::AlreadyKnown),
             _ => {}
+        }
+        if self.state.removal.is_some() {
+            return self.on_removal_done(from);
         }
         let Some(join) = self.state.join.as_mut() else {
             return Err("no join in progress".into());
@@ -478,6 +514,9 @@ impl Coordinator {
                 "register needs at least one member <admin host:port>/<client host:port>".into(),
             )));
         }
+        if let Some(refusal) = self.refuse_removed(&r.ring) {
+            return out.push(refusal);
+        }
         let state = &mut self.state;
         let queued = state.queue.iter().any(|q| q.ring == r.ring);
         if state.members.contains(&r.ring) || queued {
@@ -505,6 +544,13 @@ impl Coordinator {
     /// An operator's `abort_join`: the driver abandons the join in progress if it has not
     /// announced the new ring yet.
     fn abort_join(&mut self) -> Vec<Output> {
+        if self.state.removal.is_some() {
+            return vec![Output::Reply(Reply::Error(format!(
+                "reconfiguration {} is a removal, which is never abandoned (the receiver may \
+                 hold part of the range already); it finishes once the leaving group reports done",
+                self.state.joins
+            )))];
+        }
         let reply = match &self.state.join {
             None => Reply::Error("no join in progress".into()),
             Some(j) if j.step == JoinStep::Abort => Reply::Ok,

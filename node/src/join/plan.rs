@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use protocol::ecs::{HostPort, Request};
 
-use super::step::{Join, JoinStep};
+use super::step::{Join, JoinStep, Removal};
 use crate::ecs::state::EcsState;
 
 /// One line the ECS sends to a group until one of its nodes answers `ok`.
@@ -35,6 +35,8 @@ pub(super) enum Next {
     Finished,
     /// The predecessor is unlocked and keeps its range; the newcomer is not on the ring.
     Abandoned,
+    /// The leaving group is off the ring and unlocked: the removal is over.
+    Removed,
 }
 
 /// The lines of one step and what follows them.
@@ -152,5 +154,74 @@ pub(super) fn transfer_range(predecessor: &HostPort, join: &Join, id: u64) -> Li
     Line {
         to: predecessor.clone(),
         request: Request::TransferRange(join.successor.clone()).for_join(id),
+    }
+}
+
+/// The plan of `removal`'s current step (see [`Removal`] for the steps); `id` is its
+/// number. For the broadcast, `state` must already have the leaving group off the ring.
+pub(super) fn plan_removal(removal: &Removal, id: u64, state: &EcsState) -> Plan {
+    let leaving = &removal.leaving;
+    let tagged = |request: Request| Line {
+        to: leaving.clone(),
+        request: request.for_join(id),
+    };
+    let view_to = |m: &HostPort| Line {
+        to: m.clone(),
+        request: Request::ClusterView(state.view()),
+    };
+    match removal.step {
+        JoinStep::LockPredecessor => Plan::new(
+            [tagged(Request::WriteLock)],
+            Then::Advance(Next::Step(JoinStep::Transfer)),
+        ),
+        // The receiver's nodes first, so the leaving group can reach its leader.
+        JoinStep::Transfer => Plan::new(
+            [
+                Line {
+                    to: leaving.clone(),
+                    request: Request::GroupMembers(state.group(&removal.receiver)),
+                },
+                hand_over(removal, id),
+            ],
+            Then::AwaitDone,
+        ),
+        // The receiver serves the range from the moment it hears the ring without the
+        // leaving group, which has stopped serving it since it recorded its transfer
+        // finished (before `done`): the receiver first, then the leaving group.
+        JoinStep::Broadcast => Plan::new(
+            [view_to(&removal.receiver), view_to(leaving)],
+            Then::Advance(Next::Step(JoinStep::Release)),
+        ),
+        JoinStep::Release => Plan::new(
+            [tagged(Request::ReleaseLock)],
+            Then::Advance(Next::Step(JoinStep::Announce)),
+        ),
+        JoinStep::Announce => Plan::new(
+            state
+                .members
+                .iter()
+                .filter(|m| **m != removal.receiver)
+                .map(view_to),
+            Then::Advance(Next::Removed),
+        ),
+        // Not steps of a removal (a state file edited by hand): start it over, which
+        // every group tolerates.
+        step => {
+            tracing::error!(%step, "not a step of a removal; starting it over");
+            Plan::new([], Then::Advance(Next::Step(Removal::FIRST)))
+        }
+    }
+}
+
+/// `hand_over <receiver> <end>` to the leaving group, resent until its `done` arrives,
+/// like `transfer_range` in a join.
+pub(super) fn hand_over(removal: &Removal, id: u64) -> Line {
+    Line {
+        to: removal.leaving.clone(),
+        request: Request::HandOver {
+            to: removal.receiver.clone(),
+            end: removal.end.clone(),
+        }
+        .for_join(id),
     }
 }

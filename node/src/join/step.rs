@@ -89,3 +89,31 @@ pub struct Join {
     /// How far the join got.
     pub step: JoinStep,
 }
+
+/// The removal in progress: a member leaves the ring, handing its whole range to the
+/// member before it, with the same locked hand-off as a join run the other way round.
+///
+/// It uses the join's steps, skipping the two that tell a newcomer and a predecessor
+/// their successors: [`JoinStep::LockPredecessor`] locks the leaving group,
+/// [`JoinStep::Transfer`] sends it `group_members` and `hand_over` and waits for its
+/// `done`, [`JoinStep::Broadcast`] sends the ring without it to the receiver and to the
+/// leaving group, [`JoinStep::Release`] unlocks the leaving group and
+/// [`JoinStep::Announce`] tells every other member. A removal is never abandoned: the
+/// receiver may already hold part of the range, and a copy it keeps while the leaving
+/// group goes on serving would come back stale at the next removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// The group leaving the ring.
+    pub leaving: HostPort,
+    /// The member before it, which owns its range once it is gone.
+    pub receiver: HostPort,
+    /// The member after it: the range handed over ends at its position.
+    pub end: HostPort,
+    /// How far the removal got.
+    pub step: JoinStep,
+}
+
+impl Removal {
+    /// The step a removal starts at.
+    pub const FIRST: JoinStep = JoinStep::LockPredecessor;
+}

@@ -55,8 +55,17 @@ async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
                 part_size: node.config.part_size_bytes.get() as u32,
             }
         }
+        Request::HandOver { to, end } => {
+            let transfer_id = node.rng.borrow_mut().next_u64();
+            GroupCommand::HandOver {
+                to,
+                end,
+                transfer_id,
+                part_size: node.config.part_size_bytes.get() as u32,
+            }
+        }
         Request::EcsPut(part) => {
-            if node.group.with_state(|s| s.is_member()) {
+            if !node.group.with_state(|s| s.takes_part(&part)) {
                 return Reply::Error("already serving its range; not accepting ecs_put".into());
             }
             GroupCommand::ReceivePart(part)
@@ -68,8 +77,14 @@ async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
         Request::Register(_) => return Reply::Error("register is for the ECS, not a node".into()),
         Request::AbortJoin => return Reply::Error("abort_join is for the ECS, not a node".into()),
         Request::Status => return Reply::Error("status is for the ECS, not a node".into()),
+        Request::RemoveGroup(_) => {
+            return Reply::Error("remove_group is for the ECS, not a node".into())
+        }
     };
-    let starts_transfer = matches!(command, GroupCommand::BeginTransfer { .. });
+    let starts_transfer = matches!(
+        command,
+        GroupCommand::BeginTransfer { .. } | GroupCommand::HandOver { .. }
+    );
     let command = match join {
         Some(join) => GroupCommand::ForJoin {
             join,

@@ -376,10 +376,19 @@ async fn register<N: Network>(node: &Node<N>) {
         members: node.config.members.clone(),
     });
     let mut first = true;
-    while !node.group.with_state(|s| s.is_member()) {
-        node.link()
-            .send_until_ok(&node.config.ecs, &request, "register")
+    // A group removed from the ring stays off it: its address is retired at the ECS,
+    // which refuses it; stop asking once the log shows the removal.
+    let left = || node.group.with_state(|s| s.has_left());
+    while !node.group.with_state(|s| s.is_member()) && !left() {
+        let ecs = [node.config.ecs.clone()];
+        let sent = node
+            .link()
+            .send_to_group(&ecs, None, &request, "register", || !left())
             .await;
+        if sent.is_none() {
+            tracing::info!("this group was removed from the ring; not registering again");
+            return;
+        }
         if first {
             tracing::info!(ecs = %node.config.ecs, "registered with the ECS");
             first = false;

@@ -52,6 +52,22 @@ pub enum Request {
     /// predecessor, which keeps its range, and go on with the next queued group. A join
     /// that has already announced the new ring is not abandoned.
     AbortJoin,
+    /// `remove_group <address> <port>` (operator -> ECS; extension): take the group at
+    /// this ring address off the ring, handing its range to the member before it. Queued
+    /// behind the join or removal in progress; refused for the last member, a group not
+    /// on the ring, or one already queued for removal.
+    RemoveGroup(HostPort),
+    /// `hand_over <receiver address> <port> <end address> <port>` (ECS -> the group
+    /// leaving the ring, after `write_lock`; extension): send the receiver, with
+    /// `ecs_put`, every item whose hash lies between the receiver's position and the end's
+    /// (the leaving group's whole range, which ends where the end's begins), then report
+    /// `done`. `transfer_range` for a removal: the leaving group's own `next_addr` stays.
+    HandOver {
+        /// The member taking the range over (the leaving group's predecessor).
+        to: HostPort,
+        /// The member whose position ends the range (the leaving group's successor).
+        end: HostPort,
+    },
     /// `status` (operator -> ECS; extension): what the ECS is doing, answered with
     /// [`Reply::Status`](super::Reply::Status).
     Status,
@@ -142,6 +158,14 @@ impl Request {
                 Args::new("status", tokens).finish()?;
                 Request::Status
             }
+            "remove_group" => Request::RemoveGroup(one_address("remove_group", tokens)?),
+            "hand_over" => {
+                let mut args = Args::new("hand_over", tokens);
+                let to = args.host_port()?;
+                let end = args.host_port()?;
+                args.finish()?;
+                Request::HandOver { to, end }
+            }
             "next_addr" => Request::NextAddr(one_address("next_addr", tokens)?),
             "transfer_range" => Request::TransferRange(one_address("transfer_range", tokens)?),
             "broadcast_node" => Request::BroadcastNode(one_address("broadcast_node", tokens)?),
@@ -194,6 +218,8 @@ impl Request {
             Request::GroupMembers(_) => "group_members",
             Request::AbortJoin => "abort_join",
             Request::Status => "status",
+            Request::RemoveGroup(_) => "remove_group",
+            Request::HandOver { .. } => "hand_over",
             Request::ForJoin { request, .. } => request.keyword(),
         }
     }
@@ -221,7 +247,11 @@ impl fmt::Display for Request {
             Request::NextAddr(a)
             | Request::TransferRange(a)
             | Request::BroadcastNode(a)
+            | Request::RemoveGroup(a)
             | Request::Done(Some(a)) => write!(f, "{keyword} {}", a.spaced()),
+            Request::HandOver { to, end } => {
+                write!(f, "{keyword} {} {}", to.spaced(), end.spaced())
+            }
             Request::EcsPut(part) => fmt_put(part, f),
             Request::Register(r) | Request::GroupMembers(r) => {
                 write!(f, "{keyword} {}", r.ring.spaced())?;
@@ -323,6 +353,11 @@ mod tests {
             Request::Done(None),
             Request::Done(Some(a.clone())),
             Request::BroadcastNode(a.clone()),
+            Request::RemoveGroup(a.clone()),
+            Request::HandOver {
+                to: a.clone(),
+                end: HostPort::new("e", 2).unwrap(),
+            },
             Request::Register(Register {
                 ring: a,
                 members: vec![],

@@ -92,6 +92,19 @@ fn requests() -> Vec<(&'static str, Request)> {
         ("done", Request::Done(None)),
         ("abort_join", Request::AbortJoin),
         ("status", Request::Status),
+        // Removal (extension).
+        (
+            "remove_group 10.0.0.2 5002",
+            Request::RemoveGroup(hp("10.0.0.2", 5002)),
+        ),
+        (
+            "hand_over 10.0.0.1 5001 10.0.0.3 5003 join=9",
+            Request::HandOver {
+                to: hp("10.0.0.1", 5001),
+                end: hp("10.0.0.3", 5003),
+            }
+            .for_join(9),
+        ),
         // The join tag (extension): the request of join 7, and of join 0.
         ("write_lock join=7", Request::WriteLock.for_join(7)),
         (

@@ -72,6 +72,8 @@ fn request() -> impl Strategy<Value = Request> {
         host_port().prop_map(Request::NextAddr),
         host_port().prop_map(Request::TransferRange),
         host_port().prop_map(Request::BroadcastNode),
+        host_port().prop_map(Request::RemoveGroup),
+        (host_port(), host_port()).prop_map(|(to, end)| Request::HandOver { to, end }),
         proptest::option::of(host_port()).prop_map(Request::Done),
         (
             any::<u64>(),

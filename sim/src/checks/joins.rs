@@ -1,5 +1,8 @@
 //! Every join completes: each started group accepted a `cluster_view`, and the last one it
-//! accepted lists every started node.
+//! accepted lists every started node. Every removal completes: a group whose
+//! `remove_group` the ECS accepted ([`super::removed_groups`]) ends on a view that no
+//! longer names it, and every other group's last view lists none of its nodes (and every
+//! node of the groups that stay).
 //!
 //! A group is judged as one unit. The ECS sends a group's `cluster_view` to its members
 //! until one answers `ok` (the leader, which puts the view in the group's log, so every
@@ -10,7 +13,8 @@ use std::collections::BTreeMap;
 
 use protocol::ecs::{ClusterView, Request};
 
-use super::{accepted_requests, Failure};
+use super::{accepted_requests, removed_groups, Failure};
+use crate::runtime::ADMIN_PORT;
 use crate::trace::Trace;
 
 /// The last `cluster_view` each host accepted (answered `ok`).
@@ -24,11 +28,20 @@ pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
     views
 }
 
-/// Checks that every started group is admitted and knows every started node.
-/// `groups` holds each started group's members.
+/// Checks that every started group is admitted and knows every node that stays, and that
+/// every group removed is off the ring. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     let views = last_views(trace);
-    let nodes: Vec<&String> = groups.iter().flatten().collect();
+    let removed_rings = removed_groups(trace);
+    // A group's ring address is its first member's admin address.
+    let removed = |members: &[String]| {
+        members
+            .first()
+            .and_then(|m| protocol::ecs::HostPort::new(m.as_str(), ADMIN_PORT).ok())
+            .is_some_and(|ring| removed_rings.contains(&ring))
+    };
+    let staying: Vec<&String> = groups.iter().filter(|g| !removed(g)).flatten().collect();
+    let gone: Vec<&String> = groups.iter().filter(|g| removed(g)).flatten().collect();
     let mut out = Vec::new();
     for members in groups {
         let name = group_name(members);
@@ -37,29 +50,57 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             .iter()
             .filter_map(|m| views.get(m))
             .max_by_key(|v| v.version);
-        match view {
-            None => out.push(Failure::new(
+        let Some(v) = view else {
+            out.push(Failure::new(
                 "joins_complete",
                 format!("{name} never accepted a cluster_view: its join did not finish"),
-            )),
-            Some(v) => {
-                let known: Vec<&str> = v.nodes.iter().map(|e| e.admin.host()).collect();
-                let missing: Vec<&str> = nodes
-                    .iter()
-                    .filter(|m| !known.contains(&m.as_str()))
-                    .map(|m| m.as_str())
-                    .collect();
-                if !missing.is_empty() {
-                    out.push(Failure::new(
-                        "joins_complete",
-                        format!(
-                            "{name}'s last cluster_view (v{}) lacks {}",
-                            v.version,
-                            missing.join(", ")
-                        ),
-                    ));
-                }
+            ));
+            continue;
+        };
+        let known: Vec<&str> = v.nodes.iter().map(|e| e.admin.host()).collect();
+        if removed(members) {
+            // It leaves with the ring it was given last; later views are not its business.
+            if members.iter().any(|m| known.contains(&m.as_str())) {
+                out.push(Failure::new(
+                    "joins_complete",
+                    format!(
+                        "the ECS accepted the removal of {name}, but its last cluster_view \
+                         (v{}) still names it: the removal did not finish",
+                        v.version
+                    ),
+                ));
             }
+            continue;
+        }
+        let missing: Vec<&str> = staying
+            .iter()
+            .filter(|m| !known.contains(&m.as_str()))
+            .map(|m| m.as_str())
+            .collect();
+        if !missing.is_empty() {
+            out.push(Failure::new(
+                "joins_complete",
+                format!(
+                    "{name}'s last cluster_view (v{}) lacks {}",
+                    v.version,
+                    missing.join(", ")
+                ),
+            ));
+        }
+        let stale: Vec<&str> = gone
+            .iter()
+            .filter(|m| known.contains(&m.as_str()))
+            .map(|m| m.as_str())
+            .collect();
+        if !stale.is_empty() {
+            out.push(Failure::new(
+                "joins_complete",
+                format!(
+                    "{name}'s last cluster_view (v{}) still lists {}, whose group was removed",
+                    v.version,
+                    stale.join(", ")
+                ),
+            ));
         }
     }
     out

@@ -3,7 +3,8 @@
 //!
 //! - [`lost_writes`]: every key reads back as its last acknowledged state, or as the
 //!   effect of a later unacknowledged write.
-//! - [`joins`]: every started group was admitted and knows the final ring.
+//! - [`joins`]: every started group was admitted and knows the final ring; every group
+//!   whose removal the ECS accepted is off it.
 //! - [`locks`]: no group is left write-locked.
 //! - [`leaders`]: at most one leader per term in each group.
 //! - [`committed_entries`]: no leader's frames contradict an entry known committed, and
@@ -178,6 +179,20 @@ pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
         }
     }
     accepted
+}
+
+/// The ring addresses the ECS accepted a `remove_group` for (answered `ok`): the groups an
+/// operator asked to remove and the ECS took on. The ECS never abandons a removal it has
+/// accepted, so each of them must be off the ring by the end of the run.
+pub fn removed_groups(trace: &Trace) -> std::collections::BTreeSet<protocol::ecs::HostPort> {
+    accepted(trace)
+        .into_iter()
+        .filter(|a| a.host == "ecs")
+        .filter_map(|a| match a.request {
+            protocol::ecs::Request::RemoveGroup(ring) => Some(ring.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every ECS-protocol request a host accepted (answered `ok`), in trace order, as

@@ -18,10 +18,19 @@
 //! `next_addr` is not on the ring the group heard of (the join was abandoned) drops that
 //! `next_addr`: the range reverts to the ring's, as the node's does.
 //!
+//! **Removals.** A `cluster_view` replaces the ring the group knows (a newer or equal
+//! version only, as the node keeps the newer): a member it does not name is off the ring.
+//! When the group's `next_addr` was on the ring and the view drops it (its successor was
+//! removed), the `next_addr` is forgotten and the range runs to the ring's next member:
+//! that is how the receiver of a removal grows. A group that accepts a view without
+//! itself after one with itself has left: from then on it owns nothing, and any write it
+//! acknowledges for a request received after that is flagged.
+//!
 //! **(a) The ring settles.** At the end, every group's last accepted `cluster_view` (the
 //! highest version any member accepted) is the same version, and every key the workload
 //! touched lies in exactly one group's range, that of its owner in that view. A group
-//! that never accepted a view of itself owns nothing.
+//! that never accepted a view of itself owns nothing; a group that left takes no part in
+//! the agreement (the ECS sends it no later view) and owns nothing.
 //!
 //! **(b) No write acknowledged outside the owner's range.** A write acknowledgement is a
 //! 'c' answering a put, delete or compare-and-set. The trace names hosts, not connections,
@@ -125,6 +134,9 @@ struct Known<'a> {
     lock: Option<Accepted<'a>>,
     /// The highest `cluster_view` it accepted.
     view: Option<&'a ClusterView>,
+    /// Set once it accepted a `cluster_view` without itself after being on the ring (it
+    /// was removed): that view's version, and when it was accepted.
+    left: Option<(u64, Duration)>,
 }
 
 /// One started group and what the trace shows of it.
@@ -151,62 +163,107 @@ impl<'a> Group<'a> {
         *addr == self.own
     }
 
-    /// What the group had accepted with an `ok` sent before event `before`.
+    /// What the group had accepted with an `ok` sent before event `before`, and the
+    /// `cluster_view`s it accepted at any time that a member had received before `before`.
+    ///
+    /// A view is counted from its first receipt because a member may apply it long before
+    /// any `ok` for it is traced: a leader that takes it and replicates it, then loses
+    /// power, leaves it in the log its successor commits, with no `ok` ever sent for that
+    /// copy (found by `sim explore`, remove-group-faults seeds 2, 106 and 184: the
+    /// receiver of a removal served its new range after such a view, or in the tick
+    /// between applying a view and sending its `ok`). Counting it early only ever grants
+    /// a receiver its new range sooner, and the ECS sends that view only after the
+    /// leaving group's `done`, once the receiver holds every part.
     fn known(&self, trace: &Trace, before: usize) -> Known<'a> {
         let mut k = Known::default();
         let mut next: Option<End> = None;
-        let mut ring_end: Option<End> = None;
-        // The ring members it heard of, itself included once it is on the ring.
-        let mut ring: Vec<&HostPort> = Vec::new();
-        for a in self.accepted.iter().take_while(|a| a.answered < before) {
+        // The ring as the group knows it (itself included once it is on it), and what
+        // put each member there: `broadcast_node` adds one, a `cluster_view` replaces the
+        // whole ring (`GroupState::apply`), so a removed member drops off.
+        let mut ring: BTreeMap<&'a HostPort, (&'static str, Duration)> = BTreeMap::new();
+        let in_force = |a: &&Accepted<'a>| {
+            a.answered < before
+                || matches!(a.request, Request::ClusterView(_))
+                    && self
+                        .received
+                        .iter()
+                        .take_while(|(i, _)| *i < before)
+                        .any(|(_, r)| *r == a.request)
+        };
+        for a in self.accepted.iter().filter(in_force) {
             let at = trace.events[a.answered].at;
-            // Keeps the nearer of `slot` and `addr`.
-            let nearer = |slot: &mut Option<End>, addr: &HostPort, source: &'static str| {
-                let end = End {
-                    distance: distance(self.pos, member_position(addr)),
-                    addr: addr.clone(),
-                    source,
-                    at,
-                };
-                if slot.as_ref().is_none_or(|e| end.length() < e.length()) {
-                    *slot = Some(end);
-                }
-            };
             match a.request {
-                Request::NextAddr(addr) => nearer(&mut next, addr, "next_addr"),
-                Request::BroadcastNode(m) if self.is_own(m) => {
-                    k.on_ring = true;
-                    ring.push(m);
+                Request::NextAddr(addr) => {
+                    let end = End {
+                        distance: distance(self.pos, member_position(addr)),
+                        addr: addr.clone(),
+                        source: "next_addr",
+                        at,
+                    };
+                    // The nearest wins: a farther one only comes from a stale line.
+                    if next.as_ref().is_none_or(|e| end.length() < e.length()) {
+                        next = Some(end);
+                    }
                 }
                 Request::BroadcastNode(m) => {
-                    ring.push(m);
-                    nearer(&mut ring_end, m, "broadcast_node");
+                    k.on_ring |= self.is_own(m);
+                    ring.insert(m, ("broadcast_node", at));
                 }
                 Request::ClusterView(v) => {
-                    ring.extend(v.nodes.iter().map(|n| &n.ring));
+                    // An older view than one applied already changes nothing (the node
+                    // keeps the newer).
+                    if k.view.is_some_and(|old| old.version > v.version) {
+                        continue;
+                    }
+                    let old = std::mem::take(&mut ring);
                     for n in &v.nodes {
-                        if self.is_own(&n.ring) {
-                            k.on_ring = true;
-                        } else {
-                            nearer(&mut ring_end, &n.ring, "cluster_view");
-                        }
+                        ring.insert(&n.ring, ("cluster_view", at));
                     }
-                    if k.view.is_none_or(|old| old.version < v.version) {
-                        k.view = Some(v);
+                    // Its successor left (a removal): the range up to the ring's next
+                    // member is this group's now. A successor not yet on the ring (a
+                    // newcomer mid-join) stays.
+                    if next
+                        .as_ref()
+                        .is_some_and(|e| old.contains_key(&e.addr) && !ring.contains_key(&e.addr))
+                    {
+                        next = None;
                     }
+                    let named = ring.contains_key(&self.own);
+                    let was_member = k
+                        .view
+                        .is_some_and(|old| old.nodes.iter().any(|n| self.is_own(&n.ring)));
+                    if named {
+                        k.on_ring = true;
+                    } else if was_member {
+                        // This group was removed: it owns nothing from here on.
+                        k.left = Some((v.version, at));
+                        k.on_ring = false;
+                    }
+                    k.view = Some(v);
                 }
                 Request::WriteLock => k.lock = Some(*a),
                 Request::ReleaseLock => {
                     k.lock = None;
                     // An abandoned join's newcomer never made the ring: the release gives
                     // the range up to it back (`GroupState::apply`, `ReleaseLock`).
-                    if next.as_ref().is_some_and(|e| !ring.contains(&&e.addr)) {
+                    if next.as_ref().is_some_and(|e| !ring.contains_key(&e.addr)) {
                         next = None;
                     }
                 }
                 _ => {}
             }
         }
+        // The nearest other member of the ring it knows; itself (the whole ring: distance
+        // 0 is the longest range) when it is alone.
+        let ring_end = ring
+            .iter()
+            .map(|(m, &(source, at))| End {
+                distance: distance(self.pos, member_position(m)),
+                addr: (*m).clone(),
+                source,
+                at,
+            })
+            .min_by_key(End::length);
         // The node's rule (`GroupState::owned_arc`): its `next` once it has one, else the
         // ring it knows.
         k.end = next.or(ring_end);
@@ -234,8 +291,12 @@ impl<'a> Group<'a> {
             .any(|&(i, r)| after < i && i < before && *r == Request::ReleaseLock)
     }
 
-    /// Whether the range in `k` holds position `p`; `None` when nothing bounds it yet.
+    /// Whether the range in `k` holds position `p`; `None` when nothing bounds it yet. A
+    /// group that left the ring holds nothing.
     fn holds(&self, k: &Known<'_>, p: Position) -> Option<bool> {
+        if k.left.is_some() {
+            return Some(false);
+        }
         let end = k.end.as_ref()?;
         Some(end.distance == 0 || distance(self.pos, p) < end.distance)
     }
@@ -390,21 +451,23 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
     out
 }
 
-/// (a): the groups agree on the last view, and their ranges split the touched keys.
+/// (a): the groups on the ring agree on the last view, and their ranges split the touched
+/// keys. A group that left the ring (removed) is not sent later views: it only has to own
+/// nothing, which `holds` and `on_ring` already say.
 fn settled(groups: &[Group<'_>], trace: &Trace, keys: &BTreeSet<Bytes>) -> Vec<Failure> {
     let end = trace.events.len();
     let known: Vec<Known<'_>> = groups.iter().map(|g| g.known(trace, end)).collect();
     let mut out = Vec::new();
-    let versions: BTreeMap<u64, Vec<String>> =
-        groups
-            .iter()
-            .zip(&known)
-            .fold(BTreeMap::new(), |mut acc, (g, k)| {
-                if let Some(v) = k.view {
-                    acc.entry(v.version).or_insert_with(Vec::new).push(g.name());
-                }
-                acc
-            });
+    let versions: BTreeMap<u64, Vec<String>> = groups
+        .iter()
+        .zip(&known)
+        .filter(|(_, k)| k.left.is_none())
+        .fold(BTreeMap::new(), |mut acc, (g, k)| {
+            if let Some(v) = k.view {
+                acc.entry(v.version).or_insert_with(Vec::new).push(g.name());
+            }
+            acc
+        });
     for (g, k) in groups.iter().zip(&known) {
         if k.view.is_none() {
             out.push(Failure::new(
@@ -432,7 +495,11 @@ fn settled(groups: &[Group<'_>], trace: &Trace, keys: &BTreeSet<Bytes>) -> Vec<F
     if !out.is_empty() {
         return out;
     }
-    let Some(view) = known.iter().find_map(|k| k.view) else {
+    let Some(view) = known
+        .iter()
+        .filter(|k| k.left.is_none())
+        .find_map(|k| k.view)
+    else {
         return out;
     };
     let ring = Ring::new(view.nodes.iter().map(|n| n.ring.clone()));
@@ -485,6 +552,8 @@ enum Refusal<'a> {
     OutOfRange(End),
     /// It was write-locked (and no release arrived before the answer).
     Locked(Accepted<'a>),
+    /// It had left the ring: (the version of the view without it, when it accepted it).
+    Left((u64, Duration)),
 }
 
 /// Why group `g` could not apply a write of position `p` that reached it at event `i`
@@ -497,6 +566,9 @@ fn owner_refusal<'a>(
     ack: usize,
 ) -> Option<Refusal<'a>> {
     let k = g.known(trace, i);
+    if let Some(left) = k.left {
+        return Some(Refusal::Left(left));
+    }
     if g.holds(&k, p) == Some(false) {
         return k.end.map(Refusal::OutOfRange);
     }
@@ -584,6 +656,11 @@ fn judge_ack(
                         end.source,
                         end.addr,
                         secs(end.at)
+                    ),
+                    Refusal::Left((version, left)) => format!(
+                        "{what}, but it received the request at {at}, after it had left the \
+                         ring (cluster_view v{version} without it accepted at {})",
+                        secs(left)
                     ),
                     Refusal::Locked(lock) => format!(
                         "{what}, but it received the request at {at}, when it was \
@@ -778,6 +855,106 @@ mod tests {
             self.trace.events.sort_by_key(|e| e.at);
             check(&groups(), &self.trace, &self.history)
         }
+    }
+
+    impl Run {
+        /// The removal of group 2 (after its join), per the ECS's steps, from `ms` on:
+        /// group 1 (its predecessor on a ring of two) receives its range. `skip` leaves
+        /// out one step's acceptance.
+        fn remove(&mut self, ms: u64, skip: Option<&str>) {
+            let t = &mut self.trace;
+            let mut step = |name: &str, offset: u64, host: &str, r: Request| {
+                if skip != Some(name) {
+                    admin(t, ms + offset, ms + offset + 1, host, r);
+                }
+            };
+            step("lock", 0, "n2a", Request::WriteLock);
+            let hand_over = Request::HandOver {
+                to: ring(1),
+                end: ring(1),
+            };
+            step("hand over", 10, "n2a", hand_over);
+            step("view 1", 30, "n1a", view(3, &[1]));
+            step("view 2", 32, "n2a", view(3, &[1]));
+            step("release", 40, "n2a", Request::ReleaseLock);
+        }
+    }
+
+    #[test]
+    fn a_removal_gives_the_range_to_the_receiver() {
+        let (moved, kept) = (key(true), key(false));
+        let mut run = Run::new();
+        run.join(100, None);
+        run.put(&moved, "n2b", &[200], 201);
+        run.remove(300, None);
+        // Group 1 serves the whole ring once it accepted the view without group 2.
+        run.put(&moved, "n1b", &[340], 341);
+        run.put(&kept, "n1a", &[350], 351);
+        assert_eq!(run.check(), vec![]);
+    }
+
+    #[test]
+    fn the_removed_group_acknowledging_a_write_is_flagged() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        run.remove(300, None);
+        run.put(&moved, "n2b", &[400], 401);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].detail.contains("after it had left the ring"),
+            "{}",
+            failures[0]
+        );
+    }
+
+    #[test]
+    fn a_receiver_acknowledging_before_its_view_is_flagged() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        // Received after the hand-over began, before group 1 accepted the new ring.
+        run.put(&moved, "n1a", &[315], 316);
+        run.remove(300, None);
+        let failures = run.check();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+    }
+
+    #[test]
+    fn a_write_received_after_a_member_received_the_view_is_the_receivers() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        run.remove(300, None);
+        // n1a received the view at 330 and answers its ok only at 336 (or its copy was
+        // committed by a successor): n1b may serve the range from then on.
+        let view_ok = run
+            .trace
+            .events
+            .iter_mut()
+            .find(|e| e.at == at(331))
+            .unwrap();
+        view_ok.at = at(336);
+        run.put(&moved, "n1b", &[333], 337);
+        assert_eq!(run.check(), vec![]);
+    }
+
+    #[test]
+    fn a_removal_without_the_receivers_view_leaves_keys_unowned() {
+        let moved = key(true);
+        let mut run = Run::new();
+        run.join(100, None);
+        run.remove(300, Some("view 1"));
+        run.put(&moved, "n2a", &[200], 201);
+        let failures = run.check();
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.detail.contains(&format!("{moved} is owned by no group"))),
+            "{failures:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::plan::Plan;
-use super::{fault, hosts, rogue, storage_faults, World};
+use super::{fault, hosts, operator, rogue, storage_faults, World};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{Event, GroupLinks};
 use crate::trace::leaders;
@@ -61,7 +61,7 @@ pub(super) fn apply(
     let trace = world.trace.clone();
     world.disturbed |= !matches!(
         event,
-        Event::Join { .. } | Event::SetPartSize { .. } | Event::Rogue { .. }
+        Event::Join { .. } | Event::Remove { .. } | Event::SetPartSize { .. } | Event::Rogue { .. }
     );
     match event {
         Event::Join { count } => {
@@ -78,6 +78,7 @@ pub(super) fn apply(
                 fault(&trace, now, text);
             }
         }
+        Event::Remove { group } => operator::start(sim, world, *group, now),
         Event::Crash { node } => crash_node(sim, world, node, now, ""),
         Event::CrashLeader { group } => {
             if let Some((node, why)) = leader_of(world, *group, now) {

@@ -21,7 +21,8 @@ use crate::runtime::{FaultyDisk, SimDisk, SimNet, ADMIN_PORT, CLIENT_PORT, ECS_P
 use crate::scenario::names::group_members;
 use crate::workload;
 
-fn timing(world: &World) -> LinkTiming {
+/// How the run's hosts wait and retry on control connections (the scenario's knobs).
+pub(super) fn timing(world: &World) -> LinkTiming {
     let n = &world.scenario.node;
     LinkTiming {
         attempt_timeout: n.attempt_timeout,
@@ -29,7 +30,8 @@ fn timing(world: &World) -> LinkTiming {
     }
 }
 
-fn host_port(host: &str, port: u16) -> HostPort {
+/// `host:port` as a protocol address.
+pub(super) fn host_port(host: &str, port: u16) -> HostPort {
     HostPort::new(host, port).expect("harness host names are valid")
 }
 

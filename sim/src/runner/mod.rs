@@ -17,6 +17,7 @@
 
 mod faults;
 mod hosts;
+mod operator;
 mod panics;
 mod plan;
 pub mod rogue;
@@ -88,6 +89,8 @@ pub(crate) struct World {
     pub(crate) storage: storage_faults::StorageFaults,
     /// Rogue hosts started so far (`rogue1`, `rogue2`, ...).
     pub(crate) rogues: u32,
+    /// Operator hosts started so far (`operator1`, ...), one per `remove`.
+    pub(crate) operators: u32,
 }
 
 impl World {
@@ -156,6 +159,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         disturbed: false,
         storage: storage_faults::StorageFaults::new(&scenario, seed),
         rogues: 0,
+        operators: 0,
         scenario: scenario.clone(),
         seed,
     };

@@ -312,6 +312,14 @@ pub enum Event {
         #[serde(default = "one")]
         count: u32,
     },
+    /// An operator (host `operator<k>`, a new one per event) asks the ECS to take group
+    /// `group` (1-based) off the ring: `remove_group <its ring address>` over an
+    /// authenticated control connection, as `kv remove` sends it, retried until the ECS
+    /// answers (`ok`, or an `error` refusal that ends it).
+    Remove {
+        /// The group.
+        group: u32,
+    },
     /// Power loss: the node stops and loses what it had not synced.
     Crash {
         /// The node.
@@ -572,6 +580,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::Join { .. } => "join",
+            Event::Remove { .. } => "remove",
             Event::Crash { .. } => "crash",
             Event::Restart { .. } => "restart",
             Event::CrashLeader { .. } => "crash_leader",

@@ -35,6 +35,8 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "group_members",
     "abort_join",
     "status",
+    "remove_group",
+    "hand_over",
     "status_reply",
     "auth_challenge",
     "ok",

@@ -1,4 +1,4 @@
-//! How `cluster restart` and `cluster join` reach the `cluster` that runs the processes:
+//! How `cluster restart`, `cluster join` and `cluster remove` reach the `cluster` that runs the processes:
 //! a request file in its `--dir`, which the running `cluster` checks a few times a second,
 //! carries out, and answers with a reply file. Files, not a socket, because the folder is
 //! already the one thing both invocations share.

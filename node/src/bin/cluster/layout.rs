@@ -148,6 +148,17 @@ impl Layout {
             .collect()
     }
 
+    /// Group `g`'s ring address (its first node's admin address, as the node binary
+    /// takes it), if the cluster has that group.
+    pub fn ring_of(&self, g: u16) -> Option<String> {
+        (g < self.groups).then(|| self.port(g * self.group_size, 2))
+    }
+
+    /// The cluster secret file.
+    pub fn secret(&self) -> &Path {
+        &self.secret
+    }
+
     fn port(&self, i: u16, k: u16) -> String {
         format!("127.0.0.1:{}", self.base_port + k + 3 * i)
     }

@@ -28,7 +28,8 @@ use layout::Layout;
     args_conflicts_with_subcommands = true,
     after_help = "While it runs, from another terminal:\n  \
         cluster restart node1 --dir DIR   stop node1 if it runs, start it again on its data\n  \
-        cluster join --dir DIR            start one more group, which joins the ring\n\n\
+        cluster join --dir DIR            start one more group, which joins the ring\n  \
+        cluster remove 1 --dir DIR        take group 1 off the ring (its processes keep running)\n\n\
         Ctrl-C or SIGTERM stops every process (SIGTERM, then SIGKILL after 5 s) and waits for it."
 )]
 struct Cli {
@@ -92,6 +93,16 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Ask the running cluster in DIR to take group GROUP (its number, from 0) off the
+    /// ring: its range goes to the group before it on the ring (`kv remove` to the ECS).
+    /// Its processes keep running, off the ring, until the cluster stops.
+    Remove {
+        /// The group's number (group g is nodes g*size .. (g+1)*size).
+        group: u16,
+        /// The running cluster's folder.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,6 +110,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Cmd::Restart { node, dir }) => ask(&dir, &format!("restart {node}")),
         Some(Cmd::Join { dir }) => ask(&dir, "join"),
+        Some(Cmd::Remove { group, dir }) => ask(&dir, &format!("remove {group}")),
         None => up(cli.up),
     }
 }
@@ -224,8 +236,34 @@ fn carry_out(
                 names.join(", ")
             ))
         }
+        ["remove", group] => remove(group, layout),
         _ => bail!("unknown request {request:?}"),
     }
+}
+
+/// Asks the ECS to remove group `group` with the `kv` next to this executable.
+fn remove(group: &str, layout: &Layout) -> anyhow::Result<String> {
+    let g: u16 = group
+        .parse()
+        .with_context(|| format!("group {group:?} is not a number"))?;
+    let Some(ring) = layout.ring_of(g) else {
+        bail!("no group {g}: this cluster has groups 0..{}", layout.groups);
+    };
+    let output = std::process::Command::new(sibling("kv")?)
+        .arg("remove")
+        .args(["--ecs", &layout.ecs_addr()])
+        .arg("--secret-file")
+        .arg(layout.secret())
+        .arg(&ring)
+        .output()
+        .context("running kv remove")?;
+    if !output.status.success() {
+        bail!("{}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(format!(
+        "group {g} ({ring}): {}",
+        String::from_utf8_lossy(&output.stdout).trim()
+    ))
 }
 
 /// A channel that receives once on Ctrl-C (SIGINT) or SIGTERM.

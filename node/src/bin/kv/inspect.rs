@@ -225,8 +225,48 @@ pub async fn status(
     timeout: std::time::Duration,
 ) -> anyhow::Result<Value> {
     use anyhow::Context;
-    use node::admin_link::{AdminLink, LinkTiming};
     use protocol::ecs::{Reply, Request};
+
+    let reply = ask_ecs(ecs, secret_file, timeout, &Request::Status).await?;
+    match reply {
+        Reply::Status(json) => serde_json::from_str(&json)
+            .with_context(|| format!("the ECS's status is not JSON: {json}")),
+        other => anyhow::bail!("the ECS at {ecs} answered {}", other.to_line()),
+    }
+}
+
+/// Asks the ECS at `ecs` to take the group at ring address `group` off the ring
+/// (`remove_group`, an ECS-protocol extension). `ok` means queued: the removal runs once
+/// the join or removal in progress is over (`kv status` follows it).
+pub async fn remove(
+    ecs: &str,
+    secret_file: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+    group: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use protocol::ecs::{HostPort, Reply, Request};
+
+    let group: HostPort = group
+        .parse()
+        .with_context(|| format!("the group's ring address {group:?} (HOST:PORT)"))?;
+    let request = Request::RemoveGroup(group.clone());
+    match ask_ecs(ecs, secret_file, timeout, &request).await? {
+        Reply::Ok => Ok(()),
+        Reply::Error(reason) => anyhow::bail!("the ECS refused to remove {group}: {reason}"),
+        other => anyhow::bail!("the ECS at {ecs} answered {}", other.to_line()),
+    }
+}
+
+/// Sends one line to the ECS at `ecs`, proving the cluster secret first if one is given.
+async fn ask_ecs(
+    ecs: &str,
+    secret_file: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+    request: &protocol::ecs::Request,
+) -> anyhow::Result<protocol::ecs::Reply> {
+    use anyhow::Context;
+    use node::admin_link::{AdminLink, LinkTiming};
 
     let secret = secret_file
         .map(node::auth::Secret::load)
@@ -244,15 +284,9 @@ pub async fn status(
         node::io::Rng::from_entropy(),
     )
     .with_ecs(ecs);
-    let reply = link
-        .send(ecs, &Request::Status)
+    link.send(ecs, request)
         .await
-        .with_context(|| format!("asking the ECS at {ecs}"))?;
-    match reply {
-        Reply::Status(json) => serde_json::from_str(&json)
-            .with_context(|| format!("the ECS's status is not JSON: {json}")),
-        other => anyhow::bail!("the ECS at {ecs} answered {}", other.to_line()),
-    }
+        .with_context(|| format!("asking the ECS at {ecs}"))
 }
 
 /// The ECS's status for people.
@@ -286,6 +320,21 @@ pub fn status_text(status: &Value) -> String {
                 .unwrap_or_else(|| "an unknown time".to_owned()),
         )),
         None => out.push_str("no join in progress\n"),
+    }
+    if let Some(r) = status["removal"].as_object() {
+        out.push_str(&format!(
+            "removal {} in progress: {} handing its range to {}, at step {}\n",
+            r["number"],
+            r["leaving"].as_str().unwrap_or("?"),
+            r["receiver"].as_str().unwrap_or("?"),
+            r["step"].as_str().unwrap_or("?"),
+        ));
+    }
+    if !list(&status["removal_queue"]).starts_with("none") {
+        out.push_str(&format!(
+            "queued to leave:    {}\n",
+            list(&status["removal_queue"])
+        ));
     }
     out.push_str(&format!(
         "{} joins begun, {} nodes known, cluster view version {}",

@@ -146,6 +146,25 @@ enum Cmd {
         #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
         secret_file: Option<PathBuf>,
     },
+    /// Take a group off the ring: its range goes to the group before it, with the same
+    /// locked hand-off as a join. Queued behind the join or removal in progress; follow it
+    /// with `kv status`. Speaks the ECS protocol (`remove_group`), so it needs the cluster
+    /// secret when the ECS has one.
+    Remove {
+        /// The ECS's address.
+        #[arg(
+            long,
+            value_name = "HOST:PORT",
+            env = "KV_ECS",
+            default_value = "127.0.0.1:7000"
+        )]
+        ecs: String,
+        /// The cluster secret (what `cluster` made as DIR/secret).
+        #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
+        secret_file: Option<PathBuf>,
+        /// The group's ring address (HOST:PORT, as it registered; `kv ring` lists them).
+        group: String,
+    },
     /// Load the cluster with puts and gets from many concurrent clients; print
     /// throughput, latency percentiles and errors.
     Bench(bench::BenchArgs),
@@ -167,6 +186,11 @@ enum Op {
     Status {
         ecs: String,
         secret_file: Option<PathBuf>,
+    },
+    Remove {
+        ecs: String,
+        secret_file: Option<PathBuf>,
+        group: String,
     },
     Bench(bench::Options),
 }
@@ -233,6 +257,15 @@ fn to_op(cmd: Cmd) -> Result<Op, String> {
         Cmd::Ring => Op::Ring,
         Cmd::Owner { key } => Op::Owner(key),
         Cmd::Status { ecs, secret_file } => Op::Status { ecs, secret_file },
+        Cmd::Remove {
+            ecs,
+            secret_file,
+            group,
+        } => Op::Remove {
+            ecs,
+            secret_file,
+            group,
+        },
         Cmd::Bench(args) => Op::Bench(args.validate()?),
     })
 }
@@ -285,6 +318,16 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
         } else {
             inspect::status_text(&status)
         })?;
+        return Ok(true);
+    }
+    if let Op::Remove {
+        ecs,
+        secret_file,
+        group,
+    } = &op
+    {
+        inspect::remove(ecs, secret_file.as_deref(), config.deadline, group).await?;
+        say(&format!("removal of {group} queued (kv status follows it)"))?;
         return Ok(true);
     }
     let mut client = Client::new(TokioNet, config.clone(), Rng::from_entropy());
@@ -368,7 +411,9 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
             say(&inspect::owner_text(&key, &view, json))?;
             Ok(true)
         }
-        Op::Status { .. } => unreachable!("answered above, without a client"),
+        Op::Status { .. } | Op::Remove { .. } => {
+            unreachable!("answered above, without a client")
+        }
         Op::Bench(opts) => {
             bench::main(opts, config, json).await?;
             Ok(true)

@@ -4,6 +4,13 @@
 //! not begun or from the wrong group, an ECS restart) at every point, each path run on
 //! to quiescence with no more faults. Every output is checked against the protocol's
 //! invariants as it is produced, and liveness at the end of every path.
+//!
+//! Removals run through the same explorer: an operator's `remove_group` (and a group's
+//! `register`) may arrive at any point of a path, so a removal is explored queued behind
+//! a join at every one of its steps and the other way round, with the same faults. The
+//! lines of a removal are checked in their order too, and at the end the leaving group
+//! must be off the ring, unlocked, retired, and its range handed to the member before
+//! it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,8 +100,30 @@ struct World {
     closed: BTreeMap<u64, Closed>,
     /// Joins whose newcomer registered again while they ran.
     reregistered: BTreeSet<u64>,
+    /// The numbers that are removals, with their receiver and end as the test expects
+    /// them (computed apart from the machine's ring code).
+    removals: BTreeMap<u64, (HostPort, HostPort)>,
+    /// Requests an operator or a group will make at some point of the path, once each.
+    to_ask: Vec<Input>,
     /// Lines sent in this path, for failure messages.
     history: super::Trail<Move>,
+}
+
+/// The member before `leaving` and the one after it, in ring order, among `members`:
+/// what a removal must hand its range to, found by sorting positions (not with the
+/// ring code the machine uses).
+fn ring_neighbours(members: &[HostPort], leaving: &HostPort) -> (HostPort, HostPort) {
+    let mut sorted: Vec<(u128, HostPort)> = members
+        .iter()
+        .map(|m| (crate::ring::member_position(m), m.clone()))
+        .collect();
+    sorted.sort();
+    let i = sorted.iter().position(|(_, m)| m == leaving).unwrap();
+    let n = sorted.len();
+    (
+        sorted[(i + n - 1) % n].1.clone(),
+        sorted[(i + 1) % n].1.clone(),
+    )
 }
 
 fn hp(s: &str) -> HostPort {
@@ -142,6 +171,45 @@ fn starts() -> Vec<(&'static str, EcsState, usize)> {
     ]
 }
 
+/// Three members on the ring.
+fn three_members() -> EcsState {
+    EcsState {
+        nodes: vec![node(0, "a:1"), node(1, "b:1"), node(2, "c:1")],
+        members: vec![hp("a:1"), hp("b:1"), hp("c:1")],
+        version: 3,
+        joins: 3,
+        ..EcsState::default()
+    }
+}
+
+/// The starting states of removals, with what is asked during the path: a removal
+/// alone; a removal asked at any point of a join (and a join queued behind it); a
+/// removal of two groups one after the other.
+fn removal_starts() -> Vec<(&'static str, EcsState, Vec<Input>, usize)> {
+    let mut join_first = three_members();
+    join_first.queue.push_back(reg("d:1"));
+    vec![
+        (
+            "remove one of three",
+            three_members(),
+            vec![Input::RemoveGroup(hp("b:1"))],
+            6,
+        ),
+        (
+            "removal and join",
+            join_first,
+            vec![Input::RemoveGroup(hp("a:1")), Input::Register(reg("e:1"))],
+            4,
+        ),
+        (
+            "two removals",
+            three_members(),
+            vec![Input::RemoveGroup(hp("c:1")), Input::RemoveGroup(hp("a:1"))],
+            4,
+        ),
+    ]
+}
+
 impl World {
     fn new(state: EcsState) -> World {
         let mut w = World {
@@ -157,6 +225,8 @@ impl World {
             announced: BTreeSet::new(),
             closed: BTreeMap::new(),
             reregistered: BTreeSet::new(),
+            removals: BTreeMap::new(),
+            to_ask: Vec::new(),
             history: super::Trail::default(),
         };
         w.drive(Input::Poll);
@@ -178,6 +248,8 @@ impl World {
             &self.announced,
             &self.closed,
             &self.reregistered,
+            &self.removals,
+            &self.to_ask,
             &faults_left,
         ])
     }
@@ -211,14 +283,21 @@ impl World {
     fn request(&mut self, input: Input) -> Reply {
         let outputs = self.machine.step(input);
         let mut reply = None;
+        let mut woken = false;
         for output in outputs {
             match output {
                 Output::Reply(r) => reply = Some(r),
-                Output::Persist(_) | Output::Wake | Output::SignalAbort => self.take(output),
+                Output::Wake => woken = true,
+                Output::Persist(_) | Output::SignalAbort => self.take(output),
                 other => self.fail(format!("a request produced a driver output {other:?}")),
             }
         }
-        reply.unwrap_or_else(|| self.fail("a request without a reply".into()))
+        let reply = reply.unwrap_or_else(|| self.fail("a request without a reply".into()));
+        // The driver, idle, wakes and looks for work.
+        if woken && self.effect == Effect::Idle {
+            self.drive(Input::Poll);
+        }
+        reply
     }
 
     fn take(&mut self, output: Output) {
@@ -242,11 +321,30 @@ impl World {
                         self.current()
                     ));
                 }
-                let j = self.machine.state().join.clone().unwrap();
-                self.preds.entry(join).or_insert(j.predecessor.clone());
-                self.newcomers
-                    .entry(join)
-                    .or_insert(j.newcomer.ring.clone());
+                let state = self.machine.state();
+                if let Some(r) = state.removal.clone() {
+                    let before = self.removals.get(&join).cloned();
+                    let mut members = state.members.clone();
+                    if !members.contains(&r.leaving) {
+                        members.push(r.leaving.clone());
+                    }
+                    let expected = before.unwrap_or_else(|| ring_neighbours(&members, &r.leaving));
+                    if (r.receiver.clone(), r.end.clone()) != expected {
+                        self.fail(format!(
+                            "removal {join} of {} hands to {} up to {}, expected {expected:?}",
+                            r.leaving, r.receiver, r.end
+                        ));
+                    }
+                    self.removals.insert(join, expected);
+                    self.preds.entry(join).or_insert(Some(r.leaving.clone()));
+                    self.newcomers.entry(join).or_insert(r.leaving);
+                } else {
+                    let j = state.join.clone().unwrap();
+                    self.preds.entry(join).or_insert(j.predecessor.clone());
+                    self.newcomers
+                        .entry(join)
+                        .or_insert(j.newcomer.ring.clone());
+                }
                 self.begun = Some((join, step, abandonable));
             }
             Output::Send { to, request, .. } => {
@@ -283,6 +381,7 @@ impl World {
             Request::BroadcastNode(_) => Kind::Announce,
             Request::ClusterView(_) => Kind::View,
             Request::ReleaseLock => Kind::Release,
+            Request::HandOver { .. } => Kind::TransferRange,
             other => self.fail(format!("the ECS sent a group {other:?}")),
         }
     }
@@ -296,6 +395,9 @@ impl World {
             }
         }
         let kind = self.kind(to, request);
+        if self.removals.contains_key(&j) {
+            return self.check_removal_send(j, kind, to, request);
+        }
         let acked = self.acked.get(&j).cloned().unwrap_or_default();
         let pred = self.preds.get(&j).cloned().flatten();
         let aborting = matches!(self.begun, Some((_, JoinStep::Abort, _)));
@@ -351,6 +453,63 @@ impl World {
         }
     }
 
+    /// A removal's order: lock, the receiver's members and `hand_over`, then (after its
+    /// `done`) the ring without the leaving group, the receiver and the leaving group
+    /// first, the release, and the view to the others.
+    fn check_removal_send(&mut self, j: u64, kind: Kind, to: &HostPort, request: &Request) {
+        let acked = self.acked.get(&j).cloned().unwrap_or_default();
+        let (receiver, end) = self.removals[&j].clone();
+        let leaving = self.newcomers[&j].clone();
+        let needed: &[Kind] = match kind {
+            Kind::Lock => &[],
+            Kind::Members | Kind::TransferRange => &[Kind::Lock],
+            Kind::View => &[Kind::Lock, Kind::Members, Kind::TransferRange],
+            Kind::Release => &[Kind::Lock, Kind::Members, Kind::TransferRange, Kind::View],
+            other => self.fail(format!("removal {j} sent {other:?}")),
+        };
+        if let Some(missing) = needed.iter().find(|k| !acked.contains(k)) {
+            self.fail(format!(
+                "removal {j}: {kind:?} before {missing:?} was answered ok"
+            ));
+        }
+        let to_leaving = matches!(
+            kind,
+            Kind::Lock | Kind::Members | Kind::TransferRange | Kind::Release
+        );
+        if to_leaving && *to != leaving {
+            self.fail(format!(
+                "removal {j}: {kind:?} to {to}, not the leaving group"
+            ));
+        }
+        match request.untagged().1 {
+            Request::GroupMembers(g) if g.ring != receiver || g.members.is_empty() => {
+                self.fail(format!("removal {j}: group_members of {}", g.ring))
+            }
+            Request::HandOver { to: r, end: e } if (r, e) != (&receiver, &end) => self.fail(
+                format!("removal {j}: hand_over to {r} up to {e}, expected {receiver} up to {end}"),
+            ),
+            Request::ClusterView(v) => {
+                if !self.done_accepted.contains(&j) {
+                    self.fail(format!("removal {j}: cluster_view before its done"));
+                }
+                if v.nodes.iter().any(|n| n.ring == leaving) {
+                    self.fail(format!("removal {j}: a view still naming {leaving}"));
+                }
+                if !v.nodes.iter().any(|n| n.ring == receiver) {
+                    self.fail(format!(
+                        "removal {j}: a view without the receiver {receiver}"
+                    ));
+                }
+                // The receiver hears first: until it does, the range has no server.
+                let first = !acked.contains(&Kind::View);
+                if first && *to != receiver {
+                    self.fail(format!("removal {j}: the first view went to {to}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The moves available: progress of the driver and the groups, and the faults.
     fn moves(&self, faults_left: usize) -> Vec<Move> {
         let mut moves = Vec::new();
@@ -365,6 +524,7 @@ impl World {
         if self.abort_permit && abandonable && busy {
             moves.push(Move::AbortWoken);
         }
+        moves.extend((0..self.to_ask.len()).map(Move::Ask));
         if faults_left == 0 {
             return moves;
         }
@@ -382,7 +542,9 @@ impl World {
                 Fault::StaleDone => j > 1 && self.transfer_asked(j - 1),
                 Fault::FutureDone => true,
                 Fault::Restart => true,
-                Fault::Reregister => self.machine.state().join.is_some(),
+                Fault::Reregister => {
+                    self.machine.state().join.is_some() || self.machine.state().removal.is_some()
+                }
             };
             if possible {
                 moves.push(Move::Fault(fault));
@@ -400,11 +562,14 @@ impl World {
 
     fn done_of(&mut self, j: u64, from: Option<HostPort>, tag: Option<u64>) -> Reply {
         let before = self.machine.clone();
-        let step = self.machine.state().join.as_ref().map(|x| x.step);
+        let state = self.machine.state();
+        let removal = state.removal.as_ref().map(|x| x.step);
+        let step = removal.or(state.join.as_ref().map(|x| x.step));
         let reply = self.request(Input::Done { from, join: tag });
         let moved = self.machine != before;
-        let current =
-            tag.is_none_or(|t| t == self.current()) && self.machine.state().join.is_some();
+        let state = self.machine.state();
+        let running = state.join.is_some() || state.removal.is_some();
+        let current = tag.is_none_or(|t| t == self.current()) && running;
         if moved {
             if !current || step != Some(JoinStep::Transfer) {
                 self.fail(format!(
@@ -443,6 +608,13 @@ impl World {
                 self.drive(Input::AbortWoken);
             }
             Move::Fault(fault) => self.fault(fault, j, pred),
+            Move::Ask(i) => {
+                let input = self.to_ask.remove(i);
+                let reply = self.request(input.clone());
+                if reply != Reply::Ok {
+                    self.fail(format!("{input:?} was refused: {reply:?}"));
+                }
+            }
         }
     }
 
@@ -451,7 +623,12 @@ impl World {
             Fault::TimedOut => self.drive(Input::TimedOut),
             Fault::Deadline => self.drive(Input::DeadlinePassed),
             Fault::OperatorAbort => {
-                let _ = self.request(Input::AbortJoin);
+                let before = self.machine.clone();
+                let reply = self.request(Input::AbortJoin);
+                let removing = self.machine.state().removal.is_some();
+                if removing && (self.machine != before || reply == Reply::Ok) {
+                    self.fail(format!("abort_join acted on a removal: {reply:?}"));
+                }
             }
             Fault::DuplicateDone => {
                 let _ = self.done_of(j, pred, Some(j));
@@ -483,6 +660,15 @@ impl World {
                 }
             }
             Fault::Reregister => {
+                if let Some(r) = self.machine.state().removal.clone() {
+                    // The leaving group's nodes ask to join again (one restarted): refused.
+                    let before = self.machine.clone();
+                    let reply = self.request(Input::Register(reg(&r.leaving.to_string())));
+                    if !matches!(reply, Reply::Error(_)) || self.machine != before {
+                        self.fail(format!("the leaving group registering got {reply:?}"));
+                    }
+                    return;
+                }
                 let Some(join) = self.machine.state().join.clone() else {
                     return;
                 };
@@ -537,8 +723,12 @@ impl World {
         if self.effect != Effect::Idle || self.machine.state().join.is_some() {
             self.fail("not quiescent".into());
         }
-        if !self.machine.state().queue.is_empty() {
+        let state = self.machine.state();
+        if !state.queue.is_empty() || !state.removals.is_empty() || state.removal.is_some() {
             self.fail("groups left queued".into());
+        }
+        if !self.to_ask.is_empty() {
+            self.fail("requests never asked".into());
         }
         for (&j, kinds) in &self.acked.clone() {
             if kinds.contains(&Kind::Lock) && !kinds.contains(&Kind::Release) {
@@ -552,7 +742,16 @@ impl World {
         }
         for (&j, &how) in &self.closed.clone() {
             let member = self.machine.state().members.contains(&self.newcomers[&j]);
+            let retired = self.machine.state().removed.contains(&self.newcomers[&j]);
+            if self.removals.contains_key(&j) != (how == Closed::Removed) {
+                self.fail(format!("{j} closed as {how:?}"));
+            }
             match how {
+                Closed::Removed if member || !retired || !self.done_accepted.contains(&j) => self
+                    .fail(format!(
+                        "removal {j}: on the ring {member}, retired {retired}, done {}",
+                        self.done_accepted.contains(&j)
+                    )),
                 Closed::Finished if !member => {
                     self.fail(format!("finished join {j} not on the ring"))
                 }
@@ -591,6 +790,8 @@ enum Move {
     DoneSeen,
     AbortWoken,
     Fault(Fault),
+    /// The request `to_ask[i]` arrives.
+    Ask(usize),
 }
 
 /// Longest path; the slowest happy path is a few dozen moves.
@@ -710,4 +911,122 @@ fn an_operators_abort_join_abandons_the_join() {
         "join {j} was not abandoned; it sent {lines:?}"
     );
     assert!(lines.iter().any(|(_, k)| *k == "release_lock"), "{lines:?}");
+}
+
+#[test]
+fn every_interleaving_keeps_the_removal_invariants() {
+    let mut total = 0;
+    for (name, state, asks, faults) in removal_starts() {
+        let mut world = World::new(state);
+        world.to_ask = asks;
+        let mut seen = BTreeMap::new();
+        let paths = explore(&world, faults, 0, &mut seen);
+        println!(
+            "{name}: {paths} paths with up to {faults} faults ({} distinct states)",
+            seen.len()
+        );
+        total += paths;
+    }
+    println!("removals: {total} paths");
+    assert!(total > 10_000, "the exploration shrank: {total} paths");
+}
+
+/// Runs `w` on the happy path to quiescence; the lines sent, as (to, keyword, tag).
+fn happy_path(w: &mut World) -> Vec<(String, &'static str, Option<u64>)> {
+    let mut lines = Vec::new();
+    loop {
+        match w.effect.clone() {
+            Effect::Send(to, request) => {
+                let (tag, _) = request.untagged();
+                lines.push((to.to_string(), request.keyword(), tag));
+                w.play(Move::Ack);
+            }
+            Effect::AwaitDone if w.machine.transfer_pending() => w.play(Move::Done),
+            Effect::AwaitDone => w.play(Move::DoneSeen),
+            Effect::Idle => return lines,
+        }
+    }
+}
+
+/// A removal, line by line: the leaving group is locked, told the receiver's nodes and
+/// to hand over, the receiver and the leaving group hear the ring without it, the lock
+/// is released, and the last member hears too.
+#[test]
+fn a_removal_sends_its_lines_in_order() {
+    let mut w = World::new(three_members());
+    assert_eq!(w.request(Input::RemoveGroup(hp("b:1"))), Reply::Ok);
+    let members: Vec<HostPort> = w.machine.state().members.clone();
+    let (receiver, end) = ring_neighbours(&members, &hp("b:1"));
+    let other = members
+        .iter()
+        .find(|m| **m != receiver && m.to_string() != "b:1")
+        .unwrap()
+        .to_string();
+    let lines = happy_path(&mut w);
+    let r = receiver.to_string();
+    let expected = [
+        ("b:1", "write_lock", Some(4)),
+        ("b:1", "group_members", None),
+        ("b:1", "hand_over", Some(4)),
+        (r.as_str(), "cluster_view", None),
+        ("b:1", "cluster_view", None),
+        ("b:1", "release_lock", Some(4)),
+        (other.as_str(), "cluster_view", None),
+    ];
+    let got: Vec<(&str, &str, Option<u64>)> = lines
+        .iter()
+        .map(|(to, k, t)| (to.as_str(), *k, *t))
+        .collect();
+    assert_eq!(got, expected, "receiver {receiver}, end {end}");
+    let state = w.machine.state();
+    assert!(!state.members.contains(&hp("b:1")));
+    assert_eq!(state.removed, vec![hp("b:1")]);
+    assert_eq!(state.version, 4);
+    assert_eq!(w.closed.get(&4), Some(&Closed::Removed));
+    w.check_end();
+    // Retired: the removed group cannot register again, nor be removed twice.
+    assert!(matches!(
+        w.request(Input::Register(reg("b:1"))),
+        Reply::Error(_)
+    ));
+    assert!(matches!(
+        w.request(Input::RemoveGroup(hp("b:1"))),
+        Reply::Error(_)
+    ));
+}
+
+/// What a removal refuses, and what it answers `ok` without queueing twice.
+#[test]
+fn a_removal_refuses_the_last_group_an_unknown_one_and_one_not_yet_joined() {
+    let refused = |w: &mut World, ring: &str| -> String {
+        let before = w.machine.clone();
+        match w.request(Input::RemoveGroup(hp(ring))) {
+            Reply::Error(reason) => {
+                assert_eq!(w.machine, before, "a refusal changed the state");
+                reason
+            }
+            other => panic!("removing {ring}: {other:?}"),
+        }
+    };
+    // The first group joins; it is the last, and the second is not on the ring yet.
+    let (_, state, _) = starts().swap_remove(1);
+    let mut w = World::new(state);
+    assert!(refused(&mut w, "a:1").contains("last group"));
+    assert!(refused(&mut w, "b:1").contains("not on the ring yet"));
+    assert!(refused(&mut w, "z:1").contains("no group z:1"));
+    // Two of three queued for removal: the third is the last one left.
+    let mut w = World::new(three_members());
+    assert_eq!(w.request(Input::RemoveGroup(hp("a:1"))), Reply::Ok);
+    assert_eq!(w.request(Input::RemoveGroup(hp("b:1"))), Reply::Ok);
+    assert_eq!(
+        w.request(Input::RemoveGroup(hp("b:1"))),
+        Reply::Ok,
+        "asked again"
+    );
+    // The first began at once; the second waits for it.
+    assert_eq!(w.machine.state().removals.len(), 1);
+    assert!(w.machine.state().removal.is_some());
+    assert!(refused(&mut w, "c:1").contains("last group"));
+    // A removal is never abandoned.
+    assert!(matches!(w.request(Input::AbortJoin), Reply::Error(_)));
 }

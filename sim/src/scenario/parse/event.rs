@@ -46,6 +46,7 @@ pub(crate) struct RawEvent {
 #[serde(rename_all = "snake_case")]
 enum Action {
     Join,
+    Remove,
     Crash,
     Restart,
     CrashLeader,
@@ -75,6 +76,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Action::Join => "join",
+            Action::Remove => "remove",
             Action::Crash => "crash",
             Action::Restart => "restart",
             Action::CrashLeader => "crash_leader",
@@ -110,7 +112,8 @@ impl Action {
             Action::CrashLeader
             | Action::CrashGroup
             | Action::RestartGroup
-            | Action::CrashFollower => &["group"],
+            | Action::CrashFollower
+            | Action::Remove => &["group"],
             Action::IsolateLeaderFromFollowers => &["group", "for"],
             Action::HoldGroupLinks => &["group", "links", "for"],
             Action::CrashEcs
@@ -225,6 +228,9 @@ impl TryFrom<RawEvent> for TimedEvent {
         let event = match action {
             Action::Join => Event::Join {
                 count: raw.count.unwrap_or(1),
+            },
+            Action::Remove => Event::Remove {
+                group: raw.group.ok_or_else(|| missing("group"))?,
             },
             Action::Crash => Event::Crash {
                 node: raw.node.ok_or_else(|| missing("node"))?,

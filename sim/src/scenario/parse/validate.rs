@@ -550,7 +550,8 @@ fn timeline(s: &Scenario, out: &mut Rules) {
             | Event::RestartGroup { group }
             | Event::CrashFollower { group }
             | Event::IsolateLeaderFromFollowers { group, .. }
-            | Event::HoldGroupLinks { group, .. } => {
+            | Event::HoldGroupLinks { group, .. }
+            | Event::Remove { group } => {
                 let bad = *group == 0 || u64::from(*group) > groups;
                 let group = *group;
                 out.rule(bad, &field("group"), || Invalid::NoSuchGroup {
