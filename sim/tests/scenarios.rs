@@ -16,6 +16,11 @@ fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for path in entries {
         if path.is_dir() {
+            // scenarios/defects/ holds scenarios that show an unfixed defect: they fail
+            // by design and are run by hand, not by the suite.
+            if path.file_name().is_some_and(|n| n == "defects") {
+                continue;
+            }
             scenario_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "toml") {
             out.push(path);
