@@ -368,11 +368,17 @@ impl GroupState {
             }
             self.join = join;
             self.join_closed = false;
+            // The parts received so far belong to older joins, whose requests (their
+            // parts included) are refused as stale from now on: nothing is left to tell
+            // apart. A member that receives one removal's range after another would
+            // otherwise keep every transfer id and, at bounds::MAX_OPEN_TRANSFERS,
+            // refuse every part of the next hand-over (found by review:
+            // review-remove-receiver-takes-parts-after-16-hand-overs).
+            self.received.clear();
             if !self.is_member() {
                 // A group not on the ring holds only what an earlier, abandoned join
                 // sent it: those keys may have changed or gone at their owner since.
                 self.kv.clear();
-                self.received.clear();
             }
         }
         let outcome = self.apply(command);

@@ -845,3 +845,31 @@ fn a_removal_hands_the_whole_range_to_the_member_before() {
     assert!(leaver.kv.is_empty(), "the leaver drops what it handed over");
     assert_eq!(leaver.route(&get(&leavers_key)), Route::Redirect(-1));
 }
+
+/// Liveness (review of removal): a member that receives one removal's range after another
+/// keeps taking parts. It used to remember every transfer id it had received parts of, so
+/// from the hand-over after the 16th (`bounds::MAX_OPEN_TRANSFERS`) every part was refused
+/// and the removal, never abandoned, blocked for good. A part of an older join is still
+/// refused as stale, so forgetting the older ids lets no duplicate in.
+#[test]
+fn a_member_takes_the_parts_of_every_hand_over_it_receives() {
+    let mut receiver = GroupState::new(hp("a:1"));
+    receiver.apply(&view(&["a:1"]));
+    let part = |join: u64| GroupCommand::ForJoin {
+        join,
+        command: Box::new(GroupCommand::ReceivePart(PutPart {
+            transfer_id: 1000 + join,
+            part: 0,
+            items: vec![Item::new(
+                Bytes::from(format!("k{join}")),
+                Bytes::from_static(b"v"),
+            )],
+            sessions: vec![],
+        })),
+    };
+    for join in 1..=(3 * crate::bounds::MAX_OPEN_TRANSFERS as u64) {
+        assert_eq!(receiver.apply(&part(join)), Outcome::Ok, "join {join}");
+        assert_eq!(receiver.apply(&part(join)), Outcome::Ok, "a resent part");
+    }
+    assert!(matches!(receiver.apply(&part(3)), Outcome::Rejected(_)));
+}
