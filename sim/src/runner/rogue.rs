@@ -161,14 +161,7 @@ pub(super) fn start(
                 ),
             );
             let addr = format!("{}:{PEER_PORT}", captured.peer);
-            sim.client(name.as_str(), async move {
-                if let Some(mut stream) = connect(&net, &addr).await {
-                    if stream.write_all(&captured.bytes).await.is_ok() {
-                        drain(&mut stream).await;
-                    }
-                }
-                Ok(())
-            });
+            replay(sim, &name, net, addr, captured.bytes);
         }
         RogueKind::Replay => {
             let captured = captured(world, to.first().map(String::as_str));
@@ -194,16 +187,22 @@ pub(super) fn start(
                 ),
             );
             let addr = admin_addr(&captured.peer);
-            sim.client(name.as_str(), async move {
-                if let Some(mut stream) = connect(&net, &addr).await {
-                    if stream.write_all(&captured.bytes).await.is_ok() {
-                        drain(&mut stream).await;
-                    }
-                }
-                Ok(())
-            });
+            replay(sim, &name, net, addr, captured.bytes);
         }
     }
+}
+
+/// Starts host `name`, which writes `bytes` on one new connection to `addr`, byte for
+/// byte, and reads whatever comes back until the other side closes.
+fn replay(sim: &mut turmoil::Sim<'_>, name: &str, net: SimNet, addr: String, bytes: Vec<u8>) {
+    sim.client(name, async move {
+        if let Some(mut stream) = connect(&net, &addr).await {
+            if stream.write_all(&bytes).await.is_ok() {
+                drain(&mut stream).await;
+            }
+        }
+        Ok(())
+    });
 }
 
 /// The admin address of a node, or the ECS's.
