@@ -133,35 +133,16 @@ enum Cmd {
     /// its step and how long it has been at it. Speaks the ECS protocol, so it needs the
     /// cluster secret when the ECS has one.
     Status {
-        /// The ECS's address.
-        #[arg(
-            long,
-            value_name = "HOST:PORT",
-            env = "KV_ECS",
-            default_value = "127.0.0.1:7000"
-        )]
-        ecs: String,
-        /// The cluster secret (what `cluster` made as DIR/secret); without it only an ECS
-        /// run without a secret answers.
-        #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
-        secret_file: Option<PathBuf>,
+        #[command(flatten)]
+        ecs: EcsArgs,
     },
     /// Take a group off the ring: its range goes to the group before it, with the same
     /// locked hand-off as a join. Queued behind the join or removal in progress; follow it
     /// with `kv status`. Speaks the ECS protocol (`remove_group`), so it needs the cluster
     /// secret when the ECS has one.
     Remove {
-        /// The ECS's address.
-        #[arg(
-            long,
-            value_name = "HOST:PORT",
-            env = "KV_ECS",
-            default_value = "127.0.0.1:7000"
-        )]
-        ecs: String,
-        /// The cluster secret (what `cluster` made as DIR/secret).
-        #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
-        secret_file: Option<PathBuf>,
+        #[command(flatten)]
+        ecs: EcsArgs,
         /// The group's ring address (HOST:PORT, as it registered; `kv ring` lists them).
         group: String,
     },
@@ -183,16 +164,26 @@ enum Op {
     Meta,
     Ring,
     Owner(String),
-    Status {
-        ecs: String,
-        secret_file: Option<PathBuf>,
-    },
-    Remove {
-        ecs: String,
-        secret_file: Option<PathBuf>,
-        group: String,
-    },
+    Status(EcsArgs),
+    Remove(EcsArgs, String),
     Bench(bench::Options),
+}
+
+/// How `kv status` and `kv remove` reach the ECS: its address and the cluster secret.
+#[derive(Debug, clap::Args)]
+struct EcsArgs {
+    /// The ECS's address.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "KV_ECS",
+        default_value = "127.0.0.1:7000"
+    )]
+    ecs: String,
+    /// The cluster secret (what `cluster` made as DIR/secret); without it only an ECS run
+    /// without a secret answers.
+    #[arg(long, value_name = "FILE", env = "KV_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -256,16 +247,8 @@ fn to_op(cmd: Cmd) -> Result<Op, String> {
         Cmd::Meta => Op::Meta,
         Cmd::Ring => Op::Ring,
         Cmd::Owner { key } => Op::Owner(key),
-        Cmd::Status { ecs, secret_file } => Op::Status { ecs, secret_file },
-        Cmd::Remove {
-            ecs,
-            secret_file,
-            group,
-        } => Op::Remove {
-            ecs,
-            secret_file,
-            group,
-        },
+        Cmd::Status { ecs } => Op::Status(ecs),
+        Cmd::Remove { ecs, group } => Op::Remove(ecs, group),
         Cmd::Bench(args) => Op::Bench(args.validate()?),
     })
 }
@@ -311,8 +294,8 @@ fn seeds(addrs: &[String]) -> Vec<String> {
 
 /// Runs the operation; `Ok(false)` means "not found" or "not swapped" (exit code 1).
 async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<bool> {
-    if let Op::Status { ecs, secret_file } = &op {
-        let status = inspect::status(ecs, secret_file.as_deref(), config.deadline).await?;
+    if let Op::Status(to) = &op {
+        let status = inspect::status(&to.ecs, to.secret_file.as_deref(), config.deadline).await?;
         say(&if json {
             status.to_string()
         } else {
@@ -320,13 +303,8 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
         })?;
         return Ok(true);
     }
-    if let Op::Remove {
-        ecs,
-        secret_file,
-        group,
-    } = &op
-    {
-        inspect::remove(ecs, secret_file.as_deref(), config.deadline, group).await?;
+    if let Op::Remove(to, group) = &op {
+        inspect::remove(&to.ecs, to.secret_file.as_deref(), config.deadline, group).await?;
         say(&format!("removal of {group} queued (kv status follows it)"))?;
         return Ok(true);
     }
@@ -411,7 +389,7 @@ async fn execute(op: Op, config: ClientConfig, json: bool) -> anyhow::Result<boo
             say(&inspect::owner_text(&key, &view, json))?;
             Ok(true)
         }
-        Op::Status { .. } | Op::Remove { .. } => {
+        Op::Status(_) | Op::Remove(..) => {
             unreachable!("answered above, without a client")
         }
         Op::Bench(opts) => {
