@@ -101,6 +101,11 @@ pub(crate) struct BenchArgs {
     /// Every key starts with this.
     #[arg(long, value_name = "PREFIX", default_value = "bench-")]
     key_prefix: String,
+    /// Load an etcd v3 member at this client address instead (HOST:PORT; gRPC over plain
+    /// HTTP/2), with the same workload, to compare on one machine. Needs a kv built with
+    /// `--features etcd`.
+    #[arg(long, value_name = "HOST:PORT")]
+    etcd: Option<String>,
 }
 
 /// Most connections one run opens (each may hold a socket per node).
@@ -149,6 +154,8 @@ pub(crate) struct Options {
     pub seed: u64,
     /// Every key starts with this.
     pub key_prefix: String,
+    /// An etcd member to load instead of the cluster.
+    pub etcd: Option<String>,
 }
 
 /// `0` (no unit needed) or any duration [`parse_any_duration`] takes, zero included.
@@ -208,6 +215,11 @@ impl BenchArgs {
                 ))
             }
         };
+        if self.etcd.is_some() && !cfg!(feature = "etcd") {
+            return Err("--etcd needs a kv built with the etcd driver: \
+                        cargo build --release -p node --features etcd"
+                .into());
+        }
         Ok(Options {
             connections: self.connections,
             keys: self.keys,
@@ -218,6 +230,7 @@ impl BenchArgs {
             mode,
             seed: self.seed.unwrap_or_else(|| Rng::from_entropy().next_u64()),
             key_prefix: self.key_prefix,
+            etcd: self.etcd,
         })
     }
 }
@@ -257,6 +270,35 @@ enum Answer {
     Absent,
     /// A put was stored.
     Stored,
+}
+
+/// Where one bench connection sends its requests. (One per connection, so the size
+/// difference of the variants costs nothing worth boxing for.)
+#[allow(clippy::large_enum_variant)]
+enum Conn {
+    /// A ringkv client.
+    Ringkv(Client<TokioNet>),
+    /// An etcd member.
+    #[cfg(feature = "etcd")]
+    Etcd(etcd::EtcdConn),
+}
+
+impl Conn {
+    async fn get(&mut self, key: Bytes) -> Result<Option<Bytes>, &'static str> {
+        match self {
+            Conn::Ringkv(c) => c.get(key).await.map_err(|e| error_kind(&e)),
+            #[cfg(feature = "etcd")]
+            Conn::Etcd(c) => c.get(&key).await,
+        }
+    }
+
+    async fn put(&mut self, key: Bytes, value: Bytes) -> Result<(), &'static str> {
+        match self {
+            Conn::Ringkv(c) => c.put(key, value).await.map_err(|e| error_kind(&e)),
+            #[cfg(feature = "etcd")]
+            Conn::Etcd(c) => c.put(&key, &value).await,
+        }
+    }
 }
 
 /// The name an error is counted under.
@@ -350,13 +392,7 @@ impl Shared {
 
     /// Sends one request and counts its outcome; `from` is when it was due (open loop)
     /// or sent (closed loop), `counted` whether it falls after the warm-up.
-    async fn request(
-        &self,
-        client: &mut Client<TokioNet>,
-        rng: &mut Rng,
-        from: Instant,
-        counted: bool,
-    ) {
+    async fn request(&self, client: &mut Conn, rng: &mut Rng, from: Instant, counted: bool) {
         let n = rng.range(0, self.opts.keys);
         // 53 random bits as a fraction in [0, 1): below `gets` is a get, so 0 never
         // gets and 1 always does.
@@ -376,12 +412,12 @@ impl Shared {
                 Ok(None) => Ok(Answer::Absent),
                 Ok(Some(v)) if was_written && v.len() != self.opts.value_size => Err(WRONG_SIZE),
                 Ok(Some(_)) => Ok(Answer::Found),
-                Err(e) => Err(error_kind(&e)),
+                Err(e) => Err(e),
             },
-            Kind::Put => match client.put(key, self.value.clone()).await {
-                Ok(()) => Ok(Answer::Stored),
-                Err(e) => Err(error_kind(&e)),
-            },
+            Kind::Put => client
+                .put(key, self.value.clone())
+                .await
+                .map(|()| Answer::Stored),
         };
         let latency = Instant::now().saturating_duration_since(from);
         if outcome == Ok(Answer::Stored) {
@@ -419,7 +455,7 @@ impl Shared {
 }
 
 /// One closed-loop connection: request after request until the end or a stop.
-async fn closed_loop(shared: Rc<Shared>, mut client: Client<TokioNet>, mut rng: Rng) {
+async fn closed_loop(shared: Rc<Shared>, mut client: Conn, mut rng: Rng) {
     loop {
         let now = Instant::now();
         if shared.stopped.get() || now >= shared.end {
@@ -433,7 +469,7 @@ async fn closed_loop(shared: Rc<Shared>, mut client: Client<TokioNet>, mut rng: 
 /// One open-loop connection: takes the earliest request nobody has taken, waits for its
 /// time, sends it; stops at the end of the run, on a stop, or when the next request is
 /// due only after the end.
-async fn open_loop(shared: Rc<Shared>, mut client: Client<TokioNet>, mut rng: Rng, rate: f64) {
+async fn open_loop(shared: Rc<Shared>, mut client: Conn, mut rng: Rng, rate: f64) {
     loop {
         if shared.stopped.get() || Instant::now() >= shared.end {
             return;
@@ -723,7 +759,11 @@ pub(crate) async fn run(opts: Options, config: ClientConfig, watch: Watch) -> Su
     });
     let mut tasks = Vec::new();
     for _ in 0..shared.opts.connections {
-        let client = Client::new(TokioNet, config.clone(), ids.fork());
+        let client = match &shared.opts.etcd {
+            #[cfg(feature = "etcd")]
+            Some(addr) => Conn::Etcd(etcd::EtcdConn::new(addr.clone(), config.deadline)),
+            _ => Conn::Ringkv(Client::new(TokioNet, config.clone(), ids.fork())),
+        };
         let rng = workload.fork();
         let task = match shared.opts.mode {
             Mode::Closed => tokio::task::spawn_local(closed_loop(shared.clone(), client, rng)),
@@ -849,11 +889,13 @@ async fn tick_progress(shared: Rc<Shared>, bar: ProgressBar) {
 /// `kv bench` from the command line: checks that the cluster answers, runs, prints the
 /// report (`json`: one JSON object).
 pub(crate) async fn main(opts: Options, config: ClientConfig, json: bool) -> anyhow::Result<()> {
-    let mut probe = Client::new(TokioNet, config.clone(), Rng::from_entropy());
-    probe
-        .metadata()
-        .await
-        .context("cannot reach the cluster to benchmark it")?;
+    if opts.etcd.is_none() {
+        let mut probe = Client::new(TokioNet, config.clone(), Rng::from_entropy());
+        probe
+            .metadata()
+            .await
+            .context("cannot reach the cluster to benchmark it")?;
+    }
     let summary = run(
         opts,
         config,
@@ -870,5 +912,7 @@ pub(crate) async fn main(opts: Options, config: ClientConfig, json: bool) -> any
     }
 }
 
+#[cfg(feature = "etcd")]
+mod etcd;
 #[cfg(test)]
 mod tests;

@@ -153,6 +153,7 @@ fn summary() -> Summary {
             mode: Mode::Closed,
             seed: 42,
             key_prefix: "bench-".into(),
+            etcd: None,
         },
         measured: Duration::from_millis(5000),
         interrupted: false,
@@ -301,6 +302,7 @@ fn a_one_second_bench_against_a_real_node_adds_up() {
             mode: Mode::Closed,
             seed: 3,
             key_prefix: "k".into(),
+            etcd: None,
         };
         let quiet = Watch {
             progress: false,
