@@ -198,8 +198,28 @@ impl<D: Disk> Wal<D> {
     /// stops the node), so an fsync would only cost time — one per heartbeat and per read
     /// otherwise.
     pub fn sync(&mut self) -> io::Result<()> {
+        if self.write_pending()? {
+            self.log.sync()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// [`sync`](Wal::sync) through [`LogFile::sync_async`]: the fsync does not hold up
+    /// the runtime's thread.
+    pub async fn sync_async(&mut self) -> io::Result<()> {
+        if self.write_pending()? {
+            self.log.sync_async().await?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the queued records to the file; whether a sync is due (something was
+    /// written or truncated since the last one).
+    fn write_pending(&mut self) -> io::Result<bool> {
         if self.pending.is_empty() && !self.unsynced {
-            return Ok(());
+            return Ok(false);
         }
         if !self.pending.is_empty() {
             self.log.append(&self.pending)?;
@@ -207,9 +227,7 @@ impl<D: Disk> Wal<D> {
             self.pending.clear();
             self.pending_len = 0;
         }
-        self.log.sync()?;
-        self.unsynced = false;
-        Ok(())
+        Ok(true)
     }
 
     /// Empties the log durably (after its contents were captured in a snapshot).

@@ -190,6 +190,7 @@ one_leader_per_term = false
 committed_entries_stable = false
 ring_ownership = true
 linearizable = false
+appends_not_resent = false
 linearizable_steps = 5000
 max_lock_hold = "45s"
 recovery_deadline = "1m"
@@ -220,6 +221,7 @@ torn_writes = 0.25
 io_error_every = "7s"
 corrupt_on_restart = 0.5
 max_corrupt_per_group = 0
+fsync_latency = "3ms"
 "#;
 
 fn secs(s: u64) -> Duration {
@@ -383,6 +385,7 @@ fn full() -> Scenario {
             io_error_every: Some(secs(7)),
             corrupt_on_restart: 0.5,
             max_corrupt_per_group: 0,
+            fsync_latency: Some(Duration::from_millis(3)),
         },
         checks: Checks {
             no_lost_writes: false,
@@ -392,6 +395,7 @@ fn full() -> Scenario {
             committed_entries_stable: false,
             ring_ownership: true,
             linearizable: false,
+            appends_not_resent: false,
             linearizable_steps: 5000,
             max_lock_hold: secs(45),
             recovery_deadline: secs(60),

@@ -257,6 +257,33 @@ impl<D: Disk> RaftStore<D> {
         truncate_after: Option<LogIndex>,
         entries: &[(LogIndex, Entry)],
     ) -> io::Result<()> {
+        let last = self.stage(hard_state, truncate_after, entries)?;
+        self.wal.sync()?;
+        self.last_index = last;
+        Ok(())
+    }
+
+    /// [`save`](RaftStore::save) with the sync through [`Wal::sync_async`].
+    pub async fn save_async(
+        &mut self,
+        hard_state: Option<&HardState>,
+        truncate_after: Option<LogIndex>,
+        entries: &[(LogIndex, Entry)],
+    ) -> io::Result<()> {
+        let last = self.stage(hard_state, truncate_after, entries)?;
+        self.wal.sync_async().await?;
+        self.last_index = last;
+        Ok(())
+    }
+
+    /// Queues the records of a `save` in the log (not yet written or synced); the last
+    /// index the log will hold once they are synced.
+    fn stage(
+        &mut self,
+        hard_state: Option<&HardState>,
+        truncate_after: Option<LogIndex>,
+        entries: &[(LogIndex, Entry)],
+    ) -> io::Result<LogIndex> {
         let mut last = self.last_index;
         if let Some(after) = truncate_after {
             // As `open` replays it: never below the snapshot.
@@ -280,9 +307,7 @@ impl<D: Disk> RaftStore<D> {
             encode_entry(&mut record, *index, entry);
             self.wal.append(&record);
         }
-        self.wal.sync()?;
-        self.last_index = last;
-        Ok(())
+        Ok(last)
     }
 
     /// Carries out step 1 of a `Ready` from `raft` (persist, then sync; see
@@ -290,6 +315,28 @@ impl<D: Disk> RaftStore<D> {
     /// hard state, truncation and new entries. `raft` must not have been called since it
     /// produced `ready`.
     pub fn persist(&mut self, raft: &Raft, ready: &Ready) -> io::Result<()> {
+        self.persist_snapshot(raft, ready)?;
+        self.save(
+            ready.hard_state.as_ref(),
+            ready.truncate_after,
+            &ready.entries,
+        )
+    }
+
+    /// [`persist`](RaftStore::persist) with the log's sync through [`Wal::sync_async`]
+    /// (a snapshot, rare, is still written in line).
+    pub async fn persist_async(&mut self, raft: &Raft, ready: &Ready) -> io::Result<()> {
+        self.persist_snapshot(raft, ready)?;
+        self.save_async(
+            ready.hard_state.as_ref(),
+            ready.truncate_after,
+            &ready.entries,
+        )
+        .await
+    }
+
+    /// The snapshot part of a `Ready`'s persistence, if it has one.
+    fn persist_snapshot(&mut self, raft: &Raft, ready: &Ready) -> io::Result<()> {
         if let Some((meta, state)) = &ready.snapshot {
             // A snapshot whose last entry the log holds keeps the entries after it (they
             // matched the leader's). The rewritten log must keep the stored ones, or a
@@ -300,11 +347,7 @@ impl<D: Disk> RaftStore<D> {
             kept.retain(|(index, _)| unstable.is_none_or(|u| *index < u));
             self.save_snapshot(*meta, state, &kept)?;
         }
-        self.save(
-            ready.hard_state.as_ref(),
-            ready.truncate_after,
-            &ready.entries,
-        )
+        Ok(())
     }
 
     /// Snapshots the log up to `index`, whose group state `state` encodes: writes the

@@ -26,7 +26,7 @@ use super::state::{GroupState, Outcome};
 use super::transport::Transport;
 use super::GroupError;
 use crate::io::Disk;
-use crate::raft::{Raft, Role};
+use crate::raft::{Raft, Ready, Role};
 
 /// Inputs taken into one `Ready` at most (see the group commit in [`Replica::run`]).
 const MAX_INPUTS_PER_READY: usize = 256;
@@ -152,7 +152,7 @@ impl<D: Disk> Replica<D> {
                     break;
                 }
             }
-            if let Err(e) = self.process_ready() {
+            if let Err(e) = self.process_ready().await {
                 // A failed sync leaves storage in an unknown state: stop rather than send
                 // or acknowledge anything that may not be durable.
                 tracing::error!(error = %e, "storage failure; replica stops");
@@ -202,9 +202,12 @@ impl<D: Disk> Replica<D> {
         }
     }
 
-    fn process_ready(&mut self) -> Result<(), GroupError> {
+    /// Carries out every `Ready` the core has. Awaits the log's sync: inputs arriving
+    /// meanwhile queue up and go into the next `Ready` together (group commit), and the
+    /// runtime's thread serves sockets and other groups while the disk works.
+    async fn process_ready(&mut self) -> Result<(), GroupError> {
         loop {
-            let ready = self.raft.ready();
+            let mut ready = self.raft.ready();
             if ready.is_empty() {
                 break;
             }
@@ -217,12 +220,20 @@ impl<D: Disk> Replica<D> {
                 )),
                 None => None,
             };
-            self.store.persist(&self.raft, &ready)?;
+            // The leader's replication goes out before its own sync, so followers write
+            // while it does; every other message waits for the sync (see `Ready`).
+            let (early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut ready.messages)
+                .into_iter()
+                .partition(|(_, msg)| Ready::may_precede_persist(msg));
+            for (to, msg) in early {
+                self.transport.send(to, msg);
+            }
+            self.store.persist_async(&self.raft, &ready).await?;
             if let Some((index, state)) = installed {
                 *self.state.borrow_mut() = state;
                 self.applied = index;
             }
-            for (to, msg) in ready.messages {
+            for (to, msg) in late {
                 self.transport.send(to, msg);
             }
             for (index, entry) in ready.committed {

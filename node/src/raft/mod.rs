@@ -15,8 +15,10 @@
 //!   a leader lease for voters (a member that heard from a leader in the last
 //!   `election_ticks.0` ticks refuses votes) and **check-quorum** (a leader that has not
 //!   heard from a majority for `election_ticks.0` ticks steps down);
-//! - replication with one outstanding `AppendEntries` per follower (resent on heartbeats),
-//!   fast backtracking through the follower's hint, a no-op entry at the start of every
+//! - flow-controlled replication (as etcd's raft): a follower is *probed* with one
+//!   `AppendEntries` at a time until its log is known to match, then entries are
+//!   *pipelined* to it, up to a window of unanswered messages; heartbeats and read rounds
+//!   carry no entries while any are in flight; fast backtracking through the follower's hint, a no-op entry at the start of every
 //!   term, commitment of current-term entries by majority (§5.4.2);
 //! - linearizable reads with ReadIndex (§6.4);
 //! - log compaction ([`Raft::compact`]) and chunked `InstallSnapshot` for followers that
@@ -58,7 +60,7 @@ pub use ready::Ready;
 pub use types::{
     HardState, NotLeader, RaftConfig, Recovered, Role, SnapshotMeta, DEFAULT_ELECTION_TICKS,
     DEFAULT_HEARTBEAT_TICKS, DEFAULT_MAX_APPEND_BYTES, DEFAULT_MAX_APPEND_ENTRIES,
-    DEFAULT_SNAPSHOT_CHUNK_BYTES,
+    DEFAULT_MAX_INFLIGHT_APPENDS, DEFAULT_SNAPSHOT_CHUNK_BYTES,
 };
 
 use crate::io::Rng;
@@ -265,7 +267,7 @@ impl Raft {
             term: self.term,
             data,
         });
-        self.send_appends_to_idle();
+        // Sent from `ready`, so that every proposal of one batch goes out in one message.
         self.maybe_commit();
         Ok((index, self.term))
     }

@@ -27,7 +27,13 @@ use super::Raft;
 ///    - [`entries`](Ready::entries): append them (they continue the stored log, which may
 ///      now be empty after a snapshot).
 /// 2. **Send** [`messages`](Ready::messages). Only after step 1 is durable: a vote or an
-///    acknowledgement must never leave a member that could forget it in a crash.
+///    acknowledgement must never leave a member that could forget it in a crash. The
+///    exception is the leader's replication ([`Ready::may_precede_persist`]:
+///    `AppendEntries` and `InstallSnapshot`), which may be sent *before* step 1, so that
+///    followers write while the leader does (Raft thesis §10.2.1). The leader counts its
+///    own log towards commitment as soon as entries are appended, which stays sound
+///    because the core is not called again before this `Ready` is carried out: no answer
+///    to those messages is stepped before the leader's own sync has finished.
 /// 3. **Apply**: if `snapshot` is `Some`, first reset the application state from it; then
 ///    apply [`committed`](Ready::committed) in order. Entries with empty `data` are the
 ///    no-ops a new leader appends to commit entries of its term: skip them (so never
@@ -62,6 +68,16 @@ pub struct Ready {
 }
 
 impl Ready {
+    /// Whether `msg` may be sent before this `Ready`'s persistence (step 1): a leader's
+    /// `AppendEntries` or `InstallSnapshot`, which promise nothing about the sender's log.
+    /// Votes, vote requests and every reply wait for the sync.
+    pub fn may_precede_persist(msg: &PeerMessage) -> bool {
+        matches!(
+            msg,
+            PeerMessage::AppendEntries(_) | PeerMessage::InstallSnapshot(_)
+        )
+    }
+
     /// True if there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
@@ -136,6 +152,7 @@ impl Raft {
     /// [`read_index`](Raft::read_index) and [`compact`](Raft::compact), and carry it out in
     /// the order documented on [`Ready`].
     pub fn ready(&mut self) -> Ready {
+        self.send_new_entries();
         self.broadcast_read_round();
         let hard_state = self.hard_state();
         let hard_state = (hard_state != self.out.persisted).then(|| {

@@ -1,11 +1,23 @@
-//! Log replication: the leader's per-follower progress, `AppendEntries` out and in,
-//! commitment, heartbeats and check-quorum.
+//! Log replication: the leader's per-follower progress and flow control, `AppendEntries`
+//! out and in, commitment, heartbeats and check-quorum.
 //!
-//! The leader keeps one [`Progress`] per follower and at most one `AppendEntries` with
-//! entries outstanding per follower; a heartbeat resends from `next` if nothing came back.
-//! A follower rejects a mismatch with a hint, the index the leader should try next as
-//! `prev_log_index`, chosen to skip whole conflicting terms. This module must not decide
-//! elections (it only steps down on check-quorum through `become_follower`).
+//! Flow control follows etcd's raft. A follower is **probed** while the leader does not
+//! know where their logs match: one `AppendEntries` at a time, without entries, with
+//! `prev_log_index` just before `next`, nothing more until it is answered (a heartbeat, which carries no entries, also gets an answer, so a
+//! lost probe is retried on the next one). A success moves the follower to **replicate**:
+//! entries are then pipelined, `next` advancing as they are sent, up to
+//! `max_inflight_appends` unanswered messages; each answer frees the messages it covers. A
+//! refusal sends the follower back to probing from the hint, the index the leader should
+//! try next as `prev_log_index` (chosen by the follower to skip whole conflicting terms).
+//!
+//! Heartbeats and read rounds never resend entries that are in flight: their
+//! `AppendEntries` then carries none, with `prev_log_index` the last index sent, so it
+//! arrives behind those entries on the same connection and its answer also tells whether
+//! they arrived. New entries go out from [`Raft::ready`], one message per follower for all
+//! the proposals of a batch. This module must not decide elections (it only steps down on
+//! check-quorum through `become_follower`).
+
+use std::collections::VecDeque;
 
 use protocol::peer::{AppendEntries, AppendEntriesReply, LogIndex, PeerId, Term};
 
@@ -21,8 +33,8 @@ pub(super) struct Progress {
     pub(super) next: LogIndex,
     /// The highest index known to be replicated on the follower.
     pub(super) matched: LogIndex,
-    /// Entries were sent and neither acknowledged nor refused yet.
-    pub(super) in_flight: bool,
+    /// Probing or replicating (see the module docs).
+    pub(super) flow: Flow,
     /// The follower answered since the last check-quorum.
     pub(super) active: bool,
     /// The highest read round the follower has echoed in an `AppendEntriesReply` of this
@@ -32,16 +44,41 @@ pub(super) struct Progress {
     pub(super) snapshot: Option<Outgoing>,
 }
 
+/// How entries may be sent to one follower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Flow {
+    /// Where the logs match is not known: one message at a time. `sent` while one is
+    /// unanswered.
+    Probe { sent: bool },
+    /// The logs match up to `matched`: entries are pipelined. The last index of every
+    /// unanswered `AppendEntries` with entries, oldest first.
+    Replicate { inflight: VecDeque<LogIndex> },
+}
+
 impl Progress {
     pub(super) fn new(next: LogIndex) -> Self {
         Progress {
             next,
             matched: LogIndex(0),
-            in_flight: false,
+            flow: Flow::Probe { sent: false },
             active: false,
             round_acked: 0,
             snapshot: None,
         }
+    }
+
+    /// Nothing sent to this follower is waiting for an answer.
+    fn idle(&self) -> bool {
+        match &self.flow {
+            Flow::Probe { sent } => !sent,
+            Flow::Replicate { inflight } => inflight.is_empty(),
+        }
+    }
+
+    /// Starts probing again from `next`: nothing is considered in flight.
+    pub(super) fn probe_from(&mut self, next: LogIndex) {
+        self.next = next;
+        self.flow = Flow::Probe { sent: false };
     }
 }
 
@@ -68,58 +105,117 @@ impl Raft {
         }
     }
 
-    /// Sends every follower what it needs next (entries, a heartbeat, or a snapshot chunk).
+    /// A heartbeat to every follower (also a read round's broadcast): new entries where
+    /// nothing is in flight, an `AppendEntries` without entries otherwise, or the next
+    /// snapshot chunk.
     pub(super) fn broadcast_append(&mut self) {
         for peer in self.others() {
-            self.send_append(peer);
+            self.send_heartbeat(peer);
         }
     }
 
-    /// Sends new entries to the followers that have nothing outstanding.
-    pub(super) fn send_appends_to_idle(&mut self) {
-        let idle: Vec<PeerId> = self
-            .progress
-            .iter()
-            .filter(|(_, p)| !p.in_flight && p.snapshot.is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        for peer in idle {
-            self.send_append(peer);
+    /// Sends every follower the entries its flow control lets through (called from
+    /// `ready`, so one batch of proposals goes out together).
+    pub(super) fn send_new_entries(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        for peer in self.others() {
+            while self.send_entries(peer) {}
         }
     }
 
-    /// Sends `to` the entries from its `next` index on (none for a heartbeat), tagged with
-    /// the current read round, or a snapshot chunk if those entries were compacted away.
-    pub(super) fn send_append(&mut self, to: PeerId) {
-        let round = self.reads.round();
-        let Some(pr) = self.progress.get_mut(&to) else {
+    /// A heartbeat to `to`: if nothing is in flight, what [`Raft::send_entries`] sends
+    /// (entries, or an empty probe); otherwise an `AppendEntries` without entries after
+    /// the last index sent. During a snapshot transfer, the current chunk again.
+    pub(super) fn send_heartbeat(&mut self, to: PeerId) {
+        let Some(pr) = self.progress.get(&to) else {
             return;
         };
         if pr.snapshot.is_some() {
             self.send_snapshot_chunk(to);
             return;
         }
-        let prev_index = prev(pr.next);
+        let (idle, next_index) = (pr.idle(), pr.next);
+        if idle && self.send_entries(to) {
+            return;
+        }
+        let prev_index = prev(next_index);
         let Some(prev_term) = self.log.term_at(prev_index) else {
             self.start_snapshot(to);
             return;
         };
-        let entries = self.log.batch(
-            pr.next,
-            self.config.max_append_entries,
-            self.config.max_append_bytes,
-        );
-        pr.in_flight = !entries.is_empty();
+        self.send_append_entries(to, prev_index, prev_term, Vec::new());
+    }
+
+    /// Sends `to` the entries from its `next` on, if its flow control allows: a probe
+    /// (no entries) when probing and nothing is unanswered; a batch of new
+    /// entries when replicating with room in the window. Starts a snapshot transfer
+    /// instead if those entries were compacted away. Returns whether it sent anything.
+    pub(super) fn send_entries(&mut self, to: PeerId) -> bool {
+        let last = self.log.last_index();
+        let window = self.config.max_inflight_appends;
+        let Some(pr) = self.progress.get(&to) else {
+            return false;
+        };
+        let allowed = pr.snapshot.is_none()
+            && match &pr.flow {
+                Flow::Probe { sent } => !sent,
+                Flow::Replicate { inflight } => inflight.len() < window && pr.next <= last,
+            };
+        if !allowed {
+            return false;
+        }
+        let from = pr.next;
+        let prev_index = prev(from);
+        let Some(prev_term) = self.log.term_at(prev_index) else {
+            self.start_snapshot(to);
+            return true;
+        };
+        // A probe carries no entries: until the follower answers, the leader cannot tell
+        // whether a success it reads answers the probe or an older message, and entries in
+        // a probe would be sent again when it does not.
+        let entries = match &pr.flow {
+            Flow::Probe { .. } => Vec::new(),
+            Flow::Replicate { .. } => self.log.batch(
+                from,
+                self.config.max_append_entries,
+                self.config.max_append_bytes,
+            ),
+        };
+        let end = LogIndex(prev_index.0 + entries.len() as u64);
+        let Some(pr) = self.progress.get_mut(&to) else {
+            return false;
+        };
+        match &mut pr.flow {
+            Flow::Probe { sent } => *sent = true,
+            Flow::Replicate { inflight } => {
+                inflight.push_back(end);
+                pr.next = next(end);
+            }
+        }
+        self.send_append_entries(to, prev_index, prev_term, entries);
+        true
+    }
+
+    /// Queues one `AppendEntries` for `to`, tagged with the current read round.
+    fn send_append_entries(
+        &mut self,
+        to: PeerId,
+        prev_log_index: LogIndex,
+        prev_log_term: Term,
+        entries: Vec<protocol::peer::Entry>,
+    ) {
         self.out.send(
             to,
             AppendEntries {
                 term: self.term,
                 leader: self.config.id,
-                prev_log_index: prev_index,
-                prev_log_term: prev_term,
+                prev_log_index,
+                prev_log_term,
                 leader_commit: self.commit,
                 entries,
-                round,
+                round: self.reads.round(),
             },
         );
     }
@@ -244,27 +340,38 @@ impl Raft {
             self.check_reads();
             return;
         }
-        pr.in_flight = false;
-        let mut send = false;
         if r.success {
             if r.last_log_index > last {
                 tracing::debug!(id = %self.config.id, %from, index = %r.last_log_index, "raft: dropping an acknowledgement past our log");
             } else {
                 pr.matched = pr.matched.max(r.last_log_index);
                 pr.next = pr.next.max(next(r.last_log_index));
-                send = pr.next <= last;
+                match &mut pr.flow {
+                    Flow::Probe { .. } => {
+                        pr.flow = Flow::Replicate {
+                            inflight: VecDeque::new(),
+                        }
+                    }
+                    Flow::Replicate { inflight } => {
+                        while inflight.front().is_some_and(|i| *i <= r.last_log_index) {
+                            inflight.pop_front();
+                        }
+                    }
+                }
+                while self.send_entries(from) {}
             }
         } else if next(r.last_log_index) >= pr.next {
+            // Answers an older message than the probe in progress (e.g. the rest of a
+            // pipeline after its first refusal): that probe still stands.
+            // (An answer to a message whose `prev_log_index` is `next - 1` always hints below
+            // it, so the probe or heartbeat in progress is never taken for stale.)
             tracing::debug!(id = %self.config.id, %from, hint = %r.last_log_index, "raft: dropping a stale refusal");
         } else {
-            pr.next = next(r.last_log_index);
             // A hint at or below the match index means that match was wrong (a follower's
             // answer to an older transfer): forget it rather than get stuck.
             pr.matched = pr.matched.min(r.last_log_index);
-            send = true;
-        }
-        if send {
-            self.send_append(from);
+            pr.probe_from(next(r.last_log_index));
+            self.send_entries(from);
         }
         self.maybe_commit();
         self.check_reads();

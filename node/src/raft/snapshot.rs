@@ -116,10 +116,9 @@ impl Raft {
         if r.next_offset == len {
             tracing::debug!(id = %self.config.id, %from, index = %out.meta.index, "raft: follower holds the snapshot");
             pr.matched = pr.matched.max(out.meta.index);
-            pr.next = next(pr.matched);
+            pr.probe_from(next(pr.matched));
             pr.snapshot = None;
-            pr.in_flight = false;
-            self.send_append(from);
+            self.send_entries(from);
             self.maybe_commit();
         } else {
             if r.next_offset > len {

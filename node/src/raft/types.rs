@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_APPEND_ENTRIES: usize = 64;
 /// Default cap on entry data bytes per `AppendEntries` (one entry is always sent, however
 /// large).
 pub const DEFAULT_MAX_APPEND_BYTES: usize = 256 * 1024;
+/// Default cap on `AppendEntries` with entries in flight to one replicating follower.
+pub const DEFAULT_MAX_INFLIGHT_APPENDS: usize = 16;
 /// Default snapshot chunk size, in bytes.
 pub const DEFAULT_SNAPSHOT_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -37,6 +39,10 @@ pub struct RaftConfig {
     /// At most this many entry data bytes per `AppendEntries`, except that one entry is
     /// always sent whatever its size.
     pub max_append_bytes: usize,
+    /// At most this many `AppendEntries` with entries may be unanswered at once to one
+    /// follower whose log is known to match (pipelining); a follower being probed gets
+    /// one at a time.
+    pub max_inflight_appends: usize,
     /// `InstallSnapshot` carries at most this many snapshot bytes per chunk.
     pub snapshot_chunk_bytes: usize,
 }
@@ -52,6 +58,7 @@ impl RaftConfig {
             heartbeat_ticks: DEFAULT_HEARTBEAT_TICKS,
             max_append_entries: DEFAULT_MAX_APPEND_ENTRIES,
             max_append_bytes: DEFAULT_MAX_APPEND_BYTES,
+            max_inflight_appends: DEFAULT_MAX_INFLIGHT_APPENDS,
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
         }
     }
@@ -83,7 +90,9 @@ impl RaftConfig {
             "raft config: heartbeat_ticks must be positive and below the election timeout"
         );
         assert!(
-            self.max_append_entries > 0 && self.snapshot_chunk_bytes > 0,
+            self.max_append_entries > 0
+                && self.max_inflight_appends > 0
+                && self.snapshot_chunk_bytes > 0,
             "raft config: batch sizes must be positive"
         );
     }

@@ -13,10 +13,13 @@
 //! - [`ring_ownership`]: only a key's owner acknowledges writes to it, and the ring the
 //!   groups end on gives every key exactly one owner.
 //! - [`linearizable`]: every key's history is linearizable (Wing–Gong–Lowe, per key).
+//! - [`appends_not_resent`]: no leader sends a follower an entry twice in one term
+//!   without a refusal in between (flow control wastes nothing).
 //! - [`reaches`]: the trace shows what a scenario written for a narrow window expects.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
 
+pub mod appends_not_resent;
 pub mod committed_entries;
 pub mod joins;
 pub mod leaders;
@@ -108,6 +111,9 @@ pub fn run_all(
     }
     if scenario.checks.ring_ownership {
         out.extend(ring_ownership::check(groups, trace, history));
+    }
+    if scenario.checks.appends_not_resent {
+        out.extend(appends_not_resent::check(groups, trace));
     }
     Judgement {
         failures: out,

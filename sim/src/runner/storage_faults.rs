@@ -102,6 +102,8 @@ pub(crate) struct StorageFaults {
     torn_writes: f64,
     corrupt_on_restart: f64,
     max_corrupt_per_group: u32,
+    /// `[storage] fsync_latency`, given to every disk.
+    fsync_latency: Option<Duration>,
     /// Nodes whose power fails at their next write, with the end of their window.
     tearing: BTreeMap<String, Duration>,
     /// Nodes that refused to start on corrupted storage: down for good.
@@ -133,6 +135,7 @@ impl StorageFaults {
             torn_writes: st.torn_writes,
             corrupt_on_restart: st.corrupt_on_restart,
             max_corrupt_per_group: st.max_corrupt_per_group,
+            fsync_latency: st.fsync_latency,
             tearing: BTreeMap::new(),
             dead: BTreeSet::new(),
             corrupted: BTreeMap::new(),
@@ -165,9 +168,14 @@ impl StorageFaults {
     /// `host`'s disk faults, made on first use.
     pub(crate) fn disk(&mut self, host: &str) -> Rc<RefCell<DiskFaults>> {
         let seed = self.seed;
+        let fsync_latency = self.fsync_latency;
         self.disks
             .entry(host.to_owned())
-            .or_insert_with(|| Rc::new(RefCell::new(DiskFaults::new(seed, host))))
+            .or_insert_with(|| {
+                let mut disk = DiskFaults::new(seed, host);
+                disk.set_fsync_latency(fsync_latency);
+                Rc::new(RefCell::new(disk))
+            })
             .clone()
     }
 

@@ -25,6 +25,7 @@ use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::Duration;
 
 use node::io::{Disk, LogFile, Rng};
 
@@ -102,6 +103,12 @@ pub struct DiskFaults {
     news: Vec<Injected>,
     /// The node refused to start on this disk: the host runs no node any more.
     retired: bool,
+    /// Mean latency of a log sync through `sync_async`, if any (`[storage]
+    /// fsync_latency`).
+    fsync_latency: Option<Duration>,
+    /// Draws the sync latencies: a stream of its own, so turning latency on does not
+    /// move the other faults' draws.
+    latency_rng: Rng,
 }
 
 impl DiskFaults {
@@ -120,7 +127,23 @@ impl DiskFaults {
             torn_tail: None,
             news: Vec::new(),
             retired: false,
+            fsync_latency: None,
+            latency_rng: Rng::from_seed(seeds::derive(seed, &format!("disk/latency/{host}"), 0)),
         }
+    }
+
+    /// Every log sync through `sync_async` takes about `mean` of simulated time.
+    pub fn set_fsync_latency(&mut self, mean: Option<Duration>) {
+        self.fsync_latency = mean.filter(|m| !m.is_zero());
+    }
+
+    /// The time the next log sync takes: uniform in [mean/2, 3·mean/2).
+    fn next_sync_latency(&mut self) -> Option<Duration> {
+        let mean = self.fsync_latency?;
+        let half = (mean.as_nanos() / 2) as u64;
+        Some(Duration::from_nanos(
+            half + self.latency_rng.range(0, 2 * half.max(1)),
+        ))
     }
 
     /// The host boots for the `boot`-th time: the power is back, faults armed for the
@@ -381,6 +404,18 @@ impl LogFile for FaultyLog {
     fn sync(&mut self) -> io::Result<()> {
         self.faults.borrow_mut().gate("sync", &self.path)?;
         self.inner.sync()
+    }
+
+    /// Takes the scenario's fsync latency in simulated time first (none by default), so
+    /// a crash meanwhile loses what was not synced and inputs queue up as on a real disk.
+    fn sync_async(&mut self) -> impl std::future::Future<Output = io::Result<()>> {
+        let latency = self.faults.borrow_mut().next_sync_latency();
+        async move {
+            if let Some(latency) = latency {
+                tokio::time::sleep(latency).await;
+            }
+            self.sync()
+        }
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {

@@ -693,6 +693,12 @@ pub struct Storage {
     /// Most members of one group given a corrupted read over a run (each refuses to
     /// start and stays down): at most a minority of a group.
     pub max_corrupt_per_group: u32,
+    /// Mean time a node's log sync (one per Raft `Ready`) takes, in simulated time; each
+    /// draw is uniform between half and one and a half times it, from the host's seeded
+    /// stream. Inputs arriving meanwhile are batched into the next sync, as on a real
+    /// disk. None (instant syncs) if absent.
+    #[serde(default, with = "crate::scenario::duration::option")]
+    pub fsync_latency: Option<Duration>,
 }
 
 impl Default for Storage {
@@ -702,6 +708,7 @@ impl Default for Storage {
             io_error_every: None,
             corrupt_on_restart: 0.0,
             max_corrupt_per_group: 1,
+            fsync_latency: None,
         }
     }
 }
@@ -736,6 +743,9 @@ pub struct Checks {
     pub ring_ownership: bool,
     /// Every key's history (the clients' operations and the final read) is linearizable.
     pub linearizable: bool,
+    /// No leader sends a follower an entry it already sent it in the same term unless the
+    /// follower refused an `AppendEntries` in between (replication's flow control).
+    pub appends_not_resent: bool,
     /// The linearizability search's budget per key, in steps; a key not decided within
     /// it is reported undecided (not failed).
     pub linearizable_steps: u64,
@@ -766,6 +776,7 @@ impl Default for Checks {
             committed_entries_stable: true,
             ring_ownership: true,
             linearizable: true,
+            appends_not_resent: true,
             linearizable_steps: 2_000_000,
             max_lock_hold: Duration::from_secs(20),
             recovery_deadline: Duration::from_secs(30),

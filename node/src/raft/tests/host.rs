@@ -195,6 +195,15 @@ impl Cluster {
             trace(self.now, id, raft, &ready);
         }
         self.history.check_leader(seed, id, raft);
+        // 0. The leader's replication may leave before its own sync (as the replica sends
+        // it), so a power loss below crashes a leader whose entries are already out.
+        let (early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut ready.messages)
+            .into_iter()
+            .partition(|(_, msg)| Ready::may_precede_persist(msg));
+        ready.messages = late;
+        for (to, msg) in early {
+            self.send(id, to, msg);
+        }
         // 1. Persist.
         let node = self.nodes.get_mut(&id).expect("member");
         let writes = ready.hard_state.is_some()

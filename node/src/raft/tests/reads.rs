@@ -76,9 +76,16 @@ fn a_late_answer_to_an_older_append_confirms_no_newer_read() {
     let (mut leader, first) = hand_made_leader();
     let (mut one, mut two) = (member(1), member(2));
 
-    // Member 1 answers the no-op at once, which commits it: reads may go.
-    let early = answer(&mut one, to(&first, 1));
-    assert_eq!(early.round, round_of(&to(&first, 1)), "the follower echoes");
+    // Member 1 answers the probe, then the no-op that follows it at once, which commits
+    // it: reads may go.
+    let probed = answer(&mut one, to(&first, 1));
+    assert_eq!(
+        probed.round,
+        round_of(&to(&first, 1)),
+        "the follower echoes"
+    );
+    leader.step(PeerId(1), probed.into());
+    let early = answer(&mut one, to(&leader.ready().messages, 1));
     leader.step(PeerId(1), early.into());
     let noop = leader.last_index();
     assert_eq!(leader.commit_index(), noop);

@@ -271,9 +271,21 @@ fn batches_respect_the_configured_limits() {
         }
         .into(),
     );
+    // It probes at 0 (no entries); a success there starts the pipeline from 1.
+    raft.ready();
+    raft.step(
+        PeerId(1),
+        AppendEntriesReply {
+            term: raft.term(),
+            success: true,
+            last_log_index: LogIndex(0),
+            round: 0,
+        }
+        .into(),
+    );
     let ready = raft.ready();
-    let [(_, PeerMessage::AppendEntries(m))] = ready.messages.as_slice() else {
-        panic!("expected one AppendEntries, got {:?}", ready.messages);
+    let Some((_, PeerMessage::AppendEntries(m))) = ready.messages.first() else {
+        panic!("expected AppendEntries, got {:?}", ready.messages);
     };
     assert_eq!(m.prev_log_index, LogIndex(0));
     assert_eq!(
