@@ -107,6 +107,17 @@ pub trait Disk: Clone + 'static {
         Ok(log)
     }
 
+    /// [`replace`](Disk::replace) without holding up the runtime's thread (compaction's
+    /// snapshot file, the largest write a node makes). By default it replaces at once;
+    /// [`StdDisk`] runs it on tokio's blocking pool.
+    fn replace_async(
+        &self,
+        path: &Path,
+        contents: &[u8],
+    ) -> impl std::future::Future<Output = io::Result<()>> {
+        std::future::ready(self.replace(path, contents))
+    }
+
     /// Replaces `path` with `contents` atomically and durably: write aside, sync, rename,
     /// sync the directory.
     fn replace(&self, path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -242,6 +253,20 @@ pub struct StdLog(std::fs::File);
 
 impl Disk for StdDisk {
     type Log = StdLog;
+
+    /// On tokio's blocking pool (real binaries only: the simulator never uses `StdDisk`).
+    fn replace_async(
+        &self,
+        path: &Path,
+        contents: &[u8],
+    ) -> impl std::future::Future<Output = io::Result<()>> {
+        let (path, contents) = (path.to_path_buf(), contents.to_vec());
+        async move {
+            tokio::task::spawn_blocking(move || StdDisk.replace(&path, &contents))
+                .await
+                .map_err(io::Error::other)?
+        }
+    }
 
     fn create_dir(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir(dir)

@@ -361,16 +361,30 @@ impl<D: Disk> RaftStore<D> {
         index: LogIndex,
         state: impl FnOnce() -> Bytes,
     ) -> io::Result<bool> {
-        if index <= raft.log_base().index || index > raft.applied_index() {
-            return Ok(false);
-        }
-        let Some(term) = raft.term_at(index) else {
+        let Some(meta) = compaction_point(raft, index) else {
             return Ok(false);
         };
-        let meta = SnapshotMeta { index, term };
         let state = state();
         let remaining = raft.entries_after(index);
         self.save_snapshot(meta, &state, &remaining)?;
+        raft.compact(index, state);
+        Ok(true)
+    }
+
+    /// [`compact`](RaftStore::compact) with the snapshot file written through
+    /// [`Disk::replace_async`], so a large state does not stop the runtime's thread.
+    pub async fn compact_async(
+        &mut self,
+        raft: &mut Raft,
+        index: LogIndex,
+        state: impl FnOnce() -> Bytes,
+    ) -> io::Result<bool> {
+        let Some(meta) = compaction_point(raft, index) else {
+            return Ok(false);
+        };
+        let state = state();
+        let remaining = raft.entries_after(index);
+        self.save_snapshot_async(meta, &state, &remaining).await?;
         raft.compact(index, state);
         Ok(true)
     }
@@ -399,15 +413,32 @@ impl<D: Disk> RaftStore<D> {
         remaining: &[(LogIndex, Entry)],
     ) -> io::Result<()> {
         let last = continued(meta.index, remaining)?;
-        let mut body = BytesMut::with_capacity(16 + state.len());
-        body.put_u64(meta.index.0);
-        body.put_u64(meta.term.0);
-        body.put_slice(state);
-        let mut file = BytesMut::with_capacity(8 + body.len());
-        file.put_slice(&SNAPSHOT_MAGIC);
-        file.put_u32(crc32fast::hash(&body));
-        file.put_slice(&body);
-        self.disk.replace(&self.snapshot_path, &file)?;
+        self.disk
+            .replace(&self.snapshot_path, &snapshot_file(meta, state))?;
+        self.rewrite_log_after(meta, remaining, last)
+    }
+
+    /// [`save_snapshot`](RaftStore::save_snapshot) with the snapshot file written through
+    /// [`Disk::replace_async`].
+    pub async fn save_snapshot_async(
+        &mut self,
+        meta: SnapshotMeta,
+        state: &[u8],
+        remaining: &[(LogIndex, Entry)],
+    ) -> io::Result<()> {
+        let last = continued(meta.index, remaining)?;
+        let file = snapshot_file(meta, state);
+        self.disk.replace_async(&self.snapshot_path, &file).await?;
+        self.rewrite_log_after(meta, remaining, last)
+    }
+
+    /// The second half of saving a snapshot: the log rewritten to start after it.
+    fn rewrite_log_after(
+        &mut self,
+        meta: SnapshotMeta,
+        remaining: &[(LogIndex, Entry)],
+        last: LogIndex,
+    ) -> io::Result<()> {
         let mut records: Vec<BytesMut> = Vec::new();
         let mut r = BytesMut::new();
         encode_base(&mut r, meta);
@@ -426,6 +457,29 @@ impl<D: Disk> RaftStore<D> {
         self.last_index = last;
         Ok(())
     }
+}
+
+/// Where `raft`'s log may be compacted up to `index`: only if `index` is applied and past
+/// the log's current base.
+fn compaction_point(raft: &Raft, index: LogIndex) -> Option<SnapshotMeta> {
+    if index <= raft.log_base().index || index > raft.applied_index() {
+        return None;
+    }
+    let term = raft.term_at(index)?;
+    Some(SnapshotMeta { index, term })
+}
+
+/// The bytes of a snapshot file: magic, checksum, index, term, state.
+fn snapshot_file(meta: SnapshotMeta, state: &[u8]) -> BytesMut {
+    let mut body = BytesMut::with_capacity(16 + state.len());
+    body.put_u64(meta.index.0);
+    body.put_u64(meta.term.0);
+    body.put_slice(state);
+    let mut file = BytesMut::with_capacity(8 + body.len());
+    file.put_slice(&SNAPSHOT_MAGIC);
+    file.put_u32(crc32fast::hash(&body));
+    file.put_slice(&body);
+    file
 }
 
 /// The last index once `entries` follow a log ending at `last`, if each continues it.

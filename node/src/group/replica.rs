@@ -283,7 +283,7 @@ impl<D: Disk> Replica<D> {
             let _ = tx.send(Ok(()));
         }
         self.publish_leadership();
-        self.maybe_compact()?;
+        self.maybe_compact().await?;
         Ok(())
     }
 
@@ -315,13 +315,17 @@ impl<D: Disk> Replica<D> {
         });
     }
 
-    fn maybe_compact(&mut self) -> Result<(), GroupError> {
+    async fn maybe_compact(&mut self) -> Result<(), GroupError> {
         if !self.store.wants_compaction(self.compact_log_bytes) {
             return Ok(());
         }
         let (applied, state) = (self.applied, &self.state);
         let encode = || snapshot::encode(&state.borrow(), applied.0).freeze();
-        if self.store.compact(&mut self.raft, applied, encode)? {
+        if self
+            .store
+            .compact_async(&mut self.raft, applied, encode)
+            .await?
+        {
             tracing::debug!(index = applied.0, "compacted the Raft log");
         }
         Ok(())
