@@ -54,7 +54,9 @@ struct Args {
     #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
     part_size: usize,
     /// Seed for the node's random choices (election timeouts, transfer ids); random if
-    /// not given. Not with --secret-file: a node restarted with the same seed would send
+    /// not given. It is mixed with --admin, so nodes given the same seed still draw
+    /// different election timeouts (identical draws make two candidates split every
+    /// vote, for ever). Not with --secret-file: a node restarted with the same seed would send
     /// the same challenge nonces again, and a recorded conversation could be replayed.
     #[arg(long)]
     seed: Option<u64>,
@@ -156,12 +158,45 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
     Ok(config)
 }
 
+/// `seed` mixed with the node's admin address (FNV-1a over the address, then xor): the
+/// same `--seed` on every member of a group would otherwise give them the same election
+/// timeouts, and after their leader dies both would campaign at the same instant in every
+/// term, each voting for itself.
+fn node_seed(seed: u64, admin: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in admin.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    seed ^ h
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     node::cli::init_tracing("info");
-    let rng = args.seed.map_or_else(Rng::from_entropy, Rng::from_seed);
+    let rng = match args.seed {
+        Some(seed) => Rng::from_seed(node_seed(seed, &args.admin.to_string())),
+        None => Rng::from_entropy(),
+    };
     let config = config(args)?;
     node::cli::run_local(server::run(TokioNet, StdDisk, rng, config))
         .context("starting the runtime")?
         .context("node stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_seed;
+
+    #[test]
+    fn one_seed_gives_each_node_its_own_stream() {
+        let a = node_seed(7, "127.0.0.1:7002");
+        let b = node_seed(7, "127.0.0.1:7005");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            node_seed(7, "127.0.0.1:7002"),
+            "a restart draws the same"
+        );
+    }
 }
