@@ -129,9 +129,12 @@ pub fn ring_table(rows: &[GroupRow], version: u64) -> String {
     if rows.is_empty() {
         out.push_str("(no group on the ring yet)\n");
     }
+    let groups = match rows.len() {
+        1 => "1 group".to_string(),
+        n => format!("{n} groups"),
+    };
     out.push_str(&format!(
-        "{} groups, cluster view version {version}; RANGE is [start, end) of the 128-bit MD5 ring, first 8 hex digits",
-        rows.len()
+        "{groups}, cluster view version {version}; RANGE is [start, end) of the 128-bit MD5 ring, first 8 hex digits"
     ));
     out
 }
@@ -341,4 +344,28 @@ pub fn status_text(status: &Value) -> String {
         status["joins_begun"], status["nodes"], status["view_version"]
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ring: &str) -> GroupRow {
+        GroupRow {
+            ring: ring.into(),
+            start: 0,
+            end: 0,
+            members: vec![(0, "127.0.0.1:7001".into())],
+            leader: Some("127.0.0.1:7001".into()),
+            term: 1,
+            state: "serving".into(),
+        }
+    }
+
+    #[test]
+    fn the_ring_table_counts_its_groups_in_words() {
+        assert!(ring_table(&[row("a:1")], 2).contains("\n1 group, cluster view version 2;"));
+        let two = ring_table(&[row("a:1"), row("b:1")], 3);
+        assert!(two.contains("\n2 groups, cluster view version 3;"), "{two}");
+    }
 }
