@@ -8,6 +8,7 @@ use clap::Parser;
 use node::auth::Secret;
 use node::group::GroupSpec;
 use node::io::{Rng, StdDisk, TokioNet};
+use node::ring::member_position;
 use node::server::{self, NodeConfig};
 use protocol::ecs::{HostPort, Member};
 use protocol::peer::PeerId;
@@ -158,24 +159,19 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
     Ok(config)
 }
 
-/// `seed` mixed with the node's admin address (FNV-1a over the address, then xor): the
-/// same `--seed` on every member of a group would otherwise give them the same election
-/// timeouts, and after their leader dies both would campaign at the same instant in every
-/// term, each voting for itself.
-fn node_seed(seed: u64, admin: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in admin.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    seed ^ h
+/// `seed` mixed with the node's admin address (its ring position, the MD5 the ring already
+/// uses, folded to 64 bits): the same `--seed` on every member of a group would otherwise
+/// give them the same election timeouts, and after their leader dies both would campaign
+/// at the same instant in every term, each voting for itself.
+fn node_seed(seed: u64, admin: &HostPort) -> u64 {
+    seed ^ member_position(admin) as u64
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     node::cli::init_tracing("info");
     let rng = match args.seed {
-        Some(seed) => Rng::from_seed(node_seed(seed, &args.admin.to_string())),
+        Some(seed) => Rng::from_seed(node_seed(seed, &args.admin)),
         None => Rng::from_entropy(),
     };
     let config = config(args)?;
@@ -188,14 +184,18 @@ fn main() -> anyhow::Result<()> {
 mod tests {
     use super::node_seed;
 
+    fn admin(addr: &str) -> protocol::ecs::HostPort {
+        addr.parse().expect("an address")
+    }
+
     #[test]
     fn one_seed_gives_each_node_its_own_stream() {
-        let a = node_seed(7, "127.0.0.1:7002");
-        let b = node_seed(7, "127.0.0.1:7005");
+        let a = node_seed(7, &admin("127.0.0.1:7002"));
+        let b = node_seed(7, &admin("127.0.0.1:7005"));
         assert_ne!(a, b);
         assert_eq!(
             a,
-            node_seed(7, "127.0.0.1:7002"),
+            node_seed(7, &admin("127.0.0.1:7002")),
             "a restart draws the same"
         );
     }
