@@ -249,7 +249,7 @@ pub struct StdDisk;
 
 /// An append-only `std::fs::File`.
 #[derive(Debug)]
-pub struct StdLog(std::fs::File);
+pub struct StdLog(std::sync::Arc<std::fs::File>);
 
 impl Disk for StdDisk {
     type Log = StdLog;
@@ -285,7 +285,7 @@ impl Disk for StdDisk {
     }
 
     fn create_file(&self, path: &Path) -> io::Result<StdLog> {
-        std::fs::File::create(path).map(StdLog)
+        std::fs::File::create(path).map(StdLog::new)
     }
 
     fn open_append(&self, path: &Path) -> io::Result<StdLog> {
@@ -293,7 +293,7 @@ impl Disk for StdDisk {
             .create(true)
             .append(true)
             .open(path)
-            .map(StdLog)
+            .map(StdLog::new)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -307,23 +307,30 @@ impl Disk for StdDisk {
     }
 }
 
+impl StdLog {
+    /// Shared so that `sync_async` can hand the blocking pool the same open file, with
+    /// no `dup` per sync.
+    fn new(file: std::fs::File) -> Self {
+        StdLog(std::sync::Arc::new(file))
+    }
+}
+
 impl LogFile for StdLog {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         use std::io::Write;
-        self.0.write_all(bytes)
+        (&*self.0).write_all(bytes)
     }
 
     fn sync(&mut self) -> io::Result<()> {
         self.0.sync_data()
     }
 
-    /// The fsync runs on tokio's blocking pool on a second handle to the file (real
-    /// binaries only: the simulator never uses `StdDisk`). The caller appends nothing
-    /// until it returns, so it covers every byte appended before the call.
+    /// The fsync runs on tokio's blocking pool, on the same open file (real binaries
+    /// only: the simulator never uses `StdDisk`). The caller appends nothing until it
+    /// returns, so it covers every byte appended before the call.
     fn sync_async(&mut self) -> impl std::future::Future<Output = io::Result<()>> {
-        let file = self.0.try_clone();
+        let file = self.0.clone();
         async move {
-            let file = file?;
             tokio::task::spawn_blocking(move || file.sync_data())
                 .await
                 .map_err(io::Error::other)?
