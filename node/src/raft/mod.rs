@@ -16,10 +16,11 @@
 //!   `election_ticks.0` ticks refuses votes) and **check-quorum** (a leader that has not
 //!   heard from a majority for `election_ticks.0` ticks steps down);
 //! - flow-controlled replication (as etcd's raft): a follower is *probed* with one
-//!   `AppendEntries` at a time until its log is known to match, then entries are
-//!   *pipelined* to it, up to a window of unanswered messages; heartbeats and read rounds
-//!   carry no entries while any are in flight; fast backtracking through the follower's hint, a no-op entry at the start of every
-//!   term, commitment of current-term entries by majority (§5.4.2);
+//!   `AppendEntries` without entries at a time until its log is known to match, then
+//!   entries are *pipelined* to it, up to a window of unanswered messages; heartbeats and
+//!   read rounds carry no entries while any are in flight; fast backtracking through the
+//!   follower's hint, a no-op entry at the start of every term, commitment of
+//!   current-term entries by majority (§5.4.2);
 //! - linearizable reads with ReadIndex (§6.4);
 //! - log compaction ([`Raft::compact`]) and chunked `InstallSnapshot` for followers that
 //!   need compacted entries.

@@ -3,8 +3,9 @@
 //!
 //! Flow control follows etcd's raft. A follower is **probed** while the leader does not
 //! know where their logs match: one `AppendEntries` at a time, without entries, with
-//! `prev_log_index` just before `next`, nothing more until it is answered (a heartbeat, which carries no entries, also gets an answer, so a
-//! lost probe is retried on the next one). A success moves the follower to **replicate**:
+//! `prev_log_index` just before `next`, nothing more until it is answered (a heartbeat,
+//! which carries no entries either, also gets an answer, so a lost probe is retried on the
+//! next one). A success moves the follower to **replicate**:
 //! entries are then pipelined, `next` advancing as they are sent, up to
 //! `max_inflight_appends` unanswered messages; each answer frees the messages it covers. A
 //! refusal sends the follower back to probing from the hint, the index the leader should
