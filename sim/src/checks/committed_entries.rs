@@ -38,7 +38,7 @@
 //!
 //! Groups of one member send no peer frames, so they are not judged here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -64,6 +64,8 @@ struct Seen<'a> {
     data: Option<&'a Bytes>,
     /// When a frame first said so.
     at: Duration,
+    /// The trace event of that frame.
+    event: usize,
 }
 
 impl Seen<'_> {
@@ -188,12 +190,17 @@ impl<'a> GroupFrames<'a> {
         }
     }
 
-    fn frame(&mut self, host: &'a str, at: Duration, m: &'a PeerMessage) {
+    fn frame(&mut self, host: &'a str, at: Duration, event: usize, m: &'a PeerMessage) {
         match m {
             PeerMessage::AppendEntries(a) => {
                 let leader = (a.term, host);
                 let prev = a.prev_log_index.0;
-                let seen = |term, data| Seen { term, data, at };
+                let seen = |term, data| Seen {
+                    term,
+                    data,
+                    at,
+                    event,
+                };
                 self.note(leader, prev, seen(a.prev_log_term, None));
                 for (i, e) in a.entries.iter().enumerate() {
                     self.note(leader, prev + 1 + i as u64, seen(e.term, Some(&e.data)));
@@ -208,6 +215,7 @@ impl<'a> GroupFrames<'a> {
                     term: s.last_included_term,
                     data: None,
                     at,
+                    event,
                 };
                 self.note(leader, index, seen);
                 // A snapshot holds applied, so committed, state.
@@ -289,6 +297,79 @@ impl<'a> GroupFrames<'a> {
     }
 }
 
+impl<'a> GroupFrames<'a> {
+    /// The positions (index, term) the frames show committed: each one a leader both
+    /// carried and announced committed in its term, and, by Log Matching, every position
+    /// the leader of term `t` held below a committed position `(p, t)`: a log holding
+    /// `(p, t)` holds that leader's log up to `p`, so committing `p` commits all of it.
+    /// The second half finds what a new leader inherited and committed with its own first
+    /// entry without ever sending it again.
+    fn committed_positions(&self) -> BTreeSet<(u64, Term)> {
+        let mut work: Vec<(u64, Term)> = Vec::new();
+        for log in self.logs.values() {
+            for (&index, seen) in log.entries.range(..=log.commit_index()) {
+                work.push((index, seen.term));
+            }
+        }
+        let mut done = BTreeSet::new();
+        // Per term, the index below which its leader's entries were already queued.
+        let mut queued_below: BTreeMap<Term, u64> = BTreeMap::new();
+        while let Some((p, t)) = work.pop() {
+            done.insert((p, t));
+            let from = queued_below.get(&t).copied().unwrap_or(0);
+            if from >= p {
+                continue;
+            }
+            queued_below.insert(t, p);
+            for (_, log) in self.logs.iter().filter(|((term, _), _)| *term == t) {
+                for (&q, seen) in log.entries.range(from..p) {
+                    work.push((q, seen.term));
+                }
+            }
+        }
+        done
+    }
+
+    /// The committed entries whose bytes some frame carried, in index order.
+    fn committed_entries(&self) -> Vec<CommittedEntry<'a>> {
+        self.committed_positions()
+            .into_iter()
+            .filter_map(|(index, term)| {
+                let (_, seen) = self.by_position.get(&(index, term))?;
+                Some(CommittedEntry {
+                    index,
+                    data: seen.data?,
+                    first_sent: seen.event,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An entry the leaders' frames show committed, with its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CommittedEntry<'a> {
+    /// Its index in the group's log.
+    pub index: u64,
+    /// Its bytes: a [`GroupCommand`], or nothing for a new leader's no-op.
+    pub data: &'a Bytes,
+    /// The trace event where a leader first sent it with its bytes; it was in its
+    /// creator's log from then on, so any command that leader received later follows
+    /// it in the log.
+    pub first_sent: usize,
+}
+
+/// Per group, the entries its leaders' frames show committed and whose bytes a frame
+/// carried, in index order (two at one index only where `committed_entries_stable`
+/// fails). Entries no frame carried (a group of one sends no frames) are missing, so this
+/// is a subset of the group's committed log, not a prefix.
+pub fn committed_log<'a>(groups: &[Vec<String>], trace: &'a Trace) -> Vec<Vec<CommittedEntry<'a>>> {
+    read_frames(groups, trace)
+        .iter()
+        .map(GroupFrames::committed_entries)
+        .collect()
+}
+
 /// `term 3: put c1-k2 (41 B)`, or `term 3` when only the term is known.
 fn show(seen: &Seen<'_>) -> String {
     match seen.data {
@@ -341,11 +422,11 @@ fn secs(at: Duration) -> String {
     format!("{:.3}s", at.as_secs_f64())
 }
 
-/// Checks every group's leaders' frames. `groups` holds each started group's members.
-pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
+/// Every group's leaders' frames, read. `groups` holds each started group's members.
+fn read_frames<'a>(groups: &[Vec<String>], trace: &'a Trace) -> Vec<GroupFrames<'a>> {
     let group_of = super::group_of(groups);
     let mut frames: Vec<GroupFrames<'_>> = groups.iter().map(|_| GroupFrames::default()).collect();
-    for e in &trace.events {
+    for (i, e) in trace.events.iter().enumerate() {
         if let What::Send {
             from,
             msg: Message::Peer(m),
@@ -353,12 +434,17 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
         } = &e.what
         {
             if let Some(&g) = group_of.get(&**from) {
-                frames[g].frame(from, e.at, m);
+                frames[g].frame(from, e.at, i, m);
             }
         }
     }
+    frames
+}
+
+/// Checks every group's leaders' frames. `groups` holds each started group's members.
+pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     let mut out = Vec::new();
-    for (g, f) in frames.into_iter().enumerate() {
+    for (g, f) in read_frames(groups, trace).into_iter().enumerate() {
         let found = f.judge();
         let name = format!("group {} ({})", g + 1, group_name(&groups[g]));
         for detail in found.iter().take(MAX_PER_GROUP) {

@@ -16,7 +16,10 @@
 //! only what it keeps; the newcomer owns the range it was given (`next_addr` of its
 //! successor), and only once it is on the ring. A `release_lock` accepted while its
 //! `next_addr` is not on the ring the group heard of (the join was abandoned) drops that
-//! `next_addr`: the range reverts to the ring's, as the node's does.
+//! `next_addr`: the range reverts to the ring's, as the node's does. A `release_lock` also
+//! counts without an `ok` once the group's leaders' frames show it committed, from when
+//! it was first sent (a leader cut off mid-way answers "leadership changed" and the next
+//! one commits it: see `committed_releases`).
 //!
 //! **Removals.** A `cluster_view` replaces the ring the group knows (a newer or equal
 //! version only, as the node keeps the newer): a member it does not name is off the ring.
@@ -81,6 +84,9 @@ use protocol::client::{Packet, Request as ClientRequest, Response, SessionTag};
 use protocol::ecs::{ClusterView, HostPort, Request};
 use protocol::Limits;
 
+use node::group::GroupCommand;
+
+use super::committed_entries::{committed_log, CommittedEntry};
 use super::joins::group_name;
 use super::{accepted, Accepted, Failure};
 use crate::runtime::ADMIN_PORT;
@@ -151,6 +157,9 @@ struct Group<'a> {
     accepted: Vec<Accepted<'a>>,
     /// The ECS-protocol requests its members received: (event index, request).
     received: Vec<(usize, &'a Request)>,
+    /// The `release_lock`s its leaders' frames show committed and in effect, by the
+    /// event where each was first sent (see [`committed_releases`]).
+    releases: Vec<usize>,
 }
 
 impl<'a> Group<'a> {
@@ -190,8 +199,27 @@ impl<'a> Group<'a> {
                         .take_while(|(i, _)| *i < before)
                         .any(|(_, r)| *r == a.request)
         };
-        for a in self.accepted.iter().filter(in_force) {
-            let at = trace.events[a.answered].at;
+        // The accepted requests and the committed releases, in the order they took
+        // effect: an `ok` at its event, a committed release from its first sending.
+        let mut steps: Vec<(usize, Option<&Accepted<'a>>)> = self
+            .accepted
+            .iter()
+            .filter(in_force)
+            .map(|a| (a.answered, Some(a)))
+            .chain(
+                self.releases
+                    .iter()
+                    .filter(|&&sent| sent < before)
+                    .map(|&sent| (sent, None)),
+            )
+            .collect();
+        steps.sort_by_key(|&(event, _)| event);
+        for (event, a) in steps {
+            let at = trace.events[event].at;
+            let Some(a) = a else {
+                release(&mut k, &mut next, &ring);
+                continue;
+            };
             match a.request {
                 Request::NextAddr(addr) => {
                     let end = End {
@@ -242,14 +270,7 @@ impl<'a> Group<'a> {
                     k.view = Some(v);
                 }
                 Request::WriteLock => k.lock = Some(*a),
-                Request::ReleaseLock => {
-                    k.lock = None;
-                    // An abandoned join's newcomer never made the ring: the release gives
-                    // the range up to it back (`GroupState::apply`, `ReleaseLock`).
-                    if next.as_ref().is_some_and(|e| !ring.contains_key(&e.addr)) {
-                        next = None;
-                    }
-                }
+                Request::ReleaseLock => release(&mut k, &mut next, &ring),
                 _ => {}
             }
         }
@@ -300,6 +321,60 @@ impl<'a> Group<'a> {
         let end = k.end.as_ref()?;
         Some(end.distance == 0 || distance(self.pos, p) < end.distance)
     }
+}
+
+/// What an applied `release_lock` does to what a group had accepted: the lock goes, and
+/// an abandoned join's newcomer, which never made the ring, gives back the range up to it
+/// (`GroupState::apply`, `ReleaseLock`).
+fn release<'a>(
+    k: &mut Known<'a>,
+    next: &mut Option<End>,
+    ring: &BTreeMap<&'a HostPort, (&'static str, Duration)>,
+) {
+    k.lock = None;
+    if next.as_ref().is_some_and(|e| !ring.contains_key(&e.addr)) {
+        *next = None;
+    }
+}
+
+/// The `release_lock`s of a group's committed log that took effect, as the trace events
+/// where each was first sent, in order.
+///
+/// A release can take effect with no `ok` ever traced: a leader proposes it, is cut off
+/// and answers "leadership changed", and the next leader commits it with its own first
+/// entry (found by review, `review-ring-ownership-resurrected-release-lock`: the group
+/// served its restored range while this check still held it to the abandoned join's).
+/// Counted from its first sending, not its commit: a write received after that by its
+/// creator is appended after it, and one a later leader commits follows it too (a later
+/// leader holds it, and an older one's entries after it cannot commit), so the write
+/// applies after the release. The node's own join rules decide which releases act: one of
+/// an older join than a command before it, or a repeat of its join's, changes nothing
+/// (`GroupState::apply_for_join`). A release no frame shows committed (a group of one
+/// sends no frames) counts from its `ok` only; a committed command the frames miss can
+/// only make this count a release that did not act.
+fn committed_releases(log: &[CommittedEntry<'_>]) -> Vec<usize> {
+    let (mut join, mut closed) = (0, false);
+    let mut out = Vec::new();
+    for e in log {
+        match GroupCommand::decode(e.data) {
+            Ok(GroupCommand::ReleaseLock) => out.push(e.first_sent),
+            Ok(GroupCommand::ForJoin { join: j, command }) => {
+                if j < join || (j == join && closed) {
+                    continue;
+                }
+                if j > join {
+                    (join, closed) = (j, false);
+                }
+                if *command == GroupCommand::ReleaseLock {
+                    closed = true;
+                    out.push(e.first_sent);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 /// The answer a record's client read for an acknowledged write, or `None` for a read or a
@@ -409,9 +484,15 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
                 own,
                 accepted: Vec::new(),
                 received: Vec::new(),
+                releases: Vec::new(),
             })
         })
         .collect();
+    for (g, log) in committed_log(groups, trace).iter().enumerate() {
+        if let Some(group) = all.get_mut(g) {
+            group.releases = committed_releases(log);
+        }
+    }
     for a in accepted(trace) {
         if let Some(&g) = group_of.get(a.host) {
             all[g].accepted.push(a);
@@ -1038,6 +1119,139 @@ mod tests {
         admin(t, 140, 141, "n1a", Request::NextAddr(ring(2)));
         run.put(&moved, "n1b", &[150], 151);
         assert_eq!(acks(run.check()), 1);
+    }
+
+    /// Leader `from` of `term` sends a follower `entries` (term, command; `None` for a
+    /// no-op) after `prev` (index, term), announcing `commit`, at `ms`.
+    fn frame(
+        t: &mut Trace,
+        ms: u64,
+        from: &str,
+        term: u64,
+        prev: (u64, u64),
+        entries: &[(u64, Option<GroupCommand>)],
+        commit: u64,
+    ) {
+        use protocol::peer::{AppendEntries, Entry, LogIndex, PeerId, PeerMessage, Term};
+        let entries = entries
+            .iter()
+            .map(|(term, command)| {
+                let mut data = bytes::BytesMut::new();
+                if let Some(c) = command {
+                    c.encode(&mut data);
+                }
+                Entry {
+                    term: Term(*term),
+                    data: data.freeze(),
+                }
+            })
+            .collect();
+        let msg = PeerMessage::AppendEntries(AppendEntries {
+            term: Term(term),
+            leader: PeerId(0),
+            prev_log_index: LogIndex(prev.0),
+            prev_log_term: Term(prev.1),
+            leader_commit: LogIndex(commit),
+            entries,
+            round: 0,
+        });
+        t.push(
+            at(ms),
+            What::Send {
+                from: from.into(),
+                to: "n1a".into(),
+                msg: Message::Peer(msg),
+            },
+        );
+    }
+
+    fn of_join(join: u64, command: GroupCommand) -> Option<GroupCommand> {
+        Some(GroupCommand::ForJoin {
+            join,
+            command: Box::new(command),
+        })
+    }
+
+    /// An abandoned join whose `release_lock` n1b receives at 160 and proposes (index 10,
+    /// term 6, sent at 161, a no-op of its own after it) but never answers `ok`; with
+    /// `committed`, n1c, leading term 7, commits it with its no-op at 300 without sending
+    /// it again. `before` goes into the log first (index 9).
+    fn unanswered_release(before: Option<GroupCommand>, committed: bool) -> Run {
+        let mut run = Run::new();
+        let t = &mut run.trace;
+        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)));
+        admin(t, 110, 111, "n1a", Request::WriteLock);
+        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
+        admin(t, 130, 131, "n1a", Request::TransferRange(ring(1)));
+        t.push(
+            at(160),
+            What::Recv {
+                host: "n1b".into(),
+                from: "ecs".into(),
+                msg: Message::AdminRequest(Request::ReleaseLock),
+            },
+        );
+        let release = of_join(1, GroupCommand::ReleaseLock);
+        let entries = [(6, before), (6, release), (6, None)];
+        frame(t, 161, "n1b", 6, (8, 5), &entries, 8);
+        if committed {
+            frame(t, 300, "n1c", 7, (11, 6), &[(7, None)], 12);
+        }
+        run
+    }
+
+    fn acks(failures: Vec<Failure>) -> Vec<Failure> {
+        failures
+            .into_iter()
+            .filter(|f| f.detail.contains("acknowledged"))
+            .collect()
+    }
+
+    /// Found by review (review-ring-ownership-resurrected-release-lock): a release answered
+    /// "leadership changed" that the next leader commits gives the range back all the same.
+    #[test]
+    fn a_release_committed_by_a_later_leader_gives_the_range_back_without_an_ok() {
+        let moved = key(true);
+        let mut run = unanswered_release(None, true);
+        run.put(&moved, "n1c", &[310], 311);
+        assert_eq!(acks(run.check()), vec![]);
+        // Received after the release was first sent: it follows the release in the log.
+        let mut run = unanswered_release(None, true);
+        run.put(&moved, "n1b", &[170], 311);
+        assert_eq!(acks(run.check()), vec![]);
+        // Received before the release was proposed: it was still out of range.
+        let mut run = unanswered_release(None, true);
+        run.put(&moved, "n1b", &[150], 311);
+        let failures = acks(run.check());
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+    }
+
+    #[test]
+    fn a_release_never_committed_gives_nothing_back() {
+        let moved = key(true);
+        let mut run = unanswered_release(None, false);
+        run.put(&moved, "n1c", &[310], 311);
+        let failures = acks(run.check());
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0]
+                .detail
+                .contains("next_addr n2a:7002 accepted at 0.121s"),
+            "{}",
+            failures[0]
+        );
+    }
+
+    /// A committed release the node refuses as stale (a later join's command precedes it
+    /// in the log) changes nothing.
+    #[test]
+    fn a_stale_committed_release_gives_nothing_back() {
+        let moved = key(true);
+        let mut run = unanswered_release(of_join(2, GroupCommand::WriteLock), true);
+        run.put(&moved, "n1c", &[310], 311);
+        let failures = acks(run.check());
+        assert_eq!(failures.len(), 1, "{failures:?}");
     }
 
     /// A resend answered by the newcomer from the session entry that moved with the key,
