@@ -1243,6 +1243,50 @@ mod tests {
         );
     }
 
+    /// Review: the term-7 leader never had the release (index 10, term 6) and commits its
+    /// own no-op at index 10 instead; a frame that once carried the release commits nothing.
+    #[test]
+    fn a_release_overwritten_by_the_next_leader_gives_nothing_back() {
+        let moved = key(true);
+        let mut run = unanswered_release(None, false);
+        frame(&mut run.trace, 300, "n1c", 7, (9, 6), &[(7, None)], 10);
+        run.put(&moved, "n1c", &[310], 311);
+        let failures = acks(run.check());
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+    }
+
+    /// Review: the same release bytes proposed twice, at (10, 6) (overwritten) and again by
+    /// the next leader at (11, 7) (committed, no `ok` traced). The release counts from the
+    /// committed copy's first sending, not from the first copy's.
+    #[test]
+    fn a_resent_release_counts_from_the_committed_copy() {
+        let moved = key(true);
+        let run_with = |received: u64| {
+            let mut run = unanswered_release(None, false);
+            let t = &mut run.trace;
+            t.push(
+                at(240),
+                What::Recv {
+                    host: "n1c".into(),
+                    from: "ecs".into(),
+                    msg: Message::AdminRequest(Request::ReleaseLock),
+                },
+            );
+            let release = of_join(1, GroupCommand::ReleaseLock);
+            frame(t, 200, "n1c", 7, (9, 6), &[(7, None)], 10);
+            frame(t, 250, "n1c", 7, (10, 7), &[(7, release)], 10);
+            frame(t, 260, "n1c", 7, (11, 7), &[], 11);
+            run.put(&moved, "n1c", &[received], 311);
+            acks(run.check())
+        };
+        // Received after the first copy was sent, before the committed one was.
+        let failures = run_with(220);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+        assert_eq!(run_with(255), vec![]);
+    }
+
     /// A committed release the node refuses as stale (a later join's command precedes it
     /// in the log) changes nothing.
     #[test]
