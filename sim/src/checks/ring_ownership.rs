@@ -344,10 +344,10 @@ fn release<'a>(
 /// and answers "leadership changed", and the next leader commits it with its own first
 /// entry (found by review, `review-ring-ownership-resurrected-release-lock`: the group
 /// served its restored range while this check still held it to the abandoned join's).
-/// Counted from its first sending, not its commit: a write received after that by its
-/// creator is appended after it, and one a later leader commits follows it too (a later
-/// leader holds it, and an older one's entries after it cannot commit), so the write
-/// applies after the release. The node's own join rules decide which releases act: one of
+/// Counted from its first sending, not its commit: the committed log up to the release is
+/// exactly its creator's log when it appended it, before it first sent it, so a write
+/// received after that, by any leader, can only be committed after the release (and the
+/// node re-checks ownership when it applies a write). The node's own join rules decide which releases act: one of
 /// an older join than a command before it, or a repeat of its join's, changes nothing
 /// (`GroupState::apply_for_join`). A release no frame shows committed (a group of one
 /// sends no frames) counts from its `ok` only; a committed command the frames miss can
