@@ -460,9 +460,48 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     out
 }
 
+/// For tests: leader `from` of `term` sends a follower entries `(term, data)` after `prev`
+/// (index, term), announcing `commit`, at `ms` milliseconds.
+#[cfg(test)]
+pub(super) fn leader_frame(
+    t: &mut Trace,
+    ms: u64,
+    from: &str,
+    term: u64,
+    prev: (u64, u64),
+    entries: Vec<(u64, Bytes)>,
+    commit: u64,
+) {
+    use protocol::peer::{AppendEntries, Entry, LogIndex, PeerId};
+    let msg = PeerMessage::AppendEntries(AppendEntries {
+        term: Term(term),
+        leader: PeerId(0),
+        prev_log_index: LogIndex(prev.0),
+        prev_log_term: Term(prev.1),
+        leader_commit: LogIndex(commit),
+        entries: entries
+            .into_iter()
+            .map(|(term, data)| Entry {
+                term: Term(term),
+                data,
+            })
+            .collect(),
+        round: 0,
+    });
+    let to = if from.ends_with('b') { "n1a" } else { "n1b" };
+    t.push(
+        Duration::from_millis(ms),
+        What::Send {
+            from: from.into(),
+            to: to.into(),
+            msg: Message::Peer(msg),
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
-    use protocol::peer::{AppendEntries, Entry, InstallSnapshot, LogIndex, PeerId};
+    use protocol::peer::{InstallSnapshot, LogIndex, PeerId};
 
     use super::*;
 
@@ -482,30 +521,11 @@ mod tests {
         entries: &[(u64, &str)],
         commit: u64,
     ) {
-        let msg = PeerMessage::AppendEntries(AppendEntries {
-            term: Term(term),
-            leader: PeerId(0),
-            prev_log_index: LogIndex(prev.0),
-            prev_log_term: Term(prev.1),
-            leader_commit: LogIndex(commit),
-            entries: entries
-                .iter()
-                .map(|&(term, data)| Entry {
-                    term: Term(term),
-                    data: Bytes::copy_from_slice(data.as_bytes()),
-                })
-                .collect(),
-            round: 0,
-        });
-        let to = if from.ends_with('b') { "n1a" } else { "n1b" };
-        t.push(
-            Duration::from_millis(ms),
-            What::Send {
-                from: from.into(),
-                to: to.into(),
-                msg: Message::Peer(msg),
-            },
-        );
+        let entries = entries
+            .iter()
+            .map(|&(term, data)| (term, Bytes::copy_from_slice(data.as_bytes())))
+            .collect();
+        leader_frame(t, ms, from, term, prev, entries, commit);
     }
 
     fn snapshot(t: &mut Trace, ms: u64, from: &str, term: u64, last: (u64, u64)) {

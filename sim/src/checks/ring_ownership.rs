@@ -1088,6 +1088,15 @@ mod tests {
         );
     }
 
+    /// The steps of group 2's join up to `transfer_range` (accepted at 131), which is
+    /// then abandoned.
+    fn join_until_transfer(t: &mut Trace) {
+        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)));
+        admin(t, 110, 111, "n1a", Request::WriteLock);
+        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
+        admin(t, 130, 131, "n1a", Request::TransferRange(ring(1)));
+    }
+
     /// Found by `sim explore` (sender-leader-crash-between-parts, seed 4): after an
     /// abandoned join the predecessor serves its whole range again.
     #[test]
@@ -1095,10 +1104,7 @@ mod tests {
         let moved = key(true);
         let mut run = Run::new();
         let t = &mut run.trace;
-        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)));
-        admin(t, 110, 111, "n1a", Request::WriteLock);
-        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
-        admin(t, 130, 131, "n1a", Request::TransferRange(ring(1)));
+        join_until_transfer(t);
         // The deadline passes: released, no broadcast, no view naming n2a.
         admin(t, 160, 161, "n1a", Request::ReleaseLock);
         run.put(&moved, "n1b", &[200], 201);
@@ -1132,7 +1138,6 @@ mod tests {
         entries: &[(u64, Option<GroupCommand>)],
         commit: u64,
     ) {
-        use protocol::peer::{AppendEntries, Entry, LogIndex, PeerId, PeerMessage, Term};
         let entries = entries
             .iter()
             .map(|(term, command)| {
@@ -1140,29 +1145,10 @@ mod tests {
                 if let Some(c) = command {
                     c.encode(&mut data);
                 }
-                Entry {
-                    term: Term(*term),
-                    data: data.freeze(),
-                }
+                (*term, data.freeze())
             })
             .collect();
-        let msg = PeerMessage::AppendEntries(AppendEntries {
-            term: Term(term),
-            leader: PeerId(0),
-            prev_log_index: LogIndex(prev.0),
-            prev_log_term: Term(prev.1),
-            leader_commit: LogIndex(commit),
-            entries,
-            round: 0,
-        });
-        t.push(
-            at(ms),
-            What::Send {
-                from: from.into(),
-                to: "n1a".into(),
-                msg: Message::Peer(msg),
-            },
-        );
+        super::super::committed_entries::leader_frame(t, ms, from, term, prev, entries, commit);
     }
 
     fn of_join(join: u64, command: GroupCommand) -> Option<GroupCommand> {
@@ -1179,10 +1165,7 @@ mod tests {
     fn unanswered_release(before: Option<GroupCommand>, committed: bool) -> Run {
         let mut run = Run::new();
         let t = &mut run.trace;
-        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)));
-        admin(t, 110, 111, "n1a", Request::WriteLock);
-        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)));
-        admin(t, 130, 131, "n1a", Request::TransferRange(ring(1)));
+        join_until_transfer(t);
         t.push(
             at(160),
             What::Recv {
@@ -1198,6 +1181,13 @@ mod tests {
             frame(t, 300, "n1c", 7, (11, 6), &[(7, None)], 12);
         }
         run
+    }
+
+    /// The check flagged exactly one acknowledgement, for a key out of range.
+    fn assert_one_out_of_range(failures: Vec<Failure>) {
+        let failures = acks(failures);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
     }
 
     fn acks(failures: Vec<Failure>) -> Vec<Failure> {
@@ -1222,9 +1212,7 @@ mod tests {
         // Received before the release was proposed: it was still out of range.
         let mut run = unanswered_release(None, true);
         run.put(&moved, "n1b", &[150], 311);
-        let failures = acks(run.check());
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+        assert_one_out_of_range(run.check());
     }
 
     #[test]
@@ -1251,9 +1239,7 @@ mod tests {
         let mut run = unanswered_release(None, false);
         frame(&mut run.trace, 300, "n1c", 7, (9, 6), &[(7, None)], 10);
         run.put(&moved, "n1c", &[310], 311);
-        let failures = acks(run.check());
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
+        assert_one_out_of_range(run.check());
     }
 
     /// Review: the same release bytes proposed twice, at (10, 6) (overwritten) and again by
@@ -1278,13 +1264,11 @@ mod tests {
             frame(t, 250, "n1c", 7, (10, 7), &[(7, release)], 10);
             frame(t, 260, "n1c", 7, (11, 7), &[], 11);
             run.put(&moved, "n1c", &[received], 311);
-            acks(run.check())
+            run.check()
         };
         // Received after the first copy was sent, before the committed one was.
-        let failures = run_with(220);
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].detail.contains("outside"), "{}", failures[0]);
-        assert_eq!(run_with(255), vec![]);
+        assert_one_out_of_range(run_with(220));
+        assert_eq!(acks(run_with(255)), vec![]);
     }
 
     /// A committed release the node refuses as stale (a later join's command precedes it
