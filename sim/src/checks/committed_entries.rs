@@ -123,6 +123,9 @@ struct GroupFrames<'a> {
     logs: BTreeMap<LeaderKey<'a>, LeaderLog<'a>>,
     /// The first entry (with its bytes) seen at each (index, term), for log matching.
     by_position: BTreeMap<(u64, Term), (LeaderKey<'a>, Seen<'a>)>,
+    /// The first event where each host spoke in each term as a candidate or leader (a vote
+    /// request, not a pre-vote, or a leader's frame).
+    campaigned: BTreeMap<LeaderKey<'a>, usize>,
     failures: Vec<String>,
 }
 
@@ -191,6 +194,15 @@ impl<'a> GroupFrames<'a> {
     }
 
     fn frame(&mut self, host: &'a str, at: Duration, event: usize, m: &'a PeerMessage) {
+        let term = match m {
+            PeerMessage::RequestVote(v) if !v.pre_vote => Some(v.term),
+            PeerMessage::AppendEntries(a) => Some(a.term),
+            PeerMessage::InstallSnapshot(s) => Some(s.term),
+            _ => None,
+        };
+        if let Some(term) = term {
+            self.campaigned.entry((term, host)).or_insert(event);
+        }
         match m {
             PeerMessage::AppendEntries(a) => {
                 let leader = (a.term, host);
@@ -335,10 +347,12 @@ impl<'a> GroupFrames<'a> {
         self.committed_positions()
             .into_iter()
             .filter_map(|(index, term)| {
-                let (_, seen) = self.by_position.get(&(index, term))?;
+                let ((_, creator), seen) = self.by_position.get(&(index, term))?;
                 Some(CommittedEntry {
                     index,
                     data: seen.data?,
+                    creator,
+                    term_began: self.campaigned.get(&(term, creator)).copied()?,
                     first_sent: seen.event,
                 })
             })
@@ -353,9 +367,15 @@ pub struct CommittedEntry<'a> {
     pub index: u64,
     /// Its bytes: a [`GroupCommand`], or nothing for a new leader's no-op.
     pub data: &'a Bytes,
-    /// The trace event where a leader first sent it with its bytes; it was in its
-    /// creator's log from then on, so any command that leader received later follows
-    /// it in the log.
+    /// The host that created it, as leader of the entry's term: only it can be the first
+    /// to send it.
+    pub creator: &'a str,
+    /// The first event where the creator spoke in the entry's term (its vote request, or
+    /// its first frame as leader): the entry was created after it.
+    pub term_began: usize,
+    /// The trace event where it was first sent with its bytes (by its creator, perhaps
+    /// only in a later term: a leader whose sync stalls sends nothing): it was created
+    /// before it.
     pub first_sent: usize,
 }
 

@@ -18,8 +18,8 @@
 //! `next_addr` is not on the ring the group heard of (the join was abandoned) drops that
 //! `next_addr`: the range reverts to the ring's, as the node's does. A `release_lock` also
 //! counts without an `ok` once the group's leaders' frames show it committed, from when
-//! it was first sent (a leader cut off mid-way answers "leadership changed" and the next
-//! one commits it: see `committed_releases`).
+//! its creator received it (a leader cut off mid-way answers "leadership changed" and the
+//! next one commits it: see `committed_releases`).
 //!
 //! **Removals.** A `cluster_view` replaces the ring the group knows (a newer or equal
 //! version only, as the node keeps the newer): a member it does not name is off the ring.
@@ -158,7 +158,7 @@ struct Group<'a> {
     /// The ECS-protocol requests its members received: (event index, request).
     received: Vec<(usize, &'a Request)>,
     /// The `release_lock`s its leaders' frames show committed and in effect, by the
-    /// event where each was first sent (see [`committed_releases`]).
+    /// event from which each counts: its creation (see [`committed_releases`]).
     releases: Vec<usize>,
 }
 
@@ -337,27 +337,46 @@ fn release<'a>(
     }
 }
 
-/// The `release_lock`s of a group's committed log that took effect, as the trace events
-/// where each was first sent, in order.
+/// A `release_lock` a member received: (event, host, its join tag).
+type ReleaseReceipt<'a> = (usize, &'a str, Option<u64>);
+
+/// The `release_lock`s of a group's committed log that took effect, each as the trace
+/// event from which it counts, in order.
 ///
 /// A release can take effect with no `ok` ever traced: a leader proposes it, is cut off
 /// and answers "leadership changed", and the next leader commits it with its own first
 /// entry (found by review, `review-ring-ownership-resurrected-release-lock`: the group
 /// served its restored range while this check still held it to the abandoned join's).
-/// Counted from its first sending, not its commit: the committed log up to the release is
-/// exactly its creator's log when it appended it, before it first sent it, so a write
-/// received after that, by any leader, can only be committed after the release (and the
-/// node re-checks ownership when it applies a write). The node's own join rules decide which releases act: one of
-/// an older join than a command before it, or a repeat of its join's, changes nothing
+/// Counted from its creation, not its commit: the committed log up to the release is
+/// exactly its creator's log when it appended it, so a write received after that, by any
+/// leader, can only be committed after the release (and the node re-checks ownership when
+/// it applies a write). A leader proposes an ECS request when it receives it, so the
+/// release was created at its creator's receipt of it: the earliest receipt by the
+/// creator of a `release_lock` of that join since it began the entry's term (never later
+/// than the creation, so never too strict) and before the entry was first sent. Not the
+/// first sending itself: a leader whose sync stalls may send nothing until a later term
+/// (found by `sim explore`, review-flow-lagging-catchup seed 1937: a put received between
+/// the release's receipt and its first sending, a term later, was flagged).
+///
+/// The node's own join rules decide which releases act: one of an older join than a
+/// command before it, or a repeat of its join's, changes nothing
 /// (`GroupState::apply_for_join`). A release no frame shows committed (a group of one
 /// sends no frames) counts from its `ok` only; a committed command the frames miss can
 /// only make this count a release that did not act.
-fn committed_releases(log: &[CommittedEntry<'_>]) -> Vec<usize> {
+fn committed_releases(log: &[CommittedEntry<'_>], receipts: &[ReleaseReceipt<'_>]) -> Vec<usize> {
+    let created = |e: &CommittedEntry<'_>, join: Option<u64>| {
+        receipts
+            .iter()
+            .find(|&&(event, host, tag)| {
+                host == e.creator && tag == join && (e.term_began..=e.first_sent).contains(&event)
+            })
+            .map_or(e.first_sent, |&(event, ..)| event)
+    };
     let (mut join, mut closed) = (0, false);
     let mut out = Vec::new();
     for e in log {
         match GroupCommand::decode(e.data) {
-            Ok(GroupCommand::ReleaseLock) => out.push(e.first_sent),
+            Ok(GroupCommand::ReleaseLock) => out.push(created(e, None)),
             Ok(GroupCommand::ForJoin { join: j, command }) => {
                 if j < join || (j == join && closed) {
                     continue;
@@ -367,7 +386,7 @@ fn committed_releases(log: &[CommittedEntry<'_>]) -> Vec<usize> {
                 }
                 if *command == GroupCommand::ReleaseLock {
                     closed = true;
-                    out.push(e.first_sent);
+                    out.push(created(e, Some(j)));
                 }
             }
             _ => {}
@@ -488,9 +507,23 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
             })
         })
         .collect();
+    let mut release_receipts: Vec<Vec<ReleaseReceipt<'_>>> = vec![Vec::new(); groups.len()];
+    for (i, e) in trace.events.iter().enumerate() {
+        if let What::Recv {
+            host,
+            msg: Message::AdminRequest(r),
+            ..
+        } = &e.what
+        {
+            if let (Some(&g), (join, Request::ReleaseLock)) = (group_of.get(&**host), r.untagged())
+            {
+                release_receipts[g].push((i, host, join));
+            }
+        }
+    }
     for (g, log) in committed_log(groups, trace).iter().enumerate() {
         if let Some(group) = all.get_mut(g) {
-            group.releases = committed_releases(log);
+            group.releases = committed_releases(log, &release_receipts[g]);
         }
     }
     for a in accepted(trace) {
@@ -1166,14 +1199,8 @@ mod tests {
         let mut run = Run::new();
         let t = &mut run.trace;
         join_until_transfer(t);
-        t.push(
-            at(160),
-            What::Recv {
-                host: "n1b".into(),
-                from: "ecs".into(),
-                msg: Message::AdminRequest(Request::ReleaseLock),
-            },
-        );
+        vote(t, 150, "n1b", 6);
+        receive_release(t, 160, "n1b", 1);
         let release = of_join(1, GroupCommand::ReleaseLock);
         let entries = [(6, before), (6, release), (6, None)];
         frame(t, 161, "n1b", 6, (8, 5), &entries, 8);
@@ -1181,6 +1208,61 @@ mod tests {
             frame(t, 300, "n1c", 7, (11, 6), &[(7, None)], 12);
         }
         run
+    }
+
+    /// `host` asks for votes in `term` at `ms`.
+    fn vote(t: &mut Trace, ms: u64, host: &str, term: u64) {
+        use protocol::peer::{LogIndex, PeerId, PeerMessage, RequestVote, Term};
+        let msg = PeerMessage::RequestVote(RequestVote {
+            term: Term(term),
+            candidate: PeerId(0),
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+            pre_vote: false,
+        });
+        let what = What::Send {
+            from: host.into(),
+            to: "n1a".into(),
+            msg: Message::Peer(msg),
+        };
+        t.push(at(ms), what);
+    }
+
+    /// `host` receives the ECS's `release_lock` of join `join` at `ms`.
+    fn receive_release(t: &mut Trace, ms: u64, host: &str, join: u64) {
+        let what = What::Recv {
+            host: host.into(),
+            from: "ecs".into(),
+            msg: Message::AdminRequest(Request::ReleaseLock.for_join(join)),
+        };
+        t.push(at(ms), what);
+    }
+
+    /// Found by `sim explore` (review-flow-lagging-catchup, seed 1937): n1b, leading term
+    /// 6, receives the release at 160 but its sync stalls and it sends nothing of term 6;
+    /// leading term 7, it sends the term-6 entries first at 290 and commits them. A write
+    /// received after the release arrived follows it in the log.
+    #[test]
+    fn a_release_counts_from_its_receipt_when_its_creator_sends_it_only_a_term_later() {
+        let moved = key(true);
+        let run_with = |received: u64| {
+            let mut run = Run::new();
+            let t = &mut run.trace;
+            join_until_transfer(t);
+            // A copy it received as a follower (refused: not the leader).
+            receive_release(t, 140, "n1b", 1);
+            vote(t, 150, "n1b", 6);
+            receive_release(t, 160, "n1b", 1);
+            vote(t, 280, "n1b", 7);
+            let release = of_join(1, GroupCommand::ReleaseLock);
+            let entries = [(6, release), (6, None), (7, None)];
+            frame(t, 290, "n1b", 7, (9, 5), &entries, 12);
+            run.put(&moved, "n1b", &[received], 311);
+            run.check()
+        };
+        assert_eq!(acks(run_with(170)), vec![]);
+        // Received in term 6 before the release arrived: out of range.
+        assert_one_out_of_range(run_with(155));
     }
 
     /// The check flagged exactly one acknowledgement, for a key out of range.
