@@ -352,7 +352,13 @@ impl<'a> GroupFrames<'a> {
                     index,
                     data: seen.data?,
                     creator,
-                    term_began: self.campaigned.get(&(term, creator)).copied()?,
+                    // Every leader of a group of two or more asked for votes first; a
+                    // trace built by hand may not show it.
+                    term_began: self
+                        .campaigned
+                        .get(&(term, creator))
+                        .copied()
+                        .unwrap_or(seen.event),
                     first_sent: seen.event,
                 })
             })

@@ -81,7 +81,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use node::ring::{member_position, position_of, Position, Ring};
 use protocol::client::{Packet, Request as ClientRequest, Response, SessionTag};
-use protocol::ecs::{ClusterView, HostPort, Request};
+use protocol::ecs::{ClusterView, HostPort, Reply, Request};
 use protocol::Limits;
 
 use node::group::GroupCommand;
@@ -200,7 +200,7 @@ impl<'a> Group<'a> {
                         .any(|(_, r)| *r == a.request)
         };
         // The accepted requests and the committed releases, in the order they took
-        // effect: an `ok` at its event, a committed release from its first sending.
+        // effect: an `ok` at its event, a committed release from its creation.
         let mut steps: Vec<(usize, Option<&Accepted<'a>>)> = self
             .accepted
             .iter()
@@ -209,8 +209,8 @@ impl<'a> Group<'a> {
             .chain(
                 self.releases
                     .iter()
-                    .filter(|&&sent| sent < before)
-                    .map(|&sent| (sent, None)),
+                    .filter(|&&created| created < before)
+                    .map(|&created| (created, None)),
             )
             .collect();
         steps.sort_by_key(|&(event, _)| event);
@@ -340,6 +340,55 @@ fn release<'a>(
 /// A `release_lock` a member received: (event, host, its join tag).
 type ReleaseReceipt<'a> = (usize, &'a str, Option<u64>);
 
+/// Per group, the `release_lock`s its members received from the ECS and did not answer
+/// `not_leader` (answered otherwise, or not at all: those may have been proposed). A
+/// request's answer is the next reply its host sent on that connection, as in
+/// [`accepted`].
+fn release_receipts<'a>(
+    trace: &'a Trace,
+    group_of: &BTreeMap<&str, usize>,
+    groups: usize,
+) -> Vec<Vec<ReleaseReceipt<'a>>> {
+    let mut out: Vec<Vec<ReleaseReceipt<'a>>> = vec![Vec::new(); groups];
+    // (host, connection) -> (group, index in that group's list) of the last receipt.
+    let mut pending: BTreeMap<(&str, u32), (usize, usize)> = BTreeMap::new();
+    for (i, e) in trace.events.iter().enumerate() {
+        match &e.what {
+            What::Recv {
+                host,
+                from,
+                msg: Message::AdminRequest(r),
+            } if &**from == "ecs" => {
+                // A new request on a connection follows the answer to the last one.
+                pending.remove(&(&**host, e.conn));
+                if let (Some(&g), (join, Request::ReleaseLock)) =
+                    (group_of.get(&**host), r.untagged())
+                {
+                    out[g].push((i, host, join));
+                    pending.insert((&**host, e.conn), (g, out[g].len() - 1));
+                }
+            }
+            What::Send {
+                from,
+                to,
+                msg: Message::AdminReply(reply),
+            } if &**to == "ecs" => {
+                if let Some((g, k)) = pending.remove(&(&**from, e.conn)) {
+                    if matches!(reply, Reply::NotLeader(_)) {
+                        // Marked, then dropped below: indices stay valid meanwhile.
+                        out[g][k].0 = usize::MAX;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for receipts in &mut out {
+        receipts.retain(|&(i, ..)| i != usize::MAX);
+    }
+    out
+}
+
 /// The `release_lock`s of a group's committed log that took effect, each as the trace
 /// event from which it counts, in order.
 ///
@@ -351,9 +400,11 @@ type ReleaseReceipt<'a> = (usize, &'a str, Option<u64>);
 /// exactly its creator's log when it appended it, so a write received after that, by any
 /// leader, can only be committed after the release (and the node re-checks ownership when
 /// it applies a write). A leader proposes an ECS request when it receives it, so the
-/// release was created at its creator's receipt of it: the earliest receipt by the
-/// creator of a `release_lock` of that join since it began the entry's term (never later
-/// than the creation, so never too strict) and before the entry was first sent. Not the
+/// release was created at its creator's receipt of it: the earliest receipt from the ECS
+/// by the creator of a `release_lock` of that join since it began the entry's term (its
+/// vote request) and before the entry was first sent, leaving out those it answered
+/// `not_leader` (a candidate's; it proposed none of them). That is never later than the
+/// creation, so never too strict. Not the
 /// first sending itself: a leader whose sync stalls may send nothing until a later term
 /// (found by `sim explore`, review-flow-lagging-catchup seed 1937: a put received between
 /// the release's receipt and its first sending, a term later, was flagged).
@@ -507,20 +558,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
             })
         })
         .collect();
-    let mut release_receipts: Vec<Vec<ReleaseReceipt<'_>>> = vec![Vec::new(); groups.len()];
-    for (i, e) in trace.events.iter().enumerate() {
-        if let What::Recv {
-            host,
-            msg: Message::AdminRequest(r),
-            ..
-        } = &e.what
-        {
-            if let (Some(&g), (join, Request::ReleaseLock)) = (group_of.get(&**host), r.untagged())
-            {
-                release_receipts[g].push((i, host, join));
-            }
-        }
-    }
+    let release_receipts = release_receipts(trace, &group_of, groups.len());
     for (g, log) in committed_log(groups, trace).iter().enumerate() {
         if let Some(group) = all.get_mut(g) {
             group.releases = committed_releases(log, &release_receipts[g]);
@@ -1252,6 +1290,15 @@ mod tests {
             // A copy it received as a follower (refused: not the leader).
             receive_release(t, 140, "n1b", 1);
             vote(t, 150, "n1b", 6);
+            // One it received as a candidate and refused: it created nothing.
+            receive_release(t, 152, "n1b", 1);
+            let refused = Message::AdminReply(Reply::NotLeader(None));
+            let what = What::Send {
+                from: "n1b".into(),
+                to: "ecs".into(),
+                msg: refused,
+            };
+            t.push(at(152), what);
             receive_release(t, 160, "n1b", 1);
             vote(t, 280, "n1b", 7);
             let release = of_join(1, GroupCommand::ReleaseLock);
@@ -1326,21 +1373,15 @@ mod tests {
 
     /// Review: the same release bytes proposed twice, at (10, 6) (overwritten) and again by
     /// the next leader at (11, 7) (committed, no `ok` traced). The release counts from the
-    /// committed copy's first sending, not from the first copy's.
+    /// committed copy's creation (its receipt), not from the first copy's.
     #[test]
     fn a_resent_release_counts_from_the_committed_copy() {
         let moved = key(true);
         let run_with = |received: u64| {
             let mut run = unanswered_release(None, false);
             let t = &mut run.trace;
-            t.push(
-                at(240),
-                What::Recv {
-                    host: "n1c".into(),
-                    from: "ecs".into(),
-                    msg: Message::AdminRequest(Request::ReleaseLock),
-                },
-            );
+            vote(t, 190, "n1c", 7);
+            receive_release(t, 240, "n1c", 1);
             let release = of_join(1, GroupCommand::ReleaseLock);
             frame(t, 200, "n1c", 7, (9, 6), &[(7, None)], 10);
             frame(t, 250, "n1c", 7, (10, 7), &[(7, release)], 10);
@@ -1348,8 +1389,10 @@ mod tests {
             run.put(&moved, "n1c", &[received], 311);
             run.check()
         };
-        // Received after the first copy was sent, before the committed one was.
+        // Received after the first copy was sent, before the committed one was received.
         assert_one_out_of_range(run_with(220));
+        // Received after the committed copy was, before or after its first sending.
+        assert_eq!(acks(run_with(245)), vec![]);
         assert_eq!(acks(run_with(255)), vec![]);
     }
 
