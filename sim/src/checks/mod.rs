@@ -143,47 +143,81 @@ pub struct Accepted<'a> {
     pub answered: usize,
 }
 
-/// Every ECS-protocol request a host accepted, in the order of the `ok`s. Requests and
-/// replies alternate on an admin connection, so the next reply a host sends on a
-/// connection answers the last request it received on it. (Pairing by host and peer
-/// instead paired a reply with a request that arrived on another connection meanwhile:
-/// found by a hostile review, a stale line's `error` taken for the answer to the next
-/// join's `next_addr`.) Events built by hand carry no connection: their host pair stands
-/// in for it.
-pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
+/// One ECS-protocol request a host received, and its answer, if it sent one.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// The host that received it.
+    pub host: &'a str,
+    /// The host that sent it.
+    pub from: &'a str,
+    /// The request as received (with its join tag, if any).
+    pub request: &'a protocol::ecs::Request,
+    /// The index in the trace of the event where the host received it.
+    pub received: usize,
+    /// The answer and the index of the event where the host sent it.
+    pub reply: Option<(usize, &'a protocol::ecs::Reply)>,
+}
+
+/// Every ECS-protocol request hosts received, in the order received, each with the answer
+/// its host sent. Requests and replies alternate on an admin connection, so the next reply
+/// a host sends on a connection answers the last request it received on it. (Pairing by
+/// host and peer instead paired a reply with a request that arrived on another connection
+/// meanwhile: found by a hostile review, a stale line's `error` taken for the answer to
+/// the next join's `next_addr`.) Events built by hand carry no connection: their host
+/// pair stands in for it.
+pub fn exchanges(trace: &Trace) -> Vec<Exchange<'_>> {
     use crate::trace::{Message, What};
     use std::collections::BTreeMap;
     let mut pending = BTreeMap::new();
-    let mut accepted = Vec::new();
+    let mut out: Vec<Exchange<'_>> = Vec::new();
     for (i, e) in trace.events.iter().enumerate() {
         match &e.what {
             What::Recv {
                 host,
                 from,
-                msg: Message::AdminRequest(r),
+                msg: Message::AdminRequest(request),
             } => {
-                pending.insert((&**host, &**from, e.conn), (i, r));
+                pending.insert((&**host, &**from, e.conn), out.len());
+                out.push(Exchange {
+                    host,
+                    from,
+                    request,
+                    received: i,
+                    reply: None,
+                });
             }
             What::Send {
                 from,
                 to,
                 msg: Message::AdminReply(reply),
             } => {
-                if let Some((received, request)) = pending.remove(&(&**from, &**to, e.conn)) {
-                    if *reply == protocol::ecs::Reply::Ok {
-                        accepted.push(Accepted {
-                            host: from,
-                            // Checks judge what a request does, whichever join it names.
-                            request: request.untagged().1,
-                            received,
-                            answered: i,
-                        });
-                    }
+                if let Some(k) = pending.remove(&(&**from, &**to, e.conn)) {
+                    out[k].reply = Some((i, reply));
                 }
             }
             _ => {}
         }
     }
+    out
+}
+
+/// Every ECS-protocol request a host accepted (answered `ok`), in the order of the `ok`s;
+/// see [`exchanges`].
+pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
+    let mut accepted: Vec<Accepted<'_>> = exchanges(trace)
+        .into_iter()
+        .filter_map(|x| match x.reply {
+            Some((answered, protocol::ecs::Reply::Ok)) => Some(Accepted {
+                host: x.host,
+                // Checks judge what a request does, whichever join it names.
+                request: x.request.untagged().1,
+                received: x.received,
+                answered,
+            }),
+            _ => None,
+        })
+        .collect();
+    accepted.sort_by_key(|a| a.answered);
     accepted
 }
 

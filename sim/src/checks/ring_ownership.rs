@@ -88,7 +88,7 @@ use node::group::GroupCommand;
 
 use super::committed_entries::{committed_log, CommittedEntry};
 use super::joins::group_name;
-use super::{accepted, Accepted, Failure};
+use super::{accepted, exchanges, Accepted, Failure};
 use crate::runtime::ADMIN_PORT;
 use crate::trace::{printable, Message, Trace, What};
 use crate::workload::{History, Op, Outcome, Record};
@@ -341,50 +341,20 @@ fn release<'a>(
 type ReleaseReceipt<'a> = (usize, &'a str, Option<u64>);
 
 /// Per group, the `release_lock`s its members received from the ECS and did not answer
-/// `not_leader` (answered otherwise, or not at all: those may have been proposed). A
-/// request's answer is the next reply its host sent on that connection, as in
-/// [`accepted`].
+/// `not_leader` (answered otherwise, or not at all: those may have been proposed).
 fn release_receipts<'a>(
     trace: &'a Trace,
     group_of: &BTreeMap<&str, usize>,
     groups: usize,
 ) -> Vec<Vec<ReleaseReceipt<'a>>> {
     let mut out: Vec<Vec<ReleaseReceipt<'a>>> = vec![Vec::new(); groups];
-    // (host, connection) -> (group, index in that group's list) of the last receipt.
-    let mut pending: BTreeMap<(&str, u32), (usize, usize)> = BTreeMap::new();
-    for (i, e) in trace.events.iter().enumerate() {
-        match &e.what {
-            What::Recv {
-                host,
-                from,
-                msg: Message::AdminRequest(r),
-            } if &**from == "ecs" => {
-                // A new request on a connection follows the answer to the last one.
-                pending.remove(&(&**host, e.conn));
-                if let (Some(&g), (join, Request::ReleaseLock)) =
-                    (group_of.get(&**host), r.untagged())
-                {
-                    out[g].push((i, host, join));
-                    pending.insert((&**host, e.conn), (g, out[g].len() - 1));
-                }
-            }
-            What::Send {
-                from,
-                to,
-                msg: Message::AdminReply(reply),
-            } if &**to == "ecs" => {
-                if let Some((g, k)) = pending.remove(&(&**from, e.conn)) {
-                    if matches!(reply, Reply::NotLeader(_)) {
-                        // Marked, then dropped below: indices stay valid meanwhile.
-                        out[g][k].0 = usize::MAX;
-                    }
-                }
-            }
-            _ => {}
+    for x in exchanges(trace) {
+        let refused = matches!(x.reply, Some((_, Reply::NotLeader(_))));
+        if let (Some(&g), (join, Request::ReleaseLock), "ecs", false) =
+            (group_of.get(x.host), x.request.untagged(), x.from, refused)
+        {
+            out[g].push((x.received, x.host, join));
         }
-    }
-    for receipts in &mut out {
-        receipts.retain(|&(i, ..)| i != usize::MAX);
     }
     out
 }
@@ -572,11 +542,14 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
     for (i, e) in trace.events.iter().enumerate() {
         if let What::Recv {
             host,
+            from,
             msg: Message::AdminRequest(r),
-            ..
         } = &e.what
         {
-            if let Some(&g) = group_of.get(&**host) {
+            // Only the ECS and the cluster's nodes hold the cluster secret: a rogue's line
+            // is refused, whatever it says (a forged `release_lock` waived the lock here).
+            let trusted = &**from == "ecs" || group_of.contains_key(&**from);
+            if let (Some(&g), true) = (group_of.get(&**host), trusted) {
                 all[g].received.push((i, r.untagged().1));
             }
         }
@@ -1052,13 +1025,7 @@ mod tests {
         run.join(100, None);
         run.remove(300, None);
         run.put(&moved, "n2b", &[400], 401);
-        let failures = run.check();
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(
-            failures[0].detail.contains("after it had left the ring"),
-            "{}",
-            failures[0]
-        );
+        assert_only(run.check(), "after it had left the ring");
     }
 
     #[test]
@@ -1312,6 +1279,12 @@ mod tests {
         assert_one_out_of_range(run_with(155));
     }
 
+    /// The check found exactly one failure, and it says `text`.
+    fn assert_only(failures: Vec<Failure>, text: &str) {
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].detail.contains(text), "{}", failures[0]);
+    }
+
     /// The check flagged exactly one acknowledgement, for a key out of range.
     fn assert_one_out_of_range(failures: Vec<Failure>) {
         let failures = acks(failures);
@@ -1446,13 +1419,24 @@ mod tests {
         run.join(100, None);
         // Received after write_lock was accepted (111) and before the release (160).
         run.put(&kept, "n1a", &[115], 118);
-        let failures = run.check();
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(
-            failures[0].detail.contains("write-locked"),
-            "{}",
-            failures[0]
-        );
+        assert_only(run.check(), "write-locked");
+    }
+
+    /// Found by review: a rogue's forged `release_lock` (refused: it lacks the cluster
+    /// secret) waived the lock check for every write answered after it.
+    #[test]
+    fn a_rogue_release_does_not_unlock() {
+        let kept = key(false);
+        let mut run = Run::new();
+        run.join(100, None);
+        let forged = What::Recv {
+            host: "n1a".into(),
+            from: "rogue1".into(),
+            msg: Message::AdminRequest(Request::ReleaseLock),
+        };
+        run.trace.push(at(116), forged);
+        run.put(&kept, "n1a", &[115], 118);
+        assert_only(run.check(), "write-locked");
     }
 
     #[test]
@@ -1461,13 +1445,7 @@ mod tests {
         let mut run = Run::new();
         run.put(&moved, "n2a", &[140], 141);
         run.join(100, None);
-        let failures = run.check();
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(
-            failures[0].detail.contains("told it is on the ring"),
-            "{}",
-            failures[0]
-        );
+        assert_only(run.check(), "told it is on the ring");
     }
 
     #[test]
@@ -1477,13 +1455,7 @@ mod tests {
         let mut run = Run::new();
         run.join(100, Some("view 2"));
         run.put(&kept, "n1a", &[200], 201);
-        let failures = run.check();
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(
-            failures[0].detail.contains("accepted no cluster_view"),
-            "{}",
-            failures[0]
-        );
+        assert_only(run.check(), "accepted no cluster_view");
         // Group 1 never learns its new successor: two groups own the moved keys.
         let mut run = Run::new();
         run.join(100, Some("predecessor next"));
