@@ -307,9 +307,7 @@ impl<'a> GroupFrames<'a> {
         }
         out
     }
-}
 
-impl<'a> GroupFrames<'a> {
     /// The positions (index, term) the frames show committed: each one a leader both
     /// carried and announced committed in its term, and, by Log Matching, every position
     /// the leader of term `t` held below a committed position `(p, t)`: a log holding

@@ -204,8 +204,13 @@ pub fn exchanges(trace: &Trace) -> Vec<Exchange<'_>> {
 /// Every ECS-protocol request a host accepted (answered `ok`), in the order of the `ok`s;
 /// see [`exchanges`].
 pub fn accepted(trace: &Trace) -> Vec<Accepted<'_>> {
-    let mut accepted: Vec<Accepted<'_>> = exchanges(trace)
-        .into_iter()
+    accepted_in(&exchanges(trace))
+}
+
+/// The requests of `exchanges` answered `ok`, in the order of the `ok`s.
+pub fn accepted_in<'a>(exchanges: &[Exchange<'a>]) -> Vec<Accepted<'a>> {
+    let mut accepted: Vec<Accepted<'a>> = exchanges
+        .iter()
         .filter_map(|x| match x.reply {
             Some((answered, protocol::ecs::Reply::Ok)) => Some(Accepted {
                 host: x.host,

@@ -88,7 +88,7 @@ use node::group::GroupCommand;
 
 use super::committed_entries::{committed_log, CommittedEntry};
 use super::joins::group_name;
-use super::{accepted, exchanges, Accepted, Failure};
+use super::{accepted_in, exchanges, Accepted, Exchange, Failure};
 use crate::runtime::ADMIN_PORT;
 use crate::trace::{printable, Message, Trace, What};
 use crate::workload::{History, Op, Outcome, Record};
@@ -343,12 +343,12 @@ type ReleaseReceipt<'a> = (usize, &'a str, Option<u64>);
 /// Per group, the `release_lock`s its members received from the ECS and did not answer
 /// `not_leader` (answered otherwise, or not at all: those may have been proposed).
 fn release_receipts<'a>(
-    trace: &'a Trace,
+    exchanges: &[Exchange<'a>],
     group_of: &BTreeMap<&str, usize>,
     groups: usize,
 ) -> Vec<Vec<ReleaseReceipt<'a>>> {
     let mut out: Vec<Vec<ReleaseReceipt<'a>>> = vec![Vec::new(); groups];
-    for x in exchanges(trace) {
+    for x in exchanges {
         let refused = matches!(x.reply, Some((_, Reply::NotLeader(_))));
         if let (Some(&g), (join, Request::ReleaseLock), "ecs", false) =
             (group_of.get(x.host), x.request.untagged(), x.from, refused)
@@ -374,10 +374,10 @@ fn release_receipts<'a>(
 /// by the creator of a `release_lock` of that join since it began the entry's term (its
 /// vote request) and before the entry was first sent, leaving out those it answered
 /// `not_leader` (a candidate's; it proposed none of them). That is never later than the
-/// creation, so never too strict. Not the
-/// first sending itself: a leader whose sync stalls may send nothing until a later term
-/// (found by `sim explore`, review-flow-lagging-catchup seed 1937: a put received between
-/// the release's receipt and its first sending, a term later, was flagged).
+/// creation, so never too strict. Not the first sending itself: a leader whose sync
+/// stalls may send nothing until a later term (found by `sim explore`,
+/// review-flow-lagging-catchup seed 1937: a put received between the release's receipt
+/// and its first sending, a term later, was flagged).
 ///
 /// The node's own join rules decide which releases act: one of an older join than a
 /// command before it, or a repeat of its join's, changes nothing
@@ -528,30 +528,26 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
             })
         })
         .collect();
-    let release_receipts = release_receipts(trace, &group_of, groups.len());
+    // One pass pairs every admin request with its answer; accepted requests, receipts
+    // and release receipts are all read from it.
+    let exchanges = exchanges(trace);
+    let release_receipts = release_receipts(&exchanges, &group_of, groups.len());
     for (g, log) in committed_log(groups, trace).iter().enumerate() {
         if let Some(group) = all.get_mut(g) {
             group.releases = committed_releases(log, &release_receipts[g]);
         }
     }
-    for a in accepted(trace) {
+    for a in accepted_in(&exchanges) {
         if let Some(&g) = group_of.get(a.host) {
             all[g].accepted.push(a);
         }
     }
-    for (i, e) in trace.events.iter().enumerate() {
-        if let What::Recv {
-            host,
-            from,
-            msg: Message::AdminRequest(r),
-        } = &e.what
-        {
-            // Only the ECS and the cluster's nodes hold the cluster secret: a rogue's line
-            // is refused, whatever it says (a forged `release_lock` waived the lock here).
-            let trusted = &**from == "ecs" || group_of.contains_key(&**from);
-            if let (Some(&g), true) = (group_of.get(&**host), trusted) {
-                all[g].received.push((i, r.untagged().1));
-            }
+    for x in &exchanges {
+        // Only the ECS and the cluster's nodes hold the cluster secret: a rogue's line is
+        // refused, whatever it says (a forged `release_lock` waived the lock here).
+        let trusted = x.from == "ecs" || group_of.contains_key(x.from);
+        if let (Some(&g), true) = (group_of.get(x.host), trusted) {
+            all[g].received.push((x.received, x.request.untagged().1));
         }
     }
     let traffic = ClientTraffic::read(trace, &group_of);
