@@ -2,6 +2,14 @@
 //! from 'm', the node that last served, and round robin over them when a node fails or
 //! knows no leader.
 //!
+//! Once 'm' named the ring's nodes, the rotation goes round them and visits one other
+//! seed per round only: a seed the ring does not name is not serving (a node of a group
+//! that has not joined yet answers `l -1` to everything), and with many such seeds an
+//! even rotation spent most of its time on them while the ring's own nodes were back
+//! (found by `sim explore`: a verifier with 25 seeds, 5 of them on the ring, ran out of
+//! time, scenarios/regressions/verify-read-outlasts-slow-joins-1299.toml). One per round
+//! still reaches the cluster if every node the list names is gone.
+//!
 //! Pure bookkeeping, no I/O, so the choices can be tested on their own.
 
 /// The client's view of where to send the next request.
@@ -12,8 +20,11 @@ pub(crate) struct Route {
     addresses: Vec<String>,
     /// The node to try next: the one that last served, or where a redirect pointed.
     current: Option<String>,
-    /// Round-robin position in [`Route::known`] when `current` is not in it.
+    /// Round-robin position in the ring's nodes (the address list), past the end when
+    /// the round ends with a seed.
     cursor: usize,
+    /// Round-robin position in the seeds the address list does not name.
+    seed_cursor: usize,
 }
 
 impl Route {
@@ -24,6 +35,7 @@ impl Route {
             addresses: Vec::new(),
             current: None,
             cursor: 0,
+            seed_cursor: 0,
         }
     }
 
@@ -44,26 +56,46 @@ impl Route {
         !self.addresses.is_empty()
     }
 
-    /// The node to send to: the current one, else the next known node in round-robin
-    /// order; `None` if the client knows no node at all.
+    /// The node to send to: the current one, else the next in the rotation (the ring's
+    /// nodes, then one other seed, round after round; the seeds alone while no address
+    /// list is known); `None` if the client knows no node at all.
     pub(crate) fn target(&mut self) -> Option<String> {
         if self.current.is_none() {
-            let known = self.known();
-            if known.is_empty() {
-                return None;
-            }
-            let pick = known[self.cursor % known.len()].to_owned();
-            self.cursor = self.cursor.wrapping_add(1);
-            self.current = Some(pick);
+            self.current = self.next_in_rotation();
         }
         self.current.clone()
     }
 
-    /// Moves on from `from` (which failed or knows no leader) to the known node after it,
-    /// wrapping around, and returns the new target.
-    pub(crate) fn advance(&mut self, from: &str) -> Option<String> {
+    /// The ring's nodes (the address list) and the other seeds, without repeats.
+    fn rotation(&self) -> (Vec<String>, Vec<String>) {
         let known = self.known();
-        if let Some(i) = known.iter().position(|a| *a == from) {
+        let on_ring = known
+            .iter()
+            .take_while(|a| self.addresses.iter().any(|n| n == *a))
+            .count();
+        let owned = |s: &[&str]| s.iter().map(|a| a.to_string()).collect();
+        (owned(&known[..on_ring]), owned(&known[on_ring..]))
+    }
+
+    fn next_in_rotation(&mut self) -> Option<String> {
+        let (ring, others) = self.rotation();
+        if self.cursor >= ring.len() {
+            self.cursor = 0;
+            if !others.is_empty() {
+                let pick = others[self.seed_cursor % others.len()].to_owned();
+                self.seed_cursor = self.seed_cursor.wrapping_add(1);
+                return Some(pick);
+            }
+        }
+        let pick = ring.get(self.cursor)?.clone();
+        self.cursor += 1;
+        Some(pick)
+    }
+
+    /// Moves on from `from` (which failed or knows no leader) to the node after it in the
+    /// rotation, and returns the new target.
+    pub(crate) fn advance(&mut self, from: &str) -> Option<String> {
+        if let Some(i) = self.rotation().0.iter().position(|a| a == from) {
             self.cursor = i + 1;
         }
         self.current = None;
@@ -121,6 +153,23 @@ mod tests {
             seen.push(r.advance(&from).unwrap_or_default());
         }
         assert_eq!(seen, strings(&["a", "b", "c", "seed", "a", "b"]));
+    }
+
+    #[test]
+    fn seeds_off_the_ring_get_one_turn_per_round() {
+        // Nodes of groups not yet on the ring only answer `l -1`: the ring's own nodes
+        // come round again before every next such seed.
+        let mut r = Route::new(strings(&["a", "s1", "s2", "s3", "b"]));
+        r.set_addresses(strings(&["a", "b"]));
+        let mut seen = vec![r.target().unwrap_or_default()];
+        for _ in 0..8 {
+            let from = seen.last().cloned().unwrap_or_default();
+            seen.push(r.advance(&from).unwrap_or_default());
+        }
+        assert_eq!(
+            seen,
+            strings(&["a", "b", "s1", "a", "b", "s2", "a", "b", "s3"])
+        );
     }
 
     #[test]

@@ -6,8 +6,16 @@
 //! One machine serves one run of the hand-off task at the group's leader: a new leader
 //! (or the same one after a restart) builds a new machine from the transfer as the log
 //! recorded it, and resumes after the parts already acknowledged.
+//!
+//! Up to a window of parts is out at once. The receiver takes parts in any order (it
+//! dedups by part number) and its leader syncs the parts that arrive together in one
+//! write, so a window of `w` parts costs about one receiver commit where one part at a
+//! time cost `w`: with slow disks, one part at a time made a hand-off of a few dozen
+//! parts outlast the join deadline (scenarios/regressions/join-never-finishes-slow-fsync-tiny-parts-5476.toml).
+//! The log records only the acknowledged prefix (`PartsAcked` counts parts from 0), so a
+//! new leader resends any part past a gap.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use protocol::ecs::{HostPort, Item, PutPart, Request, SessionEntry};
 
@@ -19,9 +27,9 @@ use crate::group::{GroupCommand, Transfer};
 pub enum Input {
     /// Begin (once, first).
     Start,
-    /// The receiving group answered `ok` to the part of the last [`Output::SendPart`]:
-    /// it is durable there.
-    PartTaken,
+    /// The receiving group answered `ok` to the part of this number, sent by an
+    /// [`Output::SendPart`]: it is durable there.
+    PartTaken(u32),
     /// Before an attempt to send a part, or before proposing the finish,
     /// [`HandOff::still_on`] said the group no longer has this transfer.
     CalledOff,
@@ -60,8 +68,14 @@ pub enum Stop {
 pub enum Output {
     /// Send this `ecs_put` line to the receiving group until one of its nodes answers
     /// `ok` or [`HandOff::still_on`] turns false before an attempt; feed
-    /// [`Input::PartTaken`] or [`Input::CalledOff`].
-    SendPart(Request),
+    /// [`Input::PartTaken`] with its part number, or [`Input::CalledOff`]. Parts already
+    /// out stay out: each is answered on its own, in any order.
+    SendPart {
+        /// The part's number, for [`Input::PartTaken`].
+        part: u32,
+        /// Its `ecs_put` line, tagged with the join.
+        request: Request,
+    },
     /// Propose this on the side, without waiting: if it is lost, a new leader only
     /// resends more parts.
     RecordAcked(GroupCommand),
@@ -79,7 +93,7 @@ pub enum Output {
 enum Phase {
     /// Not started.
     Idle,
-    /// The first of `remaining` is out.
+    /// Parts are out (`in_flight`) or remain (`unsent`).
     Sending,
     /// `FinishTransfer` is proposed.
     Finishing,
@@ -98,10 +112,18 @@ pub struct HandOff {
     from: HostPort,
     /// The log says the receiver has every part and the transfer is finished.
     finished: bool,
-    /// Parts not yet acknowledged in this run, in order.
-    remaining: VecDeque<PutPart>,
+    /// Parts not yet sent in this run, in order.
+    unsent: VecDeque<PutPart>,
+    /// Parts sent and not yet acknowledged: their key and value bytes, by number.
+    in_flight: BTreeMap<u32, u64>,
+    /// Parts acknowledged past the first gap: recorded once the gap closes.
+    taken_ahead: BTreeSet<u32>,
+    /// Parts `0..acked` are acknowledged (this run or, as the log says, before it).
+    acked: u32,
+    /// The most parts out at once.
+    window: usize,
     /// Every part of the transfer (acknowledged before this run or not), for progress
-    /// logs; with `bytes_acked`, a function of `remaining`, so no state of its own.
+    /// logs; with `bytes_acked`, a function of the other fields, so no state of its own.
     parts_total: usize,
     /// Key and value bytes of the parts acknowledged so far in this run.
     bytes_acked: u64,
@@ -110,16 +132,17 @@ pub struct HandOff {
 
 impl HandOff {
     /// A run for `transfer` as the log recorded it, sending `items` and `sessions` (the
-    /// range's, unchanged while the group is write-locked). `from` is the sending group's
-    /// ring address.
+    /// range's, unchanged while the group is write-locked) with up to `window` parts out
+    /// at once (at least one). `from` is the sending group's ring address.
     pub fn new(
         transfer: &Transfer,
         from: HostPort,
         items: Vec<Item>,
         sessions: Vec<SessionEntry>,
+        window: usize,
     ) -> HandOff {
         let mut parts_total = 0;
-        let remaining = if transfer.finished {
+        let unsent = if transfer.finished {
             VecDeque::new()
         } else {
             // The part size recorded with the transfer, so every run cuts the same parts.
@@ -141,7 +164,11 @@ impl HandOff {
             join: transfer.join,
             from,
             finished: transfer.finished,
-            remaining,
+            unsent,
+            in_flight: BTreeMap::new(),
+            taken_ahead: BTreeSet::new(),
+            acked: transfer.acked,
+            window: window.max(1),
             parts_total,
             bytes_acked: 0,
             phase: Phase::Idle,
@@ -164,17 +191,28 @@ impl HandOff {
     pub fn step(&mut self, input: Input) -> Vec<Output> {
         match (self.phase, input) {
             (Phase::Idle, Input::Start) if self.finished => self.report(),
-            (Phase::Idle, Input::Start) => self.send_next(Vec::new()),
-            (Phase::Sending, Input::PartTaken) => {
-                let Some(part) = self.remaining.pop_front() else {
+            (Phase::Idle, Input::Start) => {
+                self.phase = Phase::Sending;
+                self.send_more(Vec::new())
+            }
+            (Phase::Sending, Input::PartTaken(part)) => {
+                let Some(bytes) = self.in_flight.remove(&part) else {
                     return Vec::new();
                 };
-                self.log_progress(&part);
-                let acked = GroupCommand::PartsAcked {
-                    transfer_id: self.transfer_id,
-                    parts: part.part + 1,
-                };
-                self.send_next(vec![Output::RecordAcked(acked)])
+                self.log_progress(bytes);
+                self.taken_ahead.insert(part);
+                let before = self.acked;
+                while self.taken_ahead.remove(&self.acked) {
+                    self.acked += 1;
+                }
+                let mut out = Vec::new();
+                if self.acked > before {
+                    out.push(Output::RecordAcked(GroupCommand::PartsAcked {
+                        transfer_id: self.transfer_id,
+                        parts: self.acked,
+                    }));
+                }
+                self.send_more(out)
             }
             // The group no longer has this transfer: it was released (the join was
             // abandoned), or released and replaced by the next join's, whose transfer a
@@ -207,28 +245,33 @@ impl HandOff {
         }
     }
 
-    /// Sends the next remaining part, or proposes the finish once none remains.
-    fn send_next(&mut self, mut out: Vec<Output>) -> Vec<Output> {
-        match self.remaining.front() {
-            Some(part) => {
-                self.phase = Phase::Sending;
-                out.push(Output::SendPart(self.tagged(Request::EcsPut(part.clone()))));
-            }
-            None => {
-                self.phase = Phase::Finishing;
-                out.push(Output::ProposeFinish);
-            }
+    /// Sends parts until the window is full, or proposes the finish once every part is
+    /// acknowledged.
+    fn send_more(&mut self, mut out: Vec<Output>) -> Vec<Output> {
+        while self.in_flight.len() < self.window {
+            let Some(part) = self.unsent.pop_front() else {
+                break;
+            };
+            let bytes: usize = part.items.iter().map(|i| i.key.len() + i.value.len()).sum();
+            self.in_flight.insert(part.part, bytes as u64);
+            out.push(Output::SendPart {
+                part: part.part,
+                request: self.tagged(Request::EcsPut(part)),
+            });
+        }
+        if self.unsent.is_empty() && self.in_flight.is_empty() {
+            self.phase = Phase::Finishing;
+            out.push(Output::ProposeFinish);
         }
         out
     }
 
     /// One line per tenth of the parts (or per part, for ten or fewer) at the default
     /// level: an operator sees a long hand-off move without a line per part.
-    fn log_progress(&mut self, part: &PutPart) {
-        let bytes: usize = part.items.iter().map(|i| i.key.len() + i.value.len()).sum();
-        self.bytes_acked += bytes as u64;
+    fn log_progress(&mut self, bytes: u64) {
+        self.bytes_acked += bytes;
         let total = self.parts_total.max(1);
-        let done = total.saturating_sub(self.remaining.len());
+        let done = total.saturating_sub(self.unsent.len() + self.in_flight.len());
         if done * 10 / total > done.saturating_sub(1) * 10 / total {
             tracing::info!(
                 transfer = self.transfer_id,

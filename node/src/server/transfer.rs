@@ -1,14 +1,16 @@
 //! The sending side of a range hand-off: the async shell of [`HandOff`], which decides
 //! what to send and when to stop. This task waits until the leader's state includes every
-//! committed command, sends the parts the machine asks for to the receiving group
-//! (acknowledged only once durable there), makes the group's proposals and tells the ECS
-//! `done`.
+//! committed command, sends the parts the machine asks for to the receiving group (each
+//! on its own connection, up to [`PARTS_IN_FLIGHT`] at once, acknowledged only once
+//! durable there), makes the group's proposals and tells the ECS `done`.
 
 use std::rc::Rc;
 
 use protocol::ecs::Item;
+use tokio::task::JoinSet;
 
 use super::Node;
+use crate::admin_link::AdminLink;
 use crate::group::{GroupCommand, Outcome};
 use crate::io::Network;
 use crate::join::sender::{FinishOutcome, Input, Output};
@@ -22,9 +24,7 @@ use crate::join::HandOff;
 pub(crate) fn ensure_running<N: Network>(node: &Rc<Node<N>>) {
     let mut slot = node.transfer_task.borrow_mut();
     if let Some(task) = slot.as_ref().filter(|t| !t.is_finished()) {
-        let current = node
-            .group
-            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id));
+        let current = current_transfer(node);
         match node.transfer_sending.get() {
             Some(sending) if Some(sending) != current => {
                 tracing::info!(transfer = sending, "replacing a called-off hand-off");
@@ -35,10 +35,20 @@ pub(crate) fn ensure_running<N: Network>(node: &Rc<Node<N>>) {
     }
     node.transfer_sending.set(None);
     let node2 = node.clone();
-    *slot = Some(tokio::task::spawn_local(async move { run(&node2).await }));
+    *slot = Some(tokio::task::spawn_local(run(node2)));
 }
 
-async fn run<N: Network>(node: &Node<N>) {
+/// The most `ecs_put` parts a hand-off has out at once: enough that a receiver with a
+/// slow disk syncs many parts per write (a window of 8 made a 60-part hand-off on 175-525
+/// ms syncs take a few seconds instead of 25), few enough that the parts in memory stay
+/// small (8 lines of the part size, 64 KiB by default).
+pub(crate) const PARTS_IN_FLIGHT: usize = 8;
+
+/// What became of one part's sending: its number, the receiving node that took it (none:
+/// the transfer was called off), and the link it went on, for the next part.
+type PartSent<N> = (u32, Option<String>, AdminLink<N>);
+
+async fn run<N: Network>(node: Rc<Node<N>>) {
     // A new leader may not have applied the whole log yet: wait until its state includes
     // every committed command, so it sees the transfer exactly as recorded.
     if node.group.read_barrier().await.is_err() {
@@ -61,23 +71,31 @@ async fn run<N: Network>(node: &Node<N>) {
             .iter()
             .map(|a| a.to_string())
             .collect();
-        let handoff = HandOff::new(t, node.config.ring.clone(), items, sessions);
+        let handoff = HandOff::new(
+            t,
+            node.config.ring.clone(),
+            items,
+            sessions,
+            PARTS_IN_FLIGHT,
+        );
         Some((handoff, admins))
     }) else {
         return;
     };
-    node.transfer_sending.set(Some(handoff.transfer_id()));
-    // The connections to the receiving group, closed once no part is left to send.
-    let mut link = Some(node.link());
+    let transfer_id = handoff.transfer_id();
+    node.transfer_sending.set(Some(transfer_id));
+    let admins = Rc::new(admins);
+    // The parts out, each its own task with its own connection; dropped (so aborted)
+    // when this task ends or is aborted.
+    let mut out: JoinSet<PartSent<N>> = JoinSet::new();
+    // Idle links to the receiving group, closed once no part is left to send.
+    let mut links: Vec<AdminLink<N>> = Vec::new();
     // Each part starts at the node that took the last one (the receiver's leader).
     let mut last: Option<String> = None;
     let mut outputs = handoff.step(Input::Start);
-    let current = || {
-        node.group
-            .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id))
-    };
     loop {
-        // The input that answers this batch's one effect (a part, the finish, `done`).
+        // The input that answers this batch's one effect (the finish, `done`); none while
+        // only parts are out.
         let mut next = None;
         for output in outputs {
             match output {
@@ -89,25 +107,22 @@ async fn run<N: Network>(node: &Node<N>) {
                         }
                     });
                 }
-                Output::SendPart(request) => {
-                    let link = link.get_or_insert_with(|| node.link());
-                    let sent = link
-                        .send_to_group(&admins, last.as_deref(), &request, "ecs_put", || {
-                            handoff.still_on(current())
-                        })
-                        .await;
-                    next = Some(match sent {
-                        Some(took) => {
-                            last = Some(took);
-                            Input::PartTaken
-                        }
-                        None => Input::CalledOff,
+                Output::SendPart { part, request } => {
+                    let mut link = links.pop().unwrap_or_else(|| node.link());
+                    let (node, admins, first) = (node.clone(), admins.clone(), last.clone());
+                    out.spawn_local(async move {
+                        let took = link
+                            .send_to_group(&admins, first.as_deref(), &request, "ecs_put", || {
+                                current_transfer(&node) == Some(transfer_id)
+                            })
+                            .await;
+                        (part, took, link)
                     });
                 }
                 Output::ProposeFinish => {
-                    link = None;
-                    next = Some(if handoff.still_on(current()) {
-                        Input::Finish(finish(node, handoff.transfer_id()).await)
+                    links.clear();
+                    next = Some(if handoff.still_on(current_transfer(&node)) {
+                        Input::Finish(finish(&node, transfer_id).await)
                     } else {
                         Input::CalledOff
                     });
@@ -121,9 +136,28 @@ async fn run<N: Network>(node: &Node<N>) {
                 Output::Stop(_) => return,
             }
         }
-        let Some(input) = next else { return };
+        let input = match next {
+            Some(input) => input,
+            None => match out.join_next().await {
+                Some(Ok((part, Some(took), link))) => {
+                    last = Some(took);
+                    links.push(link);
+                    Input::PartTaken(part)
+                }
+                Some(Ok((_, None, _))) => Input::CalledOff,
+                // A part's task cannot panic short of a bug, and is aborted only with
+                // this one; nothing is out when no effect is pending.
+                Some(Err(_)) | None => return,
+            },
+        };
         outputs = handoff.step(input);
     }
+}
+
+/// The id of the transfer the group has now, if any.
+fn current_transfer<N: Network>(node: &Node<N>) -> Option<u64> {
+    node.group
+        .with_state(|s| s.transfer.as_ref().map(|t| t.transfer_id))
 }
 
 /// Proposes that every part of transfer `transfer_id` was acknowledged, and says what

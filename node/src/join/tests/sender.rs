@@ -1,9 +1,10 @@
-//! The hand-off sender explored exhaustively: for transfers of 0 to 3 parts, resumed
-//! from every recorded acknowledgement, every interleaving of the machine's progress with
-//! up to `FAULTS` faults (an acknowledgement record lost, the finish failing, a new leader
-//! taking over mid-way, the ECS releasing the lock, the next join replacing the transfer)
-//! at every point. The group's log and
-//! the receiver are modelled, and the invariants checked at every output.
+//! The hand-off sender explored exhaustively: for transfers of 0 to 4 parts, resumed
+//! from every recorded acknowledgement, with windows of 1 to 3 parts out at once, every
+//! interleaving of the machine's progress (parts answered in any order, acknowledgement
+//! records committing in any order) with up to `FAULTS` faults (an acknowledgement record
+//! lost, the finish failing, a new leader taking over mid-way, the ECS releasing the
+//! lock, the next join replacing the transfer) at every point. The group's log and the
+//! receiver are modelled, and the invariants checked at every output.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,10 +61,22 @@ struct World {
     group: Option<Recorded>,
     /// Parts durable at the receiver, per transfer id.
     received: BTreeMap<u64, BTreeSet<u32>>,
-    /// The running task's machine and the outputs it has not carried out yet.
+    /// The running task's machine and the outputs it has not carried out yet, other than
+    /// its parts and acknowledgement records (carried out at once, answered later).
     run: Option<(HandOff, Vec<Output>)>,
+    /// The most parts a run may have out at once.
+    window: usize,
+    /// The run's parts out, not yet answered.
+    out: BTreeSet<u32>,
+    /// `PartsAcked` proposals not yet committed or lost that would still change the log
+    /// (they outlive the run that made them: an old leader's proposal may still commit).
+    records: BTreeSet<(u64, u32)>,
     /// The run's first part: parts below it are acknowledged in the log.
     floor: u32,
+    /// The parts the receiver took in this run.
+    run_taken: BTreeSet<u32>,
+    /// The most parts this run recorded acknowledged (from `floor`).
+    run_recorded: u32,
     /// The last part the run sent.
     last_sent: Option<u32>,
     /// The run was called off: it may send nothing more.
@@ -99,7 +112,7 @@ fn transfer(rec: &Recorded) -> (Transfer, Vec<Item>) {
 }
 
 impl World {
-    fn new(parts: u32, acked: u32) -> World {
+    fn new(parts: u32, acked: u32, window: usize) -> World {
         let mut w = World {
             group: Some(Recorded {
                 id: 1,
@@ -109,7 +122,12 @@ impl World {
             }),
             received: BTreeMap::from([(1, (0..acked).collect())]),
             run: None,
+            window,
+            out: BTreeSet::new(),
+            records: BTreeSet::new(),
             floor: 0,
+            run_taken: BTreeSet::new(),
+            run_recorded: 0,
             last_sent: None,
             called_off: false,
             run_id: 1,
@@ -127,13 +145,17 @@ impl World {
 
     /// A leader starts the hand-off task: it reads the transfer from its log.
     fn start_run(&mut self) {
+        // The old run's parts are aborted with it.
+        self.out.clear();
         let Some(rec) = self.group.clone() else {
             self.run = None;
             return;
         };
         let (t, items) = transfer(&rec);
-        let mut machine = HandOff::new(&t, hp("p:1"), items, Vec::new());
+        let mut machine = HandOff::new(&t, hp("p:1"), items, Vec::new(), self.window);
         self.floor = rec.acked;
+        self.run_taken.clear();
+        self.run_recorded = rec.acked;
         self.run_id = rec.id;
         self.last_sent = None;
         self.called_off = false;
@@ -148,7 +170,11 @@ impl World {
             &self.group,
             &self.received,
             &self.run,
+            &self.out,
+            &self.records,
             &self.floor,
+            &self.run_taken,
+            &self.run_recorded,
             &self.last_sent,
             &self.called_off,
             &self.run_id,
@@ -162,14 +188,21 @@ impl World {
         self.run_id
     }
 
-    /// Checks each new output as the machine gives it.
+    /// Checks each new output as the machine gives it; parts go out and records are
+    /// proposed at once, the rest waits its turn.
     fn take(&mut self, outputs: Vec<Output>) {
-        for o in &outputs {
+        for o in outputs {
             if self.called_off && !matches!(o, Output::Stop(_)) {
-                self.fail(format!("{} after the transfer was called off", describe(o)));
+                self.fail(format!(
+                    "{} after the transfer was called off",
+                    describe(&o)
+                ));
             }
-            match o {
-                Output::SendPart(Request::ForJoin { join: 7, request }) => {
+            match &o {
+                Output::SendPart {
+                    part: number,
+                    request: Request::ForJoin { join: 7, request },
+                } => {
                     let Request::EcsPut(part) = &**request else {
                         self.fail("a part that is not ecs_put".into())
                     };
@@ -179,6 +212,9 @@ impl World {
                             part.part, self.floor
                         ));
                     }
+                    if part.part != *number {
+                        self.fail(format!("part {} sent as {number}", part.part));
+                    }
                     if self.last_sent.is_some_and(|l| part.part <= l) {
                         self.fail(format!(
                             "part {} after part {:?}",
@@ -186,12 +222,40 @@ impl World {
                         ));
                     }
                     self.last_sent = Some(part.part);
-                }
-                Output::SendPart(other) => self.fail(format!("an untagged part {other:?}")),
-                Output::RecordAcked(GroupCommand::PartsAcked { transfer_id, parts }) => {
-                    if *transfer_id != self.our_id() || Some(parts - 1) != self.last_sent {
-                        self.fail("recorded an acknowledgement of another part".into());
+                    self.out.insert(part.part);
+                    if self.out.len() > self.window {
+                        self.fail(format!(
+                            "{} parts out, window {}",
+                            self.out.len(),
+                            self.window
+                        ));
                     }
+                    continue;
+                }
+                Output::SendPart { request, .. } => {
+                    self.fail(format!("an untagged part {request:?}"))
+                }
+                Output::RecordAcked(GroupCommand::PartsAcked { transfer_id, parts }) => {
+                    // Only parts the receiver holds may be recorded: a new leader resumes
+                    // after them and never sends them again.
+                    let held = self.received.get(transfer_id).cloned().unwrap_or_default();
+                    if *transfer_id != self.our_id() || !(0..*parts).all(|p| held.contains(&p)) {
+                        self.fail(format!(
+                            "recorded {parts} parts of {transfer_id} acknowledged; the receiver holds {held:?}"
+                        ));
+                    }
+                    // And exactly the parts taken without a gap: a new leader should not
+                    // resend what the receiver has.
+                    if *parts != self.taken_prefix() {
+                        self.fail(format!(
+                            "recorded {parts} parts acknowledged; the run's receiver took {:?} from {}",
+                            self.run_taken, self.floor
+                        ));
+                    }
+                    self.run_recorded = *parts;
+                    self.records.insert((*transfer_id, *parts));
+                    self.drop_moot_records();
+                    continue;
                 }
                 Output::RecordAcked(other) => self.fail(format!("recorded {other:?}")),
                 Output::SendDone(request) => {
@@ -204,23 +268,33 @@ impl World {
                 }
                 Output::ProposeFinish | Output::Stop(_) => {}
             }
-        }
-        if let Some((_, pending)) = self.run.as_mut() {
-            pending.extend(outputs);
+            if let Some((_, pending)) = self.run.as_mut() {
+                pending.push(o);
+            }
         }
     }
 
     /// Carries out the run's next output (progress), or `None` if it has none.
     fn moves(&self, faults_left: usize) -> Vec<Move> {
         let mut moves = Vec::new();
-        match self.run.as_ref().and_then(|(_, p)| p.first()) {
-            Some(Output::SendPart(_)) => {
-                moves.push(Move::Taken);
-                if !self.still_on() {
-                    moves.push(Move::CalledOff);
+        // A record commits whenever (or is lost, below).
+        moves.extend(
+            self.records
+                .iter()
+                .map(|&(id, parts)| Move::Record(id, parts)),
+        );
+        match self.run.as_ref().map(|(_, p)| p.first()) {
+            Some(Some(_)) => moves.push(Move::Next),
+            // The task waits for its parts' answers, in any order.
+            Some(None) if !self.out.is_empty() => {
+                for &part in &self.out {
+                    moves.push(Move::Taken(part));
+                    if !self.still_on() {
+                        moves.push(Move::CalledOff(part));
+                    }
                 }
             }
-            Some(_) => moves.push(Move::Next),
+            Some(None) => self.fail("a run waits for nothing".into()),
             // The task ended: the ECS resends transfer_range until done, which starts
             // another run while the group still has an unreported transfer.
             None => {
@@ -237,7 +311,7 @@ impl World {
             for f in ALL_FAULTS {
                 let pending = self.run.as_ref().and_then(|(_, p)| p.first());
                 let possible = match f {
-                    Fault::LoseRecord => matches!(pending, Some(Output::RecordAcked(_))),
+                    Fault::LoseRecord => !self.records.is_empty(),
                     Fault::FinishFails => matches!(pending, Some(Output::ProposeFinish)),
                     Fault::NewLeader => true,
                     Fault::Release => self.group.is_some(),
@@ -262,9 +336,9 @@ impl World {
         };
         let outputs = machine.step(input);
         // Fed only inputs it asked for, the machine must answer each with its next effect
-        // or a Stop: an empty answer leaves the shell's task ending without saying why,
-        // or a run that neither goes on nor stops.
-        if !outputs.iter().any(is_effect_or_stop) {
+        // or a Stop while no other part is out: an empty answer leaves the shell's task
+        // ending without saying why, or a run that neither goes on nor stops.
+        if self.out.is_empty() && !outputs.iter().any(is_effect_or_stop) {
             self.fail(format!(
                 "an awaited input got no effect and no stop: {outputs:?}"
             ));
@@ -277,33 +351,52 @@ impl World {
         pending.remove(0)
     }
 
+    /// The parts acknowledged without a gap: the log's before the run, then the run's.
+    fn taken_prefix(&self) -> u32 {
+        (self.floor..)
+            .find(|p| !self.run_taken.contains(p))
+            .unwrap_or(self.floor)
+    }
+
+    /// Forgets records that can no longer change the log (their transfer is gone or
+    /// already records as much), so equal states look equal.
+    fn drop_moot_records(&mut self) {
+        let group = self.group.clone();
+        self.records.retain(|&(id, parts)| {
+            group
+                .as_ref()
+                .is_some_and(|g| g.id == id && g.acked < parts)
+        });
+    }
+
     fn play(&mut self, m: Move) {
         self.history.push(m);
         match m {
-            Move::Taken => {
-                let Output::SendPart(Request::ForJoin { request, .. }) = self.pop() else {
-                    unreachable!()
-                };
-                let Request::EcsPut(part) = *request else {
-                    unreachable!()
-                };
-                self.received
-                    .entry(part.transfer_id)
-                    .or_default()
-                    .insert(part.part);
-                self.feed(Input::PartTaken);
+            Move::Taken(part) => {
+                self.out.remove(&part);
+                self.received.entry(self.run_id).or_default().insert(part);
+                self.run_taken.insert(part);
+                self.feed(Input::PartTaken(part));
+                if self.run.is_some() && self.run_recorded != self.taken_prefix() {
+                    self.fail(format!(
+                        "took part {part}: {} parts acknowledged without a gap, {} recorded",
+                        self.taken_prefix(),
+                        self.run_recorded
+                    ));
+                }
             }
-            Move::CalledOff => {
-                self.pop();
+            Move::CalledOff(part) => {
+                self.out.remove(&part);
                 self.called_off = true;
                 self.feed(Input::CalledOff);
             }
-            Move::Next => match self.pop() {
-                Output::RecordAcked(GroupCommand::PartsAcked { transfer_id, parts }) => {
-                    if let Some(g) = self.group.as_mut().filter(|g| g.id == transfer_id) {
-                        g.acked = g.acked.max(parts);
-                    }
+            Move::Record(transfer_id, parts) => {
+                self.records.remove(&(transfer_id, parts));
+                if let Some(g) = self.group.as_mut().filter(|g| g.id == transfer_id) {
+                    g.acked = g.acked.max(parts);
                 }
+            }
+            Move::Next => match self.pop() {
                 Output::ProposeFinish if !self.still_on() => {
                     self.called_off = true;
                     self.feed(Input::CalledOff);
@@ -339,12 +432,14 @@ impl World {
                         self.fail("stopped as reported without a done".into());
                     }
                     self.run = None;
+                    // Its parts' tasks end with it.
+                    self.out.clear();
                 }
                 other => self.fail(format!("unexpected pending {other:?}")),
             },
             Move::Resume => self.start_run(),
             Move::Fault(Fault::LoseRecord) => {
-                self.pop();
+                self.records.pop_first();
             }
             Move::Fault(Fault::FinishFails) => {
                 self.pop();
@@ -366,6 +461,7 @@ impl World {
                 });
             }
         }
+        self.drop_moot_records();
     }
 
     /// At quiescence: a transfer still held was finished with every part received and
@@ -384,18 +480,20 @@ impl World {
 
 fn describe(o: &Output) -> String {
     match o {
-        Output::SendPart(Request::ForJoin { request, .. }) => match &**request {
-            Request::EcsPut(p) => format!("send part {}", p.part),
-            other => format!("send {other:?}"),
-        },
+        Output::SendPart { part, .. } => format!("send part {part}"),
         other => format!("{other:?}"),
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Move {
-    Taken,
-    CalledOff,
+    /// The receiver took this part out.
+    Taken(u32),
+    /// The attempt to send this part found the transfer gone.
+    CalledOff(u32),
+    /// This acknowledgement record (transfer, parts) committed.
+    Record(u64, u32),
+    /// The run's next pending output is carried out.
     Next,
     Resume,
     Fault(Fault),
@@ -417,12 +515,12 @@ fn explore(world: &World, faults_left: usize, depth: usize, seen: &mut BTreeMap<
     if depth > 200 {
         world.fail("no quiescence".into());
     }
-    let mut paths = 0;
+    let mut paths: u64 = 0;
     for m in moves {
         let mut next = world.clone();
         next.play(m);
         let left = faults_left - usize::from(matches!(m, Move::Fault(_)));
-        paths += explore(&next, left, depth + 1, seen);
+        paths = paths.saturating_add(explore(&next, left, depth + 1, seen));
     }
     seen.insert(key, paths);
     paths
@@ -430,9 +528,9 @@ fn explore(world: &World, faults_left: usize, depth: usize, seen: &mut BTreeMap<
 
 #[test]
 fn every_interleaving_keeps_the_hand_off_invariants() {
-    let mut total = 0;
+    let mut total: u64 = 0;
     let mut states = 0;
-    for parts in 0..=3u32 {
+    for (parts, window) in (0..=3u32).flat_map(|p| (1..=3usize).map(move |w| (p, w))) {
         let (t, items) = transfer(&Recorded {
             id: 1,
             acked: 0,
@@ -443,7 +541,12 @@ fn every_interleaving_keeps_the_hand_off_invariants() {
         assert_eq!(split(1, items, Vec::new(), t.part_size).len() as u32, parts);
         for acked in 0..=parts {
             let mut seen = BTreeMap::new();
-            total += explore(&World::new(parts, acked), FAULTS, 0, &mut seen);
+            total = total.saturating_add(explore(
+                &World::new(parts, acked, window),
+                FAULTS,
+                0,
+                &mut seen,
+            ));
             states += seen.len();
         }
     }
@@ -462,23 +565,20 @@ fn a_resumed_hand_off_skips_what_the_log_says() {
         parts: 3,
     };
     let (t, items) = transfer(&rec);
-    let mut m = HandOff::new(&t, hp("p:1"), items.clone(), Vec::new());
+    let mut m = HandOff::new(&t, hp("p:1"), items.clone(), Vec::new(), 4);
     let out = m.step(Input::Start);
-    assert!(
-        matches!(&out[..], [Output::SendPart(Request::ForJoin { request, .. })]
-        if matches!(&**request, Request::EcsPut(p) if p.part == 2))
-    );
+    assert!(matches!(&out[..], [Output::SendPart { part: 2, .. }]));
     let (t, _) = transfer(&Recorded {
         finished: true,
         ..rec
     });
-    let mut m = HandOff::new(&t, hp("p:1"), items, Vec::new());
+    let mut m = HandOff::new(&t, hp("p:1"), items, Vec::new(), 4);
     assert!(matches!(&m.step(Input::Start)[..], [Output::SendDone(_)]));
 }
 
 fn is_effect_or_stop(o: &Output) -> bool {
     matches!(
         o,
-        Output::SendPart(_) | Output::ProposeFinish | Output::SendDone(_) | Output::Stop(_)
+        Output::SendPart { .. } | Output::ProposeFinish | Output::SendDone(_) | Output::Stop(_)
     )
 }
