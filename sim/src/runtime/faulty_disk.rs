@@ -14,14 +14,16 @@
 //!   rename, a truncation, ...; not a sync) just fails it;
 //! - a corrupted read: at this boot, reading the Raft log or snapshot back returns it with
 //!   one byte changed (a damaged sector: the bytes had been synced whole), anywhere but in
-//!   a torn tail the last boot's power loss left, and never to a zero as the file's last
-//!   byte (that is what a torn write leaves).
+//!   a torn tail a power loss left that no boot since has truncated or replaced (a boot
+//!   that only reads the file leaves the tear's bytes where they were), and never to a
+//!   zero as the file's last byte (that is what a torn write leaves).
 //!
 //! Randomness comes only from the host's own generator, seeded from (run seed, host,
 //! boot), and is drawn only while a fault is armed: with no faults armed this is
 //! [`SimDisk`] exactly.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -96,9 +98,12 @@ pub struct DiskFaults {
     powered_off: bool,
     /// Everything injected since the host last booted.
     this_boot: Vec<Injected>,
-    /// The file whose append the last boot's power loss tore, and where the tear's bytes
-    /// start: they are not synced data, so a corruption this boot spares them.
-    torn_tail: Option<(PathBuf, u64)>,
+    /// The files a power loss tore an append of, and where the tear's bytes start: they
+    /// are not synced data, so a corruption spares them, until the file is truncated
+    /// there, created anew or replaced. Kept across boots: a boot that crashed before it
+    /// wrote the file left the tear's bytes on disk (explore found a run, seed 1280,
+    /// that damaged them two boots after the tear and blamed the node for not noticing).
+    torn_tails: BTreeMap<PathBuf, u64>,
     /// Injected but not yet taken by the runner.
     news: Vec<Injected>,
     /// The node refused to start on this disk: the host runs no node any more.
@@ -124,7 +129,7 @@ impl DiskFaults {
             corrupt: false,
             powered_off: false,
             this_boot: Vec::new(),
-            torn_tail: None,
+            torn_tails: BTreeMap::new(),
             news: Vec::new(),
             retired: false,
             fsync_latency: None,
@@ -155,10 +160,11 @@ impl DiskFaults {
         self.tear = false;
         self.powered_off = false;
         self.corrupt = std::mem::take(&mut self.corrupt_next_boot);
-        self.torn_tail = self.this_boot.iter().find_map(|i| match i {
-            Injected::Torn { path, offset, .. } => Some((path.clone(), *offset)),
-            _ => None,
-        });
+        for injected in &self.this_boot {
+            if let Injected::Torn { path, offset, .. } = injected {
+                self.torn_tails.insert(path.clone(), *offset);
+            }
+        }
         self.this_boot.clear();
     }
 
@@ -254,9 +260,9 @@ impl DiskFaults {
         if which < CHECKED_FILES.len() - 1 && self.rng.range(0, 2) == 0 {
             return bytes;
         }
-        let synced = match &self.torn_tail {
-            Some((torn, offset)) if torn == path => (*offset as usize).min(bytes.len()),
-            _ => bytes.len(),
+        let synced = match self.torn_tails.get(path) {
+            Some(offset) => (*offset as usize).min(bytes.len()),
+            None => bytes.len(),
         };
         if synced == 0 {
             return bytes;
@@ -280,6 +286,16 @@ impl DiskFaults {
             now: bytes[at],
         });
         bytes
+    }
+}
+
+impl DiskFaults {
+    /// `path`'s bytes from `from` on were just rewritten (truncated away, or the file
+    /// created or replaced): a tear there is gone.
+    fn rewrote(&mut self, path: &Path, from: u64) {
+        if self.torn_tails.get(path).is_some_and(|torn| from <= *torn) {
+            self.torn_tails.remove(path);
+        }
     }
 }
 
@@ -337,6 +353,7 @@ impl Disk for FaultyDisk {
     fn create_file(&self, path: &Path) -> io::Result<FaultyLog> {
         self.gate("create_file", path)?;
         let inner = SimDisk.create_file(path)?;
+        self.faults.borrow_mut().rewrote(path, 0);
         Ok(self.log(inner, path))
     }
 
@@ -348,7 +365,9 @@ impl Disk for FaultyDisk {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.gate("rename", from)?;
-        SimDisk.rename(from, to)
+        SimDisk.rename(from, to)?;
+        self.faults.borrow_mut().rewrote(to, 0);
+        Ok(())
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -420,6 +439,8 @@ impl LogFile for FaultyLog {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.faults.borrow_mut().gate("truncate", &self.path)?;
-        self.inner.truncate(len)
+        self.inner.truncate(len)?;
+        self.faults.borrow_mut().rewrote(&self.path, len);
+        Ok(())
     }
 }
