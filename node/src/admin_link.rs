@@ -2,6 +2,7 @@
 //! step, and a retry loop for requests that must eventually succeed.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use protocol::ecs::{Reply, Request};
@@ -9,6 +10,7 @@ use protocol::ecs::{Reply, Request};
 use crate::auth::{self, Secret, ECS_TARGET};
 use crate::io::{Network, Rng};
 use crate::lines::{LineConn, LineError};
+use crate::probe_gate::ProbeGate;
 
 /// Redirects (`not_leader`) followed in a row before [`AdminLink::send_to_group`] pauses:
 /// a real chain is one hop (a follower names its leader).
@@ -49,6 +51,9 @@ pub struct AdminLink<N: Network> {
     /// The ECS's address, if this link sends to the ECS: a connection to it names
     /// [`ECS_TARGET`] in its proof, any other the address it dialled.
     ecs: Option<String>,
+    /// Shared with the other links sending to the same group at once, if any: an address
+    /// that failed is then tried by one of them at a time.
+    gate: Option<Rc<ProbeGate>>,
     conns: BTreeMap<String, LineConn<N::Stream>>,
 }
 
@@ -70,6 +75,7 @@ impl<N: Network> AdminLink<N> {
             secret,
             nonces,
             ecs: None,
+            gate: None,
             conns: BTreeMap::new(),
         }
     }
@@ -77,6 +83,13 @@ impl<N: Network> AdminLink<N> {
     /// Says that `addr` is the ECS's address: connections to it are meant for the ECS.
     pub fn with_ecs(mut self, addr: &str) -> Self {
         self.ecs = Some(addr.to_owned());
+        self
+    }
+
+    /// Makes [`AdminLink::send_to_group`] take turns through `gate` with the other links
+    /// that share it.
+    pub fn with_probe_gate(mut self, gate: Rc<ProbeGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -117,7 +130,8 @@ impl<N: Network> AdminLink<N> {
     /// <addr>` is followed straight to the named leader (with a pause every few redirects
     /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
     /// answer or a failure moves to the next member after a pause. Before each attempt
-    /// `go_on()` may call the whole thing off: then `None`.
+    /// `go_on()` may call the whole thing off: then `None`. With a [`ProbeGate`], an
+    /// address that failed waits for its probe turn.
     pub async fn send_to_group(
         &mut self,
         members: &[String],
@@ -133,10 +147,24 @@ impl<N: Network> AdminLink<N> {
         let mut redirects = 0u32;
         let mut failures = 0u64;
         loop {
+            let gate = self.gate.clone();
+            let turn = match &gate {
+                Some(gate) => Some(gate.turn(&target).await),
+                None => None,
+            };
+            // Checked after the turn, which may have taken a few attempts' time.
             if !go_on() {
                 return None;
             }
-            match self.send(&target, request).await {
+            let result = self.send(&target, request).await;
+            if let Some(gate) = &gate {
+                match &result {
+                    Ok(_) => gate.answered(&target),
+                    Err(_) => gate.failed(&target),
+                }
+            }
+            drop(turn);
+            match result {
                 Ok(Reply::Ok) => return Some(target),
                 Ok(Reply::NotLeader(Some(leader))) => {
                     target = leader.to_string();

@@ -26,6 +26,7 @@ pub mod group;
 pub mod io;
 pub mod join;
 pub mod lines;
+pub mod probe_gate;
 pub mod raft;
 pub mod ring;
 pub mod server;

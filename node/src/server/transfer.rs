@@ -2,7 +2,8 @@
 //! what to send and when to stop. This task waits until the leader's state includes every
 //! committed command, sends the parts the machine asks for to the receiving group (each
 //! on its own connection, up to [`PARTS_IN_FLIGHT`] at once, acknowledged only once
-//! durable there), makes the group's proposals and tells the ECS `done`.
+//! durable there; an address that stops answering is probed by one of them at a time,
+//! [`ProbeGate`]), makes the group's proposals and tells the ECS `done`.
 
 use std::rc::Rc;
 
@@ -15,6 +16,7 @@ use crate::group::{GroupCommand, Outcome};
 use crate::io::Network;
 use crate::join::sender::{FinishOutcome, Input, Output};
 use crate::join::HandOff;
+use crate::probe_gate::ProbeGate;
 
 /// Starts the hand-off task unless one is running for the current transfer. A task still
 /// sending a transfer that was called off (the join abandoned, the next join's transfer
@@ -92,6 +94,9 @@ async fn run<N: Network>(node: Rc<Node<N>>) {
     let mut links: Vec<AdminLink<N>> = Vec::new();
     // Each part starts at the node that took the last one (the receiver's leader).
     let mut last: Option<String> = None;
+    // The part links take turns at an address that stopped answering, so a receiver's
+    // leader cut off from this one gets one connection attempt at a time, not a window's.
+    let gate = Rc::new(ProbeGate::default());
     let mut outputs = handoff.step(Input::Start);
     loop {
         // The input that answers this batch's one effect (the finish, `done`); none while
@@ -108,7 +113,9 @@ async fn run<N: Network>(node: Rc<Node<N>>) {
                     });
                 }
                 Output::SendPart { part, request } => {
-                    let mut link = links.pop().unwrap_or_else(|| node.link());
+                    let mut link = links
+                        .pop()
+                        .unwrap_or_else(|| node.link().with_probe_gate(gate.clone()));
                     let (node, admins, first) = (node.clone(), admins.clone(), last.clone());
                     out.spawn_local(async move {
                         let took = link

@@ -143,6 +143,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .simulation_duration(longest)
         .tick_duration(scenario.network.tick)
+        // Turmoil panics when a listen queue is full (a kernel drops the SYN), and its
+        // default of 64 was filled by a node's healthy retries on a link to the ECS held
+        // for half a minute (regression ecs-held-half-a-minute-fills-listen-queue-47). 256
+        // holds those yet still overflows on a reconnect storm (a hand-off's eight part
+        // links redialling a silent leader: review-pipeline-held-link-to-receiver-leader).
+        // It also sizes each stream's buffer; no shipped trace changed.
+        .tcp_capacity(256)
         .min_message_latency(scenario.network.min_latency)
         .max_message_latency(scenario.network.max_latency);
     let mut sim = builder.build();
