@@ -131,7 +131,8 @@ impl<N: Network> AdminLink<N> {
     /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
     /// answer or a failure moves to the next member after a pause. Before each attempt
     /// `go_on()` may call the whole thing off: then `None`. With a [`ProbeGate`], an
-    /// address that failed waits for its probe turn.
+    /// address that failed is tried by one link at a time; the others move on to the next
+    /// member.
     pub async fn send_to_group(
         &mut self,
         members: &[String],
@@ -147,15 +148,27 @@ impl<N: Network> AdminLink<N> {
         let mut redirects = 0u32;
         let mut failures = 0u64;
         loop {
-            let gate = self.gate.clone();
-            let turn = match &gate {
-                Some(gate) => Some(gate.turn(&target).await),
-                None => None,
-            };
-            // Checked after the turn, which may have taken a few attempts' time.
             if !go_on() {
                 return None;
             }
+            let gate = self.gate.clone();
+            let turn = match &gate {
+                Some(gate) => match gate.try_turn(&target) {
+                    Some(turn) => Some(turn),
+                    None => {
+                        // Another link is probing `target`, which failed: try the next
+                        // member meanwhile (it names the leader if that moved).
+                        redirects = 0;
+                        next += 1;
+                        if let Some(member) = members.get(next % members.len().max(1)) {
+                            target = member.clone();
+                        }
+                        tokio::time::sleep(self.timing.retry_pause).await;
+                        continue;
+                    }
+                },
+                None => None,
+            };
             let result = self.send(&target, request).await;
             if let Some(gate) = &gate {
                 match &result {

@@ -11,49 +11,57 @@
 //! time until it answers again; addresses that answer are tried by all links at once.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
-
-/// The addresses that failed their last attempt, and the one turn to probe them.
-#[derive(Debug)]
+/// The addresses that failed their last attempt, each with whether a link is probing it.
+#[derive(Debug, Default)]
 pub struct ProbeGate {
-    failing: RefCell<BTreeSet<String>>,
-    probe: Semaphore,
+    failing: RefCell<BTreeMap<String, bool>>,
 }
 
-impl Default for ProbeGate {
-    fn default() -> Self {
-        ProbeGate {
-            failing: RefCell::new(BTreeSet::new()),
-            probe: Semaphore::new(1),
+/// A link's permission to try an address. For an address that failed it is the one probe
+/// turn, which ends when the turn is dropped.
+#[derive(Debug)]
+pub struct Turn<'a> {
+    probe: Option<(&'a ProbeGate, String)>,
+}
+
+impl Turn<'_> {
+    /// Whether this turn is the probe of an address that failed.
+    pub fn is_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let Some((gate, addr)) = self.probe.take() {
+            if let Some(probing) = gate.failing.borrow_mut().get_mut(&addr) {
+                *probing = false;
+            }
         }
     }
 }
 
-/// A link's permission to try an address; while it holds a probe turn no other link
-/// sharing the gate tries an address that failed. Dropping it ends the turn.
-#[derive(Debug)]
-pub struct Turn<'a> {
-    _probe: Option<SemaphorePermit<'a>>,
-}
-
 impl ProbeGate {
-    /// Waits until a link may try `addr`: at once if its last attempt did not fail,
-    /// otherwise for the probe turn (first come, first served). Keep the turn until the
-    /// attempt's outcome is known ([`ProbeGate::answered`] or [`ProbeGate::failed`]).
-    pub async fn turn(&self, addr: &str) -> Turn<'_> {
-        if !self.is_failing(addr) {
-            return Turn { _probe: None };
+    /// Whether a link may try `addr` now: yes if its last attempt did not fail; if it
+    /// did, yes for one link at a time (the probe), and `None` for the others, which
+    /// should try another member meanwhile rather than wait (a waiting queue would hold
+    /// every part behind one timeout after another once the leader moved elsewhere). Keep
+    /// the turn until the attempt's outcome is known ([`ProbeGate::answered`] or
+    /// [`ProbeGate::failed`]).
+    pub fn try_turn(&self, addr: &str) -> Option<Turn<'_>> {
+        let mut failing = self.failing.borrow_mut();
+        match failing.get_mut(addr) {
+            None => Some(Turn { probe: None }),
+            Some(true) => None,
+            Some(probing) => {
+                *probing = true;
+                Some(Turn {
+                    probe: Some((self, addr.to_owned())),
+                })
+            }
         }
-        let permit = self
-            .probe
-            .acquire()
-            .await
-            .expect("the probe semaphore is never closed");
-        // Another link's probe may have found it answering while this one waited.
-        let probe = self.is_failing(addr).then_some(permit);
-        Turn { _probe: probe }
     }
 
     /// `addr` answered (whatever it said): links may try it freely again.
@@ -63,12 +71,15 @@ impl ProbeGate {
 
     /// An attempt at `addr` failed (no connection, or no reply in time).
     pub fn failed(&self, addr: &str) {
-        self.failing.borrow_mut().insert(addr.to_owned());
+        self.failing
+            .borrow_mut()
+            .entry(addr.to_owned())
+            .or_insert(false);
     }
 
     /// Whether the last attempt at `addr` failed.
     pub fn is_failing(&self, addr: &str) -> bool {
-        self.failing.borrow().contains(addr)
+        self.failing.borrow().contains_key(addr)
     }
 }
 
@@ -79,77 +90,86 @@ mod tests {
 
     use super::*;
 
-    /// Runs `links` tasks that each try one address `attempts` times through one gate,
-    /// every attempt failing after a few turns of the scheduler; returns the most attempts
-    /// that were ever under way at once.
-    async fn most_at_once(gate: Rc<ProbeGate>, links: usize, attempts: usize) -> usize {
+    const A: &str = "n2a:7002";
+
+    /// Runs `links` tasks that each make `attempts` attempts at `A` through one gate
+    /// (a task refused a turn gives way and asks again), every attempt failing after a
+    /// few turns of the scheduler; returns the most attempts ever under way at once.
+    fn most_at_once(gate: Rc<ProbeGate>, links: usize, attempts: usize) -> usize {
         let now = Rc::new(Cell::new(0usize));
         let most = Rc::new(Cell::new(0usize));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..links {
-            let (gate, now, most) = (gate.clone(), now.clone(), most.clone());
-            tasks.spawn_local(async move {
-                for _ in 0..attempts {
-                    let turn = gate.turn("n2a:7002").await;
-                    now.set(now.get() + 1);
-                    most.set(most.get().max(now.get()));
-                    for _ in 0..3 {
-                        tokio::task::yield_now().await;
-                    }
-                    now.set(now.get() - 1);
-                    gate.failed("n2a:7002");
-                    drop(turn);
-                }
-            });
-        }
-        while tasks.join_next().await.is_some() {}
-        most.get()
-    }
-
-    fn run<F: std::future::Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        tokio::task::LocalSet::new().block_on(&rt, f)
+        tokio::task::LocalSet::new().block_on(&rt, async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..links {
+                let (gate, now, most) = (gate.clone(), now.clone(), most.clone());
+                tasks.spawn_local(async move {
+                    let mut made = 0;
+                    while made < attempts {
+                        let Some(turn) = gate.try_turn(A) else {
+                            tokio::task::yield_now().await;
+                            continue;
+                        };
+                        made += 1;
+                        now.set(now.get() + 1);
+                        most.set(most.get().max(now.get()));
+                        for _ in 0..3 {
+                            tokio::task::yield_now().await;
+                        }
+                        now.set(now.get() - 1);
+                        gate.failed(A);
+                        drop(turn);
+                    }
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        most.get()
     }
 
     #[test]
     fn a_failing_address_is_tried_by_one_link_at_a_time() {
         let gate = Rc::new(ProbeGate::default());
-        gate.failed("n2a:7002");
-        assert_eq!(run(most_at_once(gate, 8, 3)), 1);
+        gate.failed(A);
+        assert_eq!(most_at_once(gate, 8, 3), 1);
     }
 
     #[test]
     fn an_answering_address_is_tried_by_every_link_at_once() {
         let gate = Rc::new(ProbeGate::default());
         // Each attempt fails, but only after all eight started: the first round is free.
-        assert_eq!(run(most_at_once(gate.clone(), 8, 1)), 8);
-        assert!(gate.is_failing("n2a:7002"));
-        gate.answered("n2a:7002");
-        assert!(!gate.is_failing("n2a:7002"));
-        assert!(!gate.is_failing("n2b:7002"));
+        assert_eq!(most_at_once(gate.clone(), 8, 1), 8);
+        assert!(gate.is_failing(A));
+        gate.answered(A);
+        assert!(!gate.is_failing(A));
     }
 
     #[test]
-    fn a_link_that_waited_goes_free_once_the_address_answers() {
-        run(async {
-            let gate = Rc::new(ProbeGate::default());
-            gate.failed("n2a:7002");
-            let first = gate.turn("n2a:7002").await;
-            assert!(first._probe.is_some());
-            let gate2 = gate.clone();
-            let waiter = tokio::task::spawn_local(async move {
-                let turn = gate2.turn("n2a:7002").await;
-                turn._probe.is_some()
-            });
-            tokio::task::yield_now().await;
-            gate.answered("n2a:7002");
-            drop(first);
-            assert!(
-                !waiter.await.unwrap(),
-                "no probe turn is held for an answering address"
-            );
-        });
+    fn the_probe_turn_is_per_address_and_ends_when_dropped() {
+        let gate = ProbeGate::default();
+        gate.failed(A);
+        gate.failed("n2b:7002");
+        let probe = gate.try_turn(A).expect("the first link probes");
+        assert!(probe.is_probe());
+        assert!(gate.try_turn(A).is_none(), "a second link gives way");
+        let other = gate
+            .try_turn("n2b:7002")
+            .expect("another address has its own probe");
+        assert!(other.is_probe());
+        assert!(gate.try_turn("n2c:7002").is_some_and(|t| !t.is_probe()));
+        drop(probe);
+        assert!(
+            gate.try_turn(A).is_some_and(|t| t.is_probe()),
+            "the turn is free again"
+        );
+        gate.answered("n2b:7002");
+        assert!(gate.try_turn("n2b:7002").is_some_and(|t| !t.is_probe()));
+        drop(other);
+        assert!(
+            !gate.is_failing("n2b:7002"),
+            "a probe ending after an answer changes nothing"
+        );
     }
 }
