@@ -16,6 +16,13 @@ use crate::probe_gate::ProbeGate;
 /// a real chain is one hop (a follower names its leader).
 const REDIRECTS_PER_PAUSE: u32 = 3;
 
+/// The longest reply wait of [`AdminLink::send_to_group`], in attempt timeouts: each reply
+/// that times out doubles the next wait up to this. A group whose commits take longer than
+/// one attempt timeout (a bare majority on slow disks) otherwise never answers in time:
+/// explore found an ECS resending `release_lock` for 10 s, each `ok` arriving ~0.1 s after
+/// the ECS had given up on it.
+const MAX_REPLY_STRETCH: u32 = 8;
+
 /// Connection failures in a row between two warnings of [`AdminLink::send_to_group`]
 /// (about ten seconds at the default retry pause).
 const FAILURES_PER_WARNING: u64 = 50;
@@ -96,18 +103,31 @@ impl<N: Network> AdminLink<N> {
     /// Sends one request to `addr` and returns its reply. A failed connection is dropped,
     /// so the next call reconnects.
     pub async fn send(&mut self, addr: &str, request: &Request) -> Result<Reply, LineError> {
+        self.send_within(addr, request, self.timing.attempt_timeout)
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    /// [`AdminLink::send`] waiting up to `reply_wait` for the reply (connecting still takes
+    /// at most the attempt timeout), saying whether a failure was that wait running out.
+    async fn send_within(
+        &mut self,
+        addr: &str,
+        request: &Request,
+        reply_wait: Duration,
+    ) -> Result<Reply, Failure> {
         if !self.conns.contains_key(addr) {
             let conn = tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
                 .await
-                .map_err(|_| timed_out("connect and handshake"))??;
+                .map_err(|_| Failure::Other(timed_out("connect and handshake")))?
+                .map_err(Failure::Other)?;
             self.conns.insert(addr.to_owned(), conn);
         }
         let conn = self.conns.get_mut(addr).expect("inserted above");
-        let result =
-            match tokio::time::timeout(self.timing.attempt_timeout, conn.request(request)).await {
-                Ok(r) => r,
-                Err(_) => Err(timed_out("reply")),
-            };
+        let result = match tokio::time::timeout(reply_wait, conn.request(request)).await {
+            Ok(r) => r.map_err(Failure::Other),
+            Err(_) => Err(Failure::ReplyTimedOut),
+        };
         if result.is_err() {
             self.conns.remove(addr);
         }
@@ -130,9 +150,11 @@ impl<N: Network> AdminLink<N> {
     /// <addr>` is followed straight to the named leader (with a pause every few redirects
     /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
     /// answer or a failure moves to the next member after a pause. Before each attempt
-    /// `go_on()` may call the whole thing off: then `None`. With a [`ProbeGate`], an
-    /// address that failed is tried by one link at a time; the others move on to the next
-    /// member.
+    /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
+    /// within the wait doubles the next wait (up to [`MAX_REPLY_STRETCH`] attempt
+    /// timeouts), so a group slower than the timeout is still heard; any reply resets it.
+    /// With a [`ProbeGate`], an address that failed is tried by one link at a time; the
+    /// others move on to the next member.
     pub async fn send_to_group(
         &mut self,
         members: &[String],
@@ -147,6 +169,9 @@ impl<N: Network> AdminLink<N> {
             .or_else(|| members.first().cloned())?;
         let mut redirects = 0u32;
         let mut failures = 0u64;
+        // The next reply wait, in attempt timeouts: doubled by each reply that timed out,
+        // back to one by any reply.
+        let mut stretch = 1u32;
         loop {
             if !go_on() {
                 return None;
@@ -169,7 +194,14 @@ impl<N: Network> AdminLink<N> {
                 },
                 None => None,
             };
-            let result = self.send(&target, request).await;
+            let reply_wait = self.timing.attempt_timeout * stretch;
+            let result = self.send_within(&target, request, reply_wait).await;
+            match &result {
+                Ok(_) => stretch = 1,
+                Err(Failure::ReplyTimedOut) => stretch = (stretch * 2).min(MAX_REPLY_STRETCH),
+                Err(Failure::Other(_)) => {}
+            }
+            let result = result.map_err(Failure::into_error);
             if let Some(gate) = &gate {
                 match &result {
                     Ok(_) => gate.answered(&target),
@@ -231,6 +263,22 @@ impl<N: Network> AdminLink<N> {
     /// Closes the connection to `addr`, if any.
     pub fn forget(&mut self, addr: &str) {
         self.conns.remove(addr);
+    }
+}
+
+/// Why one attempt failed: the reply wait ran out (the peer is there but slow, or the
+/// link is held), or anything else.
+enum Failure {
+    ReplyTimedOut,
+    Other(LineError),
+}
+
+impl Failure {
+    fn into_error(self) -> LineError {
+        match self {
+            Failure::ReplyTimedOut => timed_out("reply"),
+            Failure::Other(e) => e,
+        }
     }
 }
 
