@@ -152,7 +152,8 @@ impl<N: Network> AdminLink<N> {
     /// answer or a failure moves to the next member after a pause. Before each attempt
     /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
     /// within the wait doubles the next wait (up to [`MAX_REPLY_STRETCH`] attempt
-    /// timeouts), so a group slower than the timeout is still heard; any reply resets it.
+    /// timeouts), so a group slower than the timeout is still heard; any answer but a
+    /// redirect resets it.
     /// With a [`ProbeGate`], an address that failed is tried by one link at a time; the
     /// others move on to the next member.
     pub async fn send_to_group(
@@ -170,7 +171,7 @@ impl<N: Network> AdminLink<N> {
         let mut redirects = 0u32;
         let mut failures = 0u64;
         // The next reply wait, in attempt timeouts: doubled by each reply that timed out,
-        // back to one by any reply.
+        // back to one by any answer but a redirect.
         let mut stretch = 1u32;
         loop {
             if !go_on() {
@@ -197,9 +198,12 @@ impl<N: Network> AdminLink<N> {
             let reply_wait = self.timing.attempt_timeout * stretch;
             let result = self.send_within(&target, request, reply_wait).await;
             match &result {
+                // A redirect only routes: the slow leader it names is asked next, and must
+                // get the longer wait (reset here, the ECS went from a timed-out leader to
+                // a follower and back to the leader with one timeout each time).
+                Ok(Reply::NotLeader(_)) | Err(Failure::Other(_)) => {}
                 Ok(_) => stretch = 1,
                 Err(Failure::ReplyTimedOut) => stretch = (stretch * 2).min(MAX_REPLY_STRETCH),
-                Err(Failure::Other(_)) => {}
             }
             let result = result.map_err(Failure::into_error);
             if let Some(gate) = &gate {
