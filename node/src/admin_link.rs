@@ -16,12 +16,13 @@ use crate::probe_gate::ProbeGate;
 /// a real chain is one hop (a follower names its leader).
 const REDIRECTS_PER_PAUSE: u32 = 3;
 
-/// The longest reply wait of [`AdminLink::send_to_group`], in attempt timeouts: each reply
-/// that times out doubles the next wait up to this. A group whose commits take longer than
-/// one attempt timeout (a bare majority on slow disks) otherwise never answers in time:
-/// explore found an ECS resending `release_lock` for 10 s, each `ok` arriving ~0.1 s after
-/// the ECS had given up on it.
-const MAX_REPLY_STRETCH: u32 = 8;
+/// How much longer [`AdminLink::send_to_group`] waits when it asks the same node again
+/// after a reply timed out. A group whose commits take a little longer than the attempt
+/// timeout (a bare majority on slow disks) otherwise never answers in time: explore found
+/// an ECS resending `release_lock` for 10 s, each `ok` arriving ~0.1 s after the ECS had
+/// given up on it. Only that one retry waits longer: a wait that kept growing made every
+/// lost reply cost more than the last (a hostile review held a write lock 24 s so).
+const RETRY_REPLY_STRETCH: u32 = 2;
 
 /// Connection failures in a row between two warnings of [`AdminLink::send_to_group`]
 /// (about ten seconds at the default retry pause).
@@ -151,9 +152,8 @@ impl<N: Network> AdminLink<N> {
     /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
     /// answer or a failure moves to the next member after a pause. Before each attempt
     /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
-    /// within the wait doubles the next wait (up to [`MAX_REPLY_STRETCH`] attempt
-    /// timeouts), so a group slower than the timeout is still heard; any answer but a
-    /// redirect resets it.
+    /// in time has the same node asked once more, waiting [`RETRY_REPLY_STRETCH`] times
+    /// longer, so a group a little slower than the timeout is still heard.
     /// With a [`ProbeGate`], an address that failed is tried by one link at a time; the
     /// others move on to the next member.
     pub async fn send_to_group(
@@ -170,9 +170,9 @@ impl<N: Network> AdminLink<N> {
             .or_else(|| members.first().cloned())?;
         let mut redirects = 0u32;
         let mut failures = 0u64;
-        // The next reply wait, in attempt timeouts: doubled by each reply that timed out,
-        // back to one by any answer but a redirect.
-        let mut stretch = 1u32;
+        // Whether this attempt asks again, with a longer wait, the node whose reply just
+        // timed out.
+        let mut again = false;
         loop {
             if !go_on() {
                 return None;
@@ -195,16 +195,15 @@ impl<N: Network> AdminLink<N> {
                 },
                 None => None,
             };
-            let reply_wait = self.timing.attempt_timeout * stretch;
+            let reply_wait = if again {
+                self.timing.attempt_timeout * RETRY_REPLY_STRETCH
+            } else {
+                self.timing.attempt_timeout
+            };
             let result = self.send_within(&target, request, reply_wait).await;
-            match &result {
-                // A redirect only routes: the slow leader it names is asked next, and must
-                // get the longer wait (reset here, the ECS went from a timed-out leader to
-                // a follower and back to the leader with one timeout each time).
-                Ok(Reply::NotLeader(_)) | Err(Failure::Other(_)) => {}
-                Ok(_) => stretch = 1,
-                Err(Failure::ReplyTimedOut) => stretch = (stretch * 2).min(MAX_REPLY_STRETCH),
-            }
+            // A first reply timeout is asked again at once, with a longer wait (the node
+            // is there, maybe slow); a second moves on like any failure.
+            again = !again && matches!(result, Err(Failure::ReplyTimedOut));
             let result = result.map_err(Failure::into_error);
             if let Some(gate) = &gate {
                 match &result {
@@ -239,9 +238,11 @@ impl<N: Network> AdminLink<N> {
                 }
             }
             redirects = 0;
-            next += 1;
-            if let Some(member) = members.get(next % members.len().max(1)) {
-                target = member.clone();
+            if !again {
+                next += 1;
+                if let Some(member) = members.get(next % members.len().max(1)) {
+                    target = member.clone();
+                }
             }
             tokio::time::sleep(self.timing.retry_pause).await;
         }
