@@ -1,6 +1,7 @@
 //! The one routine that sends ECS-protocol lines to a group: it follows `not_leader`
-//! straight to the named node, moves on from a node that refuses, and can be called off.
-//! Scripted admin ports on loopback answer every line with a fixed reply.
+//! straight to the named node, moves on from a node that refuses, asks a node whose reply
+//! was late once more with a longer wait, and can be called off. Scripted admin ports on
+//! loopback answer every line with a fixed reply, after a fixed delay.
 
 use std::time::Duration;
 
@@ -12,6 +13,11 @@ use tokio::net::TcpListener;
 
 /// An admin port that answers every line with `reply`; returns its address.
 async fn scripted(reply: String) -> String {
+    scripted_after(reply, Duration::ZERO).await
+}
+
+/// An admin port that answers every line with `reply`, `delay` after reading it.
+async fn scripted_after(reply: String, delay: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::task::spawn_local(async move {
@@ -21,6 +27,7 @@ async fn scripted(reply: String) -> String {
                 let (read, mut write) = stream.into_split();
                 let mut lines = BufReader::new(read).lines();
                 while let Ok(Some(_)) = lines.next_line().await {
+                    tokio::time::sleep(delay).await;
                     if write
                         .write_all(format!("{reply}\n").as_bytes())
                         .await
@@ -41,8 +48,12 @@ fn run_local<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn link() -> AdminLink<TokioNet> {
+    link_with_timeout(Duration::from_secs(2))
+}
+
+fn link_with_timeout(attempt_timeout: Duration) -> AdminLink<TokioNet> {
     let timing = LinkTiming {
-        attempt_timeout: Duration::from_secs(2),
+        attempt_timeout,
         retry_pause: Duration::from_millis(10),
     };
     AdminLink::new(TokioNet, timing, 4096, None, node::io::Rng::from_seed(1))
@@ -93,5 +104,49 @@ fn a_called_off_send_stops_before_its_next_attempt() {
             .await;
         assert_eq!(took, None);
         assert_eq!(attempts, 4, "three attempts, then called off");
+    });
+}
+
+#[test]
+fn a_leader_a_little_slower_than_the_timeout_is_heard_on_the_second_ask() {
+    run_local(async {
+        // Every commit takes 1.5 attempt timeouts (a bare majority on slow disks). Moving
+        // on after the timeout leads to the follower, which sends the link back to the
+        // leader for another too-short wait, for ever.
+        let timeout = Duration::from_millis(200);
+        let leader = scripted_after("ok".into(), timeout * 3 / 2).await;
+        let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+        let members = vec![leader.clone(), follower];
+        let mut attempts = 0;
+        let took = link_with_timeout(timeout)
+            .send_to_group(&members, None, &Request::ReleaseLock, "release", || {
+                attempts += 1;
+                attempts <= 8
+            })
+            .await;
+        assert_eq!(took, Some(leader));
+        assert_eq!(attempts, 2, "the late leader is asked once more, at once");
+    });
+}
+
+#[test]
+fn a_node_late_twice_is_left_for_the_next_member() {
+    run_local(async {
+        let timeout = Duration::from_millis(100);
+        let silent = scripted_after("ok".into(), Duration::from_secs(30)).await;
+        let answering = scripted("ok".into()).await;
+        let members = vec![silent, answering.clone()];
+        let mut attempts = 0;
+        let took = link_with_timeout(timeout)
+            .send_to_group(&members, None, &Request::ReleaseLock, "release", || {
+                attempts += 1;
+                attempts <= 8
+            })
+            .await;
+        assert_eq!(took, Some(answering));
+        assert_eq!(
+            attempts, 3,
+            "one late reply, one longer ask, then the next member"
+        );
     });
 }
