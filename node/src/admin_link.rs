@@ -185,9 +185,8 @@ impl<N: Network> AdminLink<N> {
                         // Another link is probing `target`, which failed: try the next
                         // member meanwhile (it names the leader if that moved).
                         redirects = 0;
-                        next += 1;
-                        if let Some(member) = members.get(next % members.len().max(1)) {
-                            target = member.clone();
+                        if let Some(member) = next_member(members, &mut next) {
+                            target = member;
                         }
                         tokio::time::sleep(self.timing.retry_pause).await;
                         continue;
@@ -239,9 +238,8 @@ impl<N: Network> AdminLink<N> {
             }
             redirects = 0;
             if !again {
-                next += 1;
-                if let Some(member) = members.get(next % members.len().max(1)) {
-                    target = member.clone();
+                if let Some(member) = next_member(members, &mut next) {
+                    target = member;
                 }
             }
             tokio::time::sleep(self.timing.retry_pause).await;
@@ -269,6 +267,13 @@ impl<N: Network> AdminLink<N> {
     pub fn forget(&mut self, addr: &str) {
         self.conns.remove(addr);
     }
+}
+
+/// Moves `next` on to the following member of `members`, in turn, and returns it (none if
+/// there are no members).
+fn next_member(members: &[String], next: &mut usize) -> Option<String> {
+    *next += 1;
+    members.get(*next % members.len().max(1)).cloned()
 }
 
 /// Why one attempt failed: the reply wait ran out (the peer is there but slow, or the

@@ -107,6 +107,19 @@ fn a_called_off_send_stops_before_its_next_attempt() {
     });
 }
 
+/// Sends `release_lock` to `members` with `attempt_timeout`, calling it off after eight
+/// attempts; returns who took it and how many attempts were begun.
+async fn release_counting(attempt_timeout: Duration, members: &[String]) -> (Option<String>, u32) {
+    let mut attempts = 0;
+    let took = link_with_timeout(attempt_timeout)
+        .send_to_group(members, None, &Request::ReleaseLock, "release", || {
+            attempts += 1;
+            attempts <= 8
+        })
+        .await;
+    (took, attempts)
+}
+
 #[test]
 fn a_leader_a_little_slower_than_the_timeout_is_heard_on_the_second_ask() {
     run_local(async {
@@ -116,14 +129,7 @@ fn a_leader_a_little_slower_than_the_timeout_is_heard_on_the_second_ask() {
         let timeout = Duration::from_millis(200);
         let leader = scripted_after("ok".into(), timeout * 3 / 2).await;
         let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
-        let members = vec![leader.clone(), follower];
-        let mut attempts = 0;
-        let took = link_with_timeout(timeout)
-            .send_to_group(&members, None, &Request::ReleaseLock, "release", || {
-                attempts += 1;
-                attempts <= 8
-            })
-            .await;
+        let (took, attempts) = release_counting(timeout, &[leader.clone(), follower]).await;
         assert_eq!(took, Some(leader));
         assert_eq!(attempts, 2, "the late leader is asked once more, at once");
     });
@@ -135,14 +141,7 @@ fn a_node_late_twice_is_left_for_the_next_member() {
         let timeout = Duration::from_millis(100);
         let silent = scripted_after("ok".into(), Duration::from_secs(30)).await;
         let answering = scripted("ok".into()).await;
-        let members = vec![silent, answering.clone()];
-        let mut attempts = 0;
-        let took = link_with_timeout(timeout)
-            .send_to_group(&members, None, &Request::ReleaseLock, "release", || {
-                attempts += 1;
-                attempts <= 8
-            })
-            .await;
+        let (took, attempts) = release_counting(timeout, &[silent, answering.clone()]).await;
         assert_eq!(took, Some(answering));
         assert_eq!(
             attempts, 3,

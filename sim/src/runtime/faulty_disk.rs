@@ -243,6 +243,14 @@ impl DiskFaults {
         }
     }
 
+    /// `path`'s bytes from `from` on were just rewritten (truncated away, or the file
+    /// created or replaced): a tear there is gone.
+    fn rewrote(&mut self, path: &Path, from: u64) {
+        if self.torn_tails.get(path).is_some_and(|torn| from <= *torn) {
+            self.torn_tails.remove(path);
+        }
+    }
+
     /// The bytes a read returns: as on disk, or with one byte changed when a corruption
     /// is armed for this file.
     fn read_back(&mut self, path: &Path, mut bytes: Vec<u8>) -> Vec<u8> {
@@ -286,16 +294,6 @@ impl DiskFaults {
             now: bytes[at],
         });
         bytes
-    }
-}
-
-impl DiskFaults {
-    /// `path`'s bytes from `from` on were just rewritten (truncated away, or the file
-    /// created or replaced): a tear there is gone.
-    fn rewrote(&mut self, path: &Path, from: u64) {
-        if self.torn_tails.get(path).is_some_and(|torn| from <= *torn) {
-            self.torn_tails.remove(path);
-        }
     }
 }
 
