@@ -14,10 +14,11 @@
 //! - 'l' with an id: resend to that node (its address comes from 'm'; metadata is fetched
 //!   when the id is unknown). Every few redirects in a row the client backs off, so a
 //!   redirect loop cannot spin.
-//! - 'l' -1, or an 'e' whose message [`is_retryable`](protocol::client::is_retryable):
-//!   back off and resend; on -1 also move to the next known node, since a node not yet on
-//!   the ring will never learn a leader.
-//! - A connection error or an attempt timeout: drop the connection, back off, move on.
+//! - An 'e' whose message [`is_retryable`](protocol::client::is_retryable): back off and
+//!   resend to the same node.
+//! - 'l' -1 (no leader known; a node not yet on the ring never learns one), a connection
+//!   error or an attempt timeout (the connection is dropped): move on to the next known
+//!   node, backing off once per round of them rather than before each.
 //! - Any other 'e' is final ([`ClientError::Server`]).
 //!
 //! Writes carry a [`SessionTag`]: a random client id and a sequence number that grows per

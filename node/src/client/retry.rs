@@ -41,6 +41,8 @@ impl<N: Network> Client<N> {
         let deadline = Instant::now() + self.config.deadline;
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let mut redirects = 0u32;
+        // Nodes moved on from since the last backoff (see `move_on`).
+        let mut moves = 0usize;
         let mut last_error = String::from("no attempt finished");
         let mut unreachable = Unreachable::default();
         let mut target = self.route.target().ok_or(ClientError::NoSeeds)?;
@@ -71,8 +73,9 @@ impl<N: Network> Client<N> {
                         }
                     }
                     last_error = why;
-                    target = self.next_node(&target)?;
-                    self.pause(&mut backoff, deadline).await;
+                    target = self
+                        .move_on(&target, &mut moves, &mut backoff, deadline)
+                        .await?;
                     continue;
                 }
             };
@@ -96,8 +99,9 @@ impl<N: Network> Client<N> {
                             "{target} named node {id} as leader, but no node could give its address"
                         );
                         debug!(addr = %target, leader = id, "leader address unknown; retrying");
-                        target = self.next_node(&target)?;
-                        self.pause(&mut backoff, deadline).await;
+                        target = self
+                            .move_on(&target, &mut moves, &mut backoff, deadline)
+                            .await?;
                     }
                 }
                 Packet::NotLeader(_) => {
@@ -107,8 +111,9 @@ impl<N: Network> Client<N> {
                     if !self.route.has_addresses() {
                         self.refresh_metadata(&target, deadline).await;
                     }
-                    target = self.next_node(&target)?;
-                    self.pause(&mut backoff, deadline).await;
+                    target = self
+                        .move_on(&target, &mut moves, &mut backoff, deadline)
+                        .await?;
                 }
                 Packet::ErrorResponse(message) if is_retryable(&message) => {
                     debug!(addr = %target, %message, "retryable refusal; retrying");
@@ -236,6 +241,28 @@ impl<N: Network> Client<N> {
             }
         }
         false
+    }
+
+    /// Moves on from `from` (it failed or knows no leader) to the next node, and backs
+    /// off only once `moves` reaches a whole round of the rotation: other nodes may serve
+    /// at once, and a wait before each one made a client with many seeds (nodes of groups
+    /// not yet on the ring, a group electing after a restart) take longer to go round
+    /// them than its deadline, while the group it needed had a leader again
+    /// (scenarios/regressions/verifier-walks-every-seed-while-a-bare-majority-elects-80).
+    async fn move_on(
+        &mut self,
+        from: &str,
+        moves: &mut usize,
+        backoff: &mut Backoff,
+        deadline: Instant,
+    ) -> Result<String, ClientError> {
+        let next = self.next_node(from)?;
+        *moves += 1;
+        if *moves >= self.route.round_len() {
+            *moves = 0;
+            self.pause(backoff, deadline).await;
+        }
+        Ok(next)
     }
 
     /// Moves on from `from` to the next known node.

@@ -92,6 +92,18 @@ impl Route {
         Some(pick)
     }
 
+    /// How many moves make one round of the rotation: the ring's nodes and one other
+    /// seed, or every seed while no address list is known; at least 1.
+    pub(crate) fn round_len(&self) -> usize {
+        let (ring, others) = self.rotation();
+        let len = if ring.is_empty() {
+            others.len()
+        } else {
+            ring.len() + usize::from(!others.is_empty())
+        };
+        len.max(1)
+    }
+
     /// Moves on from `from` (which failed or knows no leader) to the node after it in the
     /// rotation, and returns the new target.
     pub(crate) fn advance(&mut self, from: &str) -> Option<String> {
@@ -170,6 +182,17 @@ mod tests {
             seen,
             strings(&["a", "b", "s1", "a", "b", "s2", "a", "b", "s3"])
         );
+    }
+
+    #[test]
+    fn a_round_is_the_ring_and_one_seed_or_every_seed() {
+        let mut r = Route::new(strings(&["a", "s1", "s2", "s3", "b"]));
+        assert_eq!(r.round_len(), 5, "no address list: every seed");
+        r.set_addresses(strings(&["a", "", "b"]));
+        assert_eq!(r.round_len(), 3, "the ring's two nodes and one seed");
+        r.set_addresses(strings(&["a", "s1", "s2", "s3", "b"]));
+        assert_eq!(r.round_len(), 5, "every seed on the ring");
+        assert_eq!(Route::new(Vec::new()).round_len(), 1);
     }
 
     #[test]
