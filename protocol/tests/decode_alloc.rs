@@ -83,6 +83,23 @@ fn hostile_lengths_never_cause_large_allocations() {
         .max_field_len
         .max(limits.max_array_len * 2 * size_of::<String>());
 
+    // Control: a legal field near the limit is decoded into an allocation of its size,
+    // so the counter sees the decoder's allocations (without this, a counter that saw
+    // nothing would pass every bound below).
+    let mut legal = bytes::BytesMut::new();
+    Packet::ErrorResponse("x".repeat(limits.max_field_len - 16)).encode(&mut legal);
+    let peak = peak_while(&legal[..1], |_| {
+        assert!(matches!(
+            Packet::decode(&legal, &limits),
+            Ok(Some((Packet::ErrorResponse(_), _)))
+        ));
+    });
+    assert!(
+        (limits.max_field_len - 16..=bound).contains(&peak),
+        "decoding a {}-byte field allocated a largest block of {peak} bytes",
+        limits.max_field_len - 16
+    );
+
     let peak = peak_while(&data, |d| {
         if let Ok(Some((Packet::CommandRequest(body), _))) = Packet::decode(d, &limits) {
             let _ = Request::decode(&body, &limits);
