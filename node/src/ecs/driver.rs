@@ -3,6 +3,7 @@
 //! answered `ok`, wait for `done`, idle) and feeds back what happened; an abandonable step
 //! is raced against the join's deadline and an operator's abort.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use protocol::ecs::Request;
@@ -14,6 +15,12 @@ use crate::io::{Disk, Network};
 use crate::join::coordinator::{Input, Output, Persist};
 
 /// What the driver does next for the machine.
+/// The member of each group (by its admin addresses) that last answered `ok`: the next
+/// line to that group starts there, most likely its leader. Starting each line at the
+/// group's first member cost a connect timeout per line while that node was down
+/// (review-retry-ecs-crash-in-stretched-transfer-range: a lock held 20.3 s).
+type LastAnswered = BTreeMap<Vec<String>, String>;
+
 enum Effect {
     /// Send `request` to a group (its nodes' `admins`) until one answers `ok`.
     Send {
@@ -37,6 +44,7 @@ struct Begun {
 /// Runs joins forever; returns only if the state can no longer be persisted.
 pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(), std::io::Error> {
     let mut link = ecs.link();
+    let mut answered = LastAnswered::new();
     // The join this process is driving and when it began (or resumed) driving it: the
     // deadline counts from there (tokio's clock: virtual inside the simulation).
     let mut clock: Option<(u64, Instant)> = None;
@@ -60,7 +68,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
             (effect, Some(b), Some((_, since))) if b.abandonable => {
                 let deadline = ecs.config.join_deadline;
                 tokio::select! {
-                    outputs = run_step(&ecs, &mut link, effect) => outputs,
+                    outputs = run_step(&ecs, &mut link, &mut answered, effect) => outputs,
                     () = tokio::time::sleep_until(since + deadline) => {
                         tracing::debug!(join = b.join, ?deadline, "join deadline");
                         ecs.step(Input::DeadlinePassed)
@@ -68,7 +76,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
                     () = ecs.abort.notified() => ecs.step(Input::AbortWoken),
                 }
             }
-            (effect, ..) => run_step(&ecs, &mut link, effect).await,
+            (effect, ..) => run_step(&ecs, &mut link, &mut answered, effect).await,
         };
     }
 }
@@ -78,13 +86,20 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
 async fn run_step<N: Network, D: Disk>(
     ecs: &Ecs<N, D>,
     link: &mut AdminLink<N>,
+    answered: &mut LastAnswered,
     mut effect: Effect,
 ) -> Vec<Output> {
     loop {
         let input = match effect {
             Effect::Send { admins, request } => {
-                link.send_to_group(&admins, None, &request, request.keyword(), || true)
-                    .await;
+                let first = answered.get(&admins).cloned();
+                let what = request.keyword();
+                if let Some(who) = link
+                    .send_to_group(&admins, first.as_deref(), &request, what, || true)
+                    .await
+                {
+                    answered.insert(admins, who);
+                }
                 Input::Acked
             }
             Effect::AwaitDone => {

@@ -311,7 +311,16 @@ impl GroupState {
                 Outcome::Ok
             }
             GroupCommand::AddMember(member) => {
-                self.ring.insert(member.clone());
+                // Once a view is held, views alone change the ring: they carry a version,
+                // a `broadcast_node` carries none, so a stale one (held on the wire while
+                // the ECS asked again elsewhere) cannot be told from a fresh one, and
+                // applied after a removal it put the removed group back on the ring
+                // (review-retry-stale-broadcast-node-after-removal). The ECS sends every
+                // `broadcast_node` with the `cluster_view` that names the newcomer right
+                // after it, so a group with a view misses nothing.
+                if self.view.is_none() {
+                    self.ring.insert(member.clone());
+                }
                 Outcome::Ok
             }
             GroupCommand::LearnGroup(group) => {

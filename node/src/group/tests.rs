@@ -509,6 +509,28 @@ fn requests_of_an_older_or_finished_join_change_nothing() {
     assert_eq!(s.kv.len(), keys);
 }
 
+/// A group that holds a view takes ring changes from views alone: a `broadcast_node`
+/// held on the wire and delivered after a later view removed its group must not put it
+/// back (review-retry-stale-broadcast-node-after-removal).
+#[test]
+fn a_broadcast_node_after_a_view_leaves_the_ring_alone() {
+    let mut s = lone_member(50);
+    let get = Command::Get {
+        key: Bytes::from_static(b"k1"),
+    };
+    assert_eq!(s.route(&get), Route::Serve);
+    assert_eq!(s.apply(&GroupCommand::AddMember(hp("b:2"))), Outcome::Ok);
+    assert!(!s.ring.contains(&hp("b:2")));
+    for i in 0..50 {
+        let key = Bytes::from(format!("k{i}"));
+        assert_eq!(s.route(&Command::Get { key }), Route::Serve);
+    }
+    // With no view yet (a newcomer), `broadcast_node` is how it learns the ring.
+    let mut fresh = GroupState::new(hp("b:2"));
+    fresh.apply(&GroupCommand::AddMember(hp("b:2")));
+    assert!(fresh.is_member());
+}
+
 /// The moved range is dropped only once the receiver has every part and the new ring
 /// names it; a join released before that (abandoned) drops nothing.
 #[test]
@@ -528,7 +550,7 @@ fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
             });
         }
         if ring {
-            s.apply(&GroupCommand::AddMember(hp("b:2")));
+            s.apply(&view(&["a:1", "b:2"]));
         }
         s.apply(&GroupCommand::ReleaseLock);
         assert!(!s.locked && s.transfer.is_none());

@@ -187,8 +187,9 @@ impl<'a> Group<'a> {
         let mut k = Known::default();
         let mut next: Option<End> = None;
         // The ring as the group knows it (itself included once it is on it), and what
-        // put each member there: `broadcast_node` adds one, a `cluster_view` replaces the
-        // whole ring (`GroupState::apply`), so a removed member drops off.
+        // put each member there: `broadcast_node` adds one while no view is held, a
+        // `cluster_view` replaces the whole ring (`GroupState::apply`), so a removed
+        // member drops off.
         let mut ring: BTreeMap<&'a HostPort, (&'static str, Duration)> = BTreeMap::new();
         let in_force = |a: &&Accepted<'a>| {
             a.answered < before
@@ -233,10 +234,13 @@ impl<'a> Group<'a> {
                         next = Some(end);
                     }
                 }
-                Request::BroadcastNode(m) => {
+                // A group that holds a view takes ring changes from views only
+                // (GroupState::apply): a stale `broadcast_node` must not count.
+                Request::BroadcastNode(m) if k.view.is_none() => {
                     k.on_ring |= self.is_own(m);
                     ring.insert(m, ("broadcast_node", at));
                 }
+                Request::BroadcastNode(_) => {}
                 Request::ClusterView(v) => {
                     // An older view than one applied already changes nothing (the node
                     // keeps the newer).
