@@ -164,7 +164,12 @@ impl<N: Network> AdminLink<N> {
         what: &str,
         mut go_on: impl FnMut() -> bool,
     ) -> Option<String> {
-        let mut next = 0;
+        // The rotation goes on from `first`'s place, so a failed `first` is followed by
+        // the member after it, not by itself again (found by review: the ECS driver and
+        // the hand-off sender both start at the member that answered last).
+        let mut next = first
+            .and_then(|f| members.iter().position(|m| m == f))
+            .unwrap_or(0);
         let mut target = first
             .map(str::to_owned)
             .or_else(|| members.first().cloned())?;

@@ -149,3 +149,30 @@ fn a_node_late_twice_is_left_for_the_next_member() {
         );
     });
 }
+
+#[test]
+fn a_failing_first_member_is_followed_by_the_member_after_it() {
+    run_local(async {
+        // members[1] answered last time and now refuses: the next ask goes to members[2],
+        // not back to members[1] (nor to members[0], which would refuse too).
+        let before = scripted("error not now".into()).await;
+        let refusing = scripted("error not now".into()).await;
+        let answering = scripted("ok".into()).await;
+        let members = vec![before, refusing, answering.clone()];
+        let mut attempts = 0;
+        let took = link()
+            .send_to_group(
+                &members,
+                Some(&members[1]),
+                &Request::WriteLock,
+                "write_lock",
+                || {
+                    attempts += 1;
+                    attempts <= 8
+                },
+            )
+            .await;
+        assert_eq!(took, Some(answering));
+        assert_eq!(attempts, 2, "first, then the member after it");
+    });
+}
