@@ -61,6 +61,14 @@ struct Args {
     /// the same challenge nonces again, and a recorded conversation could be replayed.
     #[arg(long)]
     seed: Option<u64>,
+    /// This member's data directory was lost (a replaced disk or machine) and starts
+    /// empty, in a group that already holds data: the member votes in no election until
+    /// it has caught up with a leader, since a vote from it could elect a member that
+    /// lacks writes it had acknowledged. Not for the first start of a new group (its
+    /// members must vote to elect a first leader). Safe to leave on afterwards: each
+    /// start then waits for a leader before voting.
+    #[arg(long)]
+    replaced_disk: bool,
 }
 
 /// One `--member` value.
@@ -103,6 +111,7 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
         config.client_bind = b;
     }
     config.part_size_bytes.set(args.part_size);
+    let replaced_disk = args.replaced_disk;
     if let Some(path) = &args.secret_file {
         if args.seed.is_some() {
             bail!(
@@ -113,6 +122,7 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
         config.secret = Some(Secret::load(path)?);
     }
     if args.members.is_empty() {
+        config.group.raft.replaced_disk = replaced_disk;
         return Ok(config);
     }
     let members = args
@@ -156,6 +166,7 @@ fn config(args: Args) -> anyhow::Result<NodeConfig> {
         .collect();
     config.group = GroupSpec::member(PeerId(me as u32), members.len() as u32, peer_addrs);
     config.group.own_peer_addr = members[me].peer.clone();
+    config.group.raft.replaced_disk = replaced_disk;
     Ok(config)
 }
 

@@ -192,13 +192,26 @@ impl Raft {
         self.broadcast_append();
     }
 
+    /// Ends the catching up of a member on a replaced disk
+    /// ([`RaftConfig::replaced_disk`](super::RaftConfig::replaced_disk)) once the commit
+    /// index covers an entry of the current leader's term: every entry committed before
+    /// it is in the log too.
+    pub(super) fn note_caught_up(&mut self) {
+        if self.catching_up && self.log.term_at(self.commit) == Some(self.term) {
+            tracing::info!(id = %self.config.id, commit = %self.commit, "raft: caught up on a replaced disk; votes again");
+            self.catching_up = false;
+        }
+    }
+
     /// A (pre-)vote request whose term is at least ours (lower ones are answered in
     /// `Raft::step`).
     pub(super) fn handle_request_vote(&mut self, from: PeerId, m: RequestVote) {
         let up_to_date = self.log.is_up_to_date(m.last_log_index, m.last_log_term);
         let free =
             self.voted_for == Some(from) || (self.voted_for.is_none() && self.leader.is_none());
-        let grant = if m.pre_vote {
+        let grant = if self.catching_up {
+            false
+        } else if m.pre_vote {
             up_to_date && !self.in_lease() && (m.term > self.term || free)
         } else {
             up_to_date && free

@@ -110,6 +110,9 @@ pub struct Raft {
     reads: Reads,
     /// Output collected for the next `Ready`.
     out: Outbox,
+    /// Started on a replaced disk and not yet caught up with a leader: grants no vote
+    /// ([`RaftConfig::replaced_disk`]).
+    catching_up: bool,
 }
 
 impl Raft {
@@ -143,6 +146,7 @@ impl Raft {
             incoming: None,
             reads: Reads::default(),
             out: Outbox::new(recovered.hard_state, log.last_index()),
+            catching_up: config.replaced_disk,
             log,
             config,
         };

@@ -45,6 +45,14 @@ pub struct RaftConfig {
     pub max_inflight_appends: usize,
     /// `InstallSnapshot` carries at most this many snapshot bytes per chunk.
     pub snapshot_chunk_bytes: usize,
+    /// This member's disk was lost and replaced: the entries it acknowledged before, some
+    /// perhaps committed with its help, are gone, and a vote from it could elect a
+    /// candidate that lacks them. It grants no vote until it holds an entry of a
+    /// leader's term that the leader counts as committed (every entry committed before is
+    /// then in its log too). An empty disk alone cannot tell a replaced member from a
+    /// fresh one (a new group's members all start empty and must vote), so whoever starts
+    /// the member says so.
+    pub replaced_disk: bool,
 }
 
 impl RaftConfig {
@@ -60,6 +68,7 @@ impl RaftConfig {
             max_append_bytes: DEFAULT_MAX_APPEND_BYTES,
             max_inflight_appends: DEFAULT_MAX_INFLIGHT_APPENDS,
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
+            replaced_disk: false,
         }
     }
 

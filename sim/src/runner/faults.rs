@@ -147,6 +147,11 @@ pub(super) fn apply(
                 fault(&trace, now, format!("restart {node}"));
             }
         }
+        Event::Wipe { node } => {
+            if world.is_node(node) {
+                storage_faults::wipe(sim, world, node, now);
+            }
+        }
         Event::CrashEcs => {
             if !world.ecs_down {
                 sim.crash("ecs");

@@ -152,14 +152,26 @@ fn add_node(sim: &mut turmoil::Sim<'_>, world: &mut World, name: &str, config: N
     sim.host(name, move || {
         boots.set(boots.get() + 1);
         faults.borrow_mut().new_boot(boots.get());
+        let wipe = faults.borrow_mut().take_wipe();
+        let replaced = faults.borrow().replaced();
         let retired = faults.borrow().retired();
         let disk = FaultyDisk::new(faults.clone());
         let rng = Rng::from_seed(seeds::derive(seed, &host, boots.get()));
         let net = SimNet::new(&host, trace.clone());
-        let config = config.clone();
+        let mut config = config.clone();
+        config.group.raft.replaced_disk = replaced;
         let exits = exits.clone();
         let host = host.clone();
         async move {
+            if wipe {
+                // A replaced machine: nothing of the old disk is left.
+                match turmoil::fs::shim::std::fs::remove_dir_all(&config.data_dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        panic!("erasing {}: {e}", config.data_dir.display())
+                    }
+                    _ => {}
+                }
+            }
             if !retired {
                 if let Err(e) = node::server::run(net, disk, rng, config).await {
                     exits.borrow_mut().push(NodeExit::new(&host, &e));

@@ -239,6 +239,25 @@ fn lose_power(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Du
     }
 }
 
+/// `node`'s machine is replaced: power loss (if up), its disk erased, and it boots again
+/// at once on the empty disk, a node that refused to start on corrupted storage too.
+pub(super) fn wipe(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Duration) {
+    if !world.down.contains(node) {
+        sim.crash(node);
+    }
+    world.storage.dead.remove(node);
+    world.storage.disk(node).borrow_mut().arm_wipe();
+    // Cancels a power loss armed for its next write, like any boot.
+    may_boot(sim, world, node, now, false);
+    world.down.remove(node);
+    sim.bounce(node);
+    fault(
+        &world.trace,
+        now,
+        format!("wipe {node}: power loss, disk erased, starts again empty"),
+    );
+}
+
 /// Before `node` (down) boots again: whether it may (a node that refused to start on
 /// corrupted storage stays down), and, if `may_corrupt`, whether this boot reads a
 /// corrupted byte.

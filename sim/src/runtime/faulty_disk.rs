@@ -94,6 +94,11 @@ pub struct DiskFaults {
     corrupt_next_boot: bool,
     /// Corrupt a checked file read during this boot.
     corrupt: bool,
+    /// Erase the whole disk before the next boot (armed before the boot starts).
+    wipe_next_boot: bool,
+    /// The disk was erased at least once: the node starts with `--replaced-disk` from
+    /// then on, as an operator who replaced a machine would start it.
+    replaced: bool,
     /// The power failed: every call fails until the host is crashed and booted again.
     powered_off: bool,
     /// Everything injected since the host last booted.
@@ -127,6 +132,8 @@ impl DiskFaults {
             tear: false,
             corrupt_next_boot: false,
             corrupt: false,
+            wipe_next_boot: false,
+            replaced: false,
             powered_off: false,
             this_boot: Vec::new(),
             torn_tails: BTreeMap::new(),
@@ -186,6 +193,28 @@ impl DiskFaults {
     /// At the next boot, reading the Raft log or snapshot returns one byte changed.
     pub fn arm_corruption(&mut self) {
         self.corrupt_next_boot = true;
+    }
+
+    /// Erases the disk before the next boot: the machine is replaced, so nothing it
+    /// kept (torn bytes, a refusal to start on corrupted storage) carries over.
+    pub fn arm_wipe(&mut self) {
+        self.wipe_next_boot = true;
+        self.replaced = true;
+        self.corrupt_next_boot = false;
+        self.torn_tails.clear();
+        self.retired = false;
+    }
+
+    /// Whether this boot must start by erasing the disk; true once per [`arm_wipe`].
+    ///
+    /// [`arm_wipe`]: DiskFaults::arm_wipe
+    pub fn take_wipe(&mut self) -> bool {
+        std::mem::take(&mut self.wipe_next_boot)
+    }
+
+    /// Whether the disk was ever erased (the node is started as on a replaced disk).
+    pub fn replaced(&self) -> bool {
+        self.replaced
     }
 
     /// From now on the host boots without its node (it refused to start on this disk).

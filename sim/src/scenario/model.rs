@@ -330,6 +330,13 @@ pub enum Event {
         /// The node.
         node: String,
     },
+    /// The node's machine is replaced: power loss, its disk erased, and it starts again
+    /// at once on the empty disk with the same name and addresses (a node that refused
+    /// to start on corrupted storage starts again too).
+    Wipe {
+        /// The node.
+        node: String,
+    },
     /// Crash whichever node leads group `group` (1-based) now, as the trace shows it: the
     /// member that sent `AppendEntries` in the highest term seen (member `a` if none has).
     CrashLeader {
@@ -583,6 +590,7 @@ impl Event {
             Event::Remove { .. } => "remove",
             Event::Crash { .. } => "crash",
             Event::Restart { .. } => "restart",
+            Event::Wipe { .. } => "wipe",
             Event::CrashLeader { .. } => "crash_leader",
             Event::IsolateLeader { .. } => "isolate_leader",
             Event::CrashGroup { .. } => "crash_group",

@@ -101,6 +101,7 @@ impl Cluster {
                     reads: Vec::new(),
                     lost_reads: Vec::new(),
                     truncations: 0,
+                    replaced_disk: false,
                 },
             );
             c.restart(id);
@@ -165,12 +166,24 @@ impl Cluster {
         node.power_loss = None;
     }
 
+    /// Replaces `id`'s machine: a crash, then a start on an empty disk, told so
+    /// (`replaced_disk`) as an operator would tell it.
+    pub fn wipe(&mut self, id: PeerId) {
+        self.crash(id);
+        let node = self.nodes.get_mut(&id).expect("member");
+        node.disk = MemDisk::new();
+        node.expect_on_restart = None;
+        node.replaced_disk = true;
+        self.restart(id);
+    }
+
     /// Starts a member from what its store reads back from its disk, as the node does.
     pub fn restart(&mut self, id: PeerId) {
         let seed = self.seed;
         let mut config = self.config.clone();
         config.id = id;
         let node = self.nodes.get_mut(&id).expect("member");
+        config.replaced_disk = node.replaced_disk;
         assert!(node.raft.is_none(), "restart of a live member");
         let opened = RaftStore::open(node.disk.clone(), Path::new(DIR))
             .unwrap_or_else(|e| panic!("seed {seed}: {id} cannot restart: {e}"));

@@ -100,6 +100,8 @@ pub struct Node {
     pub reads: Vec<(u64, LogIndex)>,
     pub lost_reads: Vec<u64>,
     pub truncations: usize,
+    /// Started as on a replaced disk since its last wipe (`RaftConfig::replaced_disk`).
+    pub replaced_disk: bool,
 }
 
 /// Where an armed power loss strikes: after a number of disk calls into the store's next

@@ -105,3 +105,60 @@ fn lone_member_restarts_and_recommits() {
         vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
     );
 }
+
+/// A member whose disk was lost (its machine replaced) restarts empty: the entries it
+/// acknowledged are gone, so it must not help elect a candidate that lacks them. The
+/// group keeps every committed entry, and the member votes again once it has caught up.
+#[test]
+fn a_member_back_on_an_empty_disk_elects_no_one_missing_committed_entries() {
+    for seed in 0..10 {
+        let mut c = Cluster::new(3, seed);
+        let leader = c.elect(200);
+        let others: Vec<PeerId> = ids(3).into_iter().filter(|&id| id != leader).collect();
+        let (wiped, stale) = (others[0], others[1]);
+        assert!(c.propose(leader, "before").is_some());
+        c.run(3);
+        // `stale` misses what the leader and `wiped` commit from now on.
+        c.isolate(stale);
+        for k in 0..3 {
+            assert!(c.propose(leader, &format!("cut-{k}")).is_some());
+        }
+        c.run(3);
+        let committed = c.nodes[&leader].app.commands();
+        assert_eq!(
+            committed.len(),
+            4,
+            "seed {seed}: committed with {wiped}'s help"
+        );
+        c.wipe(wiped);
+        c.crash(leader);
+        c.heal();
+        // `stale` and the empty `wiped` are a majority, but `stale` lacks committed
+        // entries: no leader may come of them.
+        c.run(300);
+        assert_eq!(
+            c.leader(),
+            None,
+            "seed {seed}: elected without the committed entries"
+        );
+        c.restart(leader);
+        let new = c.elect(400);
+        c.run(10);
+        for id in ids(3) {
+            let commands = c.nodes[&id].app.commands();
+            assert_eq!(
+                &commands[..committed.len()],
+                &committed[..],
+                "seed {seed}: {id} under {new}"
+            );
+        }
+        // Caught up, `wiped` votes again: with the leader of the moment gone, it and
+        // the old leader elect a new one.
+        c.crash(new);
+        if new != wiped {
+            let next = c.elect(400);
+            assert_ne!(next, new);
+        }
+        c.assert_prefixes();
+    }
+}

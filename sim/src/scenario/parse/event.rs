@@ -49,6 +49,7 @@ enum Action {
     Remove,
     Crash,
     Restart,
+    Wipe,
     CrashLeader,
     IsolateLeader,
     CrashGroup,
@@ -79,6 +80,7 @@ impl Action {
             Action::Remove => "remove",
             Action::Crash => "crash",
             Action::Restart => "restart",
+            Action::Wipe => "wipe",
             Action::CrashLeader => "crash_leader",
             Action::IsolateLeader => "isolate_leader",
             Action::CrashGroup => "crash_group",
@@ -107,7 +109,9 @@ impl Action {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Action::Join => &["count"],
-            Action::Crash | Action::Restart | Action::FailDisk | Action::Corrupt => &["node"],
+            Action::Crash | Action::Restart | Action::Wipe | Action::FailDisk | Action::Corrupt => {
+                &["node"]
+            }
             Action::IsolateLeader => &["group", "for"],
             Action::CrashLeader
             | Action::CrashGroup
@@ -236,6 +240,9 @@ impl TryFrom<RawEvent> for TimedEvent {
                 node: raw.node.ok_or_else(|| missing("node"))?,
             },
             Action::Restart => Event::Restart {
+                node: raw.node.ok_or_else(|| missing("node"))?,
+            },
+            Action::Wipe => Event::Wipe {
                 node: raw.node.ok_or_else(|| missing("node"))?,
             },
             Action::CrashLeader => Event::CrashLeader {

@@ -524,6 +524,24 @@ fn timeline(s: &Scenario, out: &mut Rules) {
                     crashed.insert(node.clone(), at);
                 }
             }
+            Event::Wipe { node } => {
+                if !matches!(parse_host(node), Some(HostName::Node { .. })) {
+                    let name = node.clone();
+                    out.push(
+                        field("node"),
+                        Invalid::NotANode {
+                            name,
+                            action: "wipe",
+                        },
+                    );
+                    continue;
+                }
+                host_ok(out, node, field("node"));
+                // It starts again at once, on an empty disk.
+                if !triggered {
+                    crashed.remove(node.as_str());
+                }
+            }
             Event::FailDisk { node } | Event::Corrupt { node } => {
                 let corrupt = matches!(t.event, Event::Corrupt { .. });
                 let action = if corrupt { "corrupt" } else { "fail_disk" };
