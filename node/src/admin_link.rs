@@ -117,20 +117,27 @@ impl<N: Network> AdminLink<N> {
         request: &Request,
         reply_wait: Duration,
     ) -> Result<Reply, Failure> {
-        if !self.conns.contains_key(addr) {
-            let conn = tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
+        // The connection is taken out of the cache for the exchange and put back only
+        // after its reply: if this future is dropped mid-exchange (the join driver races
+        // every step against the join's deadline), the connection goes with it. Left
+        // in the cache, it handed the next request the reply of the one called off: the
+        // ECS took a `transfer_range`'s late `ok` for its `release_lock`, never released
+        // the join, and the next join's hand-off reused its finished transfer and moved
+        // no data (explore 0..2000, review-retry-ecs-crash-in-stretched-transfer-range,
+        // seed 912: acknowledged writes lost).
+        let mut conn = match self.conns.remove(addr) {
+            Some(conn) => conn,
+            None => tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
                 .await
                 .map_err(|_| Failure::Other(timed_out("connect and handshake")))?
-                .map_err(Failure::Other)?;
-            self.conns.insert(addr.to_owned(), conn);
-        }
-        let conn = self.conns.get_mut(addr).expect("inserted above");
+                .map_err(Failure::Other)?,
+        };
         let result = match tokio::time::timeout(reply_wait, conn.request(request)).await {
             Ok(r) => r.map_err(Failure::Other),
             Err(_) => Err(Failure::ReplyTimedOut),
         };
-        if result.is_err() {
-            self.conns.remove(addr);
+        if result.is_ok() {
+            self.conns.insert(addr.to_owned(), conn);
         }
         result
     }

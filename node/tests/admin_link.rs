@@ -176,3 +176,47 @@ fn a_failing_first_member_is_followed_by_the_member_after_it() {
         assert_eq!(attempts, 2, "first, then the member after it");
     });
 }
+
+/// An admin port that answers every line, `delay` after reading it, with
+/// `error echo <the line's first word>`; returns its address.
+async fn echoing_after(delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::task::spawn_local(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::task::spawn_local(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tokio::time::sleep(delay).await;
+                    let word = line.split_whitespace().next().unwrap_or("").to_owned();
+                    let reply = format!("error echo {word}\n");
+                    if write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_send_called_off_mid_exchange_leaves_no_reply_for_the_next() {
+    run_local(async {
+        // The join driver drops a step's send when the join's deadline passes; the
+        // request may already be out. The next request must get its own reply, not the
+        // called-off one's (the ECS once took a transfer_range's `ok` for its
+        // release_lock).
+        let node = echoing_after(Duration::from_millis(200)).await;
+        let mut link = link();
+        let called_off = tokio::time::timeout(
+            Duration::from_millis(50),
+            link.send(&node, &Request::WriteLock),
+        )
+        .await;
+        assert!(called_off.is_err(), "the first send was still waiting");
+        let reply = link.send(&node, &Request::ReleaseLock).await.unwrap();
+        assert_eq!(reply.to_line(), "error echo release_lock");
+    });
+}
