@@ -65,8 +65,8 @@ struct Args {
     /// empty, in a group that already holds data: the member votes in no election until
     /// it has caught up with a leader, since a vote from it could elect a member that
     /// lacks writes it had acknowledged. Not for the first start of a new group (its
-    /// members must vote to elect a first leader). Safe to leave on afterwards: each
-    /// start then waits for a leader before voting.
+    /// members must vote to elect a first leader). It acts only while --data-dir is
+    /// empty, so leaving it on afterwards changes nothing.
     #[arg(long)]
     replaced_disk: bool,
 }

@@ -126,6 +126,12 @@ impl Raft {
     /// election range, or a heartbeat interval not below the election timeout.
     pub fn new(config: RaftConfig, recovered: Recovered, rng: Rng) -> Raft {
         config.validate();
+        // Only an empty store is the replaced disk: one that holds anything has been
+        // written since, by a member that had caught up or was catching up (see the
+        // note on RaftConfig::replaced_disk for the second case).
+        let empty = recovered.hard_state == HardState::default()
+            && recovered.snapshot.is_none()
+            && recovered.entries.is_empty();
         let log = Log::new(recovered.snapshot, recovered.entries);
         let base = log.base().index;
         let mut raft = Raft {
@@ -146,7 +152,7 @@ impl Raft {
             incoming: None,
             reads: Reads::default(),
             out: Outbox::new(recovered.hard_state, log.last_index()),
-            catching_up: config.replaced_disk,
+            catching_up: config.replaced_disk && empty,
             log,
             config,
         };

@@ -294,7 +294,7 @@ impl Raft {
         if commit > self.commit {
             self.commit = commit;
         }
-        self.note_caught_up();
+        self.note_caught_up(m.leader_commit);
         AppendEntriesReply {
             term,
             success: true,
@@ -391,7 +391,7 @@ impl Raft {
         if candidate > self.commit && self.log.term_at(candidate) == Some(self.term) {
             self.commit = candidate;
             // A lone member on a replaced disk is caught up once it commits in its term.
-            self.note_caught_up();
+            self.note_caught_up(candidate);
             self.on_commit_advanced();
         }
     }

@@ -211,7 +211,6 @@ impl Raft {
         tracing::debug!(id = %self.config.id, index = %meta.index, kept, "raft: installed a snapshot");
         self.commit = meta.index;
         self.applied = meta.index;
-        self.note_caught_up();
         self.snapshot = Some((meta, data.clone()));
         self.out.installed_snapshot(meta, data, kept);
     }

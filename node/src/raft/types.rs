@@ -51,7 +51,9 @@ pub struct RaftConfig {
     /// leader's term that the leader counts as committed (every entry committed before is
     /// then in its log too). An empty disk alone cannot tell a replaced member from a
     /// fresh one (a new group's members all start empty and must vote), so whoever starts
-    /// the member says so.
+    /// the member says so. It takes effect only on an empty store, so leaving it set
+    /// costs nothing once the member has written anything. Not covered: a member that
+    /// loses power again while catching up restarts on a partial log and votes at once.
     pub replaced_disk: bool,
 }
 

@@ -325,7 +325,7 @@ pub enum Event {
         /// The node.
         node: String,
     },
-    /// Start a crashed node again on what its disk kept (or restart a running one).
+    /// Start a crashed node again on what its disk kept (a running one loses power first).
     Restart {
         /// The node.
         node: String,
