@@ -135,7 +135,7 @@ impl Group {
                 let rng = Rng::from_seed(u64::from(id.0) + 1);
                 let opened =
                     RaftStore::open(MemDisk::new(), Path::new("/raft")).expect("open the store");
-                let (store, raft, _) = opened.start_raft(config, rng);
+                let (store, raft, _) = opened.start_raft(config, rng).expect("a store on memory");
                 Member {
                     raft,
                     store: persist.then_some(store),

@@ -65,8 +65,9 @@ struct Args {
     /// empty, in a group that already holds data: the member votes in no election until
     /// it has caught up with a leader, since a vote from it could elect a member that
     /// lacks writes it had acknowledged. Not for the first start of a new group (its
-    /// members must vote to elect a first leader). It acts only while --data-dir is
-    /// empty, so leaving it on afterwards changes nothing.
+    /// members must vote to elect a first leader). It acts only on an empty --data-dir,
+    /// where the node records that it is catching up until it has (a power loss
+    /// meanwhile does not end it), so leaving it on afterwards changes nothing.
     #[arg(long)]
     replaced_disk: bool,
 }

@@ -142,7 +142,7 @@ impl GroupHandle {
         rng: Rng,
     ) -> Result<GroupHandle, GroupError> {
         let (store, raft, snapshot) =
-            RaftStore::open(disk, dir)?.start_raft(spec.raft.clone(), rng);
+            RaftStore::open(disk, dir)?.start_raft(spec.raft.clone(), rng)?;
         let (state, applied) = match snapshot {
             Some((meta, bytes)) => (snapshot::decode(own, &bytes)?.0, meta.index),
             None => (GroupState::new(own), LogIndex(0)),

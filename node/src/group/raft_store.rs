@@ -47,7 +47,19 @@ pub struct RaftStore<D: Disk> {
     last_index: LogIndex,
     /// Log size after the last compaction, to decide when to compact again.
     compacted_wal_bytes: u64,
+    /// The marker of a member catching up on a replaced disk (see [`CATCHING_UP`]).
+    catching_up_path: PathBuf,
 }
+
+/// The contents of `raft-catching-up` while a member started on a replaced disk has not
+/// caught up (`RaftConfig::replaced_disk`). Written before its core starts and emptied
+/// once it has caught up, so a member that loses power again meanwhile restarts still
+/// catching up, not voting on the partial log it had fetched so far.
+const CATCHING_UP: &[u8] = b"catching up on a replaced disk\n";
+
+/// A started member: its store, its Raft core, and the snapshot its log starts after
+/// (with the group state it stands for).
+pub type Started<D> = (RaftStore<D>, Raft, Option<(SnapshotMeta, Bytes)>);
 
 /// What was on disk at start.
 pub struct Opened<D: Disk> {
@@ -229,6 +241,7 @@ impl<D: Disk> RaftStore<D> {
         let compacted_wal_bytes = wal.len_bytes();
         Ok(Opened {
             store: RaftStore {
+                catching_up_path: dir.join("raft-catching-up"),
                 disk,
                 wal,
                 wal_path,
@@ -320,7 +333,17 @@ impl<D: Disk> RaftStore<D> {
             ready.hard_state.as_ref(),
             ready.truncate_after,
             &ready.entries,
-        )
+        )?;
+        self.note_caught_up(ready)
+    }
+
+    /// Forgets, durably, that this member was catching up on a replaced disk, once a
+    /// `Ready` says it has caught up.
+    fn note_caught_up(&mut self, ready: &Ready) -> io::Result<()> {
+        if ready.caught_up {
+            self.disk.replace(&self.catching_up_path, b"")?;
+        }
+        Ok(())
     }
 
     /// [`persist`](RaftStore::persist) with the log's sync through [`Wal::sync_async`]
@@ -332,7 +355,8 @@ impl<D: Disk> RaftStore<D> {
             ready.truncate_after,
             &ready.entries,
         )
-        .await
+        .await?;
+        self.note_caught_up(ready)
     }
 
     /// The snapshot part of a `Ready`'s persistence, if it has one.
@@ -500,16 +524,31 @@ impl<D: Disk> Opened<D> {
     /// Starts a Raft core (`config`, `rng`) from what was recovered. Returns it with the
     /// store to persist its output in and the snapshot its log starts after (with the
     /// group state it stands for), which the core also holds to send to followers.
-    pub fn start_raft(
-        self,
-        config: RaftConfig,
-        rng: Rng,
-    ) -> (RaftStore<D>, Raft, Option<(SnapshotMeta, Bytes)>) {
+    ///
+    /// With `config.replaced_disk`, the member catches up before it votes only if the
+    /// store is empty (the disk really was replaced; a later start with the flag left on
+    /// changes nothing), or if the store records that it was catching up when it
+    /// stopped; that record is written here, before the core starts.
+    pub fn start_raft(self, mut config: RaftConfig, rng: Rng) -> io::Result<Started<D>> {
+        let marked = self
+            .store
+            .disk
+            .read(&self.store.catching_up_path)?
+            .is_some_and(|b| b == CATCHING_UP);
+        let empty = self.recovered.hard_state == HardState::default()
+            && self.recovered.snapshot.is_none()
+            && self.recovered.entries.is_empty();
+        config.replaced_disk = marked || (config.replaced_disk && empty);
+        if config.replaced_disk && !marked {
+            self.store
+                .disk
+                .replace(&self.store.catching_up_path, CATCHING_UP)?;
+        }
         let snapshot = self.recovered.snapshot.zip(self.snapshot_state);
         let mut raft = Raft::new(config, self.recovered, rng);
         if let Some((meta, state)) = &snapshot {
             raft.compact(meta.index, state.clone());
         }
-        (self.store, raft, snapshot)
+        Ok((self.store, raft, snapshot))
     }
 }

@@ -217,6 +217,7 @@ impl Raft {
         {
             tracing::info!(id = %self.config.id, commit = %self.commit, "raft: caught up on a replaced disk; votes again");
             self.catching_up = false;
+            self.out.caught_up = true;
         }
     }
 

@@ -126,12 +126,6 @@ impl Raft {
     /// election range, or a heartbeat interval not below the election timeout.
     pub fn new(config: RaftConfig, recovered: Recovered, rng: Rng) -> Raft {
         config.validate();
-        // Only an empty store is the replaced disk: one that holds anything has been
-        // written since, by a member that had caught up or was catching up (see the
-        // note on RaftConfig::replaced_disk for the second case).
-        let empty = recovered.hard_state == HardState::default()
-            && recovered.snapshot.is_none()
-            && recovered.entries.is_empty();
         let log = Log::new(recovered.snapshot, recovered.entries);
         let base = log.base().index;
         let mut raft = Raft {
@@ -152,7 +146,7 @@ impl Raft {
             incoming: None,
             reads: Reads::default(),
             out: Outbox::new(recovered.hard_state, log.last_index()),
-            catching_up: config.replaced_disk && empty,
+            catching_up: config.replaced_disk,
             log,
             config,
         };
@@ -286,6 +280,12 @@ impl Raft {
     /// The member's id.
     pub fn id(&self) -> PeerId {
         self.config.id
+    }
+
+    /// Whether this member, started on a replaced disk, is still catching up (it neither
+    /// votes nor stands for election; [`RaftConfig::replaced_disk`]).
+    pub fn is_catching_up(&self) -> bool {
+        self.catching_up
     }
 
     /// The configuration the member runs with.

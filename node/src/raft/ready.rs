@@ -65,6 +65,9 @@ pub struct Ready {
     pub reads: Vec<(u64, LogIndex)>,
     /// Read requests abandoned because this member stopped being leader.
     pub lost_reads: Vec<u64>,
+    /// A member on a replaced disk has caught up: storage may forget that it was
+    /// catching up ([`RaftConfig::replaced_disk`](super::RaftConfig::replaced_disk)).
+    pub caught_up: bool,
 }
 
 impl Ready {
@@ -88,6 +91,7 @@ impl Ready {
             && self.committed.is_empty()
             && self.reads.is_empty()
             && self.lost_reads.is_empty()
+            && !self.caught_up
     }
 }
 
@@ -108,6 +112,8 @@ pub(super) struct Outbox {
     pub(super) reads: Vec<(u64, LogIndex)>,
     /// Abandoned reads.
     pub(super) lost_reads: Vec<u64>,
+    /// Caught up on a replaced disk since the last `Ready`.
+    pub(super) caught_up: bool,
 }
 
 impl Outbox {
@@ -176,6 +182,7 @@ impl Raft {
             committed,
             reads: std::mem::take(&mut self.out.reads),
             lost_reads: std::mem::take(&mut self.out.lost_reads),
+            caught_up: std::mem::take(&mut self.out.caught_up),
         }
     }
 }

@@ -51,9 +51,9 @@ pub struct RaftConfig {
     /// leader's term that the leader counts as committed (every entry committed before is
     /// then in its log too). An empty disk alone cannot tell a replaced member from a
     /// fresh one (a new group's members all start empty and must vote), so whoever starts
-    /// the member says so. It takes effect only on an empty store, so leaving it set
-    /// costs nothing once the member has written anything. Not covered: a member that
-    /// loses power again while catching up restarts on a partial log and votes at once.
+    /// the member says so. The core takes it as given; the store
+    /// (`group::RaftStore::start_raft`) sets it for a member started with it on an empty
+    /// store, or one whose store records that it was catching up when it stopped.
     pub replaced_disk: bool,
 }
 

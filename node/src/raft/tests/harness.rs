@@ -196,7 +196,9 @@ impl Cluster {
         }
         let rng = Rng::from_seed(seed ^ (u64::from(id.0) << 32) ^ (node.boots << 48));
         node.boots += 1;
-        let (store, raft, snapshot) = opened.start_raft(config, rng);
+        let (store, raft, snapshot) = opened
+            .start_raft(config, rng)
+            .unwrap_or_else(|e| panic!("seed {seed}: {id} cannot start: {e}"));
         node.app = snapshot.map_or_else(App::default, |(_, state)| App::decode(state));
         node.raft = Some(raft);
         node.store = Some(store);

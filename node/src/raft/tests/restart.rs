@@ -162,3 +162,36 @@ fn a_member_back_on_an_empty_disk_elects_no_one_missing_committed_entries() {
         c.assert_prefixes();
     }
 }
+
+/// The store records that a member on a replaced disk is catching up: a power loss before
+/// it has caught up does not let it restart voting, flag or no flag, and once it has
+/// caught up the flag left on changes nothing.
+#[test]
+fn catching_up_survives_a_power_loss_and_ends_for_good() {
+    let mut c = Cluster::new(3, 7);
+    let leader = c.elect(200);
+    assert!(c.propose(leader, "w").is_some());
+    c.run(3);
+    let wiped = ids(3)
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    c.isolate(wiped);
+    c.wipe(wiped);
+    assert!(c.raft(wiped).is_catching_up());
+    // Power lost again before it heard from the leader; restarted without the flag.
+    c.crash(wiped);
+    c.nodes.get_mut(&wiped).expect("member").replaced_disk = false;
+    c.restart(wiped);
+    assert!(
+        c.raft(wiped).is_catching_up(),
+        "the store forgot it was catching up"
+    );
+    c.heal();
+    let caught = c.run_until(300, |c| !c.raft(wiped).is_catching_up());
+    assert!(caught, "it catches up from the leader");
+    c.crash(wiped);
+    c.nodes.get_mut(&wiped).expect("member").replaced_disk = true;
+    c.restart(wiped);
+    assert!(!c.raft(wiped).is_catching_up(), "caught up once is enough");
+}
