@@ -54,6 +54,11 @@ pub struct RaftConfig {
     /// the member says so. The core takes it as given; the store
     /// (`group::RaftStore::start_raft`) sets it for a member started with it on an empty
     /// store, or one whose store records that it was catching up when it stopped.
+    /// Not covered yet: the lost disk took the member's term too, so while catching up it
+    /// accepts (and acknowledges the entries of) a stale leader of an older term that has
+    /// not stepped down yet, which can then commit over entries a newer leader had placed
+    /// on a majority (scenarios/defects/review-catchup-stale-leader-*). Learning the
+    /// group's term from enough members before accepting any leader would close it.
     pub replaced_disk: bool,
 }
 
