@@ -14,13 +14,13 @@ use crate::admin_link::AdminLink;
 use crate::io::{Disk, Network};
 use crate::join::coordinator::{Input, Output, Persist};
 
-/// What the driver does next for the machine.
 /// The member of each group (by its admin addresses) that last answered `ok`: the next
 /// line to that group starts there, most likely its leader. Starting each line at the
 /// group's first member cost a connect timeout per line while that node was down
 /// (review-retry-ecs-crash-in-stretched-transfer-range: a lock held 20.3 s).
 type LastAnswered = BTreeMap<Vec<String>, String>;
 
+/// What the driver does next for the machine.
 enum Effect {
     /// Send `request` to a group (its nodes' `admins`) until one answers `ok`.
     Send {

@@ -110,8 +110,8 @@ pub struct Raft {
     reads: Reads,
     /// Output collected for the next `Ready`.
     out: Outbox,
-    /// Started on a replaced disk and not yet caught up with a leader: grants no vote
-    /// ([`RaftConfig::replaced_disk`]).
+    /// Started on a replaced disk and not yet caught up with a leader: neither votes nor
+    /// stands for election ([`RaftConfig::replaced_disk`]).
     catching_up: bool,
 }
 

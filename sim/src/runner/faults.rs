@@ -142,16 +142,7 @@ pub(super) fn apply(
         }
         Event::Restart { node } => {
             if world.is_node(node) && storage_faults::may_boot(sim, world, node, now, true) {
-                if !world.down.remove(node) {
-                    // A running node restarts as after a power loss. A bare bounce left
-                    // its unsynced writes pending in turmoil's file system, which then
-                    // counted them into the file later renamed over that path: a log
-                    // replaced after the restart read back with the old bytes' length
-                    // and garbage where they had been, and the node rightly refused it
-                    // (explore 0..2000, review-flow-lagging-catchup seed 448).
-                    sim.crash(node.as_str());
-                }
-                sim.bounce(node.as_str());
+                storage_faults::power_cycle(sim, world, node);
                 fault(&trace, now, format!("restart {node}"));
             }
         }
