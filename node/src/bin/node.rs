@@ -62,9 +62,10 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// This member's data directory was lost (a replaced disk or machine) and starts
-    /// empty, in a group that already holds data: the member votes in no election until
-    /// it has caught up with a leader, since a vote from it could elect a member that
-    /// lacks writes it had acknowledged. Not for the first start of a new group (its
+    /// empty, in a group that already holds data: the member first asks every other
+    /// member for its term (it follows no leader until all have answered), then votes in
+    /// no election until it has caught up with a leader, since a vote from it could elect
+    /// a member that lacks writes it had acknowledged. Not for the first start of a new group (its
     /// members must vote to elect a first leader). It acts only on an empty --data-dir,
     /// where the node records that it is catching up until it has (a power loss
     /// meanwhile does not end it), so leaving it on afterwards changes nothing.

@@ -6,7 +6,7 @@
 //! when one steps down.
 
 use bytes::Bytes;
-use protocol::peer::{Entry, LogIndex, PeerId, PeerMessage, RequestVote, RequestVoteReply, Term};
+use protocol::peer::{Entry, PeerId, PeerMessage, RequestVote, RequestVoteReply, Term};
 
 use super::replication::Progress;
 use super::types::Role;
@@ -23,6 +23,7 @@ enum Tally {
 impl Raft {
     /// A non-leader's tick: campaign when the election timer expires (at once when alone).
     pub(super) fn tick_election(&mut self) {
+        self.tick_term_probe();
         self.election_elapsed = self.election_elapsed.saturating_add(1);
         if self.config.peers.len() == 1 {
             self.start_pre_vote();
@@ -199,26 +200,6 @@ impl Raft {
         });
         self.maybe_commit();
         self.broadcast_append();
-    }
-
-    /// Ends the catching up of a member on a replaced disk
-    /// ([`RaftConfig::replaced_disk`](super::RaftConfig::replaced_disk)) once its log
-    /// holds the entry at `leader_commit`, the current leader's commit index, and that
-    /// entry is of the leader's term: every entry committed before the disk was lost
-    /// precedes it, so it is in the log too. (Its own commit index is not enough: after a
-    /// snapshot, or a short append, it can be an entry of the leader's term well before
-    /// the leader's commit index, and the entries between may have been committed with
-    /// this member's lost acknowledgements; found by review,
-    /// review-wipe-partial-catchup-elects-short-log.)
-    pub(super) fn note_caught_up(&mut self, leader_commit: LogIndex) {
-        if self.catching_up
-            && self.log.last_index() >= leader_commit
-            && self.log.term_at(leader_commit) == Some(self.term)
-        {
-            tracing::info!(id = %self.config.id, commit = %self.commit, "raft: caught up on a replaced disk; votes again");
-            self.catching_up = false;
-            self.out.caught_up = true;
-        }
     }
 
     /// A (pre-)vote request whose term is at least ours (lower ones are answered in

@@ -42,6 +42,7 @@ mod election;
 mod log;
 mod read;
 mod ready;
+mod replaced;
 mod replication;
 mod snapshot;
 mod types;
@@ -113,6 +114,8 @@ pub struct Raft {
     /// Started on a replaced disk and not yet caught up with a leader: neither votes nor
     /// stands for election ([`RaftConfig::replaced_disk`]).
     catching_up: bool,
+    /// On a replaced disk: the group's term is not known yet (`replaced.rs`).
+    term_probe: Option<replaced::TermProbe>,
 }
 
 impl Raft {
@@ -147,9 +150,11 @@ impl Raft {
             reads: Reads::default(),
             out: Outbox::new(recovered.hard_state, log.last_index()),
             catching_up: config.replaced_disk,
+            term_probe: None,
             log,
             config,
         };
+        raft.term_probe = raft.initial_term_probe();
         raft.reset_election_timer();
         raft
     }
@@ -176,7 +181,11 @@ impl Raft {
                 .min(left(self.config.election_ticks.0, self.quorum_elapsed)),
             // A lone member elects itself on its next tick.
             _ if self.config.peers.len() == 1 => 1,
-            _ => left(self.election_timeout, self.election_elapsed),
+            _ => {
+                let election = left(self.election_timeout, self.election_elapsed);
+                self.ticks_until_probe()
+                    .map_or(election, |p| p.min(election))
+            }
         }
     }
 
@@ -202,6 +211,9 @@ impl Raft {
             tracing::debug!(id = %self.config.id, %from, "raft: dropping a hello, which is the transport's business");
             return;
         };
+        if !self.screen_while_learning_term(from, &msg) {
+            return;
+        }
         if term < self.term {
             self.answer_stale(from, msg);
             return;

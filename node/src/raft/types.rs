@@ -46,19 +46,16 @@ pub struct RaftConfig {
     /// `InstallSnapshot` carries at most this many snapshot bytes per chunk.
     pub snapshot_chunk_bytes: usize,
     /// This member's disk was lost and replaced: the entries it acknowledged before, some
-    /// perhaps committed with its help, are gone, and a vote from it could elect a
-    /// candidate that lacks them. It grants no vote until it holds an entry of a
-    /// leader's term that the leader counts as committed (every entry committed before is
-    /// then in its log too). An empty disk alone cannot tell a replaced member from a
-    /// fresh one (a new group's members all start empty and must vote), so whoever starts
-    /// the member says so. The core takes it as given; the store
-    /// (`group::RaftStore::start_raft`) sets it for a member started with it on an empty
-    /// store, or one whose store records that it was catching up when it stopped.
-    /// Not covered yet: the lost disk took the member's term too, so while catching up it
-    /// accepts (and acknowledges the entries of) a stale leader of an older term that has
-    /// not stepped down yet, which can then commit over entries a newer leader had placed
-    /// on a majority (scenarios/defects/review-catchup-stale-leader-*). Learning the
-    /// group's term from enough members before accepting any leader would close it.
+    /// perhaps committed with its help, are gone, and so are its term and its vote. It
+    /// first learns the group's term from every other member (answering no leader
+    /// meanwhile, and refusing leaders of older terms afterwards), then grants no vote
+    /// until it holds an entry of a leader's term that the leader counts as committed
+    /// (every entry committed before is then in its log too); see `replaced.rs`. An empty
+    /// disk alone cannot tell a replaced member from a fresh one (a new group's members
+    /// all start empty and must vote), so whoever starts the member says so. The core
+    /// takes it as given; the store (`group::RaftStore::start_raft`) sets it for a member
+    /// started with it on an empty store, or one whose store records that it was
+    /// catching up when it stopped.
     pub replaced_disk: bool,
 }
 
