@@ -35,7 +35,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use command::GroupCommand;
-pub use raft_store::{Opened, RaftStore};
+pub use raft_store::{Opened, RaftStore, CATCHING_UP_FILE};
 pub use replica::Leadership;
 pub use state::{retry_message, GroupState, Outcome, Route, Session, Transfer};
 pub use transport::PeerPort;

@@ -57,6 +57,11 @@ pub struct RaftStore<D: Disk> {
 /// catching up, not voting on the partial log it had fetched so far.
 const CATCHING_UP: &[u8] = b"catching up on a replaced disk\n";
 
+/// The name, in the data directory, of the file that records whether a member on a
+/// replaced disk is still catching up (non-empty while it is). The simulator watches it
+/// to know which members hold a full copy of their group's log.
+pub const CATCHING_UP_FILE: &str = "raft-catching-up";
+
 /// A started member: its store, its Raft core, and the snapshot its log starts after
 /// (with the group state it stands for).
 pub type Started<D> = (RaftStore<D>, Raft, Option<(SnapshotMeta, Bytes)>);
@@ -241,7 +246,7 @@ impl<D: Disk> RaftStore<D> {
         let compacted_wal_bytes = wal.len_bytes();
         Ok(Opened {
             store: RaftStore {
-                catching_up_path: dir.join("raft-catching-up"),
+                catching_up_path: dir.join(CATCHING_UP_FILE),
                 disk,
                 wal,
                 wal_path,

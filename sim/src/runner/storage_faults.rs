@@ -199,6 +199,35 @@ fn group_of(world: &World, node: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// Why losing `node`'s data now would leave its group without a majority of members
+/// holding a full copy of its log, if it would: the other members down for good
+/// (refused to start on corrupted storage, or about to) or catching up on a replaced
+/// disk, counted against the group's minority.
+fn takes_a_majority(world: &mut World, node: &str) -> Option<String> {
+    let group = group_of(world, node)?;
+    let members = world.groups[group - 1].clone();
+    let minority = (members.len() - 1) / 2;
+    let impaired: Vec<String> = members
+        .into_iter()
+        .filter(|m| m != node)
+        .filter(|m| {
+            let disk = world.storage.disk(m);
+            let disk = disk.borrow();
+            world.storage.dead.contains(m) || disk.lost_for_good() || disk.catching_up()
+        })
+        .collect();
+    (impaired.len() + 1 > minority).then(|| {
+        if impaired.is_empty() {
+            format!("group {group} has no member to spare")
+        } else {
+            format!(
+                "group {group} would keep fewer than a majority of full copies ({} without one)",
+                impaired.join(" ")
+            )
+        }
+    })
+}
+
 /// At a crash of `node` (up, a node): whether it becomes a power loss during its next
 /// write instead; if so, arms it and counts the node down. `why` is the crash's reason.
 pub(super) fn tear_instead(world: &mut World, node: &str, now: Duration, why: &str) -> bool {
@@ -253,7 +282,16 @@ pub(super) fn power_cycle(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &
 
 /// `node`'s machine is replaced: power loss (if up), its disk erased, and it boots again
 /// at once on the empty disk, a node that refused to start on corrupted storage too.
+///
+/// Not done if it would leave fewer than a majority of the group holding a full copy of
+/// its log (the others down for good or still catching up on a replaced disk): the group
+/// could then never again tell which entries were committed, so it rightly stops, and no
+/// scenario or exploration is meant to take more than a minority of a group's data.
 pub(super) fn wipe(sim: &mut turmoil::Sim<'_>, world: &mut World, node: &str, now: Duration) {
+    if let Some(why) = takes_a_majority(world, node) {
+        fault(&world.trace, now, format!("wipe {node}: not done, {why}"));
+        return;
+    }
     world.storage.dead.remove(node);
     world.storage.disk(node).borrow_mut().arm_wipe();
     // Cancels a power loss armed for its next write, like any boot.
@@ -298,9 +336,12 @@ fn arm_corruption(world: &mut World, node: &str, now: Duration, say: bool) {
     let Some(group) = group_of(world, node) else {
         return;
     };
+    let majority_lost = takes_a_majority(world, node);
     let s = &mut world.storage;
     let used = s.corrupted.entry(group).or_default();
-    let text = if *used < s.max_corrupt_per_group {
+    let text = if let Some(why) = majority_lost {
+        format!("corrupt {node}: not done, {why}")
+    } else if *used < s.max_corrupt_per_group {
         *used += 1;
         s.disk(node).borrow_mut().arm_corruption();
         format!("corrupt {node}: its next start reads a damaged byte")

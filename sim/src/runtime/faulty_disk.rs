@@ -99,6 +99,10 @@ pub struct DiskFaults {
     /// The disk was erased at least once: the node starts with `--replaced-disk` from
     /// then on, as an operator who replaced a machine would start it.
     replaced: bool,
+    /// The node's disk says it is catching up on a replaced disk (the marker file
+    /// `node::group::CATCHING_UP_FILE` is non-empty, or the disk is about to be erased):
+    /// it does not hold a full copy of its group's log.
+    catching_up: bool,
     /// The power failed: every call fails until the host is crashed and booted again.
     powered_off: bool,
     /// Everything injected since the host last booted.
@@ -134,6 +138,7 @@ impl DiskFaults {
             corrupt: false,
             wipe_next_boot: false,
             replaced: false,
+            catching_up: false,
             powered_off: false,
             this_boot: Vec::new(),
             torn_tails: BTreeMap::new(),
@@ -195,11 +200,18 @@ impl DiskFaults {
         self.corrupt_next_boot = true;
     }
 
+    /// Whether the node is down for good or about to be: a corrupted read armed for the
+    /// next boot or this one, or a refusal to start on this disk.
+    pub fn lost_for_good(&self) -> bool {
+        self.corrupt_next_boot || self.corrupt || self.retired
+    }
+
     /// Erases the disk before the next boot: the machine is replaced, so nothing it
     /// kept (torn bytes, a refusal to start on corrupted storage) carries over.
     pub fn arm_wipe(&mut self) {
         self.wipe_next_boot = true;
         self.replaced = true;
+        self.catching_up = true;
         self.corrupt_next_boot = false;
         self.torn_tails.clear();
         self.retired = false;
@@ -215,6 +227,19 @@ impl DiskFaults {
     /// Whether the disk was ever erased (the node is started as on a replaced disk).
     pub fn replaced(&self) -> bool {
         self.replaced
+    }
+
+    /// Whether the node is catching up on a replaced disk (its copy of the log may lack
+    /// committed entries): as its marker file last read or written says.
+    pub fn catching_up(&self) -> bool {
+        self.catching_up
+    }
+
+    /// Notes what the node read from or wrote to `path`, if it is the catching-up marker.
+    fn watch_marker(&mut self, path: &Path, contents: Option<&[u8]>) {
+        if path.file_name().and_then(|n| n.to_str()) == Some(node::group::CATCHING_UP_FILE) {
+            self.catching_up = contents.is_some_and(|b| !b.is_empty());
+        }
     }
 
     /// From now on the host boots without its node (it refused to start on this disk).
@@ -374,6 +399,9 @@ impl Disk for FaultyDisk {
             return Err(power_lost());
         }
         let bytes = SimDisk.read(path)?;
+        self.faults
+            .borrow_mut()
+            .watch_marker(path, bytes.as_deref());
         Ok(bytes.map(|b| self.faults.borrow_mut().read_back(path, b)))
     }
 
@@ -394,6 +422,10 @@ impl Disk for FaultyDisk {
         self.gate("rename", from)?;
         SimDisk.rename(from, to)?;
         self.faults.borrow_mut().rewrote(to, 0);
+        if to.file_name().and_then(|n| n.to_str()) == Some(node::group::CATCHING_UP_FILE) {
+            let marker = SimDisk.read(to)?;
+            self.faults.borrow_mut().watch_marker(to, marker.as_deref());
+        }
         Ok(())
     }
 
