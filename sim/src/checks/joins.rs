@@ -7,7 +7,10 @@
 //! A group is judged as one unit. The ECS sends a group's `cluster_view` to its members
 //! until one answers `ok` (the leader, which puts the view in the group's log, so every
 //! member applies it); a follower's `error` does not count. So the view that matters is
-//! the last one any member of the group answered `ok`.
+//! the newest one any member of the group answered `ok`: an older view answered after a
+//! newer one (a held line delivered late) changes nothing at the node, which keeps the
+//! newer (`GroupState::apply`), and counted as the last it flagged a group that was fine
+//! (explore, seed 1 of review-view-stale-view-lands-after-removal-and-join).
 
 use std::collections::BTreeMap;
 
@@ -17,12 +20,15 @@ use super::{accepted_requests, removed_groups, Failure};
 use crate::runtime::ADMIN_PORT;
 use crate::trace::Trace;
 
-/// The last `cluster_view` each host accepted (answered `ok`).
+/// The newest `cluster_view` each host accepted (answered `ok`).
 pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
-    let mut views = BTreeMap::new();
+    let mut views: BTreeMap<String, ClusterView> = BTreeMap::new();
     for (host, request) in accepted_requests(trace) {
         if let Request::ClusterView(v) = request {
-            views.insert(host.to_string(), v.clone());
+            let newer = views.get(host).is_none_or(|held| v.version >= held.version);
+            if newer {
+                views.insert(host.to_string(), v.clone());
+            }
         }
     }
     views

@@ -137,6 +137,8 @@ pub struct Accepted<'a> {
     pub host: &'a str,
     /// The request, without its join tag.
     pub request: &'a protocol::ecs::Request,
+    /// Its join tag, if it had one.
+    pub join: Option<u64>,
     /// The index in the trace of the event where the host received it.
     pub received: usize,
     /// The index in the trace of the event where the host sent its `ok`.
@@ -216,6 +218,7 @@ pub fn accepted_in<'a>(exchanges: &[Exchange<'a>]) -> Vec<Accepted<'a>> {
                 host: x.host,
                 // Checks judge what a request does, whichever join it names.
                 request: x.request.untagged().1,
+                join: x.request.untagged().0,
                 received: x.received,
                 answered,
             }),

@@ -11,7 +11,9 @@
 //! `[own, next)`, else the ring's arc) read from the wire. Joins only ever shrink a
 //! group's range, so the nearest `next_addr` is also the newest; one farther than an
 //! earlier one could only come from a stale message, and a range grown back that way is
-//! exactly what this check is for. The predecessor of a join accepts its new `next_addr`
+//! exactly what this check is for. The one exception: a `next_addr` of a newer join (by
+//! its tag) replaces one that is on no ring the group knows (the newcomer of an abandoned
+//! join, or a group removed since), as the node's does. The predecessor of a join accepts its new `next_addr`
 //! before the transfer and before the ECS announces the new ring, so from then on it owns
 //! only what it keeps; the newcomer owns the range it was given (`next_addr` of its
 //! successor), and only once it is on the ring. A `release_lock` accepted while its
@@ -119,6 +121,8 @@ struct End {
     source: &'static str,
     /// When that request was answered `ok`.
     at: Duration,
+    /// The join tag of that request (a `next_addr`'s), if it had one.
+    join: Option<u64>,
 }
 
 impl End {
@@ -228,9 +232,21 @@ impl<'a> Group<'a> {
                         addr: addr.clone(),
                         source: "next_addr",
                         at,
+                        join: a.join,
                     };
-                    // The nearest wins: a farther one only comes from a stale line.
-                    if next.as_ref().is_none_or(|e| end.length() < e.length()) {
+                    // The nearest wins: a farther one only comes from a stale line, except
+                    // from a newer join while the current end is on no ring the group
+                    // knows (its newcomer's join was abandoned, or it was removed since):
+                    // the node takes the newer join's (explore found a group that joined
+                    // again after a removal flagged for the range its second join gave it).
+                    let superseded = |e: &End| {
+                        end.join.zip(e.join).is_some_and(|(new, old)| new > old)
+                            && !ring.contains_key(&e.addr)
+                    };
+                    if next
+                        .as_ref()
+                        .is_none_or(|e| end.length() < e.length() || superseded(e))
+                    {
                         next = Some(end);
                     }
                 }
@@ -287,6 +303,7 @@ impl<'a> Group<'a> {
                 addr: (*m).clone(),
                 source,
                 at,
+                join: None,
             })
             .min_by_key(End::length);
         // The node's rule (`GroupState::owned_arc`): its `next` once it has one, else the
