@@ -332,6 +332,7 @@ fn one_fault(
         FaultKind::EcsPause => vec![timed(at, Event::PauseEcs), timed(back, Event::ResumeEcs)],
         FaultKind::Join => vec![timed(at, Event::Join { count: 1 })],
         FaultKind::DiskError => vec![timed(at, Event::FailDisk { node: node.clone() })],
+        FaultKind::Wipe => vec![timed(at, Event::Wipe { node: node.clone() })],
         // Settings of the `[storage]` section, not events (see `storage_settings`).
         FaultKind::TornWrites | FaultKind::Corruption => Vec::new(),
         FaultKind::PartSize => vec![timed(

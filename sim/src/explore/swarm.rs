@@ -49,11 +49,14 @@ pub enum FaultKind {
     /// A restarted node reads a damaged byte back (`[storage] corrupt_on_restart`; a
     /// minority of each group at most).
     Corruption,
+    /// A node's machine replaced: power loss, its disk erased, started again empty as on
+    /// a replaced disk (not done where it would take a majority of a group's data).
+    Wipe,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order (the order seeds draw them in).
-    pub const ALL: [FaultKind; 17] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::NodeCrash,
         FaultKind::LeaderCrash,
         FaultKind::FollowerCrash,
@@ -71,6 +74,7 @@ impl FaultKind {
         FaultKind::DiskError,
         FaultKind::TornWrites,
         FaultKind::Corruption,
+        FaultKind::Wipe,
     ];
 
     /// The kind's name in reports.
@@ -93,6 +97,7 @@ impl FaultKind {
             FaultKind::DiskError => "disk-error",
             FaultKind::TornWrites => "torn-writes",
             FaultKind::Corruption => "corruption",
+            FaultKind::Wipe => "wipe",
         }
     }
 
@@ -100,7 +105,9 @@ impl FaultKind {
     /// window: the rarer kinds are the ones that stop a whole group or the ECS.
     fn mean_bounds(self, window: Duration) -> (Duration, Duration) {
         let (low, high) = match self {
-            FaultKind::GroupCrash | FaultKind::EcsCrash | FaultKind::Join => (0.25, 1.5),
+            FaultKind::GroupCrash | FaultKind::EcsCrash | FaultKind::Join | FaultKind::Wipe => {
+                (0.25, 1.5)
+            }
             FaultKind::PartSize => (0.15, 1.0),
             _ => (0.08, 0.7),
         };
