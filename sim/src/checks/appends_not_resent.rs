@@ -8,6 +8,13 @@
 //! noticing: every other check passes, since a follower takes an entry it holds twice
 //! without harm. Judged from the wire: `AppendEntries` frames written between members of
 //! one group, and the refusals the leader read.
+//!
+//! The wire shows when a refusal was read, not when the leader's core stepped it: a leader
+//! busy with a slow sync reads the refusal and then writes frames it had produced before
+//! (explore found one, seed 27 of review-retry-ecs-crash-in-stretched-transfer-range). So
+//! after a refusal, the first `AppendEntries` without entries whose previous index lies
+//! below what was sent since (the probe the refusal caused) marks where the leader
+//! restarted: entries after it may be sent again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +32,8 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     // (leader, follower, term) -> highest index sent since the follower's last refusal.
     let mut sent: BTreeMap<(&str, &str, Term), u64> = BTreeMap::new();
     let mut reported = BTreeSet::new();
+    // (leader, follower) pairs with a refusal read and its probe not yet seen.
+    let mut refused: BTreeSet<(&str, &str)> = BTreeSet::new();
     let mut out = Vec::new();
     for e in &trace.events {
         match &e.what {
@@ -59,6 +68,14 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
                         }
                         *high = (*high).max(last);
                     }
+                    PeerMessage::AppendEntries(a) => {
+                        let key = (&**from, &**to, a.term);
+                        if let Some(high) = sent.get_mut(&key) {
+                            if a.prev_log_index.0 < *high && refused.remove(&(&**from, &**to)) {
+                                *high = a.prev_log_index.0;
+                            }
+                        }
+                    }
                     PeerMessage::InstallSnapshot(s) => {
                         sent.remove(&(&**from, &**to, s.term));
                     }
@@ -71,6 +88,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
                 msg: Message::Peer(PeerMessage::AppendEntriesReply(r)),
             } if !r.success => {
                 sent.retain(|(l, f, _), _| !(*l == &**host && *f == &**from));
+                refused.insert((&**host, &**from));
             }
             _ => {}
         }
@@ -163,6 +181,25 @@ mod tests {
         // A refusal from another follower does not.
         refusal(&mut t, "a", "c");
         append(&mut t, "a", "b", 1, 1);
+        assert_eq!(check(&groups(), &t).len(), 1);
+    }
+
+    /// A leader busy with a sync reads a refusal, then writes a heartbeat and an entry it
+    /// had produced before stepping it, then the probe the refusal caused: the entries
+    /// after the probe's index may go again.
+    #[test]
+    fn frames_written_after_a_refusal_but_made_before_it_are_not_held_against_the_probe() {
+        let mut t = Trace::default();
+        append(&mut t, "a", "b", 0, 8);
+        refusal(&mut t, "a", "b");
+        append(&mut t, "a", "b", 8, 0);
+        append(&mut t, "a", "b", 8, 1);
+        append(&mut t, "a", "b", 2, 0); // the probe
+        append(&mut t, "a", "b", 2, 7);
+        assert_eq!(check(&groups(), &t), []);
+        // Without a refusal, going back to probe does not excuse the resend.
+        append(&mut t, "a", "b", 3, 0);
+        append(&mut t, "a", "b", 3, 6);
         assert_eq!(check(&groups(), &t).len(), 1);
     }
 }
