@@ -46,7 +46,8 @@ fn a_report_carries_every_lane_the_faults_and_how_to_replay() {
     let html = sim::report::render(&report, &scenario, REPLAY);
     let data = data_of(&html);
 
-    // Every host is a lane: the ECS, every node in join order, every client, the verifier.
+    // Every host is a lane: the ECS, every node in join order, every client, the verifier
+    // and the view auditor.
     let lanes: Vec<String> = data["hosts"]
         .as_array()
         .unwrap()
@@ -56,11 +57,12 @@ fn a_report_carries_every_lane_the_faults_and_how_to_replay() {
     let mut expected = report.hosts.clone();
     expected.extend((1..=scenario.workload.clients).map(|i| format!("c{i}")));
     expected.push("verify".into());
+    expected.push("audit".into());
     assert_eq!(lanes, expected);
     assert_eq!(
         lanes.len(),
-        10,
-        "ecs, two groups of three, two clients, verify"
+        11,
+        "ecs, two groups of three, two clients, verify, audit"
     );
 
     // What it takes to reproduce the run, in the data and on the page itself.

@@ -14,11 +14,13 @@
 
 use std::collections::BTreeMap;
 
+use protocol::client::Packet;
 use protocol::ecs::{ClusterView, Request};
 
 use super::{accepted_requests, removed_groups, Failure};
+use crate::runner::AUDITOR;
 use crate::runtime::ADMIN_PORT;
-use crate::trace::Trace;
+use crate::trace::{Message, Trace, What};
 
 /// The newest `cluster_view` each host accepted (answered `ok`).
 pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
@@ -109,6 +111,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             ));
         }
     }
+    out.extend(audit(&views, trace));
     out
 }
 
@@ -119,4 +122,41 @@ pub(crate) fn group_name(members: &[String]) -> String {
         [first, .., last] => format!("group {first}..{last}"),
         [] => "an empty group".to_string(),
     }
+}
+
+/// The audit at the end (`runner::hosts::add_auditor`): every member of a group that
+/// stays, asked on its own which view it holds, last answered the newest view any group
+/// accepted. A member that applied an older view after a newer one (a held line
+/// delivered late) holds the older one still, though every `ok` on the wire looks the
+/// same. Members that did not answer are not judged here (liveness is).
+fn audit(views: &BTreeMap<String, ClusterView>, trace: &Trace) -> Vec<Failure> {
+    let Some(settled) = views.values().map(|v| v.version).max() else {
+        return Vec::new();
+    };
+    let mut answers: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &trace.events {
+        if let What::Recv {
+            host,
+            from,
+            msg: Message::Client(Packet::GroupInfoResponse(info)),
+        } = &e.what
+        {
+            if &**host == AUDITOR {
+                answers.insert(from, info.view_version);
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .filter(|&(_, version)| version != settled)
+        .map(|(node, version)| {
+            Failure::new(
+                "joins_complete",
+                format!(
+                    "{node} holds view v{version} at the end (asked on its own), though the \
+                     cluster settled on v{settled}"
+                ),
+            )
+        })
+        .collect()
 }

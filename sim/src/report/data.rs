@@ -161,22 +161,24 @@ pub fn build(report: &RunReport, scenario: &Scenario, replay: &str) -> Data {
             group: 0,
         });
     }
-    hosts.push(Host {
-        name: "verify".to_string(),
-        kind: "client",
-        group: 0,
-    });
+    for name in ["verify", crate::runner::AUDITOR] {
+        hosts.push(Host {
+            name: name.to_string(),
+            kind: "client",
+            group: 0,
+        });
+    }
     let lane: HashMap<&str, u32> = hosts
         .iter()
         .enumerate()
         .map(|(i, h)| (h.name.as_str(), i as u32))
         .collect();
     let lane_of = |h: &str| lane.get(h).map_or(-1, |&i| i64::from(i));
-    // The verifier starts after the faults: no fault line is about it, and `isolate ..
-    // from every other host` cuts the ECS, nodes and clients only.
+    // The verifier and the auditor start after the faults: no fault line is about them,
+    // and `isolate .. from every other host` cuts the ECS, nodes and clients only.
     let names: Vec<String> = hosts
         .iter()
-        .filter(|h| h.name != "verify")
+        .filter(|h| h.name != "verify" && h.name != crate::runner::AUDITOR)
         .map(|h| h.name.clone())
         .collect();
     let end = report.simulated;

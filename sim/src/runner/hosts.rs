@@ -191,6 +191,43 @@ fn seeds_now(world: &World) -> Vec<String> {
         .collect()
 }
 
+/// Host `audit`, started once the final reads are done and the cluster settled: asks each
+/// of `nodes` (name, client address) which cluster view it holds (the 'I' extension,
+/// every node on its own), in rounds half a second apart, until every one answers
+/// `version`. `checks::joins` judges the last answers. A member that took an older view
+/// after a newer one (a held line delivered late) would still answer it here, where
+/// nothing else it says on the wire need show it.
+pub(crate) fn add_auditor(
+    sim: &mut turmoil::Sim<'_>,
+    world: &World,
+    nodes: Vec<(String, String)>,
+    version: u64,
+) {
+    let net = SimNet::new(AUDITOR, world.trace.clone());
+    let rng = Rng::from_seed(seeds::derive(world.seed, AUDITOR, 1));
+    let addrs: Vec<String> = nodes.iter().map(|(_, a)| a.clone()).collect();
+    let mut client = workload::sim_client(net, addrs, std::time::Duration::from_secs(1), rng);
+    let done = world.audit_done.clone();
+    sim.client(AUDITOR, async move {
+        loop {
+            let mut agreed = true;
+            for (_, addr) in &nodes {
+                let answer = client.group_info_at(addr).await;
+                agreed &= answer.is_ok_and(|info| info.view_version == version);
+            }
+            if agreed {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        done.set(true);
+        Ok(())
+    });
+}
+
+/// The view auditor's host name.
+pub(crate) const AUDITOR: &str = "audit";
+
 /// Workload client `c<i>`.
 pub(crate) fn add_client(sim: &mut turmoil::Sim<'_>, world: &World, i: u32) {
     let name = format!("c{i}");

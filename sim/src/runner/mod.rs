@@ -31,10 +31,12 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::checks::{self, Failure};
+use crate::runtime;
 use crate::scenario::Scenario;
 use crate::trace::{Trace, TraceHandle, What};
 use crate::workload::{self, History, HistoryHandle};
 
+pub(crate) use hosts::AUDITOR;
 pub(crate) use schedule::exponential;
 pub use schedule::{build as timeline_with_faults, groups_at, nodes_at};
 
@@ -79,6 +81,8 @@ pub(crate) struct World {
     pub(crate) down: BTreeSet<String>,
     pub(crate) ecs_down: bool,
     pub(crate) verifier_done: Rc<Cell<bool>>,
+    /// Set once the view audit after the final reads is over (`hosts::add_auditor`).
+    pub(crate) audit_done: Rc<Cell<bool>>,
     /// When the verifier last finished reading a key.
     pub(crate) verifier_progress: Rc<Cell<Duration>>,
     /// Host errors reported by turmoil, by host.
@@ -161,6 +165,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         down: BTreeSet::new(),
         ecs_down: false,
         verifier_done: Rc::new(Cell::new(false)),
+        audit_done: Rc::new(Cell::new(false)),
         verifier_progress: Rc::new(Cell::new(Duration::ZERO)),
         host_errors: BTreeMap::new(),
         disturbed: false,
@@ -186,6 +191,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let recovery = scenario.checks.recovery_deadline;
     let mut end = scenario.duration + recovery + slack;
     let mut stopped_early = None;
+    let mut audit_until: Option<Duration> = None;
     loop {
         let now = sim.elapsed();
         while let Some(event) = plan.next_due(now) {
@@ -217,9 +223,22 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             break;
         }
         // The liveness phase lasts until the final reads are done and the cluster has
-        // settled (every join finished, every lock released), or the deadline passes.
-        if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
-            break;
+        // settled (every join finished, every lock released), or the deadline passes;
+        // then every member that stays is asked which view it holds (the audit), for up
+        // to AUDIT_TIME.
+        if let Some(until) = audit_until {
+            if world.audit_done.get() || now >= until {
+                break;
+            }
+        } else if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
+            match audit_plan(&world) {
+                Some((nodes, version)) => {
+                    hosts::add_auditor(&mut sim, &world, nodes, version);
+                    audit_until = Some(now + AUDIT_TIME);
+                    end = end.max(now + AUDIT_TIME);
+                }
+                None => break,
+            }
         }
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.step()));
         match step {
@@ -286,6 +305,35 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         undecided: judgement.undecided,
         simulated,
     }
+}
+
+/// How long the view audit may take: members that applied the final view answer at once;
+/// one still applying its log gets a few rounds.
+const AUDIT_TIME: Duration = Duration::from_secs(5);
+
+/// What the view audit asks: every node of the groups that stay (not removed, not down for
+/// good), with their client addresses, and the version of the view the cluster settled
+/// on (the newest any group accepted). `None` when no view was ever accepted.
+fn audit_plan(world: &World) -> Option<(Vec<(String, String)>, u64)> {
+    let trace = world.trace.borrow();
+    let version = checks::joins::last_views(&trace)
+        .values()
+        .map(|v| v.version)
+        .max()?;
+    let removed = checks::removed_groups(&trace);
+    let nodes = world
+        .groups
+        .iter()
+        .filter(|g| {
+            g.first()
+                .and_then(|m| protocol::ecs::HostPort::new(m.as_str(), runtime::ADMIN_PORT).ok())
+                .is_none_or(|ring| !removed.contains(&ring))
+        })
+        .flatten()
+        .filter(|n| !world.down.contains(*n))
+        .map(|n| (n.clone(), format!("{n}:{}", runtime::CLIENT_PORT)))
+        .collect();
+    Some((nodes, version))
 }
 
 /// Whether every started group has finished joining and no group is write-locked.
