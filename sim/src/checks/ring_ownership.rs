@@ -1022,6 +1022,30 @@ mod tests {
         }
     }
 
+    /// A newer join's `next_addr` farther than the current one replaces it only if the
+    /// current one is on no ring the group knows (an abandoned newcomer, a removed
+    /// group): here group 2 is on the ring, so group 1 does not grow over it.
+    #[test]
+    fn a_newer_joins_farther_next_addr_does_not_grow_a_range_over_a_ring_member() {
+        let moved = key(true);
+        let mut run = Run::new();
+        let t = &mut run.trace;
+        admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)).for_join(2));
+        admin(t, 110, 111, "n1a", Request::WriteLock.for_join(2));
+        admin(t, 120, 121, "n1a", Request::NextAddr(ring(2)).for_join(2));
+        admin(t, 150, 151, "n1a", view(2, &[1, 2]));
+        admin(t, 152, 153, "n2a", view(2, &[1, 2]));
+        admin(t, 160, 161, "n1b", Request::ReleaseLock.for_join(2));
+        // A join-3 line naming group 1 itself (the whole ring) as its next.
+        admin(t, 200, 201, "n1a", Request::NextAddr(ring(1)).for_join(3));
+        run.put(&moved, "n1a", &[300], 301);
+        let failures = run.check();
+        assert!(
+            failures.iter().any(|f| f.detail.contains("outside")),
+            "{failures:?}"
+        );
+    }
+
     #[test]
     fn a_removal_gives_the_range_to_the_receiver() {
         let (moved, kept) = (key(true), key(false));
