@@ -231,7 +231,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
                 break;
             }
         } else if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
-            match audit_plan(&world) {
+            match audit_plan(&mut world) {
                 Some((nodes, version)) => {
                     hosts::add_auditor(&mut sim, &world, nodes, version);
                     audit_until = Some(now + AUDIT_TIME);
@@ -312,16 +312,19 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 const AUDIT_TIME: Duration = Duration::from_secs(5);
 
 /// What the view audit asks: every node of the groups that stay (not removed, not down for
-/// good), with their client addresses, and the version of the view the cluster settled
-/// on (the newest any group accepted). `None` when no view was ever accepted.
-fn audit_plan(world: &World) -> Option<(Vec<(String, String)>, u64)> {
-    let trace = world.trace.borrow();
-    let version = checks::joins::last_views(&trace)
-        .values()
-        .map(|v| v.version)
-        .max()?;
-    let removed = checks::removed_groups(&trace);
-    let nodes = world
+/// good, not stranded on a replaced disk by a member down for good), with their client
+/// addresses, and the version of the view the cluster settled on (the newest any group
+/// accepted). `None` when no view was ever accepted.
+fn audit_plan(world: &mut World) -> Option<(Vec<(String, String)>, u64)> {
+    let (version, removed) = {
+        let trace = world.trace.borrow();
+        let version = checks::joins::last_views(&trace)
+            .values()
+            .map(|v| v.version)
+            .max()?;
+        (version, checks::removed_groups(&trace))
+    };
+    let candidates: Vec<String> = world
         .groups
         .iter()
         .filter(|g| {
@@ -331,7 +334,15 @@ fn audit_plan(world: &World) -> Option<(Vec<(String, String)>, u64)> {
         })
         .flatten()
         .filter(|n| !world.down.contains(*n))
-        .map(|n| (n.clone(), format!("{n}:{}", runtime::CLIENT_PORT)))
+        .cloned()
+        .collect();
+    let nodes = candidates
+        .into_iter()
+        .filter(|n| !storage_faults::stranded_on_a_replaced_disk(world, n))
+        .map(|n| {
+            let addr = format!("{n}:{}", runtime::CLIENT_PORT);
+            (n, addr)
+        })
         .collect();
     Some((nodes, version))
 }

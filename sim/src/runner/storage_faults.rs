@@ -228,6 +228,23 @@ fn takes_a_majority(world: &mut World, node: &str) -> Option<String> {
     })
 }
 
+/// Whether `node` is catching up on a replaced disk while another member of its group is
+/// down for good: it cannot learn the group's term (it asks every other member), so it
+/// rightly holds nothing of the group's state however long it waits.
+pub(super) fn stranded_on_a_replaced_disk(world: &mut World, node: &str) -> bool {
+    let Some(group) = group_of(world, node) else {
+        return false;
+    };
+    if !world.storage.disk(node).borrow().catching_up() {
+        return false;
+    }
+    let members = world.groups[group - 1].clone();
+    members.iter().filter(|m| m.as_str() != node).any(|m| {
+        let lost = world.storage.disk(m).borrow().lost_for_good();
+        world.storage.dead.contains(m) || lost
+    })
+}
+
 /// At a crash of `node` (up, a node): whether it becomes a power loss during its next
 /// write instead; if so, arms it and counts the node down. `why` is the crash's reason.
 pub(super) fn tear_instead(world: &mut World, node: &str, now: Duration, why: &str) -> bool {
