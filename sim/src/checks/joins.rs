@@ -17,9 +17,8 @@ use std::collections::BTreeMap;
 use protocol::client::Packet;
 use protocol::ecs::{ClusterView, Request};
 
-use super::{accepted_requests, removed_groups, Failure};
+use super::{accepted_requests, removed_groups, ring_address, Failure};
 use crate::runner::AUDITOR;
-use crate::runtime::ADMIN_PORT;
 use crate::trace::{Message, Trace, What};
 
 /// The newest `cluster_view` each host accepted (answered `ok`).
@@ -41,12 +40,8 @@ pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     let views = last_views(trace);
     let removed_rings = removed_groups(trace);
-    // A group's ring address is its first member's admin address.
     let removed = |members: &[String]| {
-        members
-            .first()
-            .and_then(|m| protocol::ecs::HostPort::new(m.as_str(), ADMIN_PORT).ok())
-            .is_some_and(|ring| removed_rings.contains(&ring))
+        ring_address(members).is_some_and(|ring| removed_rings.contains(&ring))
     };
     let staying: Vec<&String> = groups.iter().filter(|g| !removed(g)).flatten().collect();
     let gone: Vec<&String> = groups.iter().filter(|g| removed(g)).flatten().collect();

@@ -229,6 +229,11 @@ pub fn accepted_in<'a>(exchanges: &[Exchange<'a>]) -> Vec<Accepted<'a>> {
     accepted
 }
 
+/// A group's ring address: its first member's admin address.
+pub fn ring_address(members: &[String]) -> Option<protocol::ecs::HostPort> {
+    protocol::ecs::HostPort::new(members.first()?.as_str(), crate::runtime::ADMIN_PORT).ok()
+}
+
 /// The ring addresses the ECS accepted a `remove_group` for (answered `ok`): the groups an
 /// operator asked to remove and the ECS took on. The ECS never abandons a removal it has
 /// accepted, so each of them must be off the ring by the end of the run.

@@ -91,7 +91,6 @@ use node::group::GroupCommand;
 use super::committed_entries::{committed_log, CommittedEntry};
 use super::joins::group_name;
 use super::{accepted_in, exchanges, Accepted, Exchange, Failure};
-use crate::runtime::ADMIN_PORT;
 use crate::trace::{printable, Message, Trace, What};
 use crate::workload::{History, Op, Outcome, Record};
 
@@ -537,7 +536,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, history: &History) -> Vec<Fa
         .iter()
         .enumerate()
         .filter_map(|(g, members)| {
-            let own = HostPort::new(members.first()?.as_str(), ADMIN_PORT).ok()?;
+            let own = super::ring_address(members)?;
             Some(Group {
                 number: g + 1,
                 members,
@@ -836,6 +835,7 @@ mod tests {
     use protocol::ecs::{NodeEntry, Reply};
 
     use super::*;
+    use crate::runtime::ADMIN_PORT;
 
     fn groups() -> Vec<Vec<String>> {
         let g = |k: u32| crate::scenario::names::group_members(k, 3);

@@ -191,8 +191,8 @@ fn seeds_now(world: &World) -> Vec<String> {
         .collect()
 }
 
-/// Host `audit`, started once the final reads are done and the cluster settled: asks each
-/// of `nodes` (name, client address) which cluster view it holds (the 'I' extension,
+/// Host `audit`, started once the final reads are done and the cluster settled: asks the
+/// node at each of `addrs` (client addresses) which cluster view it holds (the 'I' extension,
 /// every node on its own), in rounds half a second apart, until every one answers
 /// `version`. `checks::joins` judges the last answers. A member that took an older view
 /// after a newer one (a held line delivered late) would still answer it here, where
@@ -200,18 +200,18 @@ fn seeds_now(world: &World) -> Vec<String> {
 pub(crate) fn add_auditor(
     sim: &mut turmoil::Sim<'_>,
     world: &World,
-    nodes: Vec<(String, String)>,
+    addrs: Vec<String>,
     version: u64,
 ) {
     let net = SimNet::new(AUDITOR, world.trace.clone());
     let rng = Rng::from_seed(seeds::derive(world.seed, AUDITOR, 1));
-    let addrs: Vec<String> = nodes.iter().map(|(_, a)| a.clone()).collect();
-    let mut client = workload::sim_client(net, addrs, std::time::Duration::from_secs(1), rng);
+    let mut client =
+        workload::sim_client(net, addrs.clone(), std::time::Duration::from_secs(1), rng);
     let done = world.audit_done.clone();
     sim.client(AUDITOR, async move {
         loop {
             let mut agreed = true;
-            for (_, addr) in &nodes {
+            for addr in &addrs {
                 let answer = client.group_info_at(addr).await;
                 agreed &= answer.is_ok_and(|info| info.view_version == version);
             }

@@ -232,8 +232,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             }
         } else if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
             match audit_plan(&mut world) {
-                Some((nodes, version)) => {
-                    hosts::add_auditor(&mut sim, &world, nodes, version);
+                Some((addrs, version)) => {
+                    hosts::add_auditor(&mut sim, &world, addrs, version);
                     audit_until = Some(now + AUDIT_TIME);
                     end = end.max(now + AUDIT_TIME);
                 }
@@ -311,11 +311,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
 /// one still applying its log gets a few rounds.
 const AUDIT_TIME: Duration = Duration::from_secs(5);
 
-/// What the view audit asks: every node of the groups that stay (not removed, not down for
-/// good, not stranded on a replaced disk by a member down for good), with their client
-/// addresses, and the version of the view the cluster settled on (the newest any group
+/// What the view audit asks: the client addresses of every node of the groups that stay
+/// (not removed, not down for good, not stranded on a replaced disk by a member down for
+/// good), and the version of the view the cluster settled on (the newest any group
 /// accepted). `None` when no view was ever accepted.
-fn audit_plan(world: &mut World) -> Option<(Vec<(String, String)>, u64)> {
+fn audit_plan(world: &mut World) -> Option<(Vec<String>, u64)> {
     let (version, removed) = {
         let trace = world.trace.borrow();
         let version = checks::joins::last_views(&trace)
@@ -327,24 +327,17 @@ fn audit_plan(world: &mut World) -> Option<(Vec<(String, String)>, u64)> {
     let candidates: Vec<String> = world
         .groups
         .iter()
-        .filter(|g| {
-            g.first()
-                .and_then(|m| protocol::ecs::HostPort::new(m.as_str(), runtime::ADMIN_PORT).ok())
-                .is_none_or(|ring| !removed.contains(&ring))
-        })
+        .filter(|g| checks::ring_address(g).is_none_or(|ring| !removed.contains(&ring)))
         .flatten()
         .filter(|n| !world.down.contains(*n))
         .cloned()
         .collect();
-    let nodes = candidates
+    let addrs = candidates
         .into_iter()
         .filter(|n| !storage_faults::stranded_on_a_replaced_disk(world, n))
-        .map(|n| {
-            let addr = format!("{n}:{}", runtime::CLIENT_PORT);
-            (n, addr)
-        })
+        .map(|n| format!("{n}:{}", runtime::CLIENT_PORT))
         .collect();
-    Some((nodes, version))
+    Some((addrs, version))
 }
 
 /// Whether every started group has finished joining and no group is write-locked.

@@ -205,16 +205,11 @@ fn group_of(world: &World, node: &str) -> Option<usize> {
 /// disk, counted against the group's minority.
 fn takes_a_majority(world: &mut World, node: &str) -> Option<String> {
     let group = group_of(world, node)?;
-    let members = world.groups[group - 1].clone();
-    let minority = (members.len() - 1) / 2;
-    let impaired: Vec<String> = members
+    let others = other_members(world, group, node);
+    let minority = others.len() / 2;
+    let impaired: Vec<String> = others
         .into_iter()
-        .filter(|m| m != node)
-        .filter(|m| {
-            let disk = world.storage.disk(m);
-            let disk = disk.borrow();
-            world.storage.dead.contains(m) || disk.lost_for_good() || disk.catching_up()
-        })
+        .filter(|m| down_for_good(world, m) || world.storage.disk(m).borrow().catching_up())
         .collect();
     (impaired.len() + 1 > minority).then(|| {
         if impaired.is_empty() {
@@ -238,11 +233,24 @@ pub(super) fn stranded_on_a_replaced_disk(world: &mut World, node: &str) -> bool
     if !world.storage.disk(node).borrow().catching_up() {
         return false;
     }
-    let members = world.groups[group - 1].clone();
-    members.iter().filter(|m| m.as_str() != node).any(|m| {
-        let lost = world.storage.disk(m).borrow().lost_for_good();
-        world.storage.dead.contains(m) || lost
-    })
+    other_members(world, group, node)
+        .iter()
+        .any(|m| down_for_good(world, m))
+}
+
+/// The members of group `group` (from 1) other than `node`.
+fn other_members(world: &World, group: usize, node: &str) -> Vec<String> {
+    world.groups[group - 1]
+        .iter()
+        .filter(|m| m.as_str() != node)
+        .cloned()
+        .collect()
+}
+
+/// Whether `node` is down for good or about to be: it refused to start on corrupted
+/// storage, or a corrupted read is armed for this boot or the next.
+fn down_for_good(world: &mut World, node: &str) -> bool {
+    world.storage.dead.contains(node) || world.storage.disk(node).borrow().lost_for_good()
 }
 
 /// At a crash of `node` (up, a node): whether it becomes a power loss during its next

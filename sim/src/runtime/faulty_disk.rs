@@ -37,6 +37,11 @@ use crate::runner::seeds;
 /// Files whose corruption a node must detect when it reads them back at start.
 const CHECKED_FILES: [&str; 2] = ["raft-snapshot", "raft-log"];
 
+/// Whether `path` is the node's catching-up marker (`node::group::CATCHING_UP_FILE`).
+fn is_marker(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()) == Some(node::group::CATCHING_UP_FILE)
+}
+
 /// What a disk did to its host, for the runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Injected {
@@ -237,7 +242,7 @@ impl DiskFaults {
 
     /// Notes what the node read from or wrote to `path`, if it is the catching-up marker.
     fn watch_marker(&mut self, path: &Path, contents: Option<&[u8]>) {
-        if path.file_name().and_then(|n| n.to_str()) == Some(node::group::CATCHING_UP_FILE) {
+        if is_marker(path) {
             self.catching_up = contents.is_some_and(|b| !b.is_empty());
         }
     }
@@ -422,7 +427,7 @@ impl Disk for FaultyDisk {
         self.gate("rename", from)?;
         SimDisk.rename(from, to)?;
         self.faults.borrow_mut().rewrote(to, 0);
-        if to.file_name().and_then(|n| n.to_str()) == Some(node::group::CATCHING_UP_FILE) {
+        if is_marker(to) {
             let marker = SimDisk.read(to)?;
             self.faults.borrow_mut().watch_marker(to, marker.as_deref());
         }
