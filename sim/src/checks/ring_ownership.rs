@@ -21,7 +21,9 @@
 //! `next_addr`: the range reverts to the ring's, as the node's does. A `release_lock` also
 //! counts without an `ok` once the group's leaders' frames show it committed, from when
 //! its creator received it (a leader cut off mid-way answers "leadership changed" and the
-//! next one commits it: see `committed_releases`).
+//! next one commits it: see `committed_releases`). A request of the released join answered
+//! `ok` only after that was ahead of the release in the log (the node refuses a closed
+//! join's requests; a leader in a slow sync answers late), so the release acts on it too.
 //!
 //! **Removals.** A `cluster_view` replaces the ring the group knows (a newer or equal
 //! version only, as the node keeps the newer): a member it does not name is off the ring.
@@ -161,8 +163,9 @@ struct Group<'a> {
     /// The ECS-protocol requests its members received: (event index, request).
     received: Vec<(usize, &'a Request)>,
     /// The `release_lock`s its leaders' frames show committed and in effect, by the
-    /// event from which each counts: its creation (see [`committed_releases`]).
-    releases: Vec<usize>,
+    /// event from which each counts (its creation, see [`committed_releases`]), with
+    /// their join tags.
+    releases: Vec<(usize, Option<u64>)>,
 }
 
 impl<'a> Group<'a> {
@@ -205,25 +208,41 @@ impl<'a> Group<'a> {
         };
         // The accepted requests and the committed releases, in the order they took
         // effect: an `ok` at its event, a committed release from its creation.
-        let mut steps: Vec<(usize, Option<&Accepted<'a>>)> = self
+        let mut steps: Vec<(usize, Result<&Accepted<'a>, Option<u64>>)> = self
             .accepted
             .iter()
             .filter(in_force)
-            .map(|a| (a.answered, Some(a)))
+            .map(|a| (a.answered, Ok(a)))
             .chain(
                 self.releases
                     .iter()
-                    .filter(|&&created| created < before)
-                    .map(|&created| (created, None)),
+                    .filter(|&&(created, _)| created < before)
+                    .map(|&(created, join)| (created, Err(join))),
             )
             .collect();
         steps.sort_by_key(|&(event, _)| event);
+        // The join whose `release_lock` took effect last (`Some(None)`: an untagged one).
+        let mut released: Option<Option<u64>> = None;
         for (event, a) in steps {
             let at = trace.events[event].at;
-            let Some(a) = a else {
-                release(&mut k, &mut next, &ring);
-                continue;
+            let a = match a {
+                Ok(a) => a,
+                Err(join) => {
+                    release(&mut k, &mut next, &ring);
+                    released = Some(join);
+                    continue;
+                }
             };
+            // A request of a join whose release took effect already, answered `ok` after
+            // it, was applied before it: the node refuses a closed join's requests
+            // (`GroupState::apply_for_join`), so only an entry ahead of the release in
+            // the log can be answered `ok`, late when its leader's sync was slow. It acts
+            // first, then the release acts on it (found by `sim explore`, seed 417 of
+            // review-ring-ownership-release-inherited-then-resent-5224: an abandoned
+            // join's `next_addr` answered after the release a new leader committed from
+            // its creation held the group to the newcomer's range for good).
+            let before_release =
+                a.join.is_some() && released == Some(a.join) && *a.request != Request::ReleaseLock;
             match a.request {
                 Request::NextAddr(addr) => {
                     let end = End {
@@ -289,8 +308,14 @@ impl<'a> Group<'a> {
                     k.view = Some(v);
                 }
                 Request::WriteLock => k.lock = Some(*a),
-                Request::ReleaseLock => release(&mut k, &mut next, &ring),
+                Request::ReleaseLock => {
+                    release(&mut k, &mut next, &ring);
+                    released = Some(a.join);
+                }
                 _ => {}
+            }
+            if before_release {
+                release(&mut k, &mut next, &ring);
             }
         }
         // The nearest other member of the ring it knows; itself (the whole ring: distance
@@ -404,7 +429,10 @@ fn release_receipts<'a>(
 /// (`GroupState::apply_for_join`). A release no frame shows committed (a group of one
 /// sends no frames) counts from its `ok` only; a committed command the frames miss can
 /// only make this count a release that did not act.
-fn committed_releases(log: &[CommittedEntry<'_>], receipts: &[ReleaseReceipt<'_>]) -> Vec<usize> {
+fn committed_releases(
+    log: &[CommittedEntry<'_>],
+    receipts: &[ReleaseReceipt<'_>],
+) -> Vec<(usize, Option<u64>)> {
     let created = |e: &CommittedEntry<'_>, join: Option<u64>| {
         receipts
             .iter()
@@ -417,7 +445,7 @@ fn committed_releases(log: &[CommittedEntry<'_>], receipts: &[ReleaseReceipt<'_>
     let mut out = Vec::new();
     for e in log {
         match GroupCommand::decode(e.data) {
-            Ok(GroupCommand::ReleaseLock) => out.push(created(e, None)),
+            Ok(GroupCommand::ReleaseLock) => out.push((created(e, None), None)),
             Ok(GroupCommand::ForJoin { join: j, command }) => {
                 if j < join || (j == join && closed) {
                     continue;
@@ -427,7 +455,7 @@ fn committed_releases(log: &[CommittedEntry<'_>], receipts: &[ReleaseReceipt<'_>
                 }
                 if *command == GroupCommand::ReleaseLock {
                     closed = true;
-                    out.push(created(e, Some(j)));
+                    out.push((created(e, Some(j)), Some(j)));
                 }
             }
             _ => {}
@@ -1356,6 +1384,54 @@ mod tests {
         let mut run = unanswered_release(None, true);
         run.put(&moved, "n1b", &[150], 311);
         assert_one_out_of_range(run.check());
+    }
+
+    /// Found by `sim explore` (seed 417 of review-ring-ownership-release-inherited-then-
+    /// resent-5224): n1b, leading term 6, receives join 1's `next_addr` at 140 and its
+    /// `release_lock` at 160 (the join was abandoned); its sync is slow, so the `ok` to the
+    /// `next_addr` leaves at 200, after the release's creation, and n1c commits both
+    /// without any other `ok`. The `next_addr` is ahead of the release in the log, and the
+    /// release drops it (n2a never made the ring). A newer join's `next_addr` answered
+    /// then is not: it follows the release and holds.
+    #[test]
+    fn a_next_addr_answered_after_its_joins_release_acted_is_ahead_of_it() {
+        let moved = key(true);
+        let run_with = |join: u64| {
+            let mut run = Run::new();
+            let t = &mut run.trace;
+            admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)).for_join(1));
+            admin(t, 110, 111, "n1a", Request::WriteLock.for_join(1));
+            vote(t, 130, "n1b", 6);
+            admin(
+                t,
+                140,
+                200,
+                "n1b",
+                Request::NextAddr(ring(2)).for_join(join),
+            );
+            // On a connection of its own (the ECS redialled), so the `ok` at 200 still
+            // answers the `next_addr`.
+            let what = What::Recv {
+                host: "n1b".into(),
+                from: "ecs".into(),
+                msg: Message::AdminRequest(Request::ReleaseLock.for_join(1)),
+            };
+            t.push_on(at(160), what, 2);
+            let next = of_join(join, GroupCommand::SetNext(ring(2)));
+            let release = of_join(1, GroupCommand::ReleaseLock);
+            // Join 1's `next_addr` is ahead of its release; a newer join's follows it.
+            let entries = if join == 1 {
+                [(6, next), (6, release), (6, None)]
+            } else {
+                [(6, release), (6, next), (6, None)]
+            };
+            frame(t, 161, "n1b", 6, (8, 5), &entries, 8);
+            frame(t, 300, "n1c", 7, (11, 6), &[(7, None)], 12);
+            run.put(&moved, "n1c", &[310], 311);
+            run.check()
+        };
+        assert_eq!(acks(run_with(1)), vec![]);
+        assert_one_out_of_range(run_with(2));
     }
 
     #[test]
