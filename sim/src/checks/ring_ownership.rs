@@ -1304,12 +1304,17 @@ mod tests {
 
     /// `host` receives the ECS's `release_lock` of join `join` at `ms`.
     fn receive_release(t: &mut Trace, ms: u64, host: &str, join: u64) {
+        receive_release_on(t, ms, host, join, 0);
+    }
+
+    /// The same on connection end `conn` (0: the host pair stands for the connection).
+    fn receive_release_on(t: &mut Trace, ms: u64, host: &str, join: u64, conn: u32) {
         let what = What::Recv {
             host: host.into(),
             from: "ecs".into(),
             msg: Message::AdminRequest(Request::ReleaseLock.for_join(join)),
         };
-        t.push(at(ms), what);
+        t.push_on(at(ms), what, conn);
     }
 
     /// Found by `sim explore` (review-flow-lagging-catchup, seed 1937): n1b, leading term
@@ -1411,12 +1416,7 @@ mod tests {
             );
             // On a connection of its own (the ECS redialled), so the `ok` at 200 still
             // answers the `next_addr`.
-            let what = What::Recv {
-                host: "n1b".into(),
-                from: "ecs".into(),
-                msg: Message::AdminRequest(Request::ReleaseLock.for_join(1)),
-            };
-            t.push_on(at(160), what, 2);
+            receive_release_on(t, 160, "n1b", 1, 2);
             let next = of_join(join, GroupCommand::SetNext(ring(2)));
             let release = of_join(1, GroupCommand::ReleaseLock);
             // Join 1's `next_addr` is ahead of its release; a newer join's follows it.
