@@ -21,6 +21,8 @@ type TestResult = Result<(), Box<dyn Error>>;
 enum Act {
     Reply(Packet),
     ReplyAndClose(Packet),
+    /// Answers only after this long (a busy node).
+    ReplyAfter(Duration, Packet),
 }
 
 /// A fake node: every non-handshake packet it got, and how many connections it accepted.
@@ -114,6 +116,10 @@ fn serve(
                     let (reply, close) = match act {
                         Act::Reply(p) => (p, false),
                         Act::ReplyAndClose(p) => (p, true),
+                        Act::ReplyAfter(delay, p) => {
+                            tokio::time::sleep(delay).await;
+                            (p, false)
+                        }
                     };
                     if stream.write_all(&reply.to_bytes()).await.is_err() || close {
                         return;
@@ -375,6 +381,30 @@ fn answers_of_every_kind_are_decoded_and_reads_carry_no_session() -> TestResult 
             .map(|s| s.map(|t| t.sequence))
             .collect();
         assert_eq!(seqs, vec![Some(1), Some(2)]);
+        Ok(())
+    })
+}
+
+/// A node that takes longer than the attempt timeout to answer a read (a leader busy
+/// syncing): each resend is served from the start, so waiting the same short time again
+/// never gets the answer. The client waits twice as long after each unanswered attempt.
+#[test]
+fn a_read_slower_than_the_attempt_timeout_is_answered_on_a_longer_attempt() -> TestResult {
+    run(async {
+        let (l, a) = bind().await?;
+        let fake = serve(l, Outcome::Accepted, |_| {
+            let value = Response::Value(Some(Bytes::from_static(b"v")));
+            Act::ReplyAfter(
+                Duration::from_millis(800),
+                Packet::CommandResponse(value.to_bytes()),
+            )
+        });
+        let mut config = config(&[&a], Duration::from_secs(4));
+        config.attempt_timeout = Duration::from_millis(300);
+        let mut c = client(config);
+        assert_eq!(c.get("k").await?, Some(Bytes::from_static(b"v")));
+        // 300 ms and 600 ms went unanswered; 1.2 s was long enough.
+        assert_eq!(fake.commands().len(), 3);
         Ok(())
     })
 }

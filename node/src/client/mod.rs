@@ -18,7 +18,10 @@
 //!   resend to the same node.
 //! - 'l' -1 (no leader known; a node not yet on the ring never learns one), a connection
 //!   error or an attempt timeout (the connection is dropped): move on to the next known
-//!   node, backing off once per round of them rather than before each.
+//!   node, backing off once per round of them rather than before each. Each attempt of
+//!   an operation that got no answer doubles the time the next one waits (up to the
+//!   deadline): a node slower to serve a command than the attempt timeout, such as a
+//!   leader on slow disks under load, would otherwise never get to answer a read.
 //! - Any other 'e' is final ([`ClientError::Server`]).
 //!
 //! Writes carry a [`SessionTag`]: a random client id and a sequence number that grows per
@@ -57,7 +60,8 @@ pub struct ClientConfig {
     /// How long one operation may take in all, retries included. Default 10 s.
     pub deadline: Duration,
     /// How long one connect (with handshake) or one request round trip may take before
-    /// the client gives up on that node and moves on. Default 2 s.
+    /// the client gives up on that node and moves on; an operation's round trips wait
+    /// twice as long after each one that got no answer. Default 2 s.
     pub attempt_timeout: Duration,
     /// The first backoff wait. Default 10 ms.
     pub backoff_min: Duration,
