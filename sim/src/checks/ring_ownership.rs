@@ -206,30 +206,38 @@ impl<'a> Group<'a> {
                         .take_while(|(i, _)| *i < before)
                         .any(|(_, r)| *r == a.request)
         };
+        /// One thing that changed what the group had accepted.
+        enum Step<'s, 'a> {
+            /// A request answered `ok`.
+            Accepted(&'s Accepted<'a>),
+            /// A `release_lock` the frames show committed, with its join tag.
+            Released(Option<u64>),
+        }
         // The accepted requests and the committed releases, in the order they took
         // effect: an `ok` at its event, a committed release from its creation.
-        let mut steps: Vec<(usize, Result<&Accepted<'a>, Option<u64>>)> = self
+        let mut steps: Vec<(usize, Step<'_, 'a>)> = self
             .accepted
             .iter()
             .filter(in_force)
-            .map(|a| (a.answered, Ok(a)))
+            .map(|a| (a.answered, Step::Accepted(a)))
             .chain(
                 self.releases
                     .iter()
                     .filter(|&&(created, _)| created < before)
-                    .map(|&(created, join)| (created, Err(join))),
+                    .map(|&(created, join)| (created, Step::Released(join))),
             )
             .collect();
         steps.sort_by_key(|&(event, _)| event);
-        // The join whose `release_lock` took effect last (`Some(None)`: an untagged one).
-        let mut released: Option<Option<u64>> = None;
-        for (event, a) in steps {
+        // The join tag of the `release_lock` that took effect last (`None` also for an
+        // untagged one: no request is "of" it).
+        let mut released: Option<u64> = None;
+        for (event, step) in steps {
             let at = trace.events[event].at;
-            let a = match a {
-                Ok(a) => a,
-                Err(join) => {
+            let a = match step {
+                Step::Accepted(a) => a,
+                Step::Released(join) => {
                     release(&mut k, &mut next, &ring);
-                    released = Some(join);
+                    released = join;
                     continue;
                 }
             };
@@ -242,7 +250,7 @@ impl<'a> Group<'a> {
             // join's `next_addr` answered after the release a new leader committed from
             // its creation held the group to the newcomer's range for good).
             let before_release =
-                a.join.is_some() && released == Some(a.join) && *a.request != Request::ReleaseLock;
+                a.join.is_some() && a.join == released && *a.request != Request::ReleaseLock;
             match a.request {
                 Request::NextAddr(addr) => {
                     let end = End {
@@ -310,7 +318,7 @@ impl<'a> Group<'a> {
                 Request::WriteLock => k.lock = Some(*a),
                 Request::ReleaseLock => {
                     release(&mut k, &mut next, &ring);
-                    released = Some(a.join);
+                    released = a.join;
                 }
                 _ => {}
             }
