@@ -23,7 +23,8 @@
 //! its creator received it (a leader cut off mid-way answers "leadership changed" and the
 //! next one commits it: see `committed_releases`). A request of the released join answered
 //! `ok` only after that was ahead of the release in the log (the node refuses a closed
-//! join's requests; a leader in a slow sync answers late), so the release acts on it too.
+//! join's requests; a leader in a slow sync answers late), so it takes its place just ahead
+//! of the release, which acts on it, and not on what a newer join set since.
 //!
 //! **Removals.** A `cluster_view` replaces the ring the group knows (a newer or equal
 //! version only, as the node keeps the newer): a member it does not name is off the ring.
@@ -214,7 +215,17 @@ impl<'a> Group<'a> {
             Released(Option<u64>),
         }
         // The accepted requests and the committed releases, in the order they took
-        // effect: an `ok` at its event, a committed release from its creation.
+        // effect: an `ok` at its event, a committed release from its creation. A request
+        // of a join whose release took effect already, answered `ok` after it, was applied
+        // before it: the node refuses a closed join's requests
+        // (`GroupState::apply_for_join`), so only an entry ahead of the release in the log
+        // can be answered `ok`, late when its leader's sync was slow. It takes its place
+        // just ahead of that release, so the release acts on it and on nothing a newer
+        // join set since (found by `sim explore`, seed 417 of
+        // review-ring-ownership-release-inherited-then-resent-5224: an abandoned join's
+        // `next_addr` answered after the release a new leader committed from its creation
+        // held the group to the newcomer's range for good; a review then found that
+        // releasing again at the late `ok` wiped a newer join's lock).
         let mut steps: Vec<(usize, Step<'_, 'a>)> = self
             .accepted
             .iter()
@@ -227,30 +238,37 @@ impl<'a> Group<'a> {
                     .map(|&(created, join)| (created, Step::Released(join))),
             )
             .collect();
-        steps.sort_by_key(|&(event, _)| event);
-        // The join tag of the `release_lock` that took effect last (`None` also for an
-        // untagged one: no request is "of" it).
-        let mut released: Option<u64> = None;
+        let mut first_release: BTreeMap<u64, usize> = BTreeMap::new();
+        for (event, step) in &steps {
+            let join = match step {
+                Step::Released(join) => *join,
+                Step::Accepted(a) if *a.request == Request::ReleaseLock => a.join,
+                Step::Accepted(_) => None,
+            };
+            if let Some(join) = join {
+                let first = first_release.entry(join).or_insert(*event);
+                *first = (*first).min(*event);
+            }
+        }
+        // Sorted by the event it takes effect at; ahead of a release at the same event.
+        steps.sort_by_key(|(event, step)| match step {
+            Step::Accepted(a) if *a.request != Request::ReleaseLock => {
+                match a.join.and_then(|join| first_release.get(&join)) {
+                    Some(&release) if release < *event => (release, 0),
+                    _ => (*event, 1),
+                }
+            }
+            _ => (*event, 1),
+        });
         for (event, step) in steps {
             let at = trace.events[event].at;
             let a = match step {
                 Step::Accepted(a) => a,
-                Step::Released(join) => {
+                Step::Released(_) => {
                     release(&mut k, &mut next, &ring);
-                    released = join;
                     continue;
                 }
             };
-            // A request of a join whose release took effect already, answered `ok` after
-            // it, was applied before it: the node refuses a closed join's requests
-            // (`GroupState::apply_for_join`), so only an entry ahead of the release in
-            // the log can be answered `ok`, late when its leader's sync was slow. It acts
-            // first, then the release acts on it (found by `sim explore`, seed 417 of
-            // review-ring-ownership-release-inherited-then-resent-5224: an abandoned
-            // join's `next_addr` answered after the release a new leader committed from
-            // its creation held the group to the newcomer's range for good).
-            let before_release =
-                a.join.is_some() && a.join == released && *a.request != Request::ReleaseLock;
             match a.request {
                 Request::NextAddr(addr) => {
                     let end = End {
@@ -316,14 +334,8 @@ impl<'a> Group<'a> {
                     k.view = Some(v);
                 }
                 Request::WriteLock => k.lock = Some(*a),
-                Request::ReleaseLock => {
-                    release(&mut k, &mut next, &ring);
-                    released = a.join;
-                }
+                Request::ReleaseLock => release(&mut k, &mut next, &ring),
                 _ => {}
-            }
-            if before_release {
-                release(&mut k, &mut next, &ring);
             }
         }
         // The nearest other member of the ring it knows; itself (the whole ring: distance
@@ -1440,6 +1452,59 @@ mod tests {
         };
         assert_eq!(acks(run_with(1)), vec![]);
         assert_one_out_of_range(run_with(2));
+    }
+
+    /// Review: the late `ok` takes its place ahead of its join's release, not at its own
+    /// event. Releasing again at the `ok` (400) wiped what join 2 had set since through
+    /// n1c (its `write_lock` at 321, its `next_addr` at 331), and a write n1c acknowledged
+    /// under that lock, or past that `next_addr`, went unflagged.
+    #[test]
+    fn a_late_ok_of_a_released_join_leaves_a_newer_joins_steps_alone() {
+        for moves in [false, true] {
+            for late_ok in [false, true] {
+                let mut run = Run::new();
+                let t = &mut run.trace;
+                admin(t, 100, 101, "n2a", Request::NextAddr(ring(1)).for_join(1));
+                admin(t, 110, 111, "n1a", Request::WriteLock.for_join(1));
+                vote(t, 130, "n1b", 6);
+                let next_addr = Request::NextAddr(ring(2)).for_join(1);
+                if late_ok {
+                    admin(t, 140, 400, "n1b", next_addr);
+                } else {
+                    let what = What::Recv {
+                        host: "n1b".into(),
+                        from: "ecs".into(),
+                        msg: Message::AdminRequest(next_addr),
+                    };
+                    t.push(at(140), what);
+                }
+                receive_release_on(t, 160, "n1b", 1, 2);
+                let next = of_join(1, GroupCommand::SetNext(ring(2)));
+                let release = of_join(1, GroupCommand::ReleaseLock);
+                frame(
+                    t,
+                    161,
+                    "n1b",
+                    6,
+                    (8, 5),
+                    &[(6, next), (6, release), (6, None)],
+                    8,
+                );
+                frame(t, 300, "n1c", 7, (11, 6), &[(7, None)], 12);
+                admin(t, 310, 311, "n2a", Request::NextAddr(ring(1)).for_join(2));
+                admin(t, 320, 321, "n1c", Request::WriteLock.for_join(2));
+                admin(t, 330, 331, "n1c", Request::NextAddr(ring(2)).for_join(2));
+                run.put(&key(moves), "n1c", &[410], 411);
+                let failures = acks(run.check());
+                assert_eq!(failures.len(), 1, "late ok {late_ok}: {failures:?}");
+                let why = if moves {
+                    "outside"
+                } else {
+                    "write_lock accepted by n1c"
+                };
+                assert!(failures[0].detail.contains(why), "{}", failures[0]);
+            }
+        }
     }
 
     #[test]
