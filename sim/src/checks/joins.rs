@@ -13,6 +13,7 @@
 //! (explore, seed 1 of review-view-stale-view-lands-after-removal-and-join).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use protocol::client::Packet;
 use protocol::ecs::{ClusterView, Request};
@@ -110,6 +111,49 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
     out
 }
 
+/// Each member's last answer to the audit: the version of the view it held.
+fn audit_answers(trace: &Trace) -> BTreeMap<&str, u64> {
+    let mut answers = BTreeMap::new();
+    for e in &trace.events {
+        if let What::Recv {
+            host,
+            from,
+            msg: Message::Client(Packet::GroupInfoResponse(info)),
+        } = &e.what
+        {
+            if &**host == AUDITOR {
+                answers.insert(&**from, info.view_version);
+            }
+        }
+    }
+    answers
+}
+
+/// The members of `asked` (node names) that never answered the audit, though it asked
+/// them every half second until the recovery deadline: a member that is up but serves no
+/// client (its port or its replica stuck) shows nowhere else, since the workload and the
+/// verifier only need each group's leader.
+pub(crate) fn silent_in_audit(
+    asked: &[String],
+    trace: &Trace,
+    asked_for: Duration,
+) -> Vec<Failure> {
+    let answers = audit_answers(trace);
+    asked
+        .iter()
+        .filter(|node| !answers.contains_key(node.as_str()))
+        .map(|node| {
+            Failure::new(
+                "joins_complete",
+                format!(
+                    "{node} never answered the view audit (asked which view it holds for \
+                     {asked_for:?}, while up and in a group that stays)"
+                ),
+            )
+        })
+        .collect()
+}
+
 /// `n2` for a group of one, `group n2a..n2c` for more.
 pub(crate) fn group_name(members: &[String]) -> String {
     match members {
@@ -123,24 +167,12 @@ pub(crate) fn group_name(members: &[String]) -> String {
 /// stays, asked on its own which view it holds, last answered the newest view any group
 /// accepted. A member that applied an older view after a newer one (a held line
 /// delivered late) holds the older one still, though every `ok` on the wire looks the
-/// same. Members that did not answer are not judged here (liveness is).
+/// same. A member that never answered is judged by [`silent_in_audit`].
 fn audit(views: &BTreeMap<String, ClusterView>, trace: &Trace) -> Vec<Failure> {
     let Some(settled) = views.values().map(|v| v.version).max() else {
         return Vec::new();
     };
-    let mut answers: BTreeMap<&str, u64> = BTreeMap::new();
-    for e in &trace.events {
-        if let What::Recv {
-            host,
-            from,
-            msg: Message::Client(Packet::GroupInfoResponse(info)),
-        } = &e.what
-        {
-            if &**host == AUDITOR {
-                answers.insert(from, info.view_version);
-            }
-        }
-    }
+    let answers = audit_answers(trace);
     answers
         .into_iter()
         .filter(|&(_, version)| version != settled)
@@ -154,4 +186,51 @@ fn audit(views: &BTreeMap<String, ClusterView>, trace: &Trace) -> Vec<Failure> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use protocol::client::{GroupInfo, Packet};
+
+    use super::silent_in_audit;
+    use crate::runner::AUDITOR;
+    use crate::trace::{Message, Trace, What};
+
+    fn answer(t: &mut Trace, ms: u64, from: &str) {
+        let info = GroupInfo {
+            ring: "n1a:7002".into(),
+            on_ring: true,
+            leader_id: 0,
+            term: 1,
+            locked: false,
+            handing_off_to: String::new(),
+            view_version: 1,
+            nodes: Vec::new(),
+        };
+        let what = What::Recv {
+            host: AUDITOR.into(),
+            from: from.into(),
+            msg: Message::Client(Packet::GroupInfoResponse(info)),
+        };
+        t.push(Duration::from_millis(ms), what);
+    }
+
+    #[test]
+    fn a_member_that_never_answered_the_audit_is_named() {
+        let asked = ["n1a", "n1b", "n1c"].map(String::from);
+        let mut t = Trace::default();
+        answer(&mut t, 100, "n1a");
+        answer(&mut t, 600, "n1c");
+        let failures = silent_in_audit(&asked, &t, Duration::from_secs(30));
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].detail.starts_with("n1b never answered"),
+            "{}",
+            failures[0]
+        );
+        answer(&mut t, 1100, "n1b");
+        assert_eq!(silent_in_audit(&asked, &t, Duration::from_secs(30)), vec![]);
+    }
 }

@@ -193,6 +193,8 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let mut end = scenario.duration + recovery + slack;
     let mut stopped_early = None;
     let mut audit_until: Option<Duration> = None;
+    // The nodes the audit asks, once it starts.
+    let mut audited: Vec<String> = Vec::new();
     loop {
         let now = sim.elapsed();
         while let Some(event) = plan.next_due(now) {
@@ -234,6 +236,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         } else if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
             match audit_plan(&mut world) {
                 Some((addrs, version)) => {
+                    audited = addrs
+                        .iter()
+                        .filter_map(|a| a.split(':').next())
+                        .map(str::to_string)
+                        .collect();
                     hosts::add_auditor(&mut sim, &world, addrs, version);
                     // As long as liveness allows: a member that lags (a group re-electing
                     // on slow disks) catches up within it, one that applied a stale view
@@ -277,6 +284,15 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     world.history.borrow_mut().close(simulated);
     let history = std::mem::take(&mut *world.history.borrow_mut());
     let mut failures = Vec::new();
+    // An audit that ran its course without every answer it wanted (a run stopped early
+    // never finished asking).
+    if scenario.checks.joins_complete
+        && stopped_early.is_none()
+        && audit_until.is_some()
+        && !world.audit_done.get()
+    {
+        failures.extend(checks::joins::silent_in_audit(&audited, &trace, recovery));
+    }
     if let Some(why) = stopped_early {
         failures.push(Failure::new("no_panic", why));
     }
