@@ -4,8 +4,14 @@
 //! operation the key's state is known exactly (a get or a compare-and-set reports it; a put
 //! or delete sets it). Operations with no answer may or may not have been applied; the
 //! store refuses a client's stale command once a newer one was applied, so only the
-//! unanswered writes after the last answered operation can still take effect. The final
+//! unanswered writes after the last answered *write* can still take effect. The final
 //! read must be the last known state or the effect of one of those.
+//!
+//! An answered get is no such fence: the store serves it after a read barrier, outside the
+//! log and the session table, so a write the client gave up on before the get may still be
+//! in the leader's log and land after it (explore found this: seed 1667 of
+//! `regressions/ecs-takes-a-called-off-requests-reply-912`). Every write, a
+//! compare-and-set that did not swap included, goes through the log and the session.
 //!
 //! The final read runs while a client's last operation may still be in flight. An
 //! operation that overlaps the read (it ended after the read began) may or may not be seen
@@ -51,7 +57,11 @@ fn possible_finals(records: &[&Record], (from, to): (u64, u64)) -> Vec<Option<By
             continue;
         }
         match (&r.op, &r.outcome) {
-            (_, Outcome::Value(v)) => known = v.clone(),
+            (_, Outcome::Value(v)) => {
+                // Known at the read, but earlier unanswered writes may still land.
+                known = v.clone();
+                continue;
+            }
             (Op::Put(v), Outcome::Stored) => known = Some(v.clone()),
             (_, Outcome::Deleted(_)) => known = None,
             (_, Outcome::Cas { current, .. }) => known = current.clone(),
@@ -184,6 +194,23 @@ mod tests {
         ];
         assert!(check(&history(records.clone(), None)).is_empty());
         assert_eq!(check(&history(records, Some("1"))).len(), 1);
+    }
+
+    #[test]
+    fn an_unanswered_write_before_an_answered_get_may_still_apply_after_it() {
+        let records = vec![
+            rec(Op::Put(b("1")), Outcome::Stored),
+            rec(Op::Put(b("2")), Outcome::Unknown("timeout".into())),
+            rec(Op::Get, Outcome::Value(Some(b("1")))),
+        ];
+        assert!(check(&history(records.clone(), Some("1"))).is_empty());
+        assert!(check(&history(records.clone(), Some("2"))).is_empty());
+        assert_eq!(check(&history(records.clone(), None)).len(), 1);
+        // An answered write after the get fences it.
+        let mut fenced = records;
+        fenced.push(rec(Op::Put(b("3")), Outcome::Stored));
+        assert!(check(&history(fenced.clone(), Some("3"))).is_empty());
+        assert_eq!(check(&history(fenced, Some("2"))).len(), 1);
     }
 
     #[test]
