@@ -11,7 +11,9 @@
 //! log and the session table, so a write the client gave up on before the get may still be
 //! in the leader's log and land after it (explore found this: seed 1667 of
 //! `regressions/ecs-takes-a-called-off-requests-reply-912`). Every write, a
-//! compare-and-set that did not swap included, goes through the log and the session.
+//! compare-and-set that did not swap included, goes through the log and the session. A
+//! get that reads the value of an unanswered write (values are unique) shows that write
+//! applied, so it fences the writes before that one, as the write's own answer would.
 //!
 //! The final read runs while a client's last operation may still be in flight. An
 //! operation that overlaps the read (it ended after the read began) may or may not be seen
@@ -58,7 +60,12 @@ fn possible_finals(records: &[&Record], (from, to): (u64, u64)) -> Vec<Option<By
         }
         match (&r.op, &r.outcome) {
             (_, Outcome::Value(v)) => {
-                // Known at the read, but earlier unanswered writes may still land.
+                // Known at the read, but earlier unanswered writes may still land, unless
+                // the read shows one of them applied: values are unique, and once a write
+                // is applied its session refuses the lane's older ones.
+                if let Some(i) = maybe.iter().rposition(|m| m.is_some() && m == v) {
+                    maybe.drain(..i);
+                }
                 known = v.clone();
                 continue;
             }
@@ -211,6 +218,31 @@ mod tests {
         fenced.push(rec(Op::Put(b("3")), Outcome::Stored));
         assert!(check(&history(fenced.clone(), Some("3"))).is_empty());
         assert_eq!(check(&history(fenced, Some("2"))).len(), 1);
+    }
+
+    #[test]
+    fn a_get_that_reads_an_unanswered_write_fences_the_writes_before_it() {
+        // Found by review: the get shows put 3 applied, so put 2 can no longer land.
+        let records = vec![
+            rec(Op::Put(b("1")), Outcome::Stored),
+            rec(Op::Put(b("2")), Outcome::Unknown("timeout".into())),
+            rec(Op::Put(b("3")), Outcome::Unknown("timeout".into())),
+            rec(Op::Get, Outcome::Value(Some(b("3")))),
+        ];
+        assert_eq!(check(&history(records.clone(), Some("2"))).len(), 1);
+        assert!(check(&history(records, Some("3"))).is_empty());
+        // The same with a compare-and-set that swapped.
+        let cas = Op::Cas {
+            expected: Some(b("1")),
+            new: b("3"),
+        };
+        let records = vec![
+            rec(Op::Put(b("1")), Outcome::Stored),
+            rec(Op::Put(b("2")), Outcome::Unknown("timeout".into())),
+            rec(cas, Outcome::Unknown("timeout".into())),
+            rec(Op::Get, Outcome::Value(Some(b("3")))),
+        ];
+        assert_eq!(check(&history(records, Some("2"))).len(), 1);
     }
 
     #[test]
