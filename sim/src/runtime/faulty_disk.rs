@@ -114,7 +114,7 @@ pub struct DiskFaults {
     this_boot: Vec<Injected>,
     /// The files a power loss tore an append of, and where the tear's bytes start: they
     /// are not synced data, so a corruption spares them, until the file is truncated
-    /// there, created anew or replaced. Kept across boots: a boot that crashed before it
+    /// there, created anew, replaced or synced. Kept across boots: a boot that crashed before it
     /// wrote the file left the tear's bytes on disk (explore found a run, seed 1280,
     /// that damaged them two boots after the tear and blamed the node for not noticing).
     torn_tails: BTreeMap<PathBuf, u64>,
@@ -179,7 +179,13 @@ impl DiskFaults {
         self.corrupt = std::mem::take(&mut self.corrupt_next_boot);
         for injected in &self.this_boot {
             if let Injected::Torn { path, offset, .. } = injected {
-                self.torn_tails.insert(path.clone(), *offset);
+                // An earlier tear still on disk stays unsynced: a later tear further on
+                // does not make it synced (explore seed 1859 of audit-waits-for-a-member-
+                // re-electing-on-slow-disks: a record torn before its end byte, whose end
+                // byte the next boot's write tore again, was damaged and blamed on the
+                // node).
+                let start = self.torn_tails.entry(path.clone()).or_insert(*offset);
+                *start = (*start).min(*offset);
             }
         }
         self.this_boot.clear();
@@ -486,7 +492,11 @@ impl LogFile for FaultyLog {
 
     fn sync(&mut self) -> io::Result<()> {
         self.faults.borrow_mut().gate("sync", &self.path)?;
-        self.inner.sync()
+        self.inner.sync()?;
+        // Whatever a tear left in this file, the node kept or rewrote it and has now
+        // synced it: from here on it is synced data, which a corruption may hit.
+        self.faults.borrow_mut().torn_tails.remove(&self.path);
+        Ok(())
     }
 
     /// Takes the scenario's fsync latency in simulated time first (none by default), so
