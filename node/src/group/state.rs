@@ -43,7 +43,7 @@ pub struct Session {
     pub sequence: u64,
     /// Its answer, given again to a resend.
     pub answer: Response,
-    /// The key it touched (carried in hand-offs; a session moves with every hand-off).
+    /// The key it touched: the session moves with that key's range in a hand-off.
     pub key: Bytes,
 }
 
@@ -460,17 +460,11 @@ impl GroupState {
         }
     }
 
-    /// Every session entry this group holds, to move with a hand-off of any range. A
-    /// session is the client's, not one key's: its entry here names only the key of the
-    /// last command this group applied, and a join that moved that key elsewhere left this
-    /// copy behind. Sent only with the range holding that key, a later hand-over of
-    /// another key of the same client went without it, and the new owner took a write
-    /// the client had given up on after a newer one was acknowledged (found by review:
-    /// regressions/review-session-entry-left-behind-by-a-split). The receiver keeps the
-    /// highest sequence per client, so a stale copy changes nothing.
-    pub fn all_sessions(&self) -> Vec<SessionEntry> {
+    /// The session entries of the keys in `arc`, to move with them.
+    pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
         self.sessions
             .iter()
+            .filter(|(_, s)| arc.contains_key(&s.key))
             .map(|(client_id, s)| SessionEntry {
                 client_id: *client_id,
                 sequence: s.sequence,

@@ -214,10 +214,8 @@ fn a_resend_is_answered_from_its_session_even_when_locked_or_moved() {
 }
 
 #[test]
-fn every_session_moves_with_a_hand_off_and_merges_by_highest_sequence() {
-    // The sender: sessions of keys on both sides of a hand-off. All of them move: a
-    // client's entry names only its last key here, which may have left with an earlier
-    // join while the client's older writes to this range are still in flight.
+fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
+    // The sender: sessions of keys on both sides of a hand-off.
     let mut sender = lone_member(0);
     let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
     for (i, k) in keys.iter().enumerate() {
@@ -231,9 +229,14 @@ fn every_session_moves_with_a_hand_off_and_merges_by_highest_sequence() {
         part_size: 512,
     });
     let arc = sender.transfer.clone().unwrap().arc;
-    let moving = sender.all_sessions();
-    assert_eq!(moving.len(), keys.len(), "every session moves");
-    assert!(moving.iter().any(|e| !arc.contains_key(&e.key)));
+    let moving = sender.sessions_in(&arc);
+    assert!(
+        !moving.is_empty() && moving.len() < keys.len(),
+        "{} of {} sessions move",
+        moving.len(),
+        keys.len()
+    );
+    assert!(moving.iter().all(|e| arc.contains_key(&e.key)));
 
     // The receiver knows a later command of one session and an earlier one of another.
     let mut receiver = GroupState::new(hp("b:2"));

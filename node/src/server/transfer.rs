@@ -65,7 +65,7 @@ async fn run<N: Network>(node: Rc<Node<N>>) {
                 .collect();
         // The group is write-locked, so neither the items nor the sessions change while
         // they are sent, and a resend cuts the same parts.
-        let sessions = s.all_sessions();
+        let sessions = s.sessions_in(&t.arc);
         // The receiving group's nodes: tried in turn, going straight to a leader one of
         // them names.
         let admins: Vec<String> = s
