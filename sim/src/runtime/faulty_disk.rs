@@ -14,8 +14,9 @@
 //!   rename, a truncation, ...; not a sync) just fails it;
 //! - a corrupted read: at this boot, reading the Raft log or snapshot back returns it with
 //!   one byte changed (a damaged sector: the bytes had been synced whole), anywhere but in
-//!   a torn tail a power loss left that no boot since has truncated or replaced (a boot
-//!   that only reads the file leaves the tear's bytes where they were), and never to a
+//!   a torn tail a power loss left that no boot since has truncated, replaced or synced
+//!   (a boot that only reads the file leaves the tear's bytes where they were; of two
+//!   tears in one file the earlier counts), and never to a
 //!   zero as the file's last byte (that is what a torn write leaves).
 //!
 //! Randomness comes only from the host's own generator, seeded from (run seed, host,
