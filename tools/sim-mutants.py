@@ -78,7 +78,9 @@ def main() -> int:
         print(f"[{i}/{len(mutants)}] {label}: building", flush=True)
         build = run(["cargo", "build", "-q", "--release", "-p", "sim"], tree, env=env)
         if build.returncode != 0:
-            results.append((label, "unviable", build.stderr.strip().splitlines()[-1:]))
+            why = (build.stderr.strip().splitlines() or [""])[-1]
+            results.append((label, "unviable", why))
+            print(f"[{i}/{len(mutants)}] {label}: unviable ({why})", flush=True)
             continue
         sim = work / "target" / "release" / "sim"
         out = run([str(sim), "run", "scenarios/", "-j", str(args.jobs)], tree)

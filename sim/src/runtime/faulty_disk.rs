@@ -115,9 +115,10 @@ pub struct DiskFaults {
     this_boot: Vec<Injected>,
     /// The files a power loss tore an append of, and where the tear's bytes start: they
     /// are not synced data, so a corruption spares them, until the file is truncated
-    /// there, created anew, replaced or synced. Kept across boots: a boot that crashed before it
-    /// wrote the file left the tear's bytes on disk (explore found a run, seed 1280,
-    /// that damaged them two boots after the tear and blamed the node for not noticing).
+    /// there, created anew, replaced or synced. Kept across boots: a boot that crashed
+    /// before it wrote the file left the tear's bytes on disk (explore found a run, seed
+    /// 1280, that damaged them two boots after the tear and blamed the node for not
+    /// noticing).
     torn_tails: BTreeMap<PathBuf, u64>,
     /// Injected but not yet taken by the runner.
     news: Vec<Injected>,
@@ -310,7 +311,7 @@ impl DiskFaults {
     }
 
     /// `path`'s bytes from `from` on were just rewritten (truncated away, or the file
-    /// created or replaced): a tear there is gone.
+    /// created or replaced) or made durable (a sync, from 0): a tear there is gone.
     fn rewrote(&mut self, path: &Path, from: u64) {
         if self.torn_tails.get(path).is_some_and(|torn| from <= *torn) {
             self.torn_tails.remove(path);
@@ -496,7 +497,7 @@ impl LogFile for FaultyLog {
         self.inner.sync()?;
         // Whatever a tear left in this file, the node kept or rewrote it and has now
         // synced it: from here on it is synced data, which a corruption may hit.
-        self.faults.borrow_mut().torn_tails.remove(&self.path);
+        self.faults.borrow_mut().rewrote(&self.path, 0);
         Ok(())
     }
 
