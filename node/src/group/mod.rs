@@ -11,11 +11,13 @@
 //! - `replica`: the task that drives the Raft core and carries out its output.
 //! - `transport`: peer connections between members.
 //! - `raft_store`: hard state, log and snapshot on disk.
+//! - `session`: [`Session`], a client's last write, to answer its resends.
 //! - `snapshot`: the stored form of a whole [`GroupState`].
 
 mod command;
 mod raft_store;
 mod replica;
+mod session;
 mod snapshot;
 mod state;
 mod transport;
@@ -37,7 +39,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use command::GroupCommand;
 pub use raft_store::{Opened, RaftStore, CATCHING_UP_FILE};
 pub use replica::Leadership;
-pub use state::{retry_message, GroupState, Outcome, Route, Session, Transfer};
+pub use session::{Session, SessionAnswer};
+pub use state::{retry_message, GroupState, Outcome, Route, Transfer};
 pub use transport::PeerPort;
 
 use crate::codec::Corrupt;

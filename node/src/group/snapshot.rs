@@ -1,16 +1,17 @@
 //! The stored form of a whole [`GroupState`], written when the log is compacted.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use protocol::client::Response;
 use protocol::ecs::HostPort;
-use protocol::Limits;
 
 use super::command::GroupCommand;
-use super::state::{GroupState, Session, Transfer};
+use super::session::Session;
+use super::state::{GroupState, Transfer};
 use crate::codec::{put_bytes, put_host_port, Corrupt, Cursor};
 use crate::ring::{member_position, Arc};
 
-const FORMAT_VERSION: u8 = 5;
+const FORMAT_VERSION: u8 = 6;
+/// The format before session entries kept answers without values; still read.
+const WHOLE_ANSWERS_VERSION: u8 = 5;
 /// The format before joins were numbered; still read.
 const UNNUMBERED_JOINS_VERSION: u8 = 4;
 /// The format before session entries recorded their key; still read.
@@ -72,7 +73,7 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
     for (client, session) in &state.sessions {
         out.put_u64(*client);
         out.put_u64(session.sequence);
-        put_bytes(&mut out, &session.answer.to_bytes());
+        put_bytes(&mut out, &session.answer_bytes());
         put_bytes(&mut out, &session.key);
     }
     out.put_u64(state.join);
@@ -89,6 +90,7 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
     let version = c.u8("format version")?;
     if ![
         FORMAT_VERSION,
+        WHOLE_ANSWERS_VERSION,
         UNNUMBERED_JOINS_VERSION,
         KEYLESS_SESSIONS_VERSION,
     ]
@@ -149,22 +151,18 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
     for _ in 0..c.u32("session count")? {
         let client = c.u64("client id")?;
         let seq = c.u64("sequence")?;
-        let answer = Response::decode(&c.bytes("answer")?, &Limits::DEFAULT)
-            .map_err(|e| Corrupt(format!("session answer: {e}")))?;
-        // Sessions of the older format name no key: they stay here in a hand-off.
+        let answer = c.bytes("answer")?;
+        // Sessions of the oldest format name no key: read as the empty key's.
         let key = if version == KEYLESS_SESSIONS_VERSION {
             Bytes::new()
         } else {
             c.bytes("session key")?
         };
-        let session = Session {
-            sequence: seq,
-            answer,
-            key,
-        };
-        state.sessions.insert(client, session);
+        if let Some(session) = Session::from_stored(seq, key, &answer) {
+            state.sessions.insert(client, session);
+        }
     }
-    if version == FORMAT_VERSION {
+    if version >= WHOLE_ANSWERS_VERSION {
         state.join = c.u64("join")?;
         state.join_closed = c.u8("join closed")? != 0;
         let transfer_join = c.u64("transfer join")?;

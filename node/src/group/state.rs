@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
 use protocol::ecs::{ClusterView, HostPort, PutPart, SessionEntry};
-use protocol::Limits;
 
 use super::command::GroupCommand;
+use super::session::Session;
 use crate::bounds;
 use crate::ring::{member_position, position_of, Arc, Ring};
 
@@ -34,17 +34,6 @@ pub struct Transfer {
     /// The ECS's join this hand-off belongs to (`None`: started by an untagged
     /// `transfer_range`); the sender tags its `ecs_put` parts and `done` with it.
     pub join: Option<u64>,
-}
-
-/// A client session's last applied command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    /// Its sequence number.
-    pub sequence: u64,
-    /// Its answer, given again to a resend.
-    pub answer: Response,
-    /// The key it touched: the session moves with that key's range in a hand-off.
-    pub key: Bytes,
 }
 
 /// What the group does with a client command, decided from its state alone.
@@ -439,38 +428,30 @@ impl GroupState {
         Outcome::Ok
     }
 
-    /// Takes a session entry that moved here with its key, unless this group already knows
-    /// a later command of that session. An entry whose answer does not decode is ignored:
-    /// the sender wrote it from a `Response`, so it cannot happen.
+    /// Takes a session entry that came with a hand-off, unless this group already knows a
+    /// later command of that session (or the same one, with its answer).
     fn merge_session(&mut self, entry: &SessionEntry) {
-        let newer = self
+        let Some(incoming) = Session::from_stored(entry.sequence, entry.key.clone(), &entry.answer)
+        else {
+            return;
+        };
+        if self
             .sessions
             .get(&entry.client_id)
-            .is_none_or(|s| s.sequence < entry.sequence);
-        if !newer {
-            return;
-        }
-        if let Ok(answer) = Response::decode(&entry.answer, &Limits::DEFAULT) {
-            let session = Session {
-                sequence: entry.sequence,
-                answer,
-                key: entry.key.clone(),
-            };
-            self.sessions.insert(entry.client_id, session);
+            .is_none_or(|held| incoming.supersedes(held))
+        {
+            self.sessions.insert(entry.client_id, incoming);
         }
     }
 
-    /// The session entries of the keys in `arc`, to move with them.
+    /// The session entries to move with a hand-off of `arc`: every session, since the
+    /// receiver must refuse a client's older commands whatever key they name, but with its
+    /// answer only when `arc` holds its key (a resend of that command goes where the key
+    /// goes).
     pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
         self.sessions
             .iter()
-            .filter(|(_, s)| arc.contains_key(&s.key))
-            .map(|(client_id, s)| SessionEntry {
-                client_id: *client_id,
-                sequence: s.sequence,
-                key: s.key.clone(),
-                answer: s.answer.to_bytes(),
-            })
+            .map(|(client_id, s)| s.to_entry(*client_id, arc.contains_key(&s.key)))
             .collect()
     }
 
@@ -483,7 +464,15 @@ impl GroupState {
         let session = self.sessions.get(&tag.client_id)?;
         let seq = session.sequence;
         if seq == tag.sequence {
-            return Some(Outcome::Response(session.answer.clone()));
+            return Some(match session.resend_answer(&req.command) {
+                Some(answer) => Outcome::Response(answer),
+                // Applied, its answer is at the key's owner (or nowhere): send the client
+                // there, or have it try again, but never apply it a second time.
+                None => Outcome::Refused(match self.route(&req.command) {
+                    Route::Serve => Route::Retry("the answer of this command is not kept here"),
+                    elsewhere => elsewhere,
+                }),
+            });
         }
         // A command the client gave up on, arriving after a newer one: applying it now
         // would undo a write the client already saw acknowledged.
@@ -529,12 +518,10 @@ impl GroupState {
             }
         };
         if let Some(tag) = req.session {
-            let session = Session {
-                sequence: tag.sequence,
-                answer: answer.clone(),
-                key: req.command.key().clone(),
+            match Session::after(tag.sequence, &req.command, &answer) {
+                Some(session) => self.sessions.insert(tag.client_id, session),
+                None => self.sessions.remove(&tag.client_id),
             };
-            self.sessions.insert(tag.client_id, session);
         }
         Outcome::Response(answer)
     }

@@ -1,0 +1,234 @@
+//! Client sessions: what a group answers a resend, what it refuses, and what moves with a
+//! hand-off.
+
+use super::*;
+
+/// A client command of session `client`, number `sequence`.
+fn tagged(client: u64, sequence: u64, command: Command) -> Request {
+    Request {
+        session: Some(SessionTag {
+            client_id: client,
+            sequence,
+        }),
+        command,
+    }
+}
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn cas(key: &str, expected: &str, new: &str) -> Command {
+    Command::CompareAndSet {
+        key: b(key),
+        expected: Some(b(expected)),
+        new: b(new),
+    }
+}
+
+fn put_cmd(key: &str, value: &str) -> Command {
+    Command::Put {
+        key: b(key),
+        value: b(value),
+    }
+}
+
+fn run(s: &mut GroupState, req: Request) -> Outcome {
+    s.apply(&GroupCommand::Client(req))
+}
+
+#[test]
+fn an_entry_whose_key_stays_behind_still_refuses_older_commands_at_the_receiver() {
+    // The sender: client 7's last write named a key the hand-off does not move.
+    let mut sender = lone_member(0);
+    let arc = {
+        sender.apply(&GroupCommand::WriteLock);
+        sender.apply(&GroupCommand::SetNext(hp("b:2")));
+        sender.apply(&GroupCommand::BeginTransfer {
+            end: hp("a:1"),
+            transfer_id: 3,
+            part_size: 512,
+        });
+        sender.transfer.clone().unwrap().arc
+    };
+    sender.apply(&GroupCommand::ReleaseLock);
+    let stays = (0..100)
+        .map(|i| format!("s{i}"))
+        .find(|k| !arc.contains_key(&b(k)))
+        .unwrap();
+    let moves = (0..100)
+        .map(|i| format!("m{i}"))
+        .find(|k| arc.contains_key(&b(k)))
+        .unwrap();
+    sender.sessions.insert(
+        7,
+        Session::after(5, &put_cmd(&stays, "new"), &Response::Stored).unwrap(),
+    );
+    let entries = sender.sessions_in(&arc);
+    assert_eq!(entries.len(), 1, "the entry moves though its key stays");
+    assert!(entries[0].answer.is_empty(), "without its answer");
+
+    // The receiver knew an older command of client 7, and owns the moved keys.
+    let mut receiver = lone_member(0);
+    run(&mut receiver, tagged(7, 2, put_cmd(&moves, "old")));
+    receiver.apply(&GroupCommand::ReceivePart(PutPart {
+        transfer_id: 3,
+        part: 0,
+        items: vec![],
+        sessions: entries,
+    }));
+    // Command 4, given up on before 5 was sent, is held on a link and lands here late.
+    let late = run(&mut receiver, tagged(7, 4, put_cmd(&moves, "given up")));
+    assert!(matches!(late, Outcome::Rejected(_)), "{late:?}");
+    assert_eq!(receiver.kv.get(&b(&moves)), Some(&b("old")));
+    // Command 5 itself was applied: never applied again, whatever key it names here.
+    let again = run(&mut receiver, tagged(7, 5, put_cmd(&moves, "new")));
+    assert!(
+        matches!(again, Outcome::Refused(Route::Retry(_))),
+        "{again:?}"
+    );
+    assert_eq!(receiver.kv.get(&b(&moves)), Some(&b("old")));
+    // A newer command is new.
+    let next = run(&mut receiver, tagged(7, 6, put_cmd(&moves, "newer")));
+    assert_eq!(next, Outcome::Response(Response::Stored));
+}
+
+#[test]
+fn a_compare_and_set_that_changed_nothing_runs_again_when_resent() {
+    let mut s = lone_member(0);
+    let big = "v".repeat(32 * 1024);
+    run(&mut s, tagged(1, 1, put_cmd("k", &big)));
+    run(&mut s, tagged(9, 1, put_cmd("other", "x")));
+    run(&mut s, tagged(9, 2, put_cmd("other", "y")));
+    // Client 9's command 3 finds a value it did not expect: no swap.
+    let failed = run(&mut s, tagged(9, 3, cas("k", "x", "mine")));
+    assert_eq!(
+        failed,
+        Outcome::Response(Response::CompareAndSet {
+            swapped: false,
+            current: Some(b(&big)),
+        })
+    );
+    // The entry keeps no value.
+    let entry = &s.sessions[&9];
+    assert!(entry.answer_bytes().len() < 8, "{entry:?}");
+    // Another client writes the expected value; the resend now swaps.
+    run(&mut s, tagged(1, 2, put_cmd("k", "x")));
+    let resent = run(&mut s, tagged(9, 3, cas("k", "x", "mine")));
+    let swapped = Outcome::Response(Response::CompareAndSet {
+        swapped: true,
+        current: Some(b("mine")),
+    });
+    assert_eq!(resent, swapped);
+    // A second resend is answered, not run (the other client's write would be undone).
+    run(&mut s, tagged(1, 3, put_cmd("k", "x")));
+    assert_eq!(run(&mut s, tagged(9, 3, cas("k", "x", "mine"))), swapped);
+    assert_eq!(s.kv.get(&b("k")), Some(&b("x")));
+    // Client 9's older commands are still refused, before and after the swap.
+    for older in [1, 2] {
+        let outcome = run(&mut s, tagged(9, older, put_cmd("k", "stale")));
+        assert!(
+            matches!(outcome, Outcome::Rejected(_)),
+            "{older}: {outcome:?}"
+        );
+    }
+    assert_eq!(s.kv.get(&b("k")), Some(&b("x")));
+}
+
+#[test]
+fn a_failed_first_compare_and_set_leaves_no_entry_and_later_ones_refuse_it() {
+    let mut s = lone_member(0);
+    run(&mut s, tagged(1, 0, put_cmd("k", "v")));
+    assert!(matches!(
+        run(&mut s, tagged(5, 0, cas("k", "x", "y"))),
+        Outcome::Response(Response::CompareAndSet { swapped: false, .. })
+    ));
+    assert!(!s.sessions.contains_key(&5));
+    run(&mut s, tagged(5, 1, put_cmd("k", "w")));
+    assert!(matches!(
+        run(&mut s, tagged(5, 0, cas("k", "w", "y"))),
+        Outcome::Rejected(_)
+    ));
+    assert_eq!(s.kv.get(&b("k")), Some(&b("w")));
+}
+
+#[test]
+fn on_a_tie_the_entry_with_its_answer_wins() {
+    let with = Session::after(4, &put_cmd("k", "v"), &Response::Stored).unwrap();
+    let without = Session {
+        answer: SessionAnswer::NotKept,
+        ..with.clone()
+    };
+    for order in [[&with, &without], [&without, &with]] {
+        let mut s = lone_member(0);
+        for (part, session) in order.iter().enumerate() {
+            s.apply(&GroupCommand::ReceivePart(PutPart {
+                transfer_id: 1,
+                part: part as u32,
+                items: vec![],
+                sessions: vec![session.to_entry(3, session.answer != SessionAnswer::NotKept)],
+            }));
+        }
+        assert_eq!(s.sessions[&3], with);
+        let resend = tagged(3, 4, put_cmd("k", "v"));
+        assert_eq!(
+            s.session_answer(&resend),
+            Some(Outcome::Response(Response::Stored))
+        );
+    }
+    // And an older entry with its answer never replaces a newer one without.
+    let newer = Session {
+        sequence: 5,
+        ..without.clone()
+    };
+    assert!(!with.supersedes(&newer));
+    assert!(newer.supersedes(&with));
+}
+
+#[test]
+fn stored_sessions_read_back_as_recorded_and_whole_old_answers_are_understood() {
+    let key = b("k");
+    for (command, response) in [
+        (put_cmd("k", "v"), Response::Stored),
+        (
+            Command::Delete { key: key.clone() },
+            Response::Deleted(true),
+        ),
+        (
+            cas("k", "a", "b"),
+            Response::CompareAndSet {
+                swapped: true,
+                current: Some(b("b")),
+            },
+        ),
+        (
+            cas("k", "a", "b"),
+            Response::CompareAndSet {
+                swapped: false,
+                current: Some(b("z")),
+            },
+        ),
+    ] {
+        let recorded = Session::after(8, &command, &response).unwrap();
+        let stored = recorded.answer_bytes();
+        assert_eq!(
+            Session::from_stored(recorded.sequence, key.clone(), &stored),
+            Some(recorded.clone())
+        );
+        // Older versions stored the whole answer: read as it would be recorded now.
+        assert_eq!(
+            Session::from_stored(8, key.clone(), &response.to_bytes()),
+            Some(recorded.clone()),
+            "{response:?}"
+        );
+        if recorded.answer != SessionAnswer::NotKept {
+            assert_eq!(recorded.resend_answer(&command), Some(response));
+        }
+    }
+    // An answer that does not decode still refuses older commands and is never rerun.
+    let garbage = Session::from_stored(8, key, b"\xff").unwrap();
+    assert_eq!(
+        (garbage.sequence, garbage.answer),
+        (8, SessionAnswer::NotKept)
+    );
+}
