@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use command::GroupCommand;
 pub use raft_store::{Opened, RaftStore, CATCHING_UP_FILE};
 pub use replica::Leadership;
-pub use session::{Session, SessionAnswer};
+pub use session::{Session, SessionAnswer, SessionTable, MAX_SESSIONS};
 pub use state::{retry_message, GroupState, Outcome, Route, Transfer};
 pub use transport::PeerPort;
 

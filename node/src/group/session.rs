@@ -10,6 +10,12 @@
 //! client's latest sequence whatever key it named, or a command the client gave up on
 //! lands there over a newer acknowledged one (defect
 //! `review-session-entry-left-behind-by-a-split`).
+//!
+//! A group keeps at most [`MAX_SESSIONS`] entries, dropping the least recently used
+//! ([`SessionTable`]): every hand-off carries them all, and a client id is drawn per client
+//! run, so without a bound a long-lived cluster would grow and ship entries for ever.
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use protocol::client::{Command, Response};
@@ -151,3 +157,86 @@ impl Session {
                 && self.answer != SessionAnswer::NotKept)
     }
 }
+
+/// Most client sessions a group keeps. Beyond it the least recently recorded is dropped:
+/// that client then counts as new here, so a command of it held on a link for that long,
+/// or a resend of its last write if that write's answer was lost, would be applied
+/// (again). A client's resends come within its deadline, seconds, while 10 000 other
+/// clients' writes in between is the load of a cluster far larger than a group serves;
+/// at about 40 bytes plus the key per entry, the table stays below a megabyte for short
+/// keys, and so does the session part of a hand-off.
+pub const MAX_SESSIONS: usize = 10_000;
+
+/// Every client session a group knows, by client id, dropping the least recently
+/// recorded beyond [`MAX_SESSIONS`]. Recording order is part of the replicated state
+/// (every member records in log order), and a snapshot stores the entries in that order.
+#[derive(Debug, Clone, Default)]
+pub struct SessionTable {
+    /// Each client's session and the stamp of its last recording.
+    entries: BTreeMap<u64, (u64, Session)>,
+    /// Client ids by recording stamp, oldest first.
+    by_use: BTreeMap<u64, u64>,
+    /// The next stamp.
+    clock: u64,
+}
+
+impl SessionTable {
+    /// The session of `client_id`.
+    pub fn get(&self, client_id: u64) -> Option<&Session> {
+        self.entries.get(&client_id).map(|(_, s)| s)
+    }
+
+    /// How many sessions are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no session is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Records `session` as `client_id`'s latest, the most recently used; drops the least
+    /// recently used session beyond [`MAX_SESSIONS`].
+    pub fn record(&mut self, client_id: u64, session: Session) {
+        let stamp = self.clock;
+        self.clock += 1;
+        if let Some((old, _)) = self.entries.insert(client_id, (stamp, session)) {
+            self.by_use.remove(&old);
+        }
+        self.by_use.insert(stamp, client_id);
+        if self.entries.len() > MAX_SESSIONS {
+            if let Some((_, oldest)) = self.by_use.pop_first() {
+                self.entries.remove(&oldest);
+            }
+        }
+    }
+
+    /// Forgets `client_id`'s session.
+    pub fn remove(&mut self, client_id: u64) {
+        if let Some((stamp, _)) = self.entries.remove(&client_id) {
+            self.by_use.remove(&stamp);
+        }
+    }
+
+    /// The sessions by client id.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Session)> {
+        self.entries.iter().map(|(id, (_, s))| (*id, s))
+    }
+
+    /// The sessions from the least to the most recently recorded: recording them again in
+    /// this order rebuilds the table (a snapshot stores them so).
+    pub fn iter_by_use(&self) -> impl Iterator<Item = (u64, &Session)> {
+        self.by_use.values().map(|id| (*id, &self.entries[id].1))
+    }
+}
+
+/// Two tables are equal when they hold the same sessions in the same recording order
+/// (the stamps themselves restart from 0 when a snapshot is read).
+impl PartialEq for SessionTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter_by_use().eq(other.iter_by_use())
+    }
+}
+
+impl Eq for SessionTable {}

@@ -70,8 +70,9 @@ pub fn encode(state: &GroupState, applied: u64) -> BytesMut {
         }
     }
     out.put_u32(state.sessions.len() as u32);
-    for (client, session) in &state.sessions {
-        out.put_u64(*client);
+    // Oldest first: reading them back in order rebuilds which session is dropped next.
+    for (client, session) in state.sessions.iter_by_use() {
+        out.put_u64(client);
         out.put_u64(session.sequence);
         put_bytes(&mut out, &session.answer_bytes());
         put_bytes(&mut out, &session.key);
@@ -159,7 +160,7 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
             c.bytes("session key")?
         };
         if let Some(session) = Session::from_stored(seq, key, &answer) {
-            state.sessions.insert(client, session);
+            state.sessions.record(client, session);
         }
     }
     if version >= WHOLE_ANSWERS_VERSION {

@@ -9,7 +9,7 @@ use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
 use protocol::ecs::{ClusterView, HostPort, PutPart, SessionEntry};
 
 use super::command::GroupCommand;
-use super::session::Session;
+use super::session::{Session, SessionTable};
 use crate::bounds;
 use crate::ring::{member_position, position_of, Arc, Ring};
 
@@ -80,7 +80,7 @@ pub struct GroupState {
     /// The latest node table from the ECS.
     pub view: Option<ClusterView>,
     /// Last command per client session, to answer resends without reapplying.
-    pub sessions: BTreeMap<u64, Session>,
+    pub sessions: SessionTable,
     /// Admin addresses of other groups' nodes, by ring address, as the ECS told them.
     pub groups: BTreeMap<HostPort, Vec<HostPort>>,
     /// The latest ECS join this group took part in (0: none yet).
@@ -101,7 +101,7 @@ impl GroupState {
             received: BTreeMap::new(),
             ring: Ring::default(),
             view: None,
-            sessions: BTreeMap::new(),
+            sessions: SessionTable::default(),
             groups: BTreeMap::new(),
             join: 0,
             join_closed: false,
@@ -437,10 +437,10 @@ impl GroupState {
         };
         if self
             .sessions
-            .get(&entry.client_id)
+            .get(entry.client_id)
             .is_none_or(|held| incoming.supersedes(held))
         {
-            self.sessions.insert(entry.client_id, incoming);
+            self.sessions.record(entry.client_id, incoming);
         }
     }
 
@@ -451,7 +451,7 @@ impl GroupState {
     pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
         self.sessions
             .iter()
-            .map(|(client_id, s)| s.to_entry(*client_id, arc.contains_key(&s.key)))
+            .map(|(client_id, s)| s.to_entry(client_id, arc.contains_key(&s.key)))
             .collect()
     }
 
@@ -461,7 +461,7 @@ impl GroupState {
     /// so a resend is never refused and then applied a second time elsewhere.
     pub fn session_answer(&self, req: &Request) -> Option<Outcome> {
         let tag = req.session?;
-        let session = self.sessions.get(&tag.client_id)?;
+        let session = self.sessions.get(tag.client_id)?;
         let seq = session.sequence;
         if seq == tag.sequence {
             return Some(match session.resend_answer(&req.command) {
@@ -519,9 +519,9 @@ impl GroupState {
         };
         if let Some(tag) = req.session {
             match Session::after(tag.sequence, &req.command, &answer) {
-                Some(session) => self.sessions.insert(tag.client_id, session),
-                None => self.sessions.remove(&tag.client_id),
-            };
+                Some(session) => self.sessions.record(tag.client_id, session),
+                None => self.sessions.remove(tag.client_id),
+            }
         }
         Outcome::Response(answer)
     }

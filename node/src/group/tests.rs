@@ -253,7 +253,7 @@ fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
             answer: SessionAnswer::Deleted(true),
             key: Bytes::from_static(b"elsewhere"),
         };
-        receiver.sessions.insert(entry.client_id, known);
+        receiver.sessions.record(entry.client_id, known);
     }
     receiver.apply(&GroupCommand::ReceivePart(PutPart {
         transfer_id: 3,
@@ -261,8 +261,14 @@ fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
         items: vec![],
         sessions: moving.clone(),
     }));
-    assert_eq!(receiver.sessions[&moving[0].client_id].sequence, 9);
-    assert_eq!(receiver.sessions[&moving[1].client_id].sequence, 5);
+    assert_eq!(
+        receiver.sessions.get(moving[0].client_id).unwrap().sequence,
+        9
+    );
+    assert_eq!(
+        receiver.sessions.get(moving[1].client_id).unwrap().sequence,
+        5
+    );
     // A resend of a moved command is answered, not applied again.
     let resend = tagged_put(moving[2].client_id, 5, "whatever", "v2");
     let GroupCommand::Client(req) = &resend else {

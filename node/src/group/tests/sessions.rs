@@ -60,7 +60,7 @@ fn an_entry_whose_key_stays_behind_still_refuses_older_commands_at_the_receiver(
         .map(|i| format!("m{i}"))
         .find(|k| arc.contains_key(&b(k)))
         .unwrap();
-    sender.sessions.insert(
+    sender.sessions.record(
         7,
         Session::after(5, &put_cmd(&stays, "new"), &Response::Stored).unwrap(),
     );
@@ -110,7 +110,7 @@ fn a_compare_and_set_that_changed_nothing_runs_again_when_resent() {
         })
     );
     // The entry keeps no value.
-    let entry = &s.sessions[&9];
+    let entry = s.sessions.get(9).unwrap();
     assert!(entry.answer_bytes().len() < 8, "{entry:?}");
     // Another client writes the expected value; the resend now swaps.
     run(&mut s, tagged(1, 2, put_cmd("k", "x")));
@@ -143,7 +143,7 @@ fn a_failed_first_compare_and_set_leaves_no_entry_and_later_ones_refuse_it() {
         run(&mut s, tagged(5, 0, cas("k", "x", "y"))),
         Outcome::Response(Response::CompareAndSet { swapped: false, .. })
     ));
-    assert!(!s.sessions.contains_key(&5));
+    assert!(s.sessions.get(5).is_none());
     run(&mut s, tagged(5, 1, put_cmd("k", "w")));
     assert!(matches!(
         run(&mut s, tagged(5, 0, cas("k", "w", "y"))),
@@ -169,7 +169,7 @@ fn on_a_tie_the_entry_with_its_answer_wins() {
                 sessions: vec![session.to_entry(3, session.answer != SessionAnswer::NotKept)],
             }));
         }
-        assert_eq!(s.sessions[&3], with);
+        assert_eq!(s.sessions.get(3), Some(&with));
         let resend = tagged(3, 4, put_cmd("k", "v"));
         assert_eq!(
             s.session_answer(&resend),
@@ -231,4 +231,32 @@ fn stored_sessions_read_back_as_recorded_and_whole_old_answers_are_understood() 
         (garbage.sequence, garbage.answer),
         (8, SessionAnswer::NotKept)
     );
+}
+
+#[test]
+fn the_least_recently_recorded_session_is_dropped_beyond_the_bound_even_after_a_snapshot() {
+    let mut s = lone_member(0);
+    for client in 0..MAX_SESSIONS as u64 {
+        run(&mut s, tagged(client, 1, put_cmd("k", "v")));
+    }
+    // Client 0 writes again: client 1 is now the least recently recorded.
+    run(&mut s, tagged(0, 2, put_cmd("k", "v")));
+    assert_eq!(s.sessions.len(), MAX_SESSIONS);
+    let restored = {
+        let bytes = super::super::snapshot::encode(&s, 7);
+        super::super::snapshot::decode(hp("a:1"), &bytes).unwrap().0
+    };
+    assert_eq!(restored, s);
+    for mut state in [s, restored] {
+        run(&mut state, tagged(1_000_000, 1, put_cmd("k", "v")));
+        assert_eq!(state.sessions.len(), MAX_SESSIONS);
+        assert!(state.sessions.get(1).is_none(), "client 1 is dropped");
+        assert!(state.sessions.get(0).is_some() && state.sessions.get(2).is_some());
+        // Dropped, client 1 counts as new: its old command is no longer refused.
+        assert_eq!(
+            run(&mut state, tagged(1, 1, put_cmd("k", "again"))),
+            Outcome::Response(Response::Stored)
+        );
+        assert!(state.sessions.get(2).is_none(), "then client 2 goes");
+    }
 }
