@@ -4,12 +4,12 @@
 //!
 //! An entry is small whatever the client wrote: it never holds a value. A put's and a
 //! delete's answers are a few bytes; a compare-and-set that swapped is answered from the
-//! resend, which carries the value it wrote; a compare-and-set that changed nothing is not
-//! kept at all (see [`Session::after`]). Entries of keys a hand-off does not move still go
-//! with it, without their answer ([`SessionAnswer::NotKept`]): the receiver must know the
-//! client's latest sequence whatever key it named, or a command the client gave up on
-//! lands there over a newer acknowledged one (defect
-//! `review-session-entry-left-behind-by-a-split`).
+//! resend, which carries the value it wrote; one that did not swap is answered again from
+//! the value the key holds when the resend is applied ([`SessionAnswer::NotSwapped`]).
+//! Entries of keys a hand-off does not move still go with it, without their answer
+//! ([`SessionAnswer::NotKept`]): the receiver must know the client's latest sequence
+//! whatever key it named, or a command the client gave up on lands there over a newer
+//! acknowledged one (defect `review-session-entry-left-behind-by-a-split`).
 //!
 //! A group keeps at most [`MAX_SESSIONS`] entries, dropping the least recently used
 //! ([`SessionTable`]): every hand-off carries them all, and a client id is drawn per client
@@ -32,6 +32,16 @@ pub enum SessionAnswer {
     /// A compare-and-set that wrote its new value. The resend carries that value, so the
     /// answer is rebuilt from it rather than kept (it would be a whole value per client).
     Swapped,
+    /// A compare-and-set that did not swap. Its answer named the key's value then, which
+    /// is not kept (a whole value per client: 256 clients' failed compare-and-sets on one
+    /// 32 KiB key made a hand-off of 8 MiB that outlasted its join, defect
+    /// `explore-session-bloat-shared-keys-128`). A resend is decided where it is applied,
+    /// through the log ([`GroupState::apply`](super::GroupState::apply)): while the key
+    /// still differs from the expected value, "not swapped" with the value now is a true
+    /// answer at that point; once it equals it, the resend is refused (retryable), since
+    /// the client may already have been told "not swapped" by another copy of it. Running
+    /// it again instead let a held copy swap after that answer (found by review).
+    NotSwapped,
     /// Applied, answer not kept here: the entry only refuses the client's older commands.
     /// A resend of this very command is refused as retryable, never applied again.
     NotKept,
@@ -49,38 +59,26 @@ pub struct Session {
 }
 
 impl Session {
-    /// The entry recorded after command `sequence` ran with `response`, or `None` when
-    /// nothing is to be recorded.
-    ///
-    /// A compare-and-set that did not swap changed nothing, so running it again when it is
-    /// resent is as if the first run had not happened (the client never saw that run's
-    /// answer, or it would not resend). Its entry is therefore the one of the sequence
-    /// before it, answer not kept: every older command is still refused, and the resend
-    /// is a new command that runs. Keeping the answer instead would keep the key's whole
-    /// value per client: 256 clients' failed compare-and-sets on one 32 KiB key made a
-    /// hand-off of 8 MiB that outlasted its join (defect
-    /// `explore-session-bloat-shared-keys-128`).
-    pub fn after(sequence: u64, command: &Command, response: &Response) -> Option<Session> {
-        let key = command.key().clone();
-        let (sequence, answer) = match response {
-            Response::Stored => (sequence, SessionAnswer::Stored),
-            Response::Deleted(existed) => (sequence, SessionAnswer::Deleted(*existed)),
-            Response::CompareAndSet { swapped: true, .. } => (sequence, SessionAnswer::Swapped),
-            Response::CompareAndSet { swapped: false, .. } => {
-                (sequence.checked_sub(1)?, SessionAnswer::NotKept)
-            }
+    /// The entry recorded after command `sequence` ran with `response`.
+    pub fn after(sequence: u64, command: &Command, response: &Response) -> Session {
+        let answer = match response {
+            Response::Stored => SessionAnswer::Stored,
+            Response::Deleted(existed) => SessionAnswer::Deleted(*existed),
+            Response::CompareAndSet { swapped: true, .. } => SessionAnswer::Swapped,
+            Response::CompareAndSet { swapped: false, .. } => SessionAnswer::NotSwapped,
             // Not a write's answer (reads have no session); kept as applied, never rerun.
-            Response::Value(_) => (sequence, SessionAnswer::NotKept),
+            Response::Value(_) => SessionAnswer::NotKept,
         };
-        Some(Session {
+        Session {
             sequence,
             answer,
-            key,
-        })
+            key: command.key().clone(),
+        }
     }
 
-    /// The answer to give a resend of this session's command `command` again; `None` if it
-    /// is not kept here.
+    /// The answer to give a resend of this session's command `command` again, whatever the
+    /// group's state; `None` if it is not kept here, or depends on the state
+    /// ([`SessionAnswer::NotSwapped`]).
     pub fn resend_answer(&self, command: &Command) -> Option<Response> {
         match (&self.answer, command) {
             (SessionAnswer::Stored, _) => Some(Response::Stored),
@@ -91,19 +89,25 @@ impl Session {
                     current: Some(new.clone()),
                 })
             }
-            (SessionAnswer::Swapped | SessionAnswer::NotKept, _) => None,
+            (SessionAnswer::Swapped | SessionAnswer::NotSwapped | SessionAnswer::NotKept, _) => {
+                None
+            }
         }
     }
 
     /// The answer's stored form (in a session entry and a snapshot): the body of the
-    /// client 'c' packet that answered, but a swap's without its value (`W`, swapped, no
-    /// value: never a real answer, since a swap leaves a value), and empty when not kept.
+    /// client 'c' packet that answered, but a compare-and-set's without its value (`W`,
+    /// the swapped flag, no value), and empty when not kept.
     pub fn answer_bytes(&self) -> Bytes {
         let response = match &self.answer {
             SessionAnswer::Stored => Response::Stored,
             SessionAnswer::Deleted(existed) => Response::Deleted(*existed),
             SessionAnswer::Swapped => Response::CompareAndSet {
                 swapped: true,
+                current: None,
+            },
+            SessionAnswer::NotSwapped => Response::CompareAndSet {
+                swapped: false,
                 current: None,
             },
             SessionAnswer::NotKept => return Bytes::new(),
@@ -114,37 +118,34 @@ impl Session {
     /// Reads a stored session back (see [`Session::answer_bytes`]). Whole answers, as older
     /// versions stored them, are read as [`Session::after`] would have recorded them; an
     /// answer that does not decode counts as not kept, so its sequence still refuses older
-    /// commands. `None` when nothing is to be kept (as in [`Session::after`]).
-    pub fn from_stored(sequence: u64, key: Bytes, answer: &[u8]) -> Option<Session> {
-        if answer.is_empty() {
-            return Some(Session {
-                sequence,
-                answer: SessionAnswer::NotKept,
-                key,
-            });
-        }
+    /// commands and the command is never applied again.
+    pub fn from_stored(sequence: u64, key: Bytes, answer: &[u8]) -> Session {
         match Response::decode(answer, &Limits::DEFAULT) {
-            Ok(response) => Session::after(sequence, &Command::Get { key }, &response),
-            Err(_) => Some(Session {
+            Ok(response) if !answer.is_empty() => {
+                Session::after(sequence, &Command::Get { key }, &response)
+            }
+            _ => Session {
                 sequence,
                 answer: SessionAnswer::NotKept,
                 key,
-            }),
+            },
         }
     }
 
-    /// The session's entry for a hand-off, with its answer if `with_answer` (the range
-    /// moving holds its key).
+    /// The session's entry for a hand-off: with its key and answer if `with_answer` (the
+    /// range moving holds its key), otherwise client id and sequence alone (all the
+    /// receiver needs to refuse older commands).
     pub fn to_entry(&self, client_id: u64, with_answer: bool) -> SessionEntry {
+        let (key, answer) = if with_answer {
+            (self.key.clone(), self.answer_bytes())
+        } else {
+            (Bytes::new(), Bytes::new())
+        };
         SessionEntry {
             client_id,
             sequence: self.sequence,
-            key: self.key.clone(),
-            answer: if with_answer {
-                self.answer_bytes()
-            } else {
-                Bytes::new()
-            },
+            key,
+            answer,
         }
     }
 
@@ -209,13 +210,6 @@ impl SessionTable {
             if let Some((_, oldest)) = self.by_use.pop_first() {
                 self.entries.remove(&oldest);
             }
-        }
-    }
-
-    /// Forgets `client_id`'s session.
-    pub fn remove(&mut self, client_id: u64) {
-        if let Some((stamp, _)) = self.entries.remove(&client_id) {
-            self.by_use.remove(&stamp);
         }
     }
 

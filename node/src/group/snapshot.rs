@@ -159,9 +159,9 @@ pub fn decode(own: HostPort, bytes: &[u8]) -> Result<(GroupState, u64), Corrupt>
         } else {
             c.bytes("session key")?
         };
-        if let Some(session) = Session::from_stored(seq, key, &answer) {
-            state.sessions.record(client, session);
-        }
+        state
+            .sessions
+            .record(client, Session::from_stored(seq, key, &answer));
     }
     if version >= WHOLE_ANSWERS_VERSION {
         state.join = c.u64("join")?;

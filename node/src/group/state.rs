@@ -9,7 +9,7 @@ use protocol::client::{Command, Request, Response, RETRYABLE_PREFIX};
 use protocol::ecs::{ClusterView, HostPort, PutPart, SessionEntry};
 
 use super::command::GroupCommand;
-use super::session::{Session, SessionTable};
+use super::session::{Session, SessionAnswer, SessionTable};
 use crate::bounds;
 use crate::ring::{member_position, position_of, Arc, Ring};
 
@@ -431,10 +431,7 @@ impl GroupState {
     /// Takes a session entry that came with a hand-off, unless this group already knows a
     /// later command of that session (or the same one, with its answer).
     fn merge_session(&mut self, entry: &SessionEntry) {
-        let Some(incoming) = Session::from_stored(entry.sequence, entry.key.clone(), &entry.answer)
-        else {
-            return;
-        };
+        let incoming = Session::from_stored(entry.sequence, entry.key.clone(), &entry.answer);
         if self
             .sessions
             .get(entry.client_id)
@@ -464,15 +461,17 @@ impl GroupState {
         let session = self.sessions.get(tag.client_id)?;
         let seq = session.sequence;
         if seq == tag.sequence {
-            return Some(match session.resend_answer(&req.command) {
-                Some(answer) => Outcome::Response(answer),
+            return match (session.resend_answer(&req.command), &session.answer) {
+                (Some(answer), _) => Some(Outcome::Response(answer)),
+                // Decided from the state where it is applied: see `unswapped_resend`.
+                (None, SessionAnswer::NotSwapped) => None,
                 // Applied, its answer is at the key's owner (or nowhere): send the client
                 // there, or have it try again, but never apply it a second time.
-                None => Outcome::Refused(match self.route(&req.command) {
+                (None, _) => Some(Outcome::Refused(match self.route(&req.command) {
                     Route::Serve => Route::Retry("the answer of this command is not kept here"),
                     elsewhere => elsewhere,
-                }),
-            });
+                })),
+            };
         }
         // A command the client gave up on, arriving after a newer one: applying it now
         // would undo a write the client already saw acknowledged.
@@ -481,6 +480,33 @@ impl GroupState {
                 "stale request: sequence {} after {seq} from client {}",
                 tag.sequence, tag.client_id
             ))
+        })
+    }
+
+    /// The answer to a resend of a compare-and-set that did not swap (see
+    /// [`SessionAnswer::NotSwapped`]), decided at apply time on a key this group serves:
+    /// "not swapped" with the value now while it differs from the expected one, else a
+    /// retryable refusal. `None` when `req` is no such resend.
+    fn unswapped_resend(&self, req: &Request) -> Option<Outcome> {
+        let tag = req.session?;
+        let session = self.sessions.get(tag.client_id)?;
+        if session.sequence != tag.sequence || session.answer != SessionAnswer::NotSwapped {
+            return None;
+        }
+        let refused = Outcome::Refused(Route::Retry(
+            "a compare-and-set that did not swap is not run again once it would",
+        ));
+        let Command::CompareAndSet { key, expected, .. } = &req.command else {
+            return Some(refused);
+        };
+        let current = self.kv.get(key);
+        Some(if current == expected.as_ref() {
+            refused
+        } else {
+            Outcome::Response(Response::CompareAndSet {
+                swapped: false,
+                current: current.cloned(),
+            })
         })
     }
 
@@ -493,6 +519,9 @@ impl GroupState {
         match self.route(&req.command) {
             Route::Serve => {}
             refused => return Outcome::Refused(refused),
+        }
+        if let Some(decided) = self.unswapped_resend(req) {
+            return decided;
         }
         let answer = match &req.command {
             Command::Get { key } => self.read(key),
@@ -518,10 +547,8 @@ impl GroupState {
             }
         };
         if let Some(tag) = req.session {
-            match Session::after(tag.sequence, &req.command, &answer) {
-                Some(session) => self.sessions.record(tag.client_id, session),
-                None => self.sessions.remove(tag.client_id),
-            }
+            let session = Session::after(tag.sequence, &req.command, &answer);
+            self.sessions.record(tag.client_id, session);
         }
         Outcome::Response(answer)
     }

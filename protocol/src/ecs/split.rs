@@ -2,7 +2,8 @@
 //! maximum length.
 //!
 //! The guarantee: every part's canonical line (without terminator) is at most
-//! `max_line_len` bytes; parts are numbered 0, 1, 2, ... with no gaps; items keep their
+//! `max_line_len` bytes (the bound its tokens were pushed under, see
+//! [`PartSplitter::widen`]); parts are numbered 0, 1, 2, ... with no gaps; items keep their
 //! order and each appears in exactly one part; no part is empty; and the split is
 //! greedy (a part is closed only when the next item does not fit in it), so for a given
 //! input there is exactly one split. Lengths are computed, not measured by formatting.
@@ -95,6 +96,32 @@ impl PartSplitter {
         add(&mut opened);
         self.line_len = alone;
         Ok(Some(std::mem::replace(&mut self.open, opened)))
+    }
+
+    /// Closes the open part (returned, if it holds anything) and lets the tokens pushed
+    /// from now on fill lines of up to `max_line_len` bytes (a bound only ever grows): a
+    /// sender packs its many small answer-less session entries into fewer, longer lines
+    /// than its items, each part keeping the bound its tokens were pushed under.
+    pub fn widen(&mut self, max_line_len: usize) -> Result<Option<PutPart>, SplitError> {
+        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
+        let closed = if empty {
+            None
+        } else {
+            let next = self
+                .open
+                .part
+                .checked_add(1)
+                .ok_or(SplitError::TooManyParts)?;
+            let opened = PutPart {
+                transfer_id: self.transfer_id,
+                part: next,
+                ..PutPart::default()
+            };
+            self.line_len = put_header_len(self.transfer_id, next);
+            Some(std::mem::replace(&mut self.open, opened))
+        };
+        self.max_line_len = self.max_line_len.max(max_line_len);
+        Ok(closed)
     }
 
     /// Closes the open part and returns it, or `None` if it holds nothing.
