@@ -159,7 +159,7 @@ impl Session {
     }
 }
 
-/// Most client sessions a group keeps. Beyond it the least recently recorded is dropped:
+/// Most client sessions a group keeps. Beyond it the least recently used is dropped:
 /// that client then counts as new here, so a command of it held on a link for that long,
 /// or a resend of its last write if that write's answer was lost, would be applied
 /// (again). A client's resends come within its deadline, seconds, while 10 000 other
@@ -168,18 +168,29 @@ impl Session {
 /// keys, and so does the session part of a hand-off.
 pub const MAX_SESSIONS: usize = 10_000;
 
-/// Every client session a group knows, by client id, dropping the least recently
-/// recorded beyond [`MAX_SESSIONS`]. Recording order is part of the replicated state
-/// (every member records in log order), and a snapshot stores the entries in that order.
+/// Every client session a group knows, by client id, dropping the least recently used
+/// beyond [`MAX_SESSIONS`]. A client's own write makes its session the most recently
+/// used; an entry that came with a hand-off for a client this group did not know goes in
+/// as the least recently used, below every session of this group's own, in the order
+/// the sender listed them (most recent first). So a hand-off from a group as full as
+/// this one drops the sender's least used entries, never this group's own clients at a
+/// stroke (found by review: a removal's 10,000 entries dropped every session of the
+/// receiver, and a held copy of a client's older put landed over its newer one). The
+/// order is part of the replicated state (every member applies the same commands in
+/// the same order), and a snapshot stores the entries in it.
 #[derive(Debug, Clone, Default)]
 pub struct SessionTable {
-    /// Each client's session and the stamp of its last recording.
+    /// Each client's session and its place in the order of use.
     entries: BTreeMap<u64, (u64, Session)>,
-    /// Client ids by recording stamp, oldest first.
+    /// Client ids by place, least recently used first.
     by_use: BTreeMap<u64, u64>,
-    /// The next stamp.
-    clock: u64,
+    /// Places taken at the top (own writes) and at the bottom (hand-offs) so far.
+    on_top: u64,
+    below: u64,
 }
+
+/// Places start mid-range and grow apart: own writes upwards, hand-offs downwards.
+const MIDDLE: u64 = 1 << 63;
 
 impl SessionTable {
     /// The session of `client_id`.
@@ -200,33 +211,55 @@ impl SessionTable {
     /// Records `session` as `client_id`'s latest, the most recently used; drops the least
     /// recently used session beyond [`MAX_SESSIONS`].
     pub fn record(&mut self, client_id: u64, session: Session) {
-        let stamp = self.clock;
-        self.clock += 1;
-        if let Some((old, _)) = self.entries.insert(client_id, (stamp, session)) {
+        let place = MIDDLE + self.on_top;
+        self.on_top += 1;
+        self.put(client_id, place, session);
+    }
+
+    /// Takes `session` for `client_id` from a hand-off: in the place its client already
+    /// has, or else as the least recently used; drops the least recently used session
+    /// beyond [`MAX_SESSIONS`] (when full, that is the entry just taken).
+    pub fn merge(&mut self, client_id: u64, session: Session) {
+        let place = match self.entries.get(&client_id) {
+            Some((place, _)) => *place,
+            None => {
+                self.below += 1;
+                MIDDLE - self.below
+            }
+        };
+        self.put(client_id, place, session);
+    }
+
+    fn put(&mut self, client_id: u64, place: u64, session: Session) {
+        if let Some((old, _)) = self.entries.insert(client_id, (place, session)) {
             self.by_use.remove(&old);
         }
-        self.by_use.insert(stamp, client_id);
+        self.by_use.insert(place, client_id);
         if self.entries.len() > MAX_SESSIONS {
-            if let Some((_, oldest)) = self.by_use.pop_first() {
-                self.entries.remove(&oldest);
+            if let Some((_, least)) = self.by_use.pop_first() {
+                self.entries.remove(&least);
             }
         }
     }
 
-    /// The sessions by client id.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &Session)> {
-        self.entries.iter().map(|(id, (_, s))| (*id, s))
+    /// The sessions from the most to the least recently used: the order a hand-off lists
+    /// them in, so the receiver keeps the sender's order below its own.
+    pub fn iter_newest_first(&self) -> impl Iterator<Item = (u64, &Session)> {
+        self.by_use
+            .values()
+            .rev()
+            .map(|id| (*id, &self.entries[id].1))
     }
 
-    /// The sessions from the least to the most recently recorded: recording them again in
+    /// The sessions from the least to the most recently used: recording them again in
     /// this order rebuilds the table (a snapshot stores them so).
     pub fn iter_by_use(&self) -> impl Iterator<Item = (u64, &Session)> {
         self.by_use.values().map(|id| (*id, &self.entries[id].1))
     }
 }
 
-/// Two tables are equal when they hold the same sessions in the same recording order
-/// (the stamps themselves restart from 0 when a snapshot is read).
+/// Two tables are equal when they hold the same sessions in the same order of use (the
+/// places themselves are renumbered when a snapshot is read).
 impl PartialEq for SessionTable {
     fn eq(&self, other: &Self) -> bool {
         self.iter_by_use().eq(other.iter_by_use())

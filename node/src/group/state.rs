@@ -437,7 +437,7 @@ impl GroupState {
             .get(entry.client_id)
             .is_none_or(|held| incoming.supersedes(held))
         {
-            self.sessions.record(entry.client_id, incoming);
+            self.sessions.merge(entry.client_id, incoming);
         }
     }
 
@@ -447,7 +447,7 @@ impl GroupState {
     /// goes).
     pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
         self.sessions
-            .iter()
+            .iter_newest_first()
             .map(|(client_id, s)| s.to_entry(client_id, arc.contains_key(&s.key)))
             .collect()
     }

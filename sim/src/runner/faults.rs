@@ -49,6 +49,35 @@ pub(super) fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now
     }
 }
 
+/// The started hosts of each side, and a note naming the others for the trace. A host a
+/// fault names may not have started yet when its group joins on a trigger, or when the
+/// explorer draws a fault for a group whose triggered join has not happened; turmoil
+/// knows no link to it, so it is left out.
+fn started_sides(world: &World, a: &[String], b: &[String]) -> (Vec<String>, Vec<String>, String) {
+    let all = world.all_hosts();
+    let (mut started, mut missing) = (Vec::new(), Vec::new());
+    for side in [a, b] {
+        let (s, m): (Vec<String>, Vec<String>) =
+            side.iter().cloned().partition(|h| all.contains(h));
+        started.push(s);
+        missing.extend(m);
+    }
+    let note = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" (not started yet, left out: {})", missing.join(" "))
+    };
+    let b = started.pop().unwrap_or_default();
+    let a = started.pop().unwrap_or_default();
+    (a, b, note)
+}
+
+/// Whether both hosts have started (see [`started_sides`]).
+fn started_pair(world: &World, a: &str, b: &str) -> bool {
+    let all = world.all_hosts();
+    [a, b].iter().all(|h| all.iter().any(|x| x == h))
+}
+
 /// Carries out one timeline event (or random fault) at simulated time `now`.
 /// Follow-ups (the release of a hold with `for`) are queued in `plan`.
 pub(super) fn apply(
@@ -181,8 +210,9 @@ pub(super) fn apply(
         }
         Event::Partition { a, b } | Event::Heal { a, b } => {
             let cut = matches!(event, Event::Partition { .. });
-            for x in a {
-                for y in b {
+            let (a, b, missing) = started_sides(world, a, b);
+            for x in &a {
+                for y in &b {
                     if cut {
                         sim.partition(x.as_str(), y.as_str());
                     } else {
@@ -194,12 +224,13 @@ pub(super) fn apply(
             fault(
                 &trace,
                 now,
-                format!("{verb} [{}] | [{}]", a.join(" "), b.join(" ")),
+                format!("{verb} [{}] | [{}]{missing}", a.join(" "), b.join(" ")),
             );
         }
         Event::PartitionOneway { a, b, length } => {
-            for x in a {
-                for y in b {
+            let (a, b, missing) = started_sides(world, a, b);
+            for x in &a {
+                for y in &b {
                     sim.partition_oneway(x.as_str(), y.as_str());
                 }
             }
@@ -212,10 +243,17 @@ pub(super) fn apply(
                 &trace,
                 now,
                 format!(
-                    "partition one way [{}] -> [{}] (lost){until}",
+                    "partition one way [{}] -> [{}] (lost){until}{missing}",
                     a.join(" "),
                     b.join(" ")
                 ),
+            );
+        }
+        Event::Hold { a, b, .. } | Event::Release { a, b } if !started_pair(world, a, b) => {
+            fault(
+                &trace,
+                now,
+                format!("hold or release {a} <-> {b}: not both started yet, nothing done"),
             );
         }
         Event::Hold { a, b, length } => {

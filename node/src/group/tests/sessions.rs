@@ -275,3 +275,49 @@ fn the_least_recently_recorded_session_is_dropped_beyond_the_bound_even_after_a_
         assert!(state.sessions.get(2).is_none(), "then client 2 goes");
     }
 }
+
+/// Found by review: a hand-off's entries went in as the most recently used, so a receiver
+/// that merged a full table (a removal's) dropped every session of its own at once, and
+/// a held copy of a client's older put landed over its newer acknowledged one.
+#[test]
+fn a_hand_off_from_a_full_table_never_drops_the_receivers_own_sessions() {
+    let mut s = lone_member(0);
+    run(&mut s, tagged(7, 5, put_cmd("k", "v1")));
+    run(&mut s, tagged(7, 6, put_cmd("k", "v2")));
+    // The sender's table, most recently used first, as `sessions_in` lists it.
+    let incoming: Vec<_> = (0..MAX_SESSIONS as u64)
+        .map(|c| {
+            Session {
+                sequence: 1,
+                answer: SessionAnswer::NotKept,
+                key: Bytes::new(),
+            }
+            .to_entry(1_000 + c, false)
+        })
+        .collect();
+    for (i, chunk) in incoming.chunks(600).enumerate() {
+        s.apply(&GroupCommand::ReceivePart(PutPart {
+            transfer_id: 77,
+            part: i as u32,
+            items: vec![],
+            sessions: chunk.to_vec(),
+        }));
+    }
+    assert_eq!(s.sessions.len(), MAX_SESSIONS);
+    // The held copy of command 5 is refused; the value stays.
+    let held = run(&mut s, tagged(7, 5, put_cmd("k", "v1")));
+    assert!(matches!(held, Outcome::Rejected(_)), "{held:?}");
+    assert_eq!(s.kv.get(&b("k")), Some(&b("v2")));
+    // What went was the sender's least recently used entry (listed last).
+    assert!(s.sessions.get(1_000).is_some());
+    assert!(s.sessions.get(1_000 + MAX_SESSIONS as u64 - 1).is_none());
+    // A known client's entry from a hand-off keeps its place: it is not the next to go.
+    s.apply(&GroupCommand::ReceivePart(PutPart {
+        transfer_id: 78,
+        part: 0,
+        items: vec![],
+        sessions: vec![Session::after(9, &put_cmd("k", "v3"), &Response::Stored).to_entry(7, false)],
+    }));
+    run(&mut s, tagged(8, 1, put_cmd("other", "x")));
+    assert_eq!(s.sessions.get(7).map(|e| e.sequence), Some(9));
+}
