@@ -52,6 +52,19 @@ fn lone_member(keys: usize) -> GroupState {
     s
 }
 
+/// Locks `s` and begins handing `[b:2, a:1)` to "b:2" as transfer `transfer_id`; the arc
+/// that moves.
+fn begin_transfer_to_b(s: &mut GroupState, transfer_id: u64) -> crate::ring::Arc {
+    s.apply(&GroupCommand::WriteLock);
+    s.apply(&GroupCommand::SetNext(hp("b:2")));
+    s.apply(&GroupCommand::BeginTransfer {
+        end: hp("a:1"),
+        transfer_id,
+        part_size: 512,
+    });
+    s.transfer.clone().unwrap().arc
+}
+
 #[test]
 fn a_node_off_the_ring_serves_nothing() {
     let s = GroupState::new(hp("a:1"));
@@ -223,14 +236,7 @@ fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
     for (i, k) in keys.iter().enumerate() {
         sender.apply(&tagged_put(100 + i as u64, 5, k, "v"));
     }
-    sender.apply(&GroupCommand::WriteLock);
-    sender.apply(&GroupCommand::SetNext(hp("b:2")));
-    sender.apply(&GroupCommand::BeginTransfer {
-        end: hp("a:1"),
-        transfer_id: 3,
-        part_size: 512,
-    });
-    let arc = sender.transfer.clone().unwrap().arc;
+    let arc = begin_transfer_to_b(&mut sender, 3);
     // Every session moves, with its answer only if the arc holds its key.
     let all = sender.sessions_in(&arc);
     assert_eq!(all.len(), keys.len());
@@ -289,13 +295,7 @@ fn sessions_move_with_their_keys_and_merge_by_highest_sequence() {
 #[test]
 fn a_snapshot_restores_the_whole_state() {
     let mut s = lone_member(50);
-    s.apply(&GroupCommand::WriteLock);
-    s.apply(&GroupCommand::SetNext(hp("b:2")));
-    s.apply(&GroupCommand::BeginTransfer {
-        end: hp("a:1"),
-        transfer_id: 3,
-        part_size: 512,
-    });
+    begin_transfer_to_b(&mut s, 3);
     s.apply(&GroupCommand::ReceivePart(PutPart {
         transfer_id: 4,
         part: 2,
@@ -556,13 +556,7 @@ fn a_broadcast_node_after_a_view_leaves_the_ring_alone() {
 fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
     let start = |finish: bool, ring: bool| {
         let mut s = lone_member(200);
-        s.apply(&GroupCommand::WriteLock);
-        s.apply(&GroupCommand::SetNext(hp("b:2")));
-        s.apply(&GroupCommand::BeginTransfer {
-            end: hp("a:1"),
-            transfer_id: 9,
-            part_size: 512,
-        });
+        begin_transfer_to_b(&mut s, 9);
         if finish {
             s.apply(&GroupCommand::FinishTransfer {
                 transfer_id: Some(9),
@@ -586,13 +580,7 @@ fn a_release_drops_the_range_only_after_a_finished_transfer_and_the_new_ring() {
 #[test]
 fn a_finish_names_its_transfer_and_finishes_no_other() {
     let mut s = lone_member(200);
-    s.apply(&GroupCommand::WriteLock);
-    s.apply(&GroupCommand::SetNext(hp("b:2")));
-    s.apply(&GroupCommand::BeginTransfer {
-        end: hp("a:1"),
-        transfer_id: 7,
-        part_size: 512,
-    });
+    begin_transfer_to_b(&mut s, 7);
     let stale = GroupCommand::FinishTransfer {
         transfer_id: Some(6),
     };

@@ -41,16 +41,7 @@ fn run(s: &mut GroupState, req: Request) -> Outcome {
 fn an_entry_whose_key_stays_behind_still_refuses_older_commands_at_the_receiver() {
     // The sender: client 7's last write named a key the hand-off does not move.
     let mut sender = lone_member(0);
-    let arc = {
-        sender.apply(&GroupCommand::WriteLock);
-        sender.apply(&GroupCommand::SetNext(hp("b:2")));
-        sender.apply(&GroupCommand::BeginTransfer {
-            end: hp("a:1"),
-            transfer_id: 3,
-            part_size: 512,
-        });
-        sender.transfer.clone().unwrap().arc
-    };
+    let arc = begin_transfer_to_b(&mut sender, 3);
     sender.apply(&GroupCommand::ReleaseLock);
     let stays = (0..100)
         .map(|i| format!("s{i}"))
