@@ -59,8 +59,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// The entry recorded after command `sequence` ran with `response`.
-    pub fn after(sequence: u64, command: &Command, response: &Response) -> Session {
+    /// The entry recorded after command `sequence` on `key` ran with `response`.
+    pub fn after(sequence: u64, key: Bytes, response: &Response) -> Session {
         let answer = match response {
             Response::Stored => SessionAnswer::Stored,
             Response::Deleted(existed) => SessionAnswer::Deleted(*existed),
@@ -72,7 +72,7 @@ impl Session {
         Session {
             sequence,
             answer,
-            key: command.key().clone(),
+            key,
         }
     }
 
@@ -121,9 +121,7 @@ impl Session {
     /// commands and the command is never applied again.
     pub fn from_stored(sequence: u64, key: Bytes, answer: &[u8]) -> Session {
         match Response::decode(answer, &Limits::DEFAULT) {
-            Ok(response) if !answer.is_empty() => {
-                Session::after(sequence, &Command::Get { key }, &response)
-            }
+            Ok(response) if !answer.is_empty() => Session::after(sequence, key, &response),
             _ => Session {
                 sequence,
                 answer: SessionAnswer::NotKept,
@@ -242,18 +240,11 @@ impl SessionTable {
         }
     }
 
-    /// The sessions from the most to the least recently used: the order a hand-off lists
-    /// them in, so the receiver keeps the sender's order below its own.
-    pub fn iter_newest_first(&self) -> impl Iterator<Item = (u64, &Session)> {
-        self.by_use
-            .values()
-            .rev()
-            .map(|id| (*id, &self.entries[id].1))
-    }
-
     /// The sessions from the least to the most recently used: recording them again in
-    /// this order rebuilds the table (a snapshot stores them so).
-    pub fn iter_by_use(&self) -> impl Iterator<Item = (u64, &Session)> {
+    /// this order rebuilds the table (a snapshot stores them so). A hand-off lists them
+    /// the other way round, most recent first, so the receiver keeps the sender's order
+    /// below its own.
+    pub fn iter_by_use(&self) -> impl DoubleEndedIterator<Item = (u64, &Session)> {
         self.by_use.values().map(|id| (*id, &self.entries[id].1))
     }
 }

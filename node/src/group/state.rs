@@ -447,7 +447,8 @@ impl GroupState {
     /// goes).
     pub fn sessions_in(&self, arc: &Arc) -> Vec<SessionEntry> {
         self.sessions
-            .iter_newest_first()
+            .iter_by_use()
+            .rev()
             .map(|(client_id, s)| s.to_entry(client_id, arc.contains_key(&s.key)))
             .collect()
     }
@@ -547,7 +548,7 @@ impl GroupState {
             }
         };
         if let Some(tag) = req.session {
-            let session = Session::after(tag.sequence, &req.command, &answer);
+            let session = Session::after(tag.sequence, req.command.key().clone(), &answer);
             self.sessions.record(tag.client_id, session);
         }
         Outcome::Response(answer)

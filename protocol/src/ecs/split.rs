@@ -69,8 +69,7 @@ impl PartSplitter {
             max: self.max_line_len,
         };
         let fits_open_part = self.line_len.saturating_add(added) <= self.max_line_len;
-        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
-        if empty || fits_open_part {
+        if self.open_is_empty() || fits_open_part {
             if !fits_open_part {
                 return Err(too_large(self.line_len.saturating_add(added)));
             }
@@ -79,23 +78,32 @@ impl PartSplitter {
             return Ok(None);
         }
         // The token opens the next part; check it fits there before closing this one.
-        let next = self
+        let mut opened = self.next_part()?;
+        let alone = put_header_len(self.transfer_id, opened.part).saturating_add(added);
+        if alone > self.max_line_len {
+            return Err(too_large(alone));
+        }
+        add(&mut opened);
+        self.line_len = alone;
+        Ok(Some(std::mem::replace(&mut self.open, opened)))
+    }
+
+    /// The empty part after the open one.
+    fn next_part(&self) -> Result<PutPart, SplitError> {
+        let part = self
             .open
             .part
             .checked_add(1)
             .ok_or(SplitError::TooManyParts)?;
-        let alone = put_header_len(self.transfer_id, next).saturating_add(added);
-        if alone > self.max_line_len {
-            return Err(too_large(alone));
-        }
-        let mut opened = PutPart {
+        Ok(PutPart {
             transfer_id: self.transfer_id,
-            part: next,
+            part,
             ..PutPart::default()
-        };
-        add(&mut opened);
-        self.line_len = alone;
-        Ok(Some(std::mem::replace(&mut self.open, opened)))
+        })
+    }
+
+    fn open_is_empty(&self) -> bool {
+        self.open.items.is_empty() && self.open.sessions.is_empty()
     }
 
     /// Closes the open part (returned, if it holds anything) and lets the tokens pushed
@@ -103,21 +111,11 @@ impl PartSplitter {
     /// sender packs its many small answer-less session entries into fewer, longer lines
     /// than its items, each part keeping the bound its tokens were pushed under.
     pub fn widen(&mut self, max_line_len: usize) -> Result<Option<PutPart>, SplitError> {
-        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
-        let closed = if empty {
+        let closed = if self.open_is_empty() {
             None
         } else {
-            let next = self
-                .open
-                .part
-                .checked_add(1)
-                .ok_or(SplitError::TooManyParts)?;
-            let opened = PutPart {
-                transfer_id: self.transfer_id,
-                part: next,
-                ..PutPart::default()
-            };
-            self.line_len = put_header_len(self.transfer_id, next);
+            let opened = self.next_part()?;
+            self.line_len = put_header_len(self.transfer_id, opened.part);
             Some(std::mem::replace(&mut self.open, opened))
         };
         self.max_line_len = self.max_line_len.max(max_line_len);
@@ -126,8 +124,7 @@ impl PartSplitter {
 
     /// Closes the open part and returns it, or `None` if it holds nothing.
     pub fn finish(self) -> Option<PutPart> {
-        let empty = self.open.items.is_empty() && self.open.sessions.is_empty();
-        (!empty).then_some(self.open)
+        (!self.open_is_empty()).then_some(self.open)
     }
 }
 

@@ -51,10 +51,9 @@ fn an_entry_whose_key_stays_behind_still_refuses_older_commands_at_the_receiver(
         .map(|i| format!("m{i}"))
         .find(|k| arc.contains_key(&b(k)))
         .unwrap();
-    sender.sessions.record(
-        7,
-        Session::after(5, &put_cmd(&stays, "new"), &Response::Stored),
-    );
+    sender
+        .sessions
+        .record(7, Session::after(5, b(&stays), &Response::Stored));
     let entries = sender.sessions_in(&arc);
     assert_eq!(entries.len(), 1, "the entry moves though its key stays");
     assert!(entries[0].answer.is_empty(), "without its answer");
@@ -160,7 +159,7 @@ fn a_held_copy_of_a_compare_and_set_the_client_saw_fail_never_swaps() {
 
 #[test]
 fn on_a_tie_the_entry_with_its_answer_wins() {
-    let with = Session::after(4, &put_cmd("k", "v"), &Response::Stored);
+    let with = Session::after(4, b("k"), &Response::Stored);
     let without = Session {
         answer: SessionAnswer::NotKept,
         ..with.clone()
@@ -215,7 +214,7 @@ fn stored_sessions_read_back_as_recorded_and_whole_old_answers_are_understood() 
             },
         ),
     ] {
-        let recorded = Session::after(8, &command, &response);
+        let recorded = Session::after(8, command.key().clone(), &response);
         let stored = recorded.answer_bytes();
         assert_eq!(
             Session::from_stored(recorded.sequence, key.clone(), &stored),
@@ -307,7 +306,7 @@ fn a_hand_off_from_a_full_table_never_drops_the_receivers_own_sessions() {
         transfer_id: 78,
         part: 0,
         items: vec![],
-        sessions: vec![Session::after(9, &put_cmd("k", "v3"), &Response::Stored).to_entry(7, false)],
+        sessions: vec![Session::after(9, b("k"), &Response::Stored).to_entry(7, false)],
     }));
     run(&mut s, tagged(8, 1, put_cmd("other", "x")));
     assert_eq!(s.sessions.get(7).map(|e| e.sequence), Some(9));
