@@ -23,6 +23,7 @@ mod plan;
 pub mod rogue;
 mod schedule;
 pub mod seeds;
+mod settle;
 mod storage_faults;
 
 use std::cell::{Cell, RefCell};
@@ -195,6 +196,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
     let mut audit_until: Option<Duration> = None;
     // The nodes the audit asks, once it starts.
     let mut audited: Vec<String> = Vec::new();
+    let mut settled = settle::Settled::default();
     loop {
         let now = sim.elapsed();
         while let Some(event) = plan.next_due(now) {
@@ -233,7 +235,10 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             if world.audit_done.get() || now >= until {
                 break;
             }
-        } else if world.verifier_done.get() && now.as_millis() % 100 == 0 && settled(&world) {
+        } else if world.verifier_done.get()
+            && now.as_millis() % 100 == 0
+            && settled.check(&world.groups, &world.trace.borrow())
+        {
             match audit_plan(&mut world) {
                 Some((nodes, version)) => {
                     let addrs = nodes
@@ -351,13 +356,6 @@ fn audit_plan(world: &mut World) -> Option<(Vec<String>, u64)> {
         .filter(|n| !storage_faults::stranded_on_a_replaced_disk(world, n))
         .collect();
     Some((nodes, version))
-}
-
-/// Whether every started group has finished joining and no group is write-locked.
-fn settled(world: &World) -> bool {
-    let trace = world.trace.borrow();
-    checks::joins::check(&world.groups, &trace).is_empty()
-        && checks::locks::check(&world.groups, &trace).is_empty()
 }
 
 /// Columns of the sequence diagram: the ECS, then nodes in join order.
