@@ -386,6 +386,10 @@ fn explore_runs_every_seed_of_a_shard_and_merges_shards() {
         "{text}"
     );
     assert!(text.contains("shards 1/2 2/2"), "{text}");
+    assert!(
+        text.contains("covered: 6 distinct cases, every seed of 0..=5 for each of 1 scenario"),
+        "{text}"
+    );
 }
 
 /// Locks of any length fail `max_lock_hold`; the crashes and holds around it are noise a

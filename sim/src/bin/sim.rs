@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sim::cli::coverage::Coverage;
 use sim::cli::explore::{ExploreSummary, FailedCase, Shard};
 use sim::cli::pool::{self, Case, Outcome};
 use sim::cli::seeds::{SeedChoice, SeedRange};
@@ -635,6 +636,9 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
             ))?;
         }
         emit(&merged.report())?;
+        emit(&merged.coverage_line().unwrap_or_else(|| {
+            "covered: not known (a summary from an older sim records no cases)\n".to_string()
+        }))?;
         return Ok(Verdict::of(merged.failed == 0));
     }
     let range = args.seeds.context("--seeds is required")?;
@@ -674,6 +678,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         seeds: range.to_string(),
         shards: vec![args.shard.to_string()],
         jobs: jobs as u64,
+        covered: Some(Coverage::default()),
         ..ExploreSummary::default()
     };
     let mut seeds_seen = std::collections::BTreeSet::new();
@@ -725,6 +730,9 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                 continue;
             };
             seeds_seen.insert(case.seed);
+            if let Some(covered) = summary.covered.as_mut() {
+                covered.insert(&bases[*i].1.name, case.seed);
+            }
             summary.cases += 1;
             summary.simulated_s += outcome.simulated.as_secs_f64();
             summary.case_wall_s += outcome.wall.as_secs_f64();

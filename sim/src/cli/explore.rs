@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::coverage::Coverage;
 use super::seeds::SeedRange;
 use super::summary::plural;
 
@@ -107,6 +108,10 @@ pub struct ExploreSummary {
     pub jobs: u64,
     /// Failing cases in case order.
     pub failures: Vec<FailedCase>,
+    /// The cases run, per base scenario; `None` in summaries of versions that did not
+    /// record it, and in a merge that took in one of those.
+    #[serde(default)]
+    pub covered: Option<Coverage>,
 }
 
 impl ExploreSummary {
@@ -137,6 +142,36 @@ impl ExploreSummary {
         self.elapsed_s += other.elapsed_s;
         self.jobs += other.jobs;
         self.failures.extend(other.failures.iter().cloned());
+        self.covered = match (self.covered.take(), &other.covered) {
+            (Some(mut ours), Some(theirs)) => {
+                ours.merge(theirs);
+                Some(ours)
+            }
+            _ => None,
+        };
+    }
+
+    /// What the cases run cover of the seed range (`--merge` prints it): every seed for
+    /// every scenario, or how many cases are missing; `None` if the coverage is not known.
+    pub fn coverage_line(&self) -> Option<String> {
+        let covered = self.covered.as_ref()?;
+        let range: SeedRange = self.seeds.parse().ok()?;
+        let gaps = covered.gaps(range);
+        let scenarios = plural(covered.scenarios(), "scenario");
+        let line = if gaps.missing == 0 {
+            format!(
+                "covered: {} distinct cases, every seed of {} for each of {scenarios}\n",
+                covered.cases(),
+                self.seeds
+            )
+        } else {
+            format!(
+                "covered: {} distinct cases of {scenarios}; of seeds {}, {gaps}\n",
+                covered.cases(),
+                self.seeds
+            )
+        };
+        Some(line)
     }
 
     /// The report's closing lines: speed, failures by check, and `ok:` or `FAILED:`.
@@ -171,7 +206,10 @@ impl ExploreSummary {
             let list: Vec<String> = by_check.iter().map(|(c, n)| format!("{c} {n}")).collect();
             text.push_str(&format!("failures by check: {}\n", list.join(", ")));
         }
-        if self.not_run > 0 {
+        // A merge that knows its coverage says what is missing in its own line
+        // (`coverage_line`): a case one shard left may have run in another file.
+        let merged_with_coverage = self.shards.len() > 1 && self.covered.is_some();
+        if self.not_run > 0 && !merged_with_coverage {
             text.push_str(&format!(
                 "stopped early: {} not run.\n",
                 plural(self.not_run as usize, "case")
@@ -197,7 +235,7 @@ impl ExploreSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     /// A file or directory could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The path.
         path: PathBuf,
@@ -205,7 +243,7 @@ pub enum MergeError {
         source: std::io::Error,
     },
     /// A file is not a summary.
-    #[error("{path} is not a sim explore summary: {source}")]
+    #[error("{path} is not a sim explore summary")]
     Parse {
         /// The path.
         path: PathBuf,
@@ -213,7 +251,10 @@ pub enum MergeError {
         source: serde_json::Error,
     },
     /// Summaries of different seed ranges.
-    #[error("{path} covers seeds {theirs}, the others {ours}: merge shards of one range")]
+    #[error(
+        "{path} covers seeds {theirs}, the others {ours}, and not both record the cases they \
+         ran: merge shards of one range"
+    )]
     Ranges {
         /// The odd file.
         path: PathBuf,
@@ -228,7 +269,9 @@ pub enum MergeError {
 }
 
 /// Merges the summaries in `paths` (files, or directories whose `*.json` files are read,
-/// sorted by name).
+/// sorted by name). Summaries of one seed range always merge; of different ranges only
+/// when each records its coverage, and the merge then covers the smallest range holding
+/// them all (its report says which of those cases no file ran).
 pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
     let mut files = Vec::new();
     for path in paths {
@@ -248,22 +291,40 @@ pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
             files.push(path.clone());
         }
     }
-    let mut total = ExploreSummary::default();
+    let mut total: Option<ExploreSummary> = None;
     for file in &files {
         let summary = read_summary(file)?;
-        if !total.seeds.is_empty() && total.seeds != summary.seeds {
-            return Err(MergeError::Ranges {
-                path: file.clone(),
-                theirs: summary.seeds,
-                ours: total.seeds,
-            });
+        let Some(total) = total.as_mut() else {
+            total = Some(summary);
+            continue;
+        };
+        if total.seeds != summary.seeds {
+            // Runs over other seeds (those a time budget left) join only when both
+            // record what they ran: then the merge can tell what the union misses.
+            let hull = hull(&total.seeds, &summary.seeds)
+                .filter(|_| total.covered.is_some() && summary.covered.is_some());
+            let Some(hull) = hull else {
+                return Err(MergeError::Ranges {
+                    path: file.clone(),
+                    theirs: summary.seeds,
+                    ours: total.seeds.clone(),
+                });
+            };
+            total.seeds = hull;
         }
         total.merge(&summary);
     }
-    if files.is_empty() {
-        return Err(MergeError::Empty);
-    }
-    Ok(total)
+    total.ok_or(MergeError::Empty)
+}
+
+/// The smallest range holding two written ranges, written; `None` if one does not parse.
+fn hull(a: &str, b: &str) -> Option<String> {
+    let (a, b): (SeedRange, SeedRange) = (a.parse().ok()?, b.parse().ok()?);
+    let hull = SeedRange {
+        first: a.first.min(b.first),
+        last: a.last.max(b.last),
+    };
+    Some(hull.to_string())
 }
 
 fn read_summary(path: &Path) -> Result<ExploreSummary, MergeError> {
@@ -340,6 +401,70 @@ mod tests {
             merge(std::slice::from_ref(&dir)),
             Err(MergeError::Ranges { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A shard stopped by a time budget and a run over the seeds it left merge into one
+    /// statement of what ran, whose gaps are the cases neither ran.
+    #[test]
+    fn runs_of_other_ranges_merge_by_what_they_covered() {
+        let dir = std::env::temp_dir().join(format!("sim-cover-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = |range: &str, seeds: &[u64], not_run: u64| {
+            let mut covered = Coverage::default();
+            for &seed in seeds {
+                covered.insert("a", seed);
+                covered.insert("b", seed);
+            }
+            ExploreSummary {
+                seeds: range.into(),
+                shards: vec!["1/2".into()],
+                cases: 2 * seeds.len() as u64,
+                passed: 2 * seeds.len() as u64,
+                not_run,
+                covered: Some(covered),
+                ..ExploreSummary::default()
+            }
+        };
+        let write = |name: &str, s: &ExploreSummary| {
+            std::fs::write(dir.join(name), serde_json::to_string(s).unwrap()).unwrap();
+        };
+        // Shard 1/2 of 0..=9 stopped after seeds 0 and 2; the rest of it is 4..=9, 1/2.
+        write("budget.json", &run("0..=9", &[0, 2], 6));
+        write("rest.json", &run("4..=9", &[4, 6, 8], 0));
+        let merged = merge(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(merged.seeds, "0..=9");
+        let line = merged.coverage_line().unwrap();
+        assert!(
+            line.contains("10 distinct cases of 2 scenarios; of seeds 0..=9, 10 cases missing, the first a seed 1"),
+            "{line}"
+        );
+        assert!(
+            !merged.report().contains("stopped early"),
+            "the rest ran them"
+        );
+        // Shard 2/2 completes the range.
+        write("other.json", &run("0..=9", &[1, 3, 5, 7, 9], 0));
+        let line = merge(std::slice::from_ref(&dir))
+            .unwrap()
+            .coverage_line()
+            .unwrap();
+        assert!(
+            line.contains("every seed of 0..=9 for each of 2 scenarios"),
+            "{line}"
+        );
+        // A summary that records no coverage makes the merge's coverage unknown, and
+        // then a run over other seeds cannot join.
+        let mut old = run("0..=9", &[1], 0);
+        old.covered = None;
+        write("old.json", &old);
+        assert!(matches!(
+            merge(std::slice::from_ref(&dir)),
+            Err(MergeError::Ranges { .. })
+        ));
+        std::fs::remove_file(dir.join("rest.json")).unwrap();
+        let merged = merge(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(merged.coverage_line(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

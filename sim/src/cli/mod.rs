@@ -3,6 +3,7 @@
 //! prints.
 //!
 //! - [`explore`]: `sim explore`'s shards, JSON summary and merging of shards.
+//! - [`coverage`]: which cases (scenario, seed) a run of `sim explore` covered.
 //! - [`floor`]: what turmoil alone costs per simulated second (`sim bench`'s floor).
 //! - [`files`]: which scenario files a run covers (named paths, or the `scenarios/`
 //!   directory found by walking up).
@@ -16,6 +17,7 @@
 //! This is the one part of the crate that reads the wall clock (to report speed); it
 //! never does so inside a simulation.
 
+pub mod coverage;
 pub mod explore;
 pub mod files;
 pub mod floor;
