@@ -210,6 +210,7 @@ raft_tick = "20ms"
 election_ticks = [20, 40]
 heartbeat_ticks = 5
 compact_log_bytes = 1000
+max_append_entries = 3
 attempt_timeout = "2s"
 retry_pause = "50ms"
 transfer_timeout = "3s"
@@ -415,6 +416,7 @@ fn full() -> Scenario {
             election_ticks: [20, 40],
             heartbeat_ticks: 5,
             compact_log_bytes: 1000,
+            max_append_entries: 3,
             attempt_timeout: secs(2),
             retry_pause: Duration::from_millis(50),
             transfer_timeout: secs(3),

@@ -114,6 +114,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
         spec.raft.election_ticks = (knobs.election_ticks[0], knobs.election_ticks[1]);
         spec.raft.heartbeat_ticks = knobs.heartbeat_ticks;
         spec.compact_log_bytes = knobs.compact_log_bytes;
+        spec.raft.max_append_entries = knobs.max_append_entries;
         let mut config = NodeConfig::new(
             host_port(name, ADMIN_PORT),
             host_port(name, CLIENT_PORT),

@@ -66,6 +66,10 @@ pub struct NodeOptions {
     /// Log size (bytes) that triggers a snapshot and compaction. Small by default, so
     /// every run exercises snapshots and snapshot installs.
     pub compact_log_bytes: u64,
+    /// At most this many entries in one `AppendEntries` (a leader sends a follower that
+    /// lags a long suffix in many small batches: the window in which only part of it
+    /// arrived grows with the number of batches).
+    pub max_append_entries: usize,
     /// How long one request to another host (ECS to a group, sender to receiver, `done`
     /// to the ECS) may take before it is tried again.
     #[serde(with = "crate::scenario::duration")]
@@ -92,6 +96,7 @@ impl Default for NodeOptions {
             election_ticks: [50, 100],
             heartbeat_ticks: 10,
             compact_log_bytes: 32 * 1024,
+            max_append_entries: node::raft::DEFAULT_MAX_APPEND_ENTRIES,
             attempt_timeout: Duration::from_secs(1),
             retry_pause: Duration::from_millis(100),
             transfer_timeout: Duration::from_secs(10),

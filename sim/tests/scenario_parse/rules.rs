@@ -615,6 +615,11 @@ fn node_knobs_are_checked() {
         "node.compact_log_bytes",
         Invalid::ZeroCompaction
     );
+    invalid!(
+        "[node]\nmax_append_entries = 0 # <-\n",
+        "node.max_append_entries",
+        Invalid::ZeroAppendEntries
+    );
 }
 
 #[test]

@@ -211,6 +211,9 @@ pub enum Invalid {
     /// `node.compact_log_bytes = 0`.
     #[error("must be at least 1 byte")]
     ZeroCompaction,
+    /// `node.max_append_entries = 0`.
+    #[error("must be at least 1 entry")]
+    ZeroAppendEntries,
     /// A probability outside `[0, 1]`.
     #[error("must be a probability from 0 to 1, not {0}")]
     Probability(f64),
@@ -374,6 +377,9 @@ pub(super) fn check(s: &Scenario) -> Vec<(String, Invalid)> {
     });
     out.rule(k.compact_log_bytes == 0, "node.compact_log_bytes", || {
         Invalid::ZeroCompaction
+    });
+    out.rule(k.max_append_entries == 0, "node.max_append_entries", || {
+        Invalid::ZeroAppendEntries
     });
     for (d, field) in [
         (k.attempt_timeout, "attempt_timeout"),
