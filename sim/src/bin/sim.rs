@@ -681,7 +681,6 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         covered: Some(Coverage::default()),
         ..ExploreSummary::default()
     };
-    let mut seeds_seen = std::collections::BTreeSet::new();
     let mut written: Vec<PathBuf> = Vec::new();
     let mut reports = Vec::new();
     let mut stopped = false;
@@ -729,7 +728,6 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                 stopped = true;
                 continue;
             };
-            seeds_seen.insert(case.seed);
             if let Some(covered) = summary.covered.as_mut() {
                 covered.insert(&bases[*i].1.name, case.seed);
             }
@@ -787,7 +785,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
     if let Some(dir) = &args.html_dir {
         write_html_index(dir, "sim explore: failing cases", &reports)?;
     }
-    summary.seeds_run = seeds_seen.len() as u64;
+    summary.seeds_run = summary.covered.as_ref().map_or(0, Coverage::seeds) as u64;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if let Some(file) = &args.summary {
         let text = serde_json::to_string_pretty(&summary).context("rendering the summary")?;

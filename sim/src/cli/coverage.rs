@@ -66,19 +66,19 @@ impl SeedSet {
         out
     }
 
-    /// Adds the seeds of one written run (see [`SeedSet::runs`]).
+    /// Adds the seeds of one written run (see [`SeedSet::runs`]): `A`, or a range as
+    /// `--seeds` takes it ([`SeedRange`]) and a step.
     fn insert_run(&mut self, text: &str) -> Result<(), SeedSetError> {
         let bad = || SeedSetError(text.to_string());
-        let number = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
-        match text.split_once("..=") {
-            None => self.insert(number(text)?),
-            Some((first, rest)) => {
-                let (last, step) = rest.split_once('/').ok_or_else(bad)?;
-                let (first, last, step) = (number(first)?, number(last)?, number(step)?);
-                if step == 0 || first > last {
+        match text.split_once('/') {
+            None => self.insert(text.trim().parse().map_err(|_| bad())?),
+            Some((range, step)) => {
+                let range: SeedRange = range.parse().map_err(|_| bad())?;
+                let step: usize = step.trim().parse().map_err(|_| bad())?;
+                if step == 0 {
                     return Err(bad());
                 }
-                self.0.extend((first..=last).step_by(step as usize));
+                self.0.extend(range.seeds().step_by(step));
             }
         }
         Ok(())
@@ -138,6 +138,12 @@ impl Coverage {
         self.0.len()
     }
 
+    /// Distinct seeds covered, over all scenarios.
+    pub fn seeds(&self) -> usize {
+        let all: BTreeSet<u64> = self.0.values().flat_map(|s| s.0.iter().copied()).collect();
+        all.len()
+    }
+
     /// Distinct cases covered (a case run twice counts once).
     pub fn cases(&self) -> u64 {
         self.0.values().map(|s| s.len() as u64).sum()
@@ -194,6 +200,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<SeedSet>(&text).unwrap(), odd);
         for bad in [
             r#"["1..=5"]"#,
+            r#"["1/2"]"#,
             r#"["5..=1/1"]"#,
             r#"["1..=5/0"]"#,
             r#"["x"]"#,
@@ -214,7 +221,7 @@ mod tests {
         b.insert("x", 2);
         b.insert("x", 3);
         a.merge(&b);
-        assert_eq!(a.cases(), 5);
+        assert_eq!((a.cases(), a.seeds()), (5, 4));
         let gaps = a.gaps(range);
         assert_eq!((gaps.missing, gaps.first), (3, Some(("y".to_string(), 1))));
         for s in 1..=3 {
