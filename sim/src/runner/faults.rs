@@ -5,20 +5,21 @@
 use std::time::Duration;
 
 use super::plan::Plan;
-use super::{fault, hosts, operator, rogue, storage_faults, World};
+use super::{fault, flood, hosts, operator, rogue, storage_faults, World};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{Event, GroupLinks};
 use crate::trace::leaders;
 
 /// Repairs every cut link and releases every held one between the ECS, the nodes and
 /// the clients.
-fn heal_links(sim: &mut turmoil::Sim<'_>, world: &World) {
+fn heal_links(sim: &mut turmoil::Sim<'_>, world: &mut World) {
     let all = world.all_hosts();
     for a in &all {
         for b in &all {
             if a < b {
+                flood::before_repair(world, a, b);
                 sim.repair(a.as_str(), b.as_str());
-                sim.release(a.as_str(), b.as_str());
+                flood::release(world, a, b);
             }
         }
     }
@@ -196,9 +197,9 @@ pub(super) fn apply(
             let others: Vec<String> = world.nodes().cloned().chain(world.clients()).collect();
             for h in &others {
                 if matches!(event, Event::PauseEcs) {
-                    sim.hold("ecs", h.as_str());
+                    flood::hold(sim, world, "ecs", h, now);
                 } else {
-                    sim.release("ecs", h.as_str());
+                    flood::release(world, "ecs", h);
                 }
             }
             let verb = if matches!(event, Event::PauseEcs) {
@@ -214,8 +215,10 @@ pub(super) fn apply(
             for x in &a {
                 for y in &b {
                     if cut {
+                        flood::before_cut(sim, world, x, y, true, now);
                         sim.partition(x.as_str(), y.as_str());
                     } else {
+                        flood::before_repair(world, x, y);
                         sim.repair(x.as_str(), y.as_str());
                     }
                 }
@@ -231,6 +234,7 @@ pub(super) fn apply(
             let (a, b, missing) = started_sides(world, a, b);
             for x in &a {
                 for y in &b {
+                    flood::before_cut(sim, world, x, y, false, now);
                     sim.partition_oneway(x.as_str(), y.as_str());
                 }
             }
@@ -257,7 +261,7 @@ pub(super) fn apply(
             );
         }
         Event::Hold { a, b, length } => {
-            sim.hold(a.as_str(), b.as_str());
+            flood::hold(sim, world, a, b, now);
             let release = || Event::Release {
                 a: a.clone(),
                 b: b.clone(),
@@ -277,7 +281,7 @@ pub(super) fn apply(
         } => {
             let pairs = group_links(world, *group, *links, now);
             for (a, b) in &pairs {
-                sim.hold(a.as_str(), b.as_str());
+                flood::hold(sim, world, a, b, now);
                 let release = Event::Release {
                     a: a.clone(),
                     b: b.clone(),
@@ -301,7 +305,7 @@ pub(super) fn apply(
             );
         }
         Event::Release { a, b } => {
-            sim.release(a.as_str(), b.as_str());
+            flood::release(world, a, b);
             fault(&trace, now, format!("release {a} <-> {b}"));
         }
         Event::SetPartSize { bytes } => {
@@ -352,7 +356,7 @@ fn leader_of(world: &World, group: u32, now: Duration) -> Option<(String, String
 /// `length`, heals exactly those links after it.
 fn isolate_leader(
     sim: &mut turmoil::Sim<'_>,
-    world: &World,
+    world: &mut World,
     group: u32,
     from: Option<Vec<String>>,
     length: Option<Duration>,
@@ -369,6 +373,7 @@ fn isolate_leader(
         .filter(|h| *h != node)
         .collect();
     for other in &others {
+        flood::before_cut(sim, world, &node, other, true, now);
         sim.partition(node.as_str(), other.as_str());
     }
     let why = if why.is_empty() {

@@ -16,6 +16,7 @@
 //! catches panics inside simulated hosts.
 
 mod faults;
+mod flood;
 mod hosts;
 mod operator;
 mod panics;
@@ -96,6 +97,8 @@ pub(crate) struct World {
     pub(crate) rogues: u32,
     /// Operator hosts started so far (`operator1`, ...), one per `remove`.
     pub(crate) operators: u32,
+    /// Links held, releases to carry out before the next step, a release being drained.
+    pub(crate) held: flood::Held,
 }
 
 impl World {
@@ -149,13 +152,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .simulation_duration(longest)
         .tick_duration(scenario.network.tick)
-        // Turmoil panics when a listen queue is full (a kernel drops the SYN), and its
-        // default of 64 was filled by a node's healthy retries on a link to the ECS held
-        // for half a minute (regression ecs-held-half-a-minute-fills-listen-queue-47). 256
-        // holds those yet still overflows on a reconnect storm (a hand-off's eight part
-        // links redialling a silent leader: review-pipeline-held-link-to-receiver-leader).
-        // It also sizes each stream's buffer; no shipped trace changed.
-        .tcp_capacity(256)
+        // Turmoil panics when a listen queue is full (a kernel drops the SYN); releases
+        // of held links that would fill one are fed in batches (`flood`).
+        .tcp_capacity(flood::LISTEN_QUEUE)
         .min_message_latency(scenario.network.min_latency)
         .max_message_latency(scenario.network.max_latency);
     let mut sim = builder.build();
@@ -173,6 +172,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         disturbed: false,
         storage: storage_faults::StorageFaults::new(&scenario, seed),
         rogues: 0,
+        held: flood::Held::default(),
         operators: 0,
         scenario: scenario.clone(),
         seed,
@@ -221,6 +221,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
             hosts::add_verifier(&mut sim, &world);
             verifier_started = true;
         }
+        flood::flush(&mut sim, &mut world, now);
         if verifier_started {
             end = end.max(world.verifier_progress.get() + recovery + slack);
         }
@@ -304,6 +305,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         failures.push(Failure::new("no_panic", format!("{host} stopped: {e}")));
     }
     failures.extend(world.storage.take_failures());
+    failures.extend(world.held.take_failures());
     if !world.verifier_done.get() && failures.is_empty() {
         failures.push(Failure::new(
             "liveness",
