@@ -17,8 +17,7 @@ fn heal_links(sim: &mut turmoil::Sim<'_>, world: &mut World) {
     for a in &all {
         for b in &all {
             if a < b {
-                flood::before_repair(world, a, b);
-                sim.repair(a.as_str(), b.as_str());
+                flood::repair(sim, world, a, b);
                 flood::release(world, a, b);
             }
         }
@@ -215,11 +214,9 @@ pub(super) fn apply(
             for x in &a {
                 for y in &b {
                     if cut {
-                        flood::before_cut(sim, world, x, y, true, now);
-                        sim.partition(x.as_str(), y.as_str());
+                        flood::partition(sim, world, x, y, now);
                     } else {
-                        flood::before_repair(world, x, y);
-                        sim.repair(x.as_str(), y.as_str());
+                        flood::repair(sim, world, x, y);
                     }
                 }
             }
@@ -234,8 +231,7 @@ pub(super) fn apply(
             let (a, b, missing) = started_sides(world, a, b);
             for x in &a {
                 for y in &b {
-                    flood::before_cut(sim, world, x, y, false, now);
-                    sim.partition_oneway(x.as_str(), y.as_str());
+                    flood::partition_oneway(sim, world, x, y, now);
                 }
             }
             let heal = || Event::Heal {
@@ -373,8 +369,7 @@ fn isolate_leader(
         .filter(|h| *h != node)
         .collect();
     for other in &others {
-        flood::before_cut(sim, world, &node, other, true, now);
-        sim.partition(node.as_str(), other.as_str());
+        flood::partition(sim, world, &node, other, now);
     }
     let why = if why.is_empty() {
         String::new()

@@ -84,6 +84,11 @@ impl Held {
     pub(crate) fn take_failures(&mut self) -> Vec<Failure> {
         std::mem::take(&mut self.failures)
     }
+
+    /// Forgets the one-way cut of `p` that a drain's end would make again.
+    fn forget_cut(&mut self, p: &Pair) {
+        self.cut_after_drain.retain(|(f, t)| pair(f, t) != *p);
+    }
 }
 
 /// Holds the link between `a` and `b`.
@@ -97,44 +102,58 @@ pub(crate) fn hold(sim: &mut turmoil::Sim<'_>, world: &mut World, a: &str, b: &s
     // A new hold of a draining link holds what is left of it again (and, as turmoil's
     // hold does, both ways: a one-way cut is not made again).
     world.held.draining.remove(&p);
-    world.held.cut_after_drain.retain(|(f, t)| pair(f, t) != p);
+    world.held.forget_cut(&p);
     world.held.pairs.insert(p);
 }
 
-/// Call before cutting the link between `a` and `b` (both ways, or from `a` to `b`): a
-/// release asked earlier in this step is carried out first. A link cut both ways is no
-/// longer drained (turmoil drops what it kept), since the drain's release would mend the
-/// cut; a draining link cut one way still drains the other way, and is cut again once the
-/// drain releases it.
-pub(crate) fn before_cut(
+/// Cuts the link between `a` and `b` both ways. A release asked earlier in this step is
+/// carried out first; the link is no longer drained (turmoil drops what it kept), since
+/// the drain's release would mend the cut.
+pub(crate) fn partition(
     sim: &mut turmoil::Sim<'_>,
     world: &mut World,
     a: &str,
     b: &str,
-    both_ways: bool,
     now: Duration,
 ) {
     let p = pair(a, b);
     if world.held.releasing.contains(&p) {
         flush(sim, world, now);
     }
-    if both_ways {
-        world.held.draining.remove(&p);
-        world.held.pairs.remove(&p);
-        world.held.cut_after_drain.retain(|(f, t)| pair(f, t) != p);
-    } else if world.held.draining.contains(&p) {
+    world.held.draining.remove(&p);
+    world.held.pairs.remove(&p);
+    world.held.forget_cut(&p);
+    sim.partition(a, b);
+}
+
+/// Cuts the link from `a` to `b`. A release asked earlier in this step is carried out
+/// first; a draining link still drains the other way, and is cut again once the drain
+/// releases it.
+pub(crate) fn partition_oneway(
+    sim: &mut turmoil::Sim<'_>,
+    world: &mut World,
+    a: &str,
+    b: &str,
+    now: Duration,
+) {
+    let p = pair(a, b);
+    if world.held.releasing.contains(&p) {
+        flush(sim, world, now);
+    }
+    if world.held.draining.contains(&p) {
         world
             .held
             .cut_after_drain
             .push((a.to_string(), b.to_string()));
     }
+    sim.partition_oneway(a, b);
 }
 
-/// Call before mending the link between `a` and `b`: a one-way cut it had is not made
-/// again after a drain.
-pub(crate) fn before_repair(world: &mut World, a: &str, b: &str) {
-    let p = pair(a, b);
-    world.held.cut_after_drain.retain(|(f, t)| pair(f, t) != p);
+/// Mends the link between `a` and `b` without releasing what it holds; a one-way cut it
+/// had is not made again after a drain.
+pub(crate) fn repair(sim: &mut turmoil::Sim<'_>, world: &mut World, a: &str, b: &str) {
+    world.held.forget_cut(&pair(a, b));
+    sim.repair(a, b);
 }
 
 /// Releases the link between `a` and `b` before the next step (see [`flush`]).
@@ -155,6 +174,35 @@ fn ips(sim: &turmoil::Sim<'_>, p: &Pair) -> (IpAddr, IpAddr) {
     } else {
         (b, a)
     }
+}
+
+/// Turmoil's address pair of each of `pairs`, to find their links among all of them.
+fn by_ip<'p>(
+    sim: &turmoil::Sim<'_>,
+    pairs: impl Iterator<Item = &'p Pair>,
+) -> BTreeMap<(IpAddr, IpAddr), Pair> {
+    pairs.map(|p| (ips(sim, p), p.clone())).collect()
+}
+
+/// Calls `f` with each message kept on the links of `links` (sent, not yet delivered),
+/// and the pair of its link.
+fn each_sent<'p>(
+    sim: &turmoil::Sim<'_>,
+    links: &'p BTreeMap<(IpAddr, IpAddr), Pair>,
+    mut f: impl FnMut(&'p Pair, turmoil::SentRef<'_>),
+) {
+    if links.is_empty() {
+        return;
+    }
+    sim.links(|all| {
+        for link in all {
+            if let Some(p) = links.get(&link.pair()) {
+                for sent in link {
+                    f(p, sent);
+                }
+            }
+        }
+    });
 }
 
 fn is_syn(protocol: &Protocol) -> bool {
@@ -185,30 +233,24 @@ pub(crate) fn flush(sim: &mut turmoil::Sim<'_>, world: &mut World, now: Duration
 }
 
 fn release_now(sim: &mut turmoil::Sim<'_>, world: &mut World, asked: &[Pair], now: Duration) {
-    // The held links among them, by turmoil's address pair (draining ones are left to
-    // their drain).
-    let by_ip: BTreeMap<(IpAddr, IpAddr), Pair> = asked
-        .iter()
-        .filter(|p| world.held.pairs.contains(*p) && !world.held.draining.contains(*p))
-        .map(|p| (ips(sim, p), p.clone()))
-        .collect();
-    // SYNs the release would deliver, per listener and per sending host.
+    // The held links among them (draining ones are left to their drain).
+    let held = by_ip(
+        sim,
+        asked
+            .iter()
+            .filter(|p| world.held.pairs.contains(*p) && !world.held.draining.contains(*p)),
+    );
+    // SYNs the release would deliver, per listener and per sending host; and the
+    // listeners each link has SYNs for.
     let mut syns: BTreeMap<SocketAddr, BTreeMap<IpAddr, usize>> = BTreeMap::new();
-    if !by_ip.is_empty() {
-        sim.links(|links| {
-            for link in links {
-                if !by_ip.contains_key(&link.pair()) {
-                    continue;
-                }
-                for sent in link {
-                    if is_syn(sent.protocol()) {
-                        let (src, dst) = sent.pair();
-                        *syns.entry(dst).or_default().entry(src.ip()).or_default() += 1;
-                    }
-                }
-            }
-        });
-    }
+    let mut listeners: BTreeMap<&Pair, BTreeSet<SocketAddr>> = BTreeMap::new();
+    each_sent(sim, &held, |p, sent| {
+        if is_syn(sent.protocol()) {
+            let (src, dst) = sent.pair();
+            *syns.entry(dst).or_default().entry(src.ip()).or_default() += 1;
+            listeners.entry(p).or_default().insert(dst);
+        }
+    });
     // A listener being drained takes any more SYNs through its drain too: on top of a
     // batch, even a release its queue would hold alone could overflow it (found by review).
     let mut flooded = BTreeSet::new();
@@ -218,19 +260,11 @@ fn release_now(sim: &mut turmoil::Sim<'_>, world: &mut World, asked: &[Pair], no
             flooded.insert(*dst);
         }
     }
-    let mut draining = BTreeSet::new();
-    if !flooded.is_empty() {
-        sim.links(|links| {
-            for mut link in links {
-                if let Some(p) = by_ip.get(&link.pair()) {
-                    if link.any(|sent| is_syn(sent.protocol()) && flooded.contains(&sent.pair().1))
-                    {
-                        draining.insert(p.clone());
-                    }
-                }
-            }
-        });
-    }
+    let draining: BTreeSet<Pair> = listeners
+        .into_iter()
+        .filter(|(_, to)| !to.is_disjoint(&flooded))
+        .map(|(p, _)| p.clone())
+        .collect();
     for p in asked {
         if world.held.draining.contains(p) || draining.contains(p) {
             continue;
@@ -240,20 +274,18 @@ fn release_now(sim: &mut turmoil::Sim<'_>, world: &mut World, asked: &[Pair], no
     }
     for dst in &flooded {
         let from = &syns[dst];
+        let total: usize = from.values().sum();
+        let to = host_port(sim, *dst);
         if world.held.flooded.contains(dst) {
             fault(
                 &world.trace,
                 now,
                 format!(
-                    "release: {} more held SYNs to {}, which is being drained: they join it",
-                    from.values().sum::<usize>(),
-                    host_port(sim, *dst)
+                    "release: {total} more held SYNs to {to}, which is being drained: they join it"
                 ),
             );
             continue;
         }
-        let total: usize = from.values().sum();
-        let to = host_port(sim, *dst);
         fault(
             &world.trace,
             now,
@@ -284,29 +316,21 @@ fn release_now(sim: &mut turmoil::Sim<'_>, world: &mut World, asked: &[Pair], no
 /// Delivers what the draining links kept, but at most [`BATCH`] SYNs per flooded
 /// listener; once none is left, releases the links.
 fn drain_step(sim: &mut turmoil::Sim<'_>, world: &mut World, now: Duration) {
-    let by_ip: BTreeSet<(IpAddr, IpAddr)> =
-        world.held.draining.iter().map(|p| ips(sim, p)).collect();
+    let draining = by_ip(sim, world.held.draining.iter());
     let mut budget: BTreeMap<SocketAddr, usize> =
         world.held.flooded.iter().map(|d| (*d, BATCH)).collect();
     let mut left = 0;
-    sim.links(|links| {
-        for link in links {
-            if !by_ip.contains(&link.pair()) {
-                continue;
-            }
-            for sent in link {
-                if is_syn(sent.protocol()) {
-                    if let Some(b) = budget.get_mut(&sent.pair().1) {
-                        if *b == 0 {
-                            left += 1;
-                            continue;
-                        }
-                        *b -= 1;
-                    }
+    each_sent(sim, &draining, |_, sent| {
+        if is_syn(sent.protocol()) {
+            if let Some(b) = budget.get_mut(&sent.pair().1) {
+                if *b == 0 {
+                    left += 1;
+                    return;
                 }
-                sent.deliver();
+                *b -= 1;
             }
         }
+        sent.deliver();
     });
     if left == 0 {
         let released = std::mem::take(&mut world.held.draining);
