@@ -91,13 +91,25 @@ impl Held {
     }
 }
 
-/// Holds the link between `a` and `b`.
-pub(crate) fn hold(sim: &mut turmoil::Sim<'_>, world: &mut World, a: &str, b: &str, now: Duration) {
+/// The pair of `a` and `b`, after carrying out the releases asked earlier in this step if
+/// it is among them: a change of the link comes after its release, as it was asked.
+fn released_first(
+    sim: &mut turmoil::Sim<'_>,
+    world: &mut World,
+    a: &str,
+    b: &str,
+    now: Duration,
+) -> Pair {
     let p = pair(a, b);
     if world.held.releasing.contains(&p) {
-        // Released earlier in this step: that release comes first, as it was asked.
         flush(sim, world, now);
     }
+    p
+}
+
+/// Holds the link between `a` and `b`.
+pub(crate) fn hold(sim: &mut turmoil::Sim<'_>, world: &mut World, a: &str, b: &str, now: Duration) {
+    let p = released_first(sim, world, a, b, now);
     sim.hold(a, b);
     // A new hold of a draining link holds what is left of it again (and, as turmoil's
     // hold does, both ways: a one-way cut is not made again).
@@ -116,10 +128,7 @@ pub(crate) fn partition(
     b: &str,
     now: Duration,
 ) {
-    let p = pair(a, b);
-    if world.held.releasing.contains(&p) {
-        flush(sim, world, now);
-    }
+    let p = released_first(sim, world, a, b, now);
     world.held.draining.remove(&p);
     world.held.pairs.remove(&p);
     world.held.forget_cut(&p);
@@ -136,10 +145,7 @@ pub(crate) fn partition_oneway(
     b: &str,
     now: Duration,
 ) {
-    let p = pair(a, b);
-    if world.held.releasing.contains(&p) {
-        flush(sim, world, now);
-    }
+    let p = released_first(sim, world, a, b, now);
     if world.held.draining.contains(&p) {
         world
             .held
