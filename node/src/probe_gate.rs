@@ -69,7 +69,8 @@ impl ProbeGate {
         self.failing.borrow_mut().remove(addr);
     }
 
-    /// An attempt at `addr` failed (no connection, or no reply in time).
+    /// An attempt at `addr` failed (no connection, or no reply in time even when asked
+    /// again with the longer wait).
     pub fn failed(&self, addr: &str) {
         self.failing
             .borrow_mut()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use node::admin_link::{AdminLink, LinkTiming};
 use node::io::TokioNet;
+use node::probe_gate::ProbeGate;
 use protocol::ecs::Request;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -132,6 +133,48 @@ fn a_leader_a_little_slower_than_the_timeout_is_heard_on_the_second_ask() {
         let (took, attempts) = release_counting(timeout, &[leader.clone(), follower]).await;
         assert_eq!(took, Some(leader));
         assert_eq!(attempts, 2, "the late leader is asked once more, at once");
+    });
+}
+
+#[test]
+fn every_link_of_a_gate_waits_out_a_leader_a_little_slower_than_the_timeout() {
+    run_local(async {
+        // A hand-off's eight part links share a probe gate. The receiver's leader commits
+        // every part in 1.5 attempt timeouts (600 ms syncs): each link's first reply is
+        // late, and each asks again with the longer wait. A late reply is not an address
+        // that stopped answering: closing the gate on it kept seven links bouncing between
+        // the followers while one probed, and hand-offs outlasted the join deadline again
+        // and again (explore-joins-stall-on-600ms-syncs-712).
+        let timeout = Duration::from_millis(200);
+        let leader = scripted_after("ok".into(), timeout * 3 / 2).await;
+        let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+        let members = vec![leader.clone(), follower];
+        let gate = std::rc::Rc::new(ProbeGate::default());
+        let links: Vec<_> = (0..8)
+            .map(|_| {
+                let members = members.clone();
+                let gate = gate.clone();
+                tokio::task::spawn_local(async move {
+                    let mut attempts = 0;
+                    let took = link_with_timeout(timeout)
+                        .with_probe_gate(gate)
+                        .send_to_group(&members, None, &Request::ReleaseLock, "part", || {
+                            attempts += 1;
+                            attempts <= 8
+                        })
+                        .await;
+                    (took, attempts)
+                })
+            })
+            .collect();
+        for link in links {
+            let (took, attempts) = link.await.unwrap();
+            assert_eq!(took.as_deref(), Some(leader.as_str()));
+            assert_eq!(
+                attempts, 2,
+                "the late leader is asked once more by every link"
+            );
+        }
     });
 }
 
