@@ -111,8 +111,16 @@ fn a_called_off_send_stops_before_its_next_attempt() {
 /// Sends `release_lock` to `members` with `attempt_timeout`, calling it off after eight
 /// attempts; returns who took it and how many attempts were begun.
 async fn release_counting(attempt_timeout: Duration, members: &[String]) -> (Option<String>, u32) {
+    release_counting_on(link_with_timeout(attempt_timeout), members).await
+}
+
+/// [`release_counting`] on a given link (one with a probe gate, say).
+async fn release_counting_on(
+    mut link: AdminLink<TokioNet>,
+    members: &[String],
+) -> (Option<String>, u32) {
     let mut attempts = 0;
-    let took = link_with_timeout(attempt_timeout)
+    let took = link
         .send_to_group(members, None, &Request::ReleaseLock, "release", || {
             attempts += 1;
             attempts <= 8
@@ -144,7 +152,7 @@ fn every_link_of_a_gate_waits_out_a_leader_a_little_slower_than_the_timeout() {
         // late, and each asks again with the longer wait. A late reply is not an address
         // that stopped answering: closing the gate on it kept seven links bouncing between
         // the followers while one probed, and hand-offs outlasted the join deadline again
-        // and again (explore-joins-stall-on-600ms-syncs-712).
+        // and again (regression joins-stall-on-600ms-syncs-712).
         let timeout = Duration::from_millis(200);
         let leader = scripted_after("ok".into(), timeout * 3 / 2).await;
         let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
@@ -154,17 +162,8 @@ fn every_link_of_a_gate_waits_out_a_leader_a_little_slower_than_the_timeout() {
             .map(|_| {
                 let members = members.clone();
                 let gate = gate.clone();
-                tokio::task::spawn_local(async move {
-                    let mut attempts = 0;
-                    let took = link_with_timeout(timeout)
-                        .with_probe_gate(gate)
-                        .send_to_group(&members, None, &Request::ReleaseLock, "part", || {
-                            attempts += 1;
-                            attempts <= 8
-                        })
-                        .await;
-                    (took, attempts)
-                })
+                let link = link_with_timeout(timeout).with_probe_gate(gate);
+                tokio::task::spawn_local(async move { release_counting_on(link, &members).await })
             })
             .collect();
         for link in links {
