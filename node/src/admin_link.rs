@@ -16,13 +16,17 @@ use crate::probe_gate::ProbeGate;
 /// a real chain is one hop (a follower names its leader).
 const REDIRECTS_PER_PAUSE: u32 = 3;
 
-/// How much longer [`AdminLink::send_to_group`] waits when it asks the same node again
-/// after a reply timed out. A group whose commits take a little longer than the attempt
-/// timeout (a bare majority on slow disks) otherwise never answers in time: explore found
-/// an ECS resending `release_lock` for 10 s, each `ok` arriving ~0.1 s after the ECS had
-/// given up on it. Only that one retry waits longer: a wait that kept growing made every
-/// lost reply cost more than the last (a hostile review held a write lock 24 s so).
-const RETRY_REPLY_STRETCH: u32 = 2;
+/// How many attempt timeouts [`AdminLink::send_to_group`] waits for one reply. A group
+/// whose commits take a little longer than the attempt timeout (a bare majority on slow
+/// disks) must still be heard: explore found an ECS resending `release_lock` for 10 s,
+/// each `ok` arriving ~0.1 s after the ECS had given up on it. The wait is fixed, not
+/// growing: a wait that kept growing made every lost reply cost more than the last (a
+/// hostile review held a write lock 24 s so). And it is one wait on the request already
+/// sent, not a second ask: asked again on a new connection, the node had to commit the
+/// request anew, so a reply slower than the first wait came too late for the second as
+/// well, and a hand-off on 600 ms syncs never finished (explore, seed 192 of
+/// review-slow-five-node-receivers-lose-their-leader-every-twelve-parts).
+const REPLY_WAIT_TIMEOUTS: u32 = 3;
 
 /// Connection failures in a row between two warnings of [`AdminLink::send_to_group`]
 /// (about ten seconds at the default retry pause).
@@ -159,11 +163,9 @@ impl<N: Network> AdminLink<N> {
     /// in a row, so two confused nodes cannot bounce it forever at full speed); any other
     /// answer or a failure moves to the next member after a pause. Before each attempt
     /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
-    /// in time has the same node asked once more, waiting [`RETRY_REPLY_STRETCH`] times
-    /// longer, so a group a little slower than the timeout is still heard.
-    /// With a [`ProbeGate`], an address that failed is tried by one link at a time; the
-    /// others move on to the next member. A first reply timeout, asked again at once, is
-    /// not a failure for the gate; the second ask's failure is.
+    /// is waited for [`REPLY_WAIT_TIMEOUTS`] attempt timeouts, so a group a little slower
+    /// than the timeout is still heard. With a [`ProbeGate`], an address that failed is
+    /// tried by one link at a time; the others move on to the next member.
     pub async fn send_to_group(
         &mut self,
         members: &[String],
@@ -183,9 +185,7 @@ impl<N: Network> AdminLink<N> {
             .or_else(|| members.first().cloned())?;
         let mut redirects = 0u32;
         let mut failures = 0u64;
-        // Whether this attempt asks again, with a longer wait, the node whose reply just
-        // timed out.
-        let mut again = false;
+        let reply_wait = self.timing.attempt_timeout * REPLY_WAIT_TIMEOUTS;
         loop {
             if !go_on() {
                 return None;
@@ -207,27 +207,13 @@ impl<N: Network> AdminLink<N> {
                 },
                 None => None,
             };
-            let reply_wait = if again {
-                self.timing.attempt_timeout * RETRY_REPLY_STRETCH
-            } else {
-                self.timing.attempt_timeout
-            };
-            let result = self.send_within(&target, request, reply_wait).await;
-            // A first reply timeout is asked again at once, with a longer wait (the node
-            // is there, maybe slow); a second moves on like any failure.
-            again = !again && matches!(result, Err(Failure::ReplyTimedOut));
-            let result = result.map_err(Failure::into_error);
+            let result = self
+                .send_within(&target, request, reply_wait)
+                .await
+                .map_err(Failure::into_error);
             if let Some(gate) = &gate {
                 match &result {
                     Ok(_) => gate.answered(&target),
-                    // A first late reply is asked again at once by this link (`again`)
-                    // and is not yet a failure for the others: the node is there, maybe
-                    // slow. Closing the gate on it kept all but the probing link of a
-                    // hand-off away from a receiver leader that commits in just over
-                    // the attempt timeout, and hand-offs outlasted the join deadline
-                    // again and again (explore, seed 712 of
-                    // reads-slower-than-the-attempt-timeout-get-longer-attempts).
-                    Err(_) if again => {}
                     Err(_) => gate.failed(&target),
                 }
             }
@@ -258,10 +244,8 @@ impl<N: Network> AdminLink<N> {
                 }
             }
             redirects = 0;
-            if !again {
-                if let Some(member) = next_member(members, &mut next) {
-                    target = member;
-                }
+            if let Some(member) = next_member(members, &mut next) {
+                target = member;
             }
             tokio::time::sleep(self.timing.retry_pause).await;
         }

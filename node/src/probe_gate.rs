@@ -69,8 +69,7 @@ impl ProbeGate {
         self.failing.borrow_mut().remove(addr);
     }
 
-    /// An attempt at `addr` failed (no connection, or no reply in time even when asked
-    /// again with the longer wait).
+    /// An attempt at `addr` failed (no connection, or no reply in the whole reply wait).
     pub fn failed(&self, addr: &str) {
         self.failing
             .borrow_mut()
