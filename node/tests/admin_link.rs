@@ -143,7 +143,10 @@ fn a_leader_slower_than_two_timeouts_is_heard_on_the_first_ask() {
         let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
         let (took, attempts) = release_counting(timeout, &[leader.clone(), follower]).await;
         assert_eq!(took, Some(leader));
-        assert_eq!(attempts, 1, "the late reply is waited for, not asked for again");
+        assert_eq!(
+            attempts, 1,
+            "the late reply is waited for, not asked for again"
+        );
     });
 }
 
@@ -185,7 +188,10 @@ fn a_node_silent_for_three_timeouts_is_left_for_the_next_member() {
         let answering = scripted("ok".into()).await;
         let (took, attempts) = release_counting(timeout, &[silent, answering.clone()]).await;
         assert_eq!(took, Some(answering));
-        assert_eq!(attempts, 2, "one wait of three timeouts, then the next member");
+        assert_eq!(
+            attempts, 2,
+            "one wait of three timeouts, then the next member"
+        );
     });
 }
 

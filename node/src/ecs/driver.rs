@@ -69,7 +69,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
                 let deadline = ecs.config.join_deadline;
                 tokio::select! {
                     outputs = run_step(&ecs, &mut link, &mut answered, effect) => outputs,
-                    () = tokio::time::sleep_until(since + deadline) => {
+                    () = deadline_passes(&ecs, b.join, since, deadline) => {
                         tracing::debug!(join = b.join, ?deadline, "join deadline");
                         ecs.step(Input::DeadlinePassed)
                     }
@@ -78,6 +78,23 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
             }
             (effect, ..) => run_step(&ecs, &mut link, &mut answered, effect).await,
         };
+    }
+}
+
+/// Returns once `deadline` has passed since `since` and since the last headway of join
+/// `join`'s hand-off, so a join whose hand-off keeps moving is not abandoned.
+async fn deadline_passes<N: Network, D: Disk>(
+    ecs: &Ecs<N, D>,
+    join: u64,
+    since: Instant,
+    deadline: std::time::Duration,
+) {
+    loop {
+        let from = ecs.progress_at(join).map_or(since, |at| at.max(since));
+        if Instant::now() >= from + deadline {
+            return;
+        }
+        tokio::time::sleep_until(from + deadline).await;
     }
 }
 

@@ -13,6 +13,7 @@
 //! receives it.
 
 mod driver;
+mod progress;
 mod service;
 pub mod state;
 
@@ -30,6 +31,7 @@ use crate::auth::{self, Gate, Secret};
 use crate::io::{Disk, Listener, Network, Rng};
 use crate::join::coordinator::{Input, Output};
 use crate::join::{Coordinator, JoinStep};
+use progress::ProgressLog;
 use state::{EcsState, StateFileError};
 
 /// Everything the ECS needs to know at start.
@@ -47,7 +49,9 @@ pub struct EcsConfig {
     pub transfer_timeout: Duration,
     /// How long a join may take before the ECS abandons it (unlocks the predecessor,
     /// which keeps its range, and moves on). Counted from when this ECS process began
-    /// (or resumed) the join; a join that has announced the new ring is never abandoned.
+    /// (or resumed) the join, or from the last headway its hand-off reported
+    /// (`progress`), whichever is later; a join that has announced the new ring is never
+    /// abandoned.
     pub join_deadline: Duration,
     /// The cluster secret: with it, every connection to the ECS's port must authenticate,
     /// and so does every connection the ECS opens ([`crate::auth`]). Without it the port
@@ -129,6 +133,8 @@ pub(crate) struct Ecs<N: Network, D: Disk> {
     /// The join in progress, its step, and since when it is at that step (tokio's clock),
     /// for `status`.
     step_since: RefCell<Option<(u64, JoinStep, Instant)>>,
+    /// What the sender of the join in progress said of its hand-off.
+    progress: RefCell<ProgressLog>,
 }
 
 impl<N: Network, D: Disk> Ecs<N, D> {
@@ -153,6 +159,7 @@ impl<N: Network, D: Disk> Ecs<N, D> {
         let machine = self.machine.borrow();
         let state = machine.state();
         let since = *self.step_since.borrow();
+        let hand_off = self.progress.borrow().parts(state.joins);
         let join = state.join.as_ref().map(|j| {
             let in_step_ms = since
                 .filter(|(join, step, _)| *join == state.joins && *step == j.step)
@@ -163,6 +170,7 @@ impl<N: Network, D: Disk> Ecs<N, D> {
                 "predecessor": j.predecessor.as_ref().map(|p| p.to_string()),
                 "step": j.step.to_string(),
                 "in_step_ms": in_step_ms,
+                "hand_off_parts": hand_off,
             })
         });
         let removal = state.removal.as_ref().map(|r| {
@@ -175,6 +183,7 @@ impl<N: Network, D: Disk> Ecs<N, D> {
                 "receiver": r.receiver.to_string(),
                 "step": r.step.to_string(),
                 "in_step_ms": in_step_ms,
+                "hand_off_parts": hand_off,
             })
         });
         serde_json::json!({
@@ -189,6 +198,34 @@ impl<N: Network, D: Disk> Ecs<N, D> {
             "removed": state.removed.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         })
         .to_string()
+    }
+
+    /// Takes a sending group's `progress` for join `join`: if that join is in progress and
+    /// more parts are acknowledged than last heard, its deadline counts from now.
+    pub(crate) fn note_progress(&self, join: u64, acked: u32, total: u32) -> Result<(), String> {
+        let machine = self.machine.borrow();
+        let state = machine.state();
+        if join != state.joins || (state.join.is_none() && state.removal.is_none()) {
+            return Err(format!("join {join} is not in progress"));
+        }
+        if self
+            .progress
+            .borrow_mut()
+            .note(join, acked, total, Instant::now())
+        {
+            tracing::debug!(
+                join,
+                acked,
+                total,
+                "hand-off progress: the join deadline counts from now"
+            );
+        }
+        Ok(())
+    }
+
+    /// When the hand-off of join `join` last moved, if it reported any headway.
+    pub(crate) fn progress_at(&self, join: u64) -> Option<Instant> {
+        self.progress.borrow().moved_at(join)
     }
 
     /// Feeds the join machine one input.
@@ -272,6 +309,7 @@ pub async fn run<N: Network, D: Disk>(
         gate: Gate::new(config_secret, rng.fork(), auth::ECS_TARGET.to_owned()),
         link_nonces: RefCell::new(rng),
         step_since: RefCell::new(None),
+        progress: RefCell::new(ProgressLog::default()),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
     let accept = async {

@@ -186,6 +186,27 @@ impl HandOff {
         self.transfer_id
     }
 
+    /// What to tell the ECS about this hand-off's headway, while parts go out: `progress
+    /// <acked> <total>` of its join. None for a transfer of no numbered join (the ECS
+    /// could not tell which join it is), outside the sending phase, and before any part
+    /// was acknowledged.
+    pub fn progress(&self) -> Option<Request> {
+        let join = self
+            .join
+            .filter(|_| self.phase == Phase::Sending && self.parts_done() > 0)?;
+        let progress = Request::Progress {
+            acked: u32::try_from(self.parts_done()).unwrap_or(u32::MAX),
+            total: u32::try_from(self.parts_total).unwrap_or(u32::MAX),
+        };
+        Some(progress.for_join(join))
+    }
+
+    /// Parts acknowledged so far, in this run or before it.
+    fn parts_done(&self) -> usize {
+        self.parts_total
+            .saturating_sub(self.unsent.len() + self.in_flight.len())
+    }
+
     /// Takes one input; returns what to carry out, in order. An input the machine did not
     /// ask for returns nothing.
     pub fn step(&mut self, input: Input) -> Vec<Output> {
@@ -271,7 +292,7 @@ impl HandOff {
     fn log_progress(&mut self, bytes: u64) {
         self.bytes_acked += bytes;
         let total = self.parts_total.max(1);
-        let done = total.saturating_sub(self.unsent.len() + self.in_flight.len());
+        let done = self.parts_done();
         if done * 10 / total > done.saturating_sub(1) * 10 / total {
             tracing::info!(
                 transfer = self.transfer_id,

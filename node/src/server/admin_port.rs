@@ -77,6 +77,9 @@ async fn handle<N: Network>(node: &Rc<Node<N>>, request: Request) -> Reply {
         Request::Register(_) => return Reply::Error("register is for the ECS, not a node".into()),
         Request::AbortJoin => return Reply::Error("abort_join is for the ECS, not a node".into()),
         Request::Status => return Reply::Error("status is for the ECS, not a node".into()),
+        Request::Progress { .. } => {
+            return Reply::Error("progress is for the ECS, not a node".into())
+        }
         Request::RemoveGroup(_) => {
             return Reply::Error("remove_group is for the ECS, not a node".into())
         }

@@ -3,11 +3,14 @@
 //! committed command, sends the parts the machine asks for to the receiving group (each
 //! on its own connection, up to [`PARTS_IN_FLIGHT`] at once, acknowledged only once
 //! durable there; an address that stops answering is probed by one of them at a time,
-//! [`ProbeGate`]), makes the group's proposals and tells the ECS `done`.
+//! [`ProbeGate`]), makes the group's proposals, tells the ECS how far it got every
+//! [`PROGRESS_EVERY`] while parts go out, and tells it `done`.
 
+use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
-use protocol::ecs::Item;
+use protocol::ecs::{Item, Reply, Request};
 use tokio::task::JoinSet;
 
 use super::Node;
@@ -45,6 +48,13 @@ pub(crate) fn ensure_running<N: Network>(node: &Rc<Node<N>>) {
 /// ms syncs take a few seconds instead of 25), few enough that the parts in memory stay
 /// small (8 lines of the part size, 64 KiB by default).
 pub(crate) const PARTS_IN_FLIGHT: usize = 8;
+
+/// How often a hand-off that moved tells the ECS (`progress`): well inside any join
+/// deadline, which the ECS counts from the last progress it heard. Without it a hand-off
+/// that needed longer than the deadline was abandoned and begun again from its first part
+/// at every try, and never finished (regressions hand-off-longer-than-the-join-deadline
+/// and bare-majority-hand-off-outlasts-the-join-deadline-336).
+pub(crate) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// What became of one part's sending: its number, the receiving node that took it (none:
 /// the transfer was called off), and the link it went on, for the next part.
@@ -97,8 +107,13 @@ async fn run<N: Network>(node: Rc<Node<N>>) {
     // The part links take turns at an address that stopped answering, so a receiver's
     // leader cut off from this one gets one connection attempt at a time, not a window's.
     let gate = Rc::new(ProbeGate::default());
+    // What the progress reporter tells the ECS next; it runs (and is aborted) with this task.
+    let progress = Rc::new(RefCell::new(None));
+    let mut reporter = JoinSet::new();
+    reporter.spawn_local(report_progress(node.clone(), progress.clone()));
     let mut outputs = handoff.step(Input::Start);
     loop {
+        *progress.borrow_mut() = handoff.progress();
         // The input that answers this batch's one effect (the finish, `done`); none while
         // only parts are out.
         let mut next = None;
@@ -158,6 +173,30 @@ async fn run<N: Network>(node: Rc<Node<N>>) {
             },
         };
         outputs = handoff.step(input);
+    }
+}
+
+/// Tells the ECS the hand-off's `progress` line every [`PROGRESS_EVERY`] when it changed
+/// since the last one the ECS took. One attempt each time, on its own connection, so an
+/// unreachable ECS never holds up a part.
+async fn report_progress<N: Network>(node: Rc<Node<N>>, progress: Rc<RefCell<Option<Request>>>) {
+    let mut link = node.link();
+    let mut told: Option<Request> = None;
+    loop {
+        tokio::time::sleep(PROGRESS_EVERY).await;
+        let Some(request) = progress.borrow().clone() else {
+            continue;
+        };
+        if told.as_ref() == Some(&request) {
+            continue;
+        }
+        match link.send(&node.config.ecs, &request).await {
+            Ok(Reply::Ok) => told = Some(request),
+            Ok(other) => {
+                tracing::debug!(reply = %other.to_line(), "the ECS did not take the hand-off's progress")
+            }
+            Err(e) => tracing::debug!(error = %e, "could not tell the ECS the hand-off's progress"),
+        }
     }
 }
 

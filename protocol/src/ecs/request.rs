@@ -68,6 +68,16 @@ pub enum Request {
         /// The member whose position ends the range (the leaving group's successor).
         end: HostPort,
     },
+    /// `progress <acked> <total> join=<n>` (the sending group's leader -> ECS, during a
+    /// hand-off; extension): `acked` of the transfer's `total` parts are durable at the
+    /// receiver. A join whose hand-off keeps moving is not abandoned at its deadline: the
+    /// ECS counts the deadline from the last progress it heard.
+    Progress {
+        /// Parts the receiver has acknowledged so far.
+        acked: u32,
+        /// Every part of the transfer.
+        total: u32,
+    },
     /// `status` (operator -> ECS; extension): what the ECS is doing, answered with
     /// [`Reply::Status`](super::Reply::Status).
     Status,
@@ -159,6 +169,13 @@ impl Request {
                 Request::Status
             }
             "remove_group" => Request::RemoveGroup(one_address("remove_group", tokens)?),
+            "progress" => {
+                let mut args = Args::new("progress", tokens);
+                let acked = args.number("acked", 32)?;
+                let total = args.number("total", 32)?;
+                args.finish()?;
+                Request::Progress { acked, total }
+            }
             "hand_over" => {
                 let mut args = Args::new("hand_over", tokens);
                 let to = args.host_port()?;
@@ -220,6 +237,7 @@ impl Request {
             Request::Status => "status",
             Request::RemoveGroup(_) => "remove_group",
             Request::HandOver { .. } => "hand_over",
+            Request::Progress { .. } => "progress",
             Request::ForJoin { request, .. } => request.keyword(),
         }
     }
@@ -252,6 +270,7 @@ impl fmt::Display for Request {
             Request::HandOver { to, end } => {
                 write!(f, "{keyword} {} {}", to.spaced(), end.spaced())
             }
+            Request::Progress { acked, total } => write!(f, "{keyword} {acked} {total}"),
             Request::EcsPut(part) => fmt_put(part, f),
             Request::Register(r) | Request::GroupMembers(r) => {
                 write!(f, "{keyword} {}", r.ring.spaced())?;
@@ -354,6 +373,10 @@ mod tests {
             Request::Done(Some(a.clone())),
             Request::BroadcastNode(a.clone()),
             Request::RemoveGroup(a.clone()),
+            Request::Progress {
+                acked: 3,
+                total: 63,
+            },
             Request::HandOver {
                 to: a.clone(),
                 end: HostPort::new("e", 2).unwrap(),

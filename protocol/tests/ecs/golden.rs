@@ -105,6 +105,15 @@ fn requests() -> Vec<(&'static str, Request)> {
             }
             .for_join(9),
         ),
+        // Hand-off progress (extension).
+        (
+            "progress 12 63 join=5",
+            Request::Progress {
+                acked: 12,
+                total: 63,
+            }
+            .for_join(5),
+        ),
         // The join tag (extension): the request of join 7, and of join 0.
         ("write_lock join=7", Request::WriteLock.for_join(7)),
         (

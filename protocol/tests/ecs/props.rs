@@ -74,6 +74,7 @@ fn request() -> impl Strategy<Value = Request> {
         host_port().prop_map(Request::BroadcastNode),
         host_port().prop_map(Request::RemoveGroup),
         (host_port(), host_port()).prop_map(|(to, end)| Request::HandOver { to, end }),
+        (any::<u32>(), any::<u32>()).prop_map(|(acked, total)| Request::Progress { acked, total }),
         proptest::option::of(host_port()).prop_map(Request::Done),
         (
             any::<u64>(),

@@ -272,6 +272,30 @@ impl World {
                 pending.push(o);
             }
         }
+        self.check_progress();
+    }
+
+    /// What the run would tell the ECS now (`progress`) claims no part the receiver does
+    /// not hold durably for this transfer, and names the transfer's join and size: the
+    /// ECS keeps a join from its deadline on it.
+    fn check_progress(&self) {
+        let Some((machine, _)) = &self.run else {
+            return;
+        };
+        let Some(request) = machine.progress() else {
+            return;
+        };
+        let (join, Request::Progress { acked, total }) = request.untagged() else {
+            self.fail(format!("progress reported as {request}"));
+        };
+        let held = self.received.get(&self.run_id).map_or(0, |r| r.len());
+        let parts = self.group.as_ref().map(|g| g.parts);
+        if join != Some(7) || *acked as usize > held || *acked == 0 {
+            self.fail(format!("{request} while the receiver holds {held} parts"));
+        }
+        if self.group.as_ref().map(|g| g.id) == Some(self.run_id) && Some(*total) != parts {
+            self.fail(format!("{request} of a transfer of {parts:?} parts"));
+        }
     }
 
     /// Carries out the run's next output (progress), or `None` if it has none.
