@@ -292,6 +292,14 @@ async fn ask_ecs(
         .with_context(|| format!("asking the ECS at {ecs}"))
 }
 
+/// Adds how far the hand-off of a join or removal got, if its sender said
+/// (`hand_off_parts`, from its last `progress`).
+fn push_hand_off(out: &mut String, reconfiguration: &Value) {
+    if let Some(parts) = reconfiguration["hand_off_parts"].as_str() {
+        out.push_str(&format!("  its hand-off: {parts} parts acknowledged\n"));
+    }
+}
+
 /// The ECS's status for people.
 pub fn status_text(status: &Value) -> String {
     let list = |v: &Value| -> String {
@@ -324,6 +332,7 @@ pub fn status_text(status: &Value) -> String {
         )),
         None => out.push_str("no join in progress\n"),
     }
+    push_hand_off(&mut out, &status["join"]);
     if let Some(r) = status["removal"].as_object() {
         out.push_str(&format!(
             "removal {} in progress: {} handing its range to {}, at step {}\n",
@@ -332,6 +341,7 @@ pub fn status_text(status: &Value) -> String {
             r["receiver"].as_str().unwrap_or("?"),
             r["step"].as_str().unwrap_or("?"),
         ));
+        push_hand_off(&mut out, &status["removal"]);
     }
     if !list(&status["removal_queue"]).starts_with("none") {
         out.push_str(&format!(

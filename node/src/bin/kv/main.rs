@@ -631,7 +631,8 @@ mod tests {
             "view_version": 4, "joins_begun": 3, "nodes": 6,
             "members": ["a:1", "b:1"], "queue": ["d:1"],
             "join": {"number": 3, "newcomer": "c:1", "predecessor": "a:1",
-                     "step": "transfer_range", "in_step_ms": 2500},
+                     "step": "transfer_range", "in_step_ms": 2500,
+                     "hand_off_parts": "12/63"},
         });
         let text = inspect::status_text(&status);
         assert!(text.contains("groups on the ring: a:1, b:1"), "{text}");
@@ -640,6 +641,10 @@ mod tests {
             text.contains(
                 "join 3 in progress: c:1 joining after a:1, at step transfer_range for 2.5 s"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("its hand-off: 12/63 parts acknowledged"),
             "{text}"
         );
         let idle = serde_json::json!({"members": [], "queue": [], "join": null});
