@@ -201,7 +201,8 @@ impl<N: Network, D: Disk> Ecs<N, D> {
     }
 
     /// Takes a sending group's `progress` for join `join`: if that join is in progress and
-    /// more parts are acknowledged than last heard, its deadline counts from now.
+    /// more parts are acknowledged than the last count heard ([`ProgressLog::note`]), its
+    /// deadline counts from now.
     pub(crate) fn note_progress(&self, join: u64, acked: u32, total: u32) -> Result<(), String> {
         let machine = self.machine.borrow();
         let state = machine.state();
