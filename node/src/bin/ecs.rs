@@ -23,10 +23,10 @@ struct Args {
     /// Seconds to wait for `done` before resending transfer_range.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     transfer_timeout: u64,
-    /// Seconds a join may take before it is abandoned: the predecessor is unlocked and
-    /// keeps its range, the newcomer stays off the ring (it may register again). Counted
-    /// again from each headway the hand-off reports (`progress`), so only a join that
-    /// stops moving is abandoned. A join
+    /// Seconds a join may go without headway before it is abandoned: the predecessor is
+    /// unlocked and keeps its range, the newcomer stays off the ring (it may register
+    /// again). Counted from the start of each step and again from each headway the
+    /// hand-off reports (`progress`), so only a join that stops moving is abandoned. A join
     /// that has announced the new ring always finishes. `abort_join` on the admin port
     /// abandons the join in progress at once.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]

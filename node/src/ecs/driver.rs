@@ -45,8 +45,13 @@ struct Begun {
 pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(), std::io::Error> {
     let mut link = ecs.link();
     let mut answered = LastAnswered::new();
-    // The join this process is driving and when it began (or resumed) driving it: the
-    // deadline counts from there (tokio's clock: virtual inside the simulation).
+    // The join this process is driving and when its current step began (or resumed): the
+    // deadline counts from there, or from its hand-off's last headway (tokio's clock:
+    // virtual inside the simulation). Counted per step, not from the join's start: on
+    // slow disks the steps before the hand-off (a commit each, up to ~2.5 s on 1200 ms
+    // syncs) took most of a 15 s deadline, and a join whose every step moved was
+    // abandoned try after try (explore, seed 448 of
+    // review-five-node-newcomer-at-bare-majority-on-1200ms-syncs).
     let mut clock: Option<(u64, Instant)> = None;
     let mut begun: Option<Begun> = None;
     let mut outputs = ecs.step(Input::Poll);
@@ -54,9 +59,7 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
         let (began, effect) = carry_out(&ecs, outputs)?;
         ecs.note_step();
         if let Some(b) = began {
-            if clock.map(|(join, _)| join) != Some(b.join) {
-                clock = Some((b.join, Instant::now()));
-            }
+            clock = Some((b.join, Instant::now()));
             begun = Some(b);
         }
         outputs = match (effect, begun, clock) {
@@ -81,8 +84,9 @@ pub(crate) async fn drive<N: Network, D: Disk>(ecs: Rc<Ecs<N, D>>) -> Result<(),
     }
 }
 
-/// Returns once `deadline` has passed since `since` and since the last headway of join
-/// `join`'s hand-off, so a join whose hand-off keeps moving is not abandoned.
+/// Returns once `deadline` has passed since `since` (the step's start) and since the last
+/// headway of join `join`'s hand-off, so a join whose hand-off keeps moving is not
+/// abandoned.
 async fn deadline_passes<N: Network, D: Disk>(
     ecs: &Ecs<N, D>,
     join: u64,

@@ -47,11 +47,11 @@ pub struct EcsConfig {
     pub timing: LinkTiming,
     /// How long to wait for `done` before resending `transfer_range`.
     pub transfer_timeout: Duration,
-    /// How long a join may take before the ECS abandons it (unlocks the predecessor,
-    /// which keeps its range, and moves on). Counted from when this ECS process began
-    /// (or resumed) the join, or from the last headway its hand-off reported
-    /// (`progress`), whichever is later; a join that has announced the new ring is never
-    /// abandoned.
+    /// How long a join may go without headway before the ECS abandons it (unlocks the
+    /// predecessor, which keeps its range, and moves on). Counted from when this ECS
+    /// process began (or resumed) the join's current step, or from the last headway its
+    /// hand-off reported (`progress`), whichever is later; a join that has announced the
+    /// new ring is never abandoned.
     pub join_deadline: Duration,
     /// The cluster secret: with it, every connection to the ECS's port must authenticate,
     /// and so does every connection the ECS opens ([`crate::auth`]). Without it the port
