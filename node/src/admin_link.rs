@@ -110,17 +110,16 @@ impl<N: Network> AdminLink<N> {
     pub async fn send(&mut self, addr: &str, request: &Request) -> Result<Reply, LineError> {
         self.send_within(addr, request, self.timing.attempt_timeout)
             .await
-            .map_err(Failure::into_error)
     }
 
     /// [`AdminLink::send`] waiting up to `reply_wait` for the reply (connecting still takes
-    /// at most the attempt timeout), saying whether a failure was that wait running out.
+    /// at most the attempt timeout).
     async fn send_within(
         &mut self,
         addr: &str,
         request: &Request,
         reply_wait: Duration,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, LineError> {
         // The connection is taken out of the cache for the exchange and put back only
         // after its reply: if this future is dropped mid-exchange (the join driver races
         // every step against the join's deadline), the connection goes with it. Left
@@ -133,13 +132,11 @@ impl<N: Network> AdminLink<N> {
             Some(conn) => conn,
             None => tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
                 .await
-                .map_err(|_| Failure::Other(timed_out("connect and handshake")))?
-                .map_err(Failure::Other)?,
+                .map_err(|_| timed_out("connect and handshake"))??,
         };
-        let result = match tokio::time::timeout(reply_wait, conn.request(request)).await {
-            Ok(r) => r.map_err(Failure::Other),
-            Err(_) => Err(Failure::ReplyTimedOut),
-        };
+        let result = tokio::time::timeout(reply_wait, conn.request(request))
+            .await
+            .unwrap_or_else(|_| Err(timed_out("reply")));
         if result.is_ok() {
             self.conns.insert(addr.to_owned(), conn);
         }
@@ -207,10 +204,7 @@ impl<N: Network> AdminLink<N> {
                 },
                 None => None,
             };
-            let result = self
-                .send_within(&target, request, reply_wait)
-                .await
-                .map_err(Failure::into_error);
+            let result = self.send_within(&target, request, reply_wait).await;
             if let Some(gate) = &gate {
                 match &result {
                     Ok(_) => gate.answered(&target),
@@ -279,22 +273,6 @@ impl<N: Network> AdminLink<N> {
 fn next_member(members: &[String], next: &mut usize) -> Option<String> {
     *next += 1;
     members.get(*next % members.len().max(1)).cloned()
-}
-
-/// Why one attempt failed: the reply wait ran out (the peer is there but slow, or the
-/// link is held), or anything else.
-enum Failure {
-    ReplyTimedOut,
-    Other(LineError),
-}
-
-impl Failure {
-    fn into_error(self) -> LineError {
-        match self {
-            Failure::ReplyTimedOut => timed_out("reply"),
-            Failure::Other(e) => e,
-        }
-    }
 }
 
 fn timed_out(step: &str) -> LineError {

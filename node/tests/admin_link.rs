@@ -129,6 +129,13 @@ async fn release_counting_on(
     (took, attempts)
 }
 
+/// A leader that answers `ok` `delay` after each line, and a follower that names it.
+async fn slow_leader_and_its_follower(delay: Duration) -> (String, String) {
+    let leader = scripted_after("ok".into(), delay).await;
+    let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+    (leader, follower)
+}
+
 #[test]
 fn a_leader_slower_than_two_timeouts_is_heard_on_the_first_ask() {
     run_local(async {
@@ -139,8 +146,7 @@ fn a_leader_slower_than_two_timeouts_is_heard_on_the_first_ask() {
         // commit of 2.5 timeouts, longer than the second ask's wait of two (explore, seed
         // 192 of review-slow-five-node-receivers-lose-their-leader-every-twelve-parts).
         let timeout = Duration::from_millis(200);
-        let leader = scripted_after("ok".into(), timeout * 5 / 2).await;
-        let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+        let (leader, follower) = slow_leader_and_its_follower(timeout * 5 / 2).await;
         let (took, attempts) = release_counting(timeout, &[leader.clone(), follower]).await;
         assert_eq!(took, Some(leader));
         assert_eq!(
@@ -160,8 +166,7 @@ fn every_link_of_a_gate_waits_out_a_leader_a_little_slower_than_the_timeout() {
         // outlasted the join deadline again and again (regression
         // joins-stall-on-600ms-syncs-712).
         let timeout = Duration::from_millis(200);
-        let leader = scripted_after("ok".into(), timeout * 3 / 2).await;
-        let follower = scripted(format!("error not_leader {}", leader.replace(':', " "))).await;
+        let (leader, follower) = slow_leader_and_its_follower(timeout * 3 / 2).await;
         let members = vec![leader.clone(), follower];
         let gate = std::rc::Rc::new(ProbeGate::default());
         let links: Vec<_> = (0..8)

@@ -28,14 +28,12 @@ pub(crate) async fn serve<N: Network, D: Disk>(
         if let Err(e) = bounds::check_request(&request, usize::MAX) {
             return std::future::ready(Reply::Error(e.to_string()));
         }
-        if let (Some(join), Request::Progress { acked, total }) = request.untagged() {
-            return std::future::ready(match ecs.note_progress(join, *acked, *total) {
-                Ok(()) => Reply::Ok,
-                Err(why) => Reply::Error(why),
-            });
-        }
-        if let Request::Progress { .. } = request {
-            return std::future::ready(Reply::Error("progress needs a join=<n> tag".into()));
+        if let (join, Request::Progress { acked, total }) = request.untagged() {
+            let taken = match join {
+                Some(join) => ecs.note_progress(join, *acked, *total),
+                None => Err("progress needs a join=<n> tag".into()),
+            };
+            return std::future::ready(taken.map_or_else(Reply::Error, |()| Reply::Ok));
         }
         let input = match request {
             Request::Register(r) => Ok(Input::Register(r)),

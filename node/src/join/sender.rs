@@ -191,11 +191,12 @@ impl HandOff {
     /// could not tell which join it is), outside the sending phase, and before any part
     /// was acknowledged.
     pub fn progress(&self) -> Option<Request> {
+        let done = self.parts_done();
         let join = self
             .join
-            .filter(|_| self.phase == Phase::Sending && self.parts_done() > 0)?;
+            .filter(|_| self.phase == Phase::Sending && done > 0)?;
         let progress = Request::Progress {
-            acked: u32::try_from(self.parts_done()).unwrap_or(u32::MAX),
+            acked: u32::try_from(done).unwrap_or(u32::MAX),
             total: u32::try_from(self.parts_total).unwrap_or(u32::MAX),
         };
         Some(progress.for_join(join))
