@@ -2,13 +2,15 @@
 //! step, and a retry loop for requests that must eventually succeed.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use protocol::ecs::{Reply, Request};
 
 use crate::auth::{self, Secret, ECS_TARGET};
-use crate::io::{Network, Rng};
+use crate::io::{Network, Rng, Stream};
 use crate::lines::{LineConn, LineError};
 use crate::probe_gate::ProbeGate;
 
@@ -21,12 +23,45 @@ const REDIRECTS_PER_PAUSE: u32 = 3;
 /// disks) must still be heard: explore found an ECS resending `release_lock` for 10 s,
 /// each `ok` arriving ~0.1 s after the ECS had given up on it. The wait is fixed, not
 /// growing: a wait that kept growing made every lost reply cost more than the last (a
-/// hostile review held a write lock 24 s so). And it is one wait on the request already
-/// sent, not a second ask: asked again on a new connection, the node had to commit the
-/// request anew, so a reply slower than the first wait came too late for the second as
-/// well, and a hand-off on 600 ms syncs never finished (explore, seed 192 of
-/// review-slow-five-node-receivers-lose-their-leader-every-twelve-parts).
+/// hostile review held a write lock 24 s so). A request whose wait ran out is still
+/// listened to during the next attempt ([`Unanswered`]).
 const REPLY_WAIT_TIMEOUTS: u32 = 3;
+
+/// An exchange whose reply did not come within the wait, still listened to while the
+/// next attempt runs: a group whose commits take longer than one reply wait answers it
+/// there. Asked again on a new connection, the node commits the request anew, as late as
+/// the first; given up for good, every ask came in after the wait had run out (explore,
+/// seed 1376 of join-steps-outlast-the-join-deadline-on-1200ms-syncs-448: commits of
+/// 3 to 5.5 s on 1200 ms syncs against a 3 s wait, so the ECS asked a group of five for
+/// `broadcast_node` 20 times in 70 s, each `ok` arriving on a connection it had dropped,
+/// and the newcomer never heard it joined). Only the latest such exchange is kept, so one
+/// is listened to for at most two waits (and whatever redirects lie between).
+struct Unanswered<S> {
+    /// Whom it was sent to.
+    addr: String,
+    /// The exchange, owning its connection.
+    exchange: Exchange<S>,
+}
+
+/// One request and its reply on a connection the future owns (and hands back).
+type Exchange<S> = Pin<Box<dyn Future<Output = (Result<Reply, LineError>, LineConn<S>)>>>;
+
+/// The reply of `unanswered`'s exchange; never, if there is none.
+async fn answer_of<S: Stream>(
+    unanswered: &mut Option<Unanswered<S>>,
+) -> (Result<Reply, LineError>, LineConn<S>) {
+    match unanswered {
+        Some(u) => (&mut u.exchange).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn exchange<S: Stream>(mut conn: LineConn<S>, request: Request) -> Exchange<S> {
+    Box::pin(async move {
+        let reply = conn.request(&request).await;
+        (reply, conn)
+    })
+}
 
 /// Connection failures in a row between two warnings of [`AdminLink::send_to_group`]
 /// (about ten seconds at the default retry pause).
@@ -120,20 +155,7 @@ impl<N: Network> AdminLink<N> {
         request: &Request,
         reply_wait: Duration,
     ) -> Result<Reply, LineError> {
-        // The connection is taken out of the cache for the exchange and put back only
-        // after its reply: if this future is dropped mid-exchange (the join driver races
-        // every step against the join's deadline), the connection goes with it. Left
-        // in the cache, it handed the next request the reply of the one called off: the
-        // ECS took a `transfer_range`'s late `ok` for its `release_lock`, never released
-        // the join, and the next join's hand-off reused its finished transfer and moved
-        // no data (explore 0..2000, review-retry-ecs-crash-in-stretched-transfer-range,
-        // seed 912: acknowledged writes lost).
-        let mut conn = match self.conns.remove(addr) {
-            Some(conn) => conn,
-            None => tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
-                .await
-                .map_err(|_| timed_out("connect and handshake"))??,
-        };
+        let mut conn = self.connection(addr).await?;
         let result = tokio::time::timeout(reply_wait, conn.request(request))
             .await
             .unwrap_or_else(|_| Err(timed_out("reply")));
@@ -141,6 +163,71 @@ impl<N: Network> AdminLink<N> {
             self.conns.insert(addr.to_owned(), conn);
         }
         result
+    }
+
+    /// The cached connection to `addr`, taken out of the cache, or a new one.
+    ///
+    /// The connection is put back only after its reply: if the exchange's future is
+    /// dropped mid-exchange (the join driver races every step against the join's
+    /// deadline), the connection goes with it. Left in the cache, it handed the next
+    /// request the reply of the one called off: the ECS took a `transfer_range`'s late
+    /// `ok` for its `release_lock`, never released the join, and the next join's hand-off
+    /// reused its finished transfer and moved no data (explore 0..2000,
+    /// review-retry-ecs-crash-in-stretched-transfer-range, seed 912: acknowledged writes
+    /// lost).
+    async fn connection(&mut self, addr: &str) -> Result<LineConn<N::Stream>, LineError> {
+        match self.conns.remove(addr) {
+            Some(conn) => Ok(conn),
+            None => tokio::time::timeout(self.timing.attempt_timeout, self.open(addr))
+                .await
+                .map_err(|_| timed_out("connect and handshake"))?,
+        }
+    }
+
+    /// One attempt of [`AdminLink::send_to_group`]: sends `request` to `addr` and waits up
+    /// to `reply_wait` for its reply, listening meanwhile to `unanswered` (the previous
+    /// attempt whose wait ran out). Returns who answered and how; an `ok` of the older
+    /// exchange ends the attempt, any other answer of it only stops the listening. An
+    /// exchange whose wait runs out becomes the one listened to next time.
+    async fn attempt(
+        &mut self,
+        addr: &str,
+        request: &Request,
+        reply_wait: Duration,
+        unanswered: &mut Option<Unanswered<N::Stream>>,
+    ) -> (String, Result<Reply, LineError>) {
+        let conn = match self.connection(addr).await {
+            Ok(conn) => conn,
+            Err(e) => return (addr.to_owned(), Err(e)),
+        };
+        let mut current = exchange(conn, request.clone());
+        let deadline = tokio::time::sleep(reply_wait);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                biased;
+                (result, conn) = &mut current => {
+                    if result.is_ok() {
+                        self.conns.insert(addr.to_owned(), conn);
+                    }
+                    return (addr.to_owned(), result);
+                }
+                (result, conn) = answer_of(unanswered), if unanswered.is_some() => {
+                    let earlier = unanswered.take().map(|u| u.addr).unwrap_or_default();
+                    if matches!(result, Ok(Reply::Ok)) {
+                        self.conns.insert(earlier.clone(), conn);
+                        return (earlier, result);
+                    }
+                }
+                () = &mut deadline => {
+                    *unanswered = Some(Unanswered {
+                        addr: addr.to_owned(),
+                        exchange: current,
+                    });
+                    return (addr.to_owned(), Err(timed_out("reply")));
+                }
+            }
+        }
     }
 
     /// Sends `request` to `addr` until it is answered `ok`, pausing between attempts.
@@ -161,7 +248,8 @@ impl<N: Network> AdminLink<N> {
     /// answer or a failure moves to the next member after a pause. Before each attempt
     /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
     /// is waited for [`REPLY_WAIT_TIMEOUTS`] attempt timeouts, so a group a little slower
-    /// than the timeout is still heard. With a [`ProbeGate`], an address that failed is
+    /// than the timeout is still heard, and then still listened to during the next
+    /// attempt ([`Unanswered`]): an `ok` that comes there ends the call. With a [`ProbeGate`], an address that failed is
     /// tried by one link at a time; the others move on to the next member.
     pub async fn send_to_group(
         &mut self,
@@ -183,6 +271,7 @@ impl<N: Network> AdminLink<N> {
         let mut redirects = 0u32;
         let mut failures = 0u64;
         let reply_wait = self.timing.attempt_timeout * REPLY_WAIT_TIMEOUTS;
+        let mut unanswered = None;
         loop {
             if !go_on() {
                 return None;
@@ -204,16 +293,18 @@ impl<N: Network> AdminLink<N> {
                 },
                 None => None,
             };
-            let result = self.send_within(&target, request, reply_wait).await;
+            let (answered, result) = self
+                .attempt(&target, request, reply_wait, &mut unanswered)
+                .await;
             if let Some(gate) = &gate {
                 match &result {
-                    Ok(_) => gate.answered(&target),
+                    Ok(_) => gate.answered(&answered),
                     Err(_) => gate.failed(&target),
                 }
             }
             drop(turn);
             match result {
-                Ok(Reply::Ok) => return Some(target),
+                Ok(Reply::Ok) => return Some(answered),
                 Ok(Reply::NotLeader(Some(leader))) => {
                     target = leader.to_string();
                     redirects += 1;

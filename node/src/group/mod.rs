@@ -159,6 +159,7 @@ impl GroupHandle {
                 port,
                 inbox_tx,
                 spec.limits,
+                transport::stall_timeout(spec.tick, spec.raft.election_ticks),
             ),
             None => Transport::none(),
         };

@@ -59,6 +59,8 @@ struct Credentials {
     members: BTreeSet<PeerId>,
     own_addr: String,
     group: String,
+    /// How long a request on a dialled connection may go unanswered ([`stall_timeout`]).
+    stall_timeout: Duration,
 }
 
 impl Credentials {
@@ -86,32 +88,62 @@ fn is_reply(msg: &PeerMessage) -> bool {
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// A dialled connection that has had requests out and no answer for this long is given
-/// up and redialled: a partition can lose frames for good (TCP in the simulator does not
-/// retransmit, and a real middlebox can blackhole a connection just the same).
-const STALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The shortest time a request on a dialled connection may go unanswered before the
+/// connection is given up and redialled: a partition can lose frames for good (TCP in the
+/// simulator does not retransmit, and a real middlebox can blackhole a connection just the
+/// same). A group whose election timeout is longer waits that long instead
+/// ([`stall_timeout`]).
+pub const MIN_STALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a request on a dialled connection may go unanswered: the group's shortest
+/// election timeout, and at least [`MIN_STALL_TIMEOUT`]. An answer can be as slow as the
+/// disk (a vote is written before it is granted), and a group on slow disks is given an
+/// election timeout to match; a connection redialled sooner than that drops the answer
+/// it was waiting for (explore, seed 880 of bare-majority-hand-off-outlasts-the-join-
+/// deadline-336: on 600 ms syncs a vote request was redialled 0.8 s after it was sent,
+/// every grant came too late for its term, and a bare majority of three took 29 s to
+/// elect a leader). An answer later than that is of no use to Raft: the candidate has
+/// moved on to the next term.
+pub fn stall_timeout(tick: Duration, election_ticks: (u32, u32)) -> Duration {
+    (tick * election_ticks.0).max(MIN_STALL_TIMEOUT)
+}
 
 /// When a connection last carried a frame each way.
 struct Activity {
+    /// When the oldest request still unanswered was written: the first write after the
+    /// last frame received.
     sent: Cell<Instant>,
     received: Cell<Instant>,
+    /// How long a request may go unanswered ([`stall_timeout`]).
+    stall_timeout: Duration,
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(stall_timeout: Duration) -> Self {
         let now = Instant::now();
         Activity {
             sent: Cell::new(now),
             received: Cell::new(now),
+            stall_timeout,
         }
     }
 
-    /// Resolves once requests have gone unanswered for [`STALL_TIMEOUT`].
+    /// Notes a write: the start of a wait for an answer, unless one is already running.
+    fn wrote(&self) {
+        if self.sent.get() <= self.received.get() {
+            self.sent.set(Instant::now());
+        }
+    }
+
+    /// Resolves once a request has gone unanswered for the stall timeout. Counted from
+    /// the request, not from the last frame received: on a connection quiet for a while
+    /// (an election), the latter gave a vote request a fraction of the timeout.
     async fn stalled(&self) {
         loop {
-            tokio::time::sleep(STALL_TIMEOUT / 4).await;
+            tokio::time::sleep(self.stall_timeout / 4).await;
             let (sent, received) = (self.sent.get(), self.received.get());
-            if sent > received && received.elapsed() > STALL_TIMEOUT {
+            if sent > received && sent.elapsed() > self.stall_timeout {
                 return;
             }
         }
@@ -121,7 +153,8 @@ impl Activity {
 impl Transport {
     /// Starts the accept loop on `port` and one dialling task per peer in `peers`
     /// (peer id -> peer address, without this member). Everything received on a
-    /// connection whose other end proved itself goes to `inbox`.
+    /// connection whose other end proved itself goes to `inbox`. A dialled connection
+    /// with a request unanswered for `stall_timeout` is redialled ([`stall_timeout`]).
     pub fn start<N: Network>(
         net: N,
         me: PeerId,
@@ -129,6 +162,7 @@ impl Transport {
         port: PeerPort<N::Listener>,
         inbox: Inbox,
         limits: Limits,
+        stall_timeout: Duration,
     ) -> Transport {
         let credentials = Rc::new(Credentials {
             me,
@@ -137,6 +171,7 @@ impl Transport {
             members: peers.keys().copied().collect(),
             own_addr: port.own_addr,
             group: port.group,
+            stall_timeout,
         });
         let accepted = Rc::new(RefCell::new(BTreeMap::new()));
         tokio::task::spawn_local(accept_loop::<N>(
@@ -234,7 +269,7 @@ async fn write_frames<S: crate::io::Stream>(
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
         }
-        activity.sent.set(Instant::now());
+        activity.wrote();
     }
 }
 
@@ -311,7 +346,7 @@ async fn dial_loop<N: Network>(
             tokio::time::sleep(RECONNECT_PAUSE).await;
             continue;
         }
-        let activity = Activity::new();
+        let activity = Activity::new(credentials.stall_timeout);
         tokio::select! {
             _ = read_frames(reader, peer, &inbox, &limits, buf, &activity) => {}
             _ = write_frames(writer, &mut rx, &activity) => {}
@@ -446,7 +481,7 @@ async fn accept_loop<N: Network>(
             // A newer connection from the same peer replaces an older one.
             accepted.borrow_mut().insert(from, tx);
             // Answers only: the dialler watches this connection for stalls.
-            let activity = Activity::new();
+            let activity = Activity::new(credentials.stall_timeout);
             tokio::select! {
                 _ = read_frames(reader, from, &inbox, &limits, buf, &activity) => {}
                 _ = write_frames(writer, &mut rx, &activity) => {}

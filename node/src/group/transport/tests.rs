@@ -87,7 +87,15 @@ async fn member_of(
         .iter()
         .map(|(id, a)| (PeerId(*id), a.to_string()))
         .collect();
-    let t = Transport::start(TokioNet, PeerId(me), peers, port, tx, Limits::DEFAULT);
+    let t = Transport::start(
+        TokioNet,
+        PeerId(me),
+        peers,
+        port,
+        tx,
+        Limits::DEFAULT,
+        super::MIN_STALL_TIMEOUT,
+    );
     (t, rx)
 }
 
@@ -369,3 +377,59 @@ fn every_connection_gets_a_fresh_acceptor_nonce() {
 }
 
 mod review;
+
+/// Runs `test` on a current-thread runtime whose clock is paused: timers fire in virtual
+/// time, exactly.
+fn run_paused(test: impl std::future::Future<Output = ()>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(test);
+}
+
+/// A request on a connection that was quiet for a while gets the whole stall timeout for
+/// its answer. Counted from the last frame received, a vote request after a quiet spell
+/// was judged stalled within a quarter of the timeout, the connection redialled, and the
+/// grant (slowed by the voter's disk) lost (explore, seed 880 of
+/// bare-majority-hand-off-outlasts-the-join-deadline-336).
+#[test]
+fn a_request_after_a_quiet_spell_gets_the_whole_stall_timeout() {
+    run_paused(async {
+        let stall = Duration::from_secs(1);
+        let activity = Activity::new(stall);
+        tokio::time::sleep(stall * 3).await;
+        activity.wrote();
+        tokio::time::sleep(stall / 2).await;
+        // A second request does not restart the wait of the first.
+        activity.wrote();
+        let early = tokio::time::timeout(stall * 45 / 100, activity.stalled()).await;
+        assert!(early.is_err(), "stalled before the timeout");
+        let start = Instant::now();
+        activity.stalled().await;
+        assert!(
+            start.elapsed() <= stall * 3 / 10,
+            "the first request's wait is what counts"
+        );
+        // An answer ends the wait; the next request starts a new one.
+        activity.received.set(Instant::now());
+        assert!(
+            tokio::time::timeout(stall * 3, activity.stalled())
+                .await
+                .is_err(),
+            "nothing outstanding"
+        );
+        activity.wrote();
+        let start = Instant::now();
+        activity.stalled().await;
+        assert!(start.elapsed() > stall && start.elapsed() <= stall * 5 / 4);
+    });
+}
+
+#[test]
+fn the_stall_timeout_follows_the_election_timeout() {
+    let tick = Duration::from_millis(10);
+    assert_eq!(stall_timeout(tick, (50, 100)), MIN_STALL_TIMEOUT);
+    assert_eq!(stall_timeout(tick, (300, 600)), Duration::from_secs(3));
+}
