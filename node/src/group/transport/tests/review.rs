@@ -128,16 +128,6 @@ fn a_hello_from_the_acceptor_s_own_id_is_not_answered() {
     });
 }
 
-fn append_reply() -> PeerMessage {
-    AppendEntriesReply {
-        term: Term(3),
-        success: true,
-        last_log_index: LogIndex(0),
-        round: 7,
-    }
-    .into()
-}
-
 /// A newer connection from a member replaces the older one as the way answers go back.
 /// A stranger posing as that member, who fails the proof or never sends it, must not
 /// displace the member's connection: the acceptor's answers still reach the member.
@@ -176,10 +166,10 @@ fn a_stranger_posing_as_a_member_does_not_displace_its_connection() {
             panic!("the port answers a member's hello");
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
-        tb.send(PeerId(1), append_reply());
+        tb.send(PeerId(1), append_answer());
         assert_eq!(
             next(&mut ra).await,
-            Some((PeerId(2), append_reply())),
+            Some((PeerId(2), append_answer())),
             "the answer went somewhere other than member 1's connection"
         );
         // Neither stranger saw it.
