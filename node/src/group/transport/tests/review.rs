@@ -6,7 +6,7 @@
 
 use std::time::Instant as StdInstant;
 
-use protocol::peer::{marker, AppendEntriesReply, HEADER_LEN};
+use protocol::peer::{marker, HEADER_LEN};
 
 use super::*;
 
