@@ -143,20 +143,8 @@ impl<N: Network> AdminLink<N> {
     /// Sends one request to `addr` and returns its reply. A failed connection is dropped,
     /// so the next call reconnects.
     pub async fn send(&mut self, addr: &str, request: &Request) -> Result<Reply, LineError> {
-        self.send_within(addr, request, self.timing.attempt_timeout)
-            .await
-    }
-
-    /// [`AdminLink::send`] waiting up to `reply_wait` for the reply (connecting still takes
-    /// at most the attempt timeout).
-    async fn send_within(
-        &mut self,
-        addr: &str,
-        request: &Request,
-        reply_wait: Duration,
-    ) -> Result<Reply, LineError> {
         let mut conn = self.connection(addr).await?;
-        let result = tokio::time::timeout(reply_wait, conn.request(request))
+        let result = tokio::time::timeout(self.timing.attempt_timeout, conn.request(request))
             .await
             .unwrap_or_else(|_| Err(timed_out("reply")));
         if result.is_ok() {
@@ -249,8 +237,9 @@ impl<N: Network> AdminLink<N> {
     /// `go_on()` may call the whole thing off: then `None`. A reply that does not come
     /// is waited for [`REPLY_WAIT_TIMEOUTS`] attempt timeouts, so a group a little slower
     /// than the timeout is still heard, and then still listened to during the next
-    /// attempt ([`Unanswered`]): an `ok` that comes there ends the call. With a [`ProbeGate`], an address that failed is
-    /// tried by one link at a time; the others move on to the next member.
+    /// attempt ([`Unanswered`]): an `ok` that comes there ends the call. With a
+    /// [`ProbeGate`], an address that failed is tried by one link at a time; the others
+    /// move on to the next member.
     pub async fn send_to_group(
         &mut self,
         members: &[String],

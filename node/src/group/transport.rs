@@ -208,16 +208,12 @@ impl Transport {
     /// after a quiet spell a vote request was redialled within a second, and a group that
     /// needed every vote lost one term after term for 29 s).
     pub fn send(&self, to: PeerId, msg: PeerMessage) {
-        let msg = if is_reply(&msg) {
-            match self.accepted.borrow().get(&to) {
-                Some(tx) => match tx.send(msg) {
-                    Ok(()) => return,
-                    Err(mpsc::error::SendError(msg)) => msg,
-                },
-                None => msg,
-            }
-        } else {
-            msg
+        let msg = match self.accepted.borrow().get(&to) {
+            Some(tx) if is_reply(&msg) => match tx.send(msg) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(msg)) => msg,
+            },
+            _ => msg,
         };
         if let Some(tx) = self.dialled.get(&to) {
             let _ = tx.send(msg);

@@ -94,7 +94,7 @@ async fn member_of(
         port,
         tx,
         Limits::DEFAULT,
-        super::MIN_STALL_TIMEOUT,
+        MIN_STALL_TIMEOUT,
     );
     (t, rx)
 }
