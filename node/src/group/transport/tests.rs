@@ -136,8 +136,15 @@ async fn read_frame(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<PeerMe
 }
 
 fn run(test: impl std::future::Future<Output = ()>) {
+    run_on_clock(false, test);
+}
+
+/// Runs `test` in a `LocalSet` (the transport spawns local tasks) on a current-thread
+/// runtime, its clock paused or real.
+fn run_on_clock(paused: bool, test: impl std::future::Future<Output = ()>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(paused)
         .build()
         .unwrap();
     rt.block_on(tokio::task::LocalSet::new().run_until(test));
@@ -381,12 +388,7 @@ mod review;
 /// Runs `test` on a current-thread runtime whose clock is paused: timers fire in virtual
 /// time, exactly.
 fn run_paused(test: impl std::future::Future<Output = ()>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(test);
+    run_on_clock(true, test);
 }
 
 /// An answer to a peer goes on the connection that peer dialled while it is open, and on
