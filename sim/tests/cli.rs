@@ -390,6 +390,50 @@ fn explore_runs_every_seed_of_a_shard_and_merges_shards() {
         text.contains("covered: 6 distinct cases, every seed of 0..=5 for each of 1 scenario"),
         "{text}"
     );
+    // Scenarios named before `--merge` restrict the count to them: a scenario the
+    // shards ran and that is not named is left out, one named that no shard ran is said.
+    write(
+        &dir,
+        "other-ring.toml",
+        &SMALL_RING.replace("name = \"small-ring\"", "name = \"other-ring\""),
+    );
+    let only_other = sim(
+        &dir,
+        &["explore", "other-ring.toml", "--merge", "summaries"],
+    );
+    let text = stdout(&only_other);
+    assert_eq!(
+        only_other.status.code(),
+        Some(0),
+        "{text}{}",
+        stderr(&only_other)
+    );
+    assert!(
+        text.contains(
+            "left out: 6 cases (0 failed) of 1 scenario not among the scenarios named: small-ring"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("not run by any summary: 1 scenario named: other-ring"),
+        "{text}"
+    );
+    let both = sim(
+        &dir,
+        &[
+            "explore",
+            "small-ring.toml",
+            "other-ring.toml",
+            "--merge",
+            "summaries",
+        ],
+    );
+    let text = stdout(&both);
+    assert!(
+        text.contains(&format!("ok: {totals} cases passed")),
+        "{text}"
+    );
+    assert!(!text.contains("left out"), "{text}");
 }
 
 /// Locks of any length fail `max_lock_hold`; the crashes and holds around it are noise a

@@ -15,6 +15,7 @@
 //! Argument parsing, printing and exit codes live here; the reusable parts (file discovery,
 //! seed ranges, the worker pool, the table, regression files) are in `sim::cli`.
 
+use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -175,7 +176,8 @@ struct RunArgs {
     sim explore --seeds 0..2000                       every scenario under scenarios/\n  \
     sim explore scenarios/three-joins.toml --seeds 0..100000 --time-budget 10m\n  \
     sim explore --seeds 0..1000000 --shard 3/8 --summary out/shard3.json\n  \
-    sim explore --merge out/"
+    sim explore --merge out/\n  \
+    sim explore scenarios/ --merge out/               count only the scenarios shipped now"
 )]
 struct ExploreArgs {
     /// Scenario files, or directories searched recursively for *.toml. Default: the
@@ -222,8 +224,11 @@ struct ExploreArgs {
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
     /// Run nothing: merge the JSON summaries in these files or directories (`*.json`) into
-    /// one report; exits 1 if any shard had a failure.
-    #[arg(long, value_name = "PATHS", num_args = 1.., conflicts_with_all = ["seeds", "paths"])]
+    /// one report; exits 1 if any shard had a failure. Scenario PATHS given before it
+    /// (`sim explore scenarios/ --merge out/`) restrict the report to those base
+    /// scenarios: cases of others (say, removed since a shard ran) are left out, and the
+    /// report says how many.
+    #[arg(long, value_name = "PATHS", num_args = 1.., conflicts_with = "seeds")]
     merge: Option<Vec<PathBuf>>,
 }
 
@@ -616,12 +621,42 @@ const EXPLORE_BATCH_SEEDS: usize = 64;
 
 fn explore(args: ExploreArgs) -> Result<Verdict> {
     if let Some(paths) = &args.merge {
-        let merged = explore_cli::merge(paths)?;
+        let keep = if args.paths.is_empty() {
+            None
+        } else {
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            let files = files::scenario_files(&args.paths, &cwd)?;
+            let names: BTreeSet<String> =
+                load_all(&files)?.into_iter().map(|(_, s)| s.name).collect();
+            Some(names)
+        };
+        let (merged, left_out) = explore_cli::merge_only(paths, keep.as_ref())?;
         emit(&format!(
             "sim explore --merge: {} from {}\n",
             plural(merged.cases as usize, "case"),
             plural(merged.shards.len(), "shard")
         ))?;
+        if left_out.cases > 0 {
+            let names: Vec<&str> = left_out.scenarios.iter().map(String::as_str).collect();
+            emit(&format!(
+                "left out: {} ({} failed) of {} not among the scenarios named: {}\n",
+                plural(left_out.cases as usize, "case"),
+                left_out.failed,
+                plural(names.len(), "scenario"),
+                names.join(", ")
+            ))?;
+        }
+        if let (Some(keep), Some(covered)) = (&keep, &merged.covered) {
+            let ran = covered.names();
+            let never: Vec<&str> = keep.difference(&ran).map(String::as_str).collect();
+            if !never.is_empty() {
+                emit(&format!(
+                    "not run by any summary: {} named: {}\n",
+                    plural(never.len(), "scenario"),
+                    never.join(", ")
+                ))?;
+            }
+        }
         for f in &merged.failures {
             let file = f
                 .file

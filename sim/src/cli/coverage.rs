@@ -133,6 +133,20 @@ impl Coverage {
         }
     }
 
+    /// Removes the scenarios not in `keep` and returns them.
+    pub fn split_off_except(&mut self, keep: &BTreeSet<String>) -> Coverage {
+        let (kept, dropped) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(name, _)| keep.contains(name));
+        self.0 = kept;
+        Coverage(dropped)
+    }
+
+    /// The names of the scenarios covered at all.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.0.keys().cloned().collect()
+    }
+
     /// The scenarios covered at all.
     pub fn scenarios(&self) -> usize {
         self.0.len()

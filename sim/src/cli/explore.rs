@@ -1,7 +1,7 @@
 //! The parts of `sim explore` worth testing on their own: slicing a seed range into
 //! shards, the JSON summary a shard writes, and merging shards' summaries into one report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -126,6 +126,27 @@ impl ExploreSummary {
         counts
     }
 
+    /// Keeps only the cases of the base scenarios named in `keep`, so that shards run
+    /// before a scenario left the shipped set still count for the others; `None` (and
+    /// nothing changed) if the summary does not record its cases. Simulated and wall
+    /// seconds are not recorded per scenario and stay whole.
+    pub fn keep_only(&mut self, keep: &BTreeSet<String>) -> Option<LeftOut> {
+        let dropped = self.covered.as_mut()?.split_off_except(keep);
+        let before = self.failures.len();
+        self.failures.retain(|f| keep.contains(&f.scenario));
+        let left = LeftOut {
+            scenarios: dropped.names(),
+            cases: dropped.cases(),
+            failed: (before - self.failures.len()) as u64,
+        };
+        self.cases = self.cases.saturating_sub(left.cases);
+        self.failed = self.failed.saturating_sub(left.failed);
+        self.passed = self
+            .passed
+            .saturating_sub(left.cases.saturating_sub(left.failed));
+        Some(left)
+    }
+
     /// Adds another shard's figures into these.
     pub fn merge(&mut self, other: &ExploreSummary) {
         if self.seeds.is_empty() {
@@ -231,6 +252,25 @@ impl ExploreSummary {
     }
 }
 
+/// The cases a merge left out because their base scenario was not among those named.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Those base scenarios, by name.
+    pub scenarios: BTreeSet<String>,
+    /// Their cases, as the summaries counted them.
+    pub cases: u64,
+    /// Those of them that failed.
+    pub failed: u64,
+}
+
+impl LeftOut {
+    fn add(&mut self, other: LeftOut) {
+        self.scenarios.extend(other.scenarios);
+        self.cases += other.cases;
+        self.failed += other.failed;
+    }
+}
+
 /// Why summaries could not be merged.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -266,6 +306,15 @@ pub enum MergeError {
     /// Nothing to merge.
     #[error("no summary files (*.json) found")]
     Empty,
+    /// Scenarios were named, and a summary does not say which scenarios it ran.
+    #[error(
+        "{path} does not record the cases it ran (an older sim), so its cases cannot be \
+         counted by scenario: merge it without naming scenarios"
+    )]
+    NoCases {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 /// Merges the summaries in `paths` (files, or directories whose `*.json` files are read,
@@ -273,6 +322,15 @@ pub enum MergeError {
 /// when each records its coverage, and the merge then covers the smallest range holding
 /// them all (its report says which of those cases no file ran).
 pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
+    merge_only(paths, None).map(|(summary, _)| summary)
+}
+
+/// [`merge`], counting only the cases of the base scenarios named in `keep` (when given):
+/// what each summary ran of other scenarios is left out and reported.
+pub fn merge_only(
+    paths: &[PathBuf],
+    keep: Option<&BTreeSet<String>>,
+) -> Result<(ExploreSummary, LeftOut), MergeError> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -292,8 +350,15 @@ pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
         }
     }
     let mut total: Option<ExploreSummary> = None;
+    let mut left_out = LeftOut::default();
     for file in &files {
-        let summary = read_summary(file)?;
+        let mut summary = read_summary(file)?;
+        if let Some(keep) = keep {
+            let left = summary
+                .keep_only(keep)
+                .ok_or_else(|| MergeError::NoCases { path: file.clone() })?;
+            left_out.add(left);
+        }
         let Some(total) = total.as_mut() else {
             total = Some(summary);
             continue;
@@ -314,7 +379,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<ExploreSummary, MergeError> {
         }
         total.merge(&summary);
     }
-    total.ok_or(MergeError::Empty)
+    total.map(|t| (t, left_out)).ok_or(MergeError::Empty)
 }
 
 /// The smallest range holding two written ranges, written; `None` if one does not parse.
@@ -465,6 +530,71 @@ mod tests {
         std::fs::remove_file(dir.join("rest.json")).unwrap();
         let merged = merge(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(merged.coverage_line(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Naming the scenarios to count leaves out the cases of a scenario removed since a
+    /// shard ran, failures included, and says so; a summary that records no cases
+    /// cannot be split.
+    #[test]
+    fn a_merge_counts_only_the_named_scenarios() {
+        let dir = std::env::temp_dir().join(format!("sim-keep-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut covered = Coverage::default();
+        for seed in 0..5 {
+            covered.insert("kept", seed);
+            covered.insert("removed", seed);
+        }
+        let failure = |scenario: &str, seed| FailedCase {
+            scenario: scenario.into(),
+            seed,
+            checks: vec!["liveness".into()],
+            file: None,
+            shrunk: None,
+        };
+        let summary = ExploreSummary {
+            seeds: "0..=4".into(),
+            shards: vec!["1/1".into()],
+            seeds_run: 5,
+            cases: 10,
+            passed: 7,
+            failed: 3,
+            failures: vec![
+                failure("removed", 1),
+                failure("kept", 2),
+                failure("removed", 3),
+            ],
+            covered: Some(covered),
+            ..ExploreSummary::default()
+        };
+        let file = dir.join("shard.json");
+        std::fs::write(&file, serde_json::to_string(&summary).unwrap()).unwrap();
+        let keep: BTreeSet<String> = ["kept".to_string(), "new".to_string()].into();
+        let (merged, left) = merge_only(std::slice::from_ref(&file), Some(&keep)).unwrap();
+        assert_eq!((merged.cases, merged.passed, merged.failed), (5, 4, 1));
+        assert_eq!(merged.failures, vec![failure("kept", 2)]);
+        assert_eq!(
+            left,
+            LeftOut {
+                scenarios: ["removed".to_string()].into(),
+                cases: 5,
+                failed: 2
+            }
+        );
+        let line = merged.coverage_line().unwrap();
+        assert!(
+            line.contains("every seed of 0..=4 for each of 1 scenario"),
+            "{line}"
+        );
+        let (all, left) = merge_only(std::slice::from_ref(&file), None).unwrap();
+        assert_eq!((all.cases, all.failed, left), (10, 3, LeftOut::default()));
+        let mut old = summary;
+        old.covered = None;
+        std::fs::write(&file, serde_json::to_string(&old).unwrap()).unwrap();
+        assert!(matches!(
+            merge_only(std::slice::from_ref(&file), Some(&keep)),
+            Err(MergeError::NoCases { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
