@@ -8,34 +8,32 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use protocol::client::Packet;
 use sim::runner;
-use sim::scenario::{load, ClientTrace, TraceOptions};
-use sim::trace::render;
+use sim::scenario::load;
+use sim::trace::{Message, Trace, What};
 
 const FIXTURE: &str = "tests/view_audit/member-lags-past-five-seconds-on-450ms-syncs.toml";
 
-/// The first time each member answered the audit with `view`, and when the audit began
-/// (its first ask), from the rendered trace: the auditor is a client, so its lines show
-/// with client traffic in full (`audit -> n1b  A`, `n8d -> audit i ... view 8`).
-fn audit_answers(lines: &str, view: u64) -> (Option<f64>, BTreeMap<String, f64>) {
+/// The host that asks every member which view it holds (the runner's auditor).
+const AUDITOR: &str = "audit";
+
+/// When the audit began (its first ask), and the first time each member answered it
+/// with `view`.
+fn audit_answers(trace: &Trace, view: u64) -> (Option<Duration>, BTreeMap<&str, Duration>) {
     let mut began = None;
     let mut first = BTreeMap::new();
-    let final_view = format!("view {view}");
-    for line in lines.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(at), Some(from), Some(arrow), Some(to)) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
+    for e in &trace.events {
+        let What::Send { from, to, msg } = &e.what else {
             continue;
         };
-        let Some(at) = at.strip_suffix('s').and_then(|t| t.parse::<f64>().ok()) else {
-            continue;
-        };
-        if from == "audit" && arrow == "->" && began.is_none() {
-            began = Some(at);
+        if &**from == AUDITOR {
+            began.get_or_insert(e.at);
         }
-        if arrow == "->" && to == "audit" && line.ends_with(&final_view) {
-            first.entry(from.to_string()).or_insert(at);
+        if let Message::Client(Packet::GroupInfoResponse(info)) = msg {
+            if &**to == AUDITOR && info.view_version == view {
+                first.entry(&**from).or_insert(e.at);
+            }
         }
     }
     (began, first)
@@ -49,22 +47,17 @@ fn the_audit_waits_for_a_member_that_learns_the_final_view_late() {
     let report = runner::run(&scenario, seed);
     let failures: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
-    let options = TraceOptions {
-        clients: ClientTrace::Full,
-        ..scenario.trace
-    };
-    let lines = render::lines(&report.trace, options);
-    let (began, first) = audit_answers(&lines, 8);
+    let (began, first) = audit_answers(&report.trace, 8);
     let began = began.expect("the audit never began");
     let (laggard, last) = first
         .iter()
-        .max_by(|a, b| a.1.total_cmp(b.1))
+        .max_by_key(|(_, at)| **at)
         .expect("no member answered the audit with view 8");
     // The window: a member answered with the final view more than 5 s into the audit
     // (an audit of a fixed 5 s, as before a0d885b, failed such a member).
     assert!(
-        Duration::from_secs_f64(last - began) > Duration::from_secs(5),
-        "no member lagged 5 s at the audit (latest: {laggard} at {last:.2} s, audit from \
-         {began:.2} s): the fixture no longer reaches its window; pick another seed"
+        *last - began > Duration::from_secs(5),
+        "no member lagged 5 s at the audit (latest: {laggard} at {last:?}, audit from \
+         {began:?}): the fixture no longer reaches its window; pick another seed"
     );
 }
