@@ -466,12 +466,14 @@ fn load(path: &Path) -> Result<Scenario> {
     scenario::load(path).map_err(|e| anyhow!("{e}"))
 }
 
-/// Loads every file, printing each bad one's error before giving up, so one run shows them
-/// all.
-fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>> {
+/// Loads every scenario file the command line names (files, or directories searched; the
+/// `scenarios/` directory found from `cwd` when none), printing each bad one's error
+/// before giving up, so one run shows them all.
+fn load_scenarios(named: &[PathBuf], cwd: &Path) -> Result<Vec<(PathBuf, Scenario)>> {
+    let paths = files::scenario_files(named, cwd)?;
     let mut loaded = Vec::new();
     let mut bad = 0;
-    for path in paths {
+    for path in &paths {
         match scenario::load(path) {
             Ok(s) => loaded.push((path.clone(), s)),
             Err(e) => {
@@ -500,8 +502,7 @@ fn seed_or_first(seed: Option<u64>, scenario: &Scenario, file: &Path) -> Result<
 
 fn run(args: RunArgs) -> Result<Verdict> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let paths = files::scenario_files(&args.paths, &cwd)?;
-    let scenarios = load_all(&paths)?;
+    let scenarios = load_scenarios(&args.paths, &cwd)?;
     let choice = match (args.seeds.seed, args.seeds.seeds) {
         (Some(seed), _) => SeedChoice::One(seed),
         (None, Some(range)) => SeedChoice::Range(range),
@@ -625,9 +626,10 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
             None
         } else {
             let cwd = std::env::current_dir().context("reading the current directory")?;
-            let files = files::scenario_files(&args.paths, &cwd)?;
-            let names: BTreeSet<String> =
-                load_all(&files)?.into_iter().map(|(_, s)| s.name).collect();
+            let names: BTreeSet<String> = load_scenarios(&args.paths, &cwd)?
+                .into_iter()
+                .map(|(_, s)| s.name)
+                .collect();
             Some(names)
         };
         let (merged, left_out) = explore_cli::merge_only(paths, keep.as_ref())?;
@@ -678,8 +680,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
     }
     let range = args.seeds.context("--seeds is required")?;
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let paths = files::scenario_files(&args.paths, &cwd)?;
-    let bases = load_all(&paths)?;
+    let bases = load_scenarios(&args.paths, &cwd)?;
     let seeds: Vec<u64> = args.shard.seeds(range).collect();
     let total_cases = seeds.len() * bases.len();
     if total_cases == 0 {
