@@ -27,6 +27,8 @@ fn heal_links(sim: &mut turmoil::Sim<'_>, world: &mut World) {
 /// Before the final reads: restart what is down and reconnect what is cut, so the
 /// liveness phase runs on a healed cluster.
 pub(super) fn heal_everything(sim: &mut turmoil::Sim<'_>, world: &mut World, now: Duration) {
+    world.faults_over = true;
+    storage_faults::disarm_io_errors(world);
     heal_links(sim, world);
     if world.ecs_down {
         sim.bounce("ecs");

@@ -91,6 +91,9 @@ pub(crate) struct World {
     pub(crate) host_errors: BTreeMap<String, String>,
     /// Whether any fault was applied (so the heal before the final reads is worth noting).
     pub(crate) disturbed: bool,
+    /// The faults have ended (the heal before the final reads): nothing may fault the
+    /// cluster again, not a disk error armed earlier nor a corrupted read at a restart.
+    pub(crate) faults_over: bool,
     /// Storage faults: each node's disk, and what was injected into it.
     pub(crate) storage: storage_faults::StorageFaults,
     /// Rogue hosts started so far (`rogue1`, `rogue2`, ...).
@@ -170,6 +173,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunReport {
         verifier_progress: Rc::new(Cell::new(Duration::ZERO)),
         host_errors: BTreeMap::new(),
         disturbed: false,
+        faults_over: false,
         storage: storage_faults::StorageFaults::new(&scenario, seed),
         rogues: 0,
         held: flood::Held::default(),

@@ -198,6 +198,11 @@ impl DiskFaults {
         self.fail_in = Some(self.rng.range(1, 4) as u32);
     }
 
+    /// Drops an I/O error armed and not yet hit.
+    pub fn disarm_io_error(&mut self) {
+        self.fail_in = None;
+    }
+
     /// The power fails during the next write.
     pub fn arm_tear(&mut self) {
         self.tear = true;
