@@ -191,6 +191,7 @@ committed_entries_stable = false
 ring_ownership = true
 linearizable = false
 appends_not_resent = false
+snapshot_chunks_paced = false
 linearizable_steps = 5000
 max_lock_hold = "45s"
 recovery_deadline = "1m"
@@ -397,6 +398,7 @@ fn full() -> Scenario {
             ring_ownership: true,
             linearizable: false,
             appends_not_resent: false,
+            snapshot_chunks_paced: false,
             linearizable_steps: 5000,
             max_lock_hold: secs(45),
             recovery_deadline: secs(60),

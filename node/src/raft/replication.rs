@@ -87,6 +87,13 @@ impl Raft {
     /// A leader's tick: heartbeats, and check-quorum every minimum election timeout.
     pub(super) fn tick_leader(&mut self) {
         self.heartbeat_elapsed = self.heartbeat_elapsed.saturating_add(1);
+        for out in self
+            .progress
+            .values_mut()
+            .filter_map(|p| p.snapshot.as_mut())
+        {
+            out.since_sent = out.since_sent.saturating_add(1);
+        }
         self.quorum_elapsed = self.quorum_elapsed.saturating_add(1);
         if self.quorum_elapsed >= self.config.election_ticks.0 {
             self.quorum_elapsed = 0;
@@ -128,13 +135,16 @@ impl Raft {
 
     /// A heartbeat to `to`: if nothing is in flight, what [`Raft::send_entries`] sends
     /// (entries, or an empty probe); otherwise an `AppendEntries` without entries after
-    /// the last index sent. During a snapshot transfer, the current chunk again.
+    /// the last index sent. During a snapshot transfer, the chunk in flight again if it
+    /// has gone unanswered for a heartbeat interval (see `snapshot.rs`), else nothing.
     pub(super) fn send_heartbeat(&mut self, to: PeerId) {
         let Some(pr) = self.progress.get(&to) else {
             return;
         };
-        if pr.snapshot.is_some() {
-            self.send_snapshot_chunk(to);
+        if let Some(out) = &pr.snapshot {
+            if out.since_sent >= self.config.heartbeat_ticks {
+                self.send_snapshot_chunk(to);
+            }
             return;
         }
         let (idle, next_index) = (pr.idle(), pr.next);

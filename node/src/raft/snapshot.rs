@@ -2,11 +2,19 @@
 //!
 //! [`Raft::compact`] makes an application snapshot the log's new base and keeps its bytes.
 //! A leader whose follower needs entries before that base sends the snapshot in chunks of
-//! `snapshot_chunk_bytes` (`offset`, `data`, `done`), one chunk outstanding, resent on
-//! heartbeats. The follower accumulates chunks, answers `next_offset` (the bytes it holds;
-//! 0 when it starts over), and on the last chunk installs the snapshot: it becomes the log
-//! base and is handed to the application in `Ready::snapshot`. The leader then resumes
-//! `AppendEntries` after the snapshot's index. This module does not interpret the bytes.
+//! `snapshot_chunk_bytes` (`offset`, `data`, `done`), one chunk outstanding. The follower
+//! accumulates chunks, answers `next_offset` (the bytes it holds; 0 when it starts over),
+//! and on the last chunk installs the snapshot: it becomes the log base and is handed to
+//! the application in `Ready::snapshot`. The leader then resumes `AppendEntries` after the
+//! snapshot's index. This module does not interpret the bytes.
+//!
+//! The leader sends a chunk when an answer asks for another offset than the one in flight,
+//! and resends the chunk in flight at a heartbeat only once it has gone unanswered for a
+//! whole heartbeat interval. An answer asking for the chunk in flight sends nothing: every
+//! copy of a chunk gets an answer, so a leader that answered each one with a send (and
+//! resent on every heartbeat or read round) kept one more copy of every chunk circulating
+//! per heartbeat for the rest of the transfer; a transfer of many chunks to a slow
+//! follower grew to over a thousand copies of each chunk.
 
 use bytes::Bytes;
 use protocol::peer::{InstallSnapshot, InstallSnapshotReply, LogIndex, PeerId, Term};
@@ -20,8 +28,10 @@ use super::Raft;
 pub(super) struct Outgoing {
     meta: SnapshotMeta,
     data: Bytes,
-    /// The offset of the chunk to send next (the follower's last `next_offset`).
+    /// The offset of the chunk in flight (the follower's last `next_offset`).
     offset: u64,
+    /// Ticks since that chunk was last sent.
+    pub(super) since_sent: u32,
 }
 
 /// Follower side: the chunks of one snapshot received so far.
@@ -69,15 +79,17 @@ impl Raft {
             meta,
             data,
             offset: 0,
+            since_sent: 0,
         });
         self.send_snapshot_chunk(to);
     }
 
     /// Sends `to` the chunk of its snapshot at the current offset.
     pub(super) fn send_snapshot_chunk(&mut self, to: PeerId) {
-        let Some(out) = self.progress.get(&to).and_then(|p| p.snapshot.as_ref()) else {
+        let Some(out) = self.progress.get_mut(&to).and_then(|p| p.snapshot.as_mut()) else {
             return;
         };
+        out.since_sent = 0;
         let len = out.data.len();
         let start = usize::try_from(out.offset).unwrap_or(len).min(len);
         let end = start
@@ -95,8 +107,9 @@ impl Raft {
         self.out.send(to, chunk);
     }
 
-    /// A follower's answer to a snapshot chunk: send the chunk it asks for, or, once it
-    /// holds the whole snapshot, go on with `AppendEntries` after it.
+    /// A follower's answer to a snapshot chunk: send the chunk it asks for unless that
+    /// chunk is the one in flight, or, once it holds the whole snapshot, go on with
+    /// `AppendEntries` after it.
     pub(super) fn handle_snapshot_reply(&mut self, from: PeerId, r: InstallSnapshotReply) {
         if self.role != Role::Leader {
             tracing::debug!(id = %self.config.id, %from, "raft: dropping InstallSnapshotReply, not leading");
@@ -124,11 +137,17 @@ impl Raft {
             if r.next_offset > len {
                 tracing::debug!(id = %self.config.id, %from, offset = r.next_offset, "raft: follower's offset is past the snapshot, restarting it");
             }
-            out.offset = if r.next_offset > len {
+            let wanted = if r.next_offset > len {
                 0
             } else {
                 r.next_offset
             };
+            if wanted == out.offset {
+                // The answer to an older copy: the chunk asked for is on its way (or is
+                // resent once a heartbeat interval passes without its answer).
+                return;
+            }
+            out.offset = wanted;
             self.send_snapshot_chunk(from);
         }
     }

@@ -15,6 +15,8 @@
 //! - [`linearizable`]: every key's history is linearizable (Wing–Gong–Lowe, per key).
 //! - [`appends_not_resent`]: no leader sends a follower an entry twice in one term
 //!   without a refusal in between (flow control wastes nothing).
+//! - [`snapshot_chunks_paced`]: no leader resends a follower the snapshot chunk in flight
+//!   more than about once per heartbeat interval.
 //! - [`reaches`]: the trace shows what a scenario written for a narrow window expects.
 //!
 //! Checks that look at groups take `groups`: each started group's member host names.
@@ -29,6 +31,7 @@ pub mod lost_writes;
 pub mod reaches;
 pub mod ring_ownership;
 pub mod rogue_frames;
+pub mod snapshot_chunks_paced;
 
 use std::fmt;
 
@@ -114,6 +117,10 @@ pub fn run_all(
     }
     if scenario.checks.appends_not_resent {
         out.extend(appends_not_resent::check(groups, trace));
+    }
+    if scenario.checks.snapshot_chunks_paced {
+        let heartbeat = scenario.node.raft_tick * scenario.node.heartbeat_ticks;
+        out.extend(snapshot_chunks_paced::check(groups, trace, heartbeat));
     }
     Judgement {
         failures: out,

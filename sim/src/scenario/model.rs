@@ -759,6 +759,9 @@ pub struct Checks {
     /// No leader sends a follower an entry it already sent it in the same term unless the
     /// follower refused an `AppendEntries` in between (replication's flow control).
     pub appends_not_resent: bool,
+    /// No leader sends a follower the snapshot chunk in flight again more than about once
+    /// per heartbeat interval (a snapshot transfer's flow control).
+    pub snapshot_chunks_paced: bool,
     /// The linearizability search's budget per key, in steps; a key not decided within
     /// it is reported undecided (not failed).
     pub linearizable_steps: u64,
@@ -790,6 +793,7 @@ impl Default for Checks {
             ring_ownership: true,
             linearizable: true,
             appends_not_resent: true,
+            snapshot_chunks_paced: true,
             linearizable_steps: 2_000_000,
             max_lock_hold: Duration::from_secs(20),
             recovery_deadline: Duration::from_secs(30),

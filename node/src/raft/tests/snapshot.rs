@@ -77,6 +77,75 @@ fn snapshot_transfer_survives_loss_and_delay() {
     }
 }
 
+/// Chunks delivered while a follower catches up through a snapshot of `chunks` chunks
+/// over `net`, heartbeats every 6 ticks: `(delivered, chunks)`.
+fn snapshot_chunks_delivered(seed: u64, net: Net) -> (usize, usize) {
+    let mut c = Cluster::with_config(3, seed, |cfg| {
+        cfg.snapshot_chunk_bytes = 100;
+        cfg.heartbeat_ticks = 6;
+        cfg.election_ticks = (30, 60);
+    });
+    let leader = c.elect(200);
+    let lagging = ids(3)
+        .into_iter()
+        .find(|id| *id != leader)
+        .expect("follower");
+    c.isolate(lagging);
+    for k in 0..50 {
+        assert!(c
+            .propose(leader, &format!("command number {k:04}"))
+            .is_some());
+    }
+    c.run(3);
+    for id in ids(3).into_iter().filter(|id| *id != lagging) {
+        c.compact(id);
+    }
+    let size = c
+        .raft(leader)
+        .snapshot()
+        .map(|(_, data)| data.len())
+        .expect("leader holds a snapshot");
+    c.net = net;
+    let before = c.history.delivered.get(&'S').copied().unwrap_or(0);
+    c.heal();
+    let caught_up = c.run_until(5_000, |c| c.nodes[&lagging].app.commands().len() == 50);
+    assert!(caught_up, "seed {seed}: lagging follower never caught up");
+    let sent = c.history.delivered.get(&'S').copied().unwrap_or(0) - before;
+    (sent, size.div_ceil(100))
+}
+
+/// A transfer lasting many heartbeats sends every chunk about once, and no more than
+/// twice where answers take up to two heartbeat intervals: a leader that answered every
+/// copy of a chunk's answer with a send, and resent the chunk on every heartbeat, added a
+/// copy of every later chunk per heartbeat (its count grew with the square of the
+/// transfer's length; a thousand copies of each chunk in a simulated hand-off).
+#[test]
+fn a_long_snapshot_transfer_sends_each_chunk_about_once() {
+    for seed in 0..5 {
+        // Round trips of 2 to 4 ticks, shorter than a heartbeat interval, as on a LAN.
+        let fast = Net {
+            drop_per_mille: 0,
+            delay_ticks: (1, 2),
+        };
+        let (sent, chunks) = snapshot_chunks_delivered(seed, fast);
+        assert!(
+            sent >= chunks && sent <= chunks + chunks / 4 + 2,
+            "seed {seed}: {sent} chunks delivered for a snapshot of {chunks}"
+        );
+        // Round trips of 4 to 14 ticks: many chunks go unanswered for a heartbeat
+        // interval and are resent, and each resend gets an answer too.
+        let slow = Net {
+            drop_per_mille: 0,
+            delay_ticks: (2, 7),
+        };
+        let (sent, chunks) = snapshot_chunks_delivered(seed, slow);
+        assert!(
+            sent >= chunks && sent <= 2 * chunks,
+            "seed {seed}: {sent} chunks delivered for a snapshot of {chunks} on slow links"
+        );
+    }
+}
+
 fn chunk(offset: u64, data: &'static [u8], done: bool) -> PeerMessage {
     InstallSnapshot {
         term: Term(2),
