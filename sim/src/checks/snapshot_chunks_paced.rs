@@ -12,8 +12,8 @@
 //! group, and the frames the leader read from the follower. Consecutive frames from a
 //! leader to a follower with the same term, snapshot and offset form a run. At a frame
 //! written at `t`, the run may hold `2 + 2 * floor(quiet / interval)` frames, `quiet`
-//! being the longer of the run's length and the time since the leader last read an
-//! answer to a chunk (`InstallSnapshotReply`) from the follower. Frames are written later than made: a leader held up by a slow sync
+//! running to `t` from the run's first frame or, if earlier, from the last answer to a
+//! chunk (`InstallSnapshotReply`) the leader read from the follower before that frame. Frames are written later than made: a leader held up by a slow sync
 //! writes the frame it made before and the resend it made after together, and frames made
 //! while the connection to the follower is being dialled (a held link) are written
 //! together once it connects. Then the leader read no answer from the follower meanwhile;
@@ -30,11 +30,15 @@ use crate::trace::{Message, Trace, What};
 const NAME: &str = "snapshot_chunks_paced";
 
 /// The run of copies of one chunk a leader is sending one follower.
+#[derive(Clone)]
 struct Run {
     /// The chunk: term, snapshot index, offset.
     chunk: (Term, LogIndex, u64),
     /// When its first copy was written.
     first: Duration,
+    /// Where its quiet begins: its first copy, or the leader's last answer from the
+    /// follower before it if earlier.
+    quiet_from: Duration,
     /// Copies written so far.
     copies: u64,
 }
@@ -74,26 +78,27 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
         }
         let chunk = (s.term, s.last_included_index, s.offset);
         let key = (&**from, &**to);
+        // Answers read once the run began do not shorten its quiet: a restarted follower's
+        // answers can be read just before a resend made a heartbeat interval after copies
+        // that were queued while the link was dialled (found by the hostile review of
+        // 1748e26: a correct leader failed).
+        let fresh = Run {
+            chunk,
+            first: e.at,
+            quiet_from: heard.get(&key).copied().unwrap_or_default().min(e.at),
+            copies: 1,
+        };
         let run = runs
             .entry(key)
             .and_modify(|r| {
                 if r.chunk == chunk {
                     r.copies += 1;
                 } else {
-                    *r = Run {
-                        chunk,
-                        first: e.at,
-                        copies: 1,
-                    };
+                    *r = fresh.clone();
                 }
             })
-            .or_insert(Run {
-                chunk,
-                first: e.at,
-                copies: 1,
-            });
-        let since = heard.get(&key).copied().unwrap_or_default().min(run.first);
-        let intervals = (e.at.saturating_sub(since).as_nanos() / interval_ns) as u64;
+            .or_insert(fresh);
+        let intervals = (e.at.saturating_sub(run.quiet_from).as_nanos() / interval_ns) as u64;
         let allowed = 2 + 2 * intervals;
         if run.copies > allowed && reported.insert(key) {
             out.push(Failure::new(
@@ -101,7 +106,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
                 format!(
                     "{from} sent {to} the chunk at offset {} of its snapshot at index {} (term \
                      {}) {} times from {:.3}s to {:.3}s, more than {allowed} for {} heartbeat \
-                     interval(s) of {interval:?} (its last answer from {to} read at {:.3}s)",
+                     interval(s) of {interval:?} (quiet from {:.3}s: its last answer from {to} before the first)",
                     s.offset,
                     s.last_included_index.0,
                     s.term.0,
@@ -109,7 +114,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
                     run.first.as_secs_f64(),
                     e.at.as_secs_f64(),
                     intervals,
-                    heard.get(&key).copied().unwrap_or_default().as_secs_f64(),
+                    run.quiet_from.as_secs_f64(),
                 ),
             ));
         }
@@ -188,6 +193,20 @@ mod tests {
         for _ in 0..5 {
             chunk(&mut t, 700, "a", "b", 5);
         }
+        assert!(check(&groups(), &t, INTERVAL).is_empty());
+    }
+
+    #[test]
+    fn answers_read_during_a_run_do_not_shorten_its_quiet() {
+        // The review's case: last answer at 530 ms, the follower restarts; two copies made
+        // while the link was dialled are written at 870 ms; the restarted follower's
+        // answers (asking for 0) are read at 950 ms, just before the heartbeat's resend.
+        let mut t = Trace::default();
+        heard(&mut t, 530, "a", "b");
+        chunk(&mut t, 870, "a", "b", 5);
+        chunk(&mut t, 870, "a", "b", 5);
+        heard(&mut t, 950, "a", "b");
+        chunk(&mut t, 950, "a", "b", 5);
         assert!(check(&groups(), &t, INTERVAL).is_empty());
     }
 
