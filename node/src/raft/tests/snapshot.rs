@@ -9,8 +9,10 @@ use super::harness::{ids, Cluster, Net};
 use crate::io::Rng;
 use crate::raft::{Raft, RaftConfig, Recovered, SnapshotMeta};
 
-fn lagging_follower_catches_up(seed: u64, net: Net) {
-    let mut c = Cluster::with_config(3, seed, |cfg| cfg.snapshot_chunk_bytes = 100);
+/// Elects a leader, cuts one follower off, commits 50 commands without it and compacts
+/// the others' logs past them: the follower can only catch up through a snapshot.
+/// Returns (leader, lagging follower).
+fn leave_a_follower_behind_a_snapshot(c: &mut Cluster) -> (PeerId, PeerId) {
     let leader = c.elect(200);
     let lagging = ids(3)
         .into_iter()
@@ -26,6 +28,12 @@ fn lagging_follower_catches_up(seed: u64, net: Net) {
     for id in ids(3).into_iter().filter(|id| *id != lagging) {
         c.compact(id);
     }
+    (leader, lagging)
+}
+
+fn lagging_follower_catches_up(seed: u64, net: Net) {
+    let mut c = Cluster::with_config(3, seed, |cfg| cfg.snapshot_chunk_bytes = 100);
+    let (leader, lagging) = leave_a_follower_behind_a_snapshot(&mut c);
     let base = c.raft(leader).log_base().index;
     assert!(base.0 >= 50, "seed {seed}: compacted to {base}");
     let before = c.history.delivered.get(&'S').copied().unwrap_or(0);
@@ -85,21 +93,7 @@ fn snapshot_chunks_delivered(seed: u64, net: Net) -> (usize, usize) {
         cfg.heartbeat_ticks = 6;
         cfg.election_ticks = (30, 60);
     });
-    let leader = c.elect(200);
-    let lagging = ids(3)
-        .into_iter()
-        .find(|id| *id != leader)
-        .expect("follower");
-    c.isolate(lagging);
-    for k in 0..50 {
-        assert!(c
-            .propose(leader, &format!("command number {k:04}"))
-            .is_some());
-    }
-    c.run(3);
-    for id in ids(3).into_iter().filter(|id| *id != lagging) {
-        c.compact(id);
-    }
+    let (leader, lagging) = leave_a_follower_behind_a_snapshot(&mut c);
     let size = c
         .raft(leader)
         .snapshot()
