@@ -42,9 +42,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
                 to,
                 msg: Message::Peer(msg),
             } => {
-                let same_group =
-                    group.contains_key(&**from) && group.get(&**from) == group.get(&**to);
-                if !same_group {
+                if !super::same_group(&group, from, to) {
                     continue;
                 }
                 match msg {

@@ -137,6 +137,16 @@ pub(crate) fn group_of(groups: &[Vec<String>]) -> std::collections::BTreeMap<&st
         .collect()
 }
 
+/// Whether `a` and `b` are members of one group, by [`group_of`]'s map (hosts outside
+/// every group, such as clients or the ECS, are in none).
+pub(crate) fn same_group(
+    group: &std::collections::BTreeMap<&str, usize>,
+    a: &str,
+    b: &str,
+) -> bool {
+    group.get(a).is_some_and(|g| group.get(b) == Some(g))
+}
+
 /// One ECS-protocol request a host accepted (answered `ok`).
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted<'a> {

@@ -13,10 +13,11 @@
 //! leader to a follower with the same term, snapshot and offset form a run. At a frame
 //! written at `t`, the run may hold `2 + 2 * floor(quiet / interval)` frames, `quiet`
 //! running to `t` from the run's first frame or, if earlier, from the last answer to a
-//! chunk (`InstallSnapshotReply`) the leader read from the follower before that frame. Frames are written later than made: a leader held up by a slow sync
-//! writes the frame it made before and the resend it made after together, and frames made
-//! while the connection to the follower is being dialled (a held link) are written
-//! together once it connects. Then the leader read no answer from the follower meanwhile;
+//! chunk (`InstallSnapshotReply`) the leader read from the follower before that frame.
+//! Frames are written later than made: a leader held up by a slow sync writes the frame it
+//! made before and the resend it made after together, and frames made while the
+//! connection to the follower is being dialled (a held link) are written together once it
+//! connects. Then the leader read no answer from the follower meanwhile;
 //! in a storm it reads the follower's answers all the time.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +31,6 @@ use crate::trace::{Message, Trace, What};
 const NAME: &str = "snapshot_chunks_paced";
 
 /// The run of copies of one chunk a leader is sending one follower.
-#[derive(Clone)]
 struct Run {
     /// The chunk: term, snapshot index, offset.
     chunk: (Term, LogIndex, u64),
@@ -72,8 +72,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
             } => (from, to, s),
             _ => continue,
         };
-        let same_group = group.contains_key(&**from) && group.get(&**from) == group.get(&**to);
-        if !same_group {
+        if !super::same_group(&group, from, to) {
             continue;
         }
         let chunk = (s.term, s.last_included_index, s.offset);
@@ -82,22 +81,17 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
         // answers can be read just before a resend made a heartbeat interval after copies
         // that were queued while the link was dialled (found by the hostile review of
         // 1748e26: a correct leader failed).
-        let fresh = Run {
+        let start = || Run {
             chunk,
             first: e.at,
             quiet_from: heard.get(&key).copied().unwrap_or_default().min(e.at),
-            copies: 1,
+            copies: 0,
         };
-        let run = runs
-            .entry(key)
-            .and_modify(|r| {
-                if r.chunk == chunk {
-                    r.copies += 1;
-                } else {
-                    *r = fresh.clone();
-                }
-            })
-            .or_insert(fresh);
+        let run = runs.entry(key).or_insert_with(start);
+        if run.chunk != chunk {
+            *run = start();
+        }
+        run.copies += 1;
         let intervals = (e.at.saturating_sub(run.quiet_from).as_nanos() / interval_ns) as u64;
         let allowed = 2 + 2 * intervals;
         if run.copies > allowed && reported.insert(key) {
@@ -106,7 +100,8 @@ pub fn check(groups: &[Vec<String>], trace: &Trace, interval: Duration) -> Vec<F
                 format!(
                     "{from} sent {to} the chunk at offset {} of its snapshot at index {} (term \
                      {}) {} times from {:.3}s to {:.3}s, more than {allowed} for {} heartbeat \
-                     interval(s) of {interval:?} (quiet from {:.3}s: its last answer from {to} before the first)",
+                     interval(s) of {interval:?} (quiet from {:.3}s: its last answer from \
+                     {to} before the first)",
                     s.offset,
                     s.last_included_index.0,
                     s.term.0,
