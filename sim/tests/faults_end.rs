@@ -4,21 +4,16 @@
 //! of ring-ownership-release-sent-a-term-later-1937 had the view audit wait for a member
 //! whose disk failed after the heal and whose restart read a corrupted byte).
 
+mod common;
+
 use protocol::peer::PeerMessage;
-use sim::runner;
-use sim::scenario::load;
 use sim::trace::{Message, What};
 
 const FIXTURE: &str = "tests/faults_end/disk-error-armed-just-before-the-heal.toml";
 
 #[test]
 fn a_disk_error_armed_before_the_heal_never_strikes_after_it() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
-    let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = scenario.seeds[0];
-    let report = runner::run(&scenario, seed);
-    let failures: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    let report = common::run_fixture_passing(FIXTURE);
 
     let events = &report.trace.events;
     let fault_at = |text: &str| {

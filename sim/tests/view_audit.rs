@@ -5,12 +5,12 @@
 //! `scenarios/` because `sim explore` would fail that configuration (a group may never
 //! elect a leader again), which says nothing about the node.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use protocol::client::Packet;
-use sim::runner;
-use sim::scenario::load;
 use sim::trace::{Message, Trace, What};
 
 const FIXTURE: &str = "tests/view_audit/member-lags-past-five-seconds-on-450ms-syncs.toml";
@@ -41,12 +41,7 @@ fn audit_answers(trace: &Trace, view: u64) -> (Option<Duration>, BTreeMap<&str, 
 
 #[test]
 fn the_audit_waits_for_a_member_that_learns_the_final_view_late() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
-    let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = scenario.seeds[0];
-    let report = runner::run(&scenario, seed);
-    let failures: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
-    assert!(failures.is_empty(), "{failures:#?}");
+    let report = common::run_fixture_passing(FIXTURE);
     let (began, first) = audit_answers(&report.trace, 8);
     let began = began.expect("the audit never began");
     let (laggard, last) = first
