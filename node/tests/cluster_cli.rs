@@ -14,22 +14,13 @@ use node::io::{Rng, TokioNet};
 use node::ring::Ring;
 use protocol::ecs::HostPort;
 
+mod common;
+
 const CLUSTER: &str = env!("CARGO_BIN_EXE_cluster");
 
 /// A base port with its next 12 ports free, as far as a bind can tell.
 fn free_base() -> u16 {
-    for _ in 0..50 {
-        let base = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if base < 60000
-            && (base..base + 13).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        {
-            return base;
-        }
-    }
-    panic!("no run of free ports");
+    common::free_ports(13)
 }
 
 /// Starts `cluster` and returns it with a channel of its stdout lines.

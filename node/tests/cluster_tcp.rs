@@ -14,8 +14,21 @@ use node::io::{Rng, StdDisk, TokioNet};
 use node::ring::Ring;
 use protocol::ecs::HostPort;
 
+mod common;
+use common::free_port;
+
 /// A child process killed (SIGKILL) when dropped.
 struct Proc(Child);
+
+impl Proc {
+    /// Panics if the process has exited (a node that could not bind its ports exits at
+    /// once): a test that kills one member of a group assumes the others are up.
+    fn assert_running(&mut self, what: &str) {
+        if let Ok(Some(status)) = self.0.try_wait() {
+            panic!("{what} exited ({status}); its log follows");
+        }
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -24,12 +37,39 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// Prints the tail of every log under a test's root if the test panics, so a failure on
+/// a CI machine says what the ECS and nodes were doing (the root is deleted with the
+/// test). Declared after the root and before the processes, so it drops after every
+/// process was killed and before the root is removed.
+struct LogsOnPanic<'a>(&'a Path);
+
+impl Drop for LogsOnPanic<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.0) else {
+            return;
+        };
+        let mut logs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            eprintln!("==== last {} lines of {} ====", tail.len(), log.display());
+            for line in tail {
+                eprintln!("{line}");
+            }
+        }
+    }
 }
+
+/// Lines of each log printed when a test fails.
+const LOG_TAIL_LINES: usize = 150;
 
 struct NodeSpec {
     admin: String,
@@ -170,6 +210,7 @@ fn run_local<F: std::future::Future>(f: F) -> F::Output {
 fn joins_hand_off_ranges_and_a_killed_node_keeps_every_acknowledged_key() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
+    let _logs = LogsOnPanic(root);
     let ecs_addr = format!("127.0.0.1:{}", free_port());
     let _ecs = start_ecs(root, &ecs_addr);
     let specs: Vec<NodeSpec> = (0..3).map(|i| NodeSpec::new(root, i)).collect();
@@ -316,6 +357,7 @@ async fn wait_for_step(root: &Path, step: &str) {
 fn an_ecs_restarted_mid_join_resumes_it() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
+    let _logs = LogsOnPanic(root);
     let ecs_addr = format!("127.0.0.1:{}", free_port());
     let mut ecs = start_ecs(root, &ecs_addr);
     let specs: Vec<NodeSpec> = (0..2).map(|i| NodeSpec::new(root, i)).collect();
@@ -345,6 +387,7 @@ fn an_ecs_restarted_mid_join_resumes_it() {
 fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
+    let _logs = LogsOnPanic(root);
     let ecs_addr = format!("127.0.0.1:{}", free_port());
     let _ecs = start_ecs(root, &ecs_addr);
     let mut specs: Vec<NodeSpec> = (0..3).map(|i| NodeSpec::new(root, i)).collect();
@@ -370,6 +413,11 @@ fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
         (acked, leader)
     });
 
+    for (i, p) in procs.iter_mut().enumerate() {
+        p.as_mut()
+            .expect("started")
+            .assert_running(&format!("node {i}"));
+    }
     // kill -9 the leader while a client keeps writing: the other two elect a new leader
     // and every acknowledged write survives.
     let mut acked = acked;
