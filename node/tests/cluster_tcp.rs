@@ -17,23 +17,36 @@ use protocol::ecs::HostPort;
 mod common;
 use common::free_port;
 
-/// A child process killed (SIGKILL) when dropped.
-struct Proc(Child);
+/// A child process killed (SIGKILL) when dropped, named for the messages about it.
+struct Proc {
+    child: Child,
+    name: String,
+}
 
 impl Proc {
     /// Panics if the process has exited (a node that could not bind its ports exits at
     /// once): a test that kills one member of a group assumes the others are up.
-    fn assert_running(&mut self, what: &str) {
-        if let Ok(Some(status)) = self.0.try_wait() {
-            panic!("{what} exited ({status}); its log follows");
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited ({status}); its log follows", self.name);
         }
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // In a failing test, one that had exited by itself is the first thing to know
+        // (one killed by a signal leaves no word in its log).
+        if std::thread::panicking() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                eprintln!(
+                    "==== {} had exited before the test ended: {status}",
+                    self.name
+                );
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -72,6 +85,8 @@ impl Drop for LogsOnPanic<'_> {
 const LOG_TAIL_LINES: usize = 150;
 
 struct NodeSpec {
+    /// Its number in the test, as in its data directory's name.
+    index: usize,
     admin: String,
     client: String,
     peer: String,
@@ -84,6 +99,7 @@ struct NodeSpec {
 impl NodeSpec {
     fn new(root: &Path, i: usize) -> Self {
         NodeSpec {
+            index: i,
             admin: format!("127.0.0.1:{}", free_port()),
             client: format!("127.0.0.1:{}", free_port()),
             peer: format!("127.0.0.1:{}", free_port()),
@@ -113,17 +129,26 @@ impl NodeSpec {
             .args(self.members.iter().flat_map(|m| ["--member", m.as_str()]))
             // Small parts so every hand-off takes many ecs_put messages.
             .args(["--part-size", "2048", "--seed", "7"])
-            .env("RUST_LOG", "info")
+            // Votes and elections at debug: what a failed failover needs explained.
+            .env("RUST_LOG", "info,node::raft::election=debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start node");
-        Proc(child)
+        Proc {
+            child,
+            name: format!("node {}", self.index),
+        }
     }
 }
 
 fn start_ecs(root: &Path, addr: &str) -> Proc {
-    let log = std::fs::File::create(root.join("ecs.log")).unwrap();
+    // Appended to: a restarted ECS keeps its first run's log.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("ecs.log"))
+        .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_ecs"))
         .args(["--bind", addr])
         .arg("--data-dir")
@@ -133,7 +158,10 @@ fn start_ecs(root: &Path, addr: &str) -> Proc {
         .stderr(log)
         .spawn()
         .expect("start ecs");
-    Proc(child)
+    Proc {
+        child,
+        name: "the ECS".to_string(),
+    }
 }
 
 /// Waits until the ECS's state file shows `members` groups and no join in progress.
@@ -413,10 +441,8 @@ fn a_three_node_group_survives_kill_9_of_its_leader_while_a_client_writes() {
         (acked, leader)
     });
 
-    for (i, p) in procs.iter_mut().enumerate() {
-        p.as_mut()
-            .expect("started")
-            .assert_running(&format!("node {i}"));
+    for p in &mut procs {
+        p.as_mut().expect("started").assert_running();
     }
     // kill -9 the leader while a client keeps writing: the other two elect a new leader
     // and every acknowledged write survives.

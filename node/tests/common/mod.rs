@@ -28,7 +28,14 @@ pub fn free_ports(n: u16) -> u16 {
     // Shared by the tests of one binary, which run in parallel: each takes its own run.
     static NEXT: AtomicU32 = AtomicU32::new(0);
     const LOW: u32 = 10_000;
-    let high = ephemeral_start().clamp(LOW + 1_000, 32_768);
+    let ephemeral = ephemeral_start();
+    if ephemeral < LOW + 1_000 {
+        eprintln!(
+            "warning: the kernel's ephemeral ports start at {ephemeral}: test ports may be \
+             taken by outgoing connections"
+        );
+    }
+    let high = ephemeral.clamp(LOW + 1_000, 32_768);
     let span = high - LOW - u32::from(n);
     // Binaries run one after the other, but a developer may run two at once.
     let start = std::process::id().wrapping_mul(7_919) % span;
