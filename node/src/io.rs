@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub(crate) mod accept;
 pub mod mem;
 
 /// A byte stream between two hosts.

@@ -28,7 +28,8 @@ use tokio::time::Instant;
 
 use crate::admin_link::{AdminLink, LinkTiming};
 use crate::auth::{self, Gate, Secret};
-use crate::io::{Disk, Listener, Network, Rng};
+use crate::io::accept::accept_forever;
+use crate::io::{Disk, Network, Rng};
 use crate::join::coordinator::{Input, Output};
 use crate::join::{Coordinator, JoinStep};
 use progress::ProgressLog;
@@ -105,7 +106,7 @@ pub enum EcsError {
         /// The bind address.
         addr: String,
     },
-    /// The admin port could not be bound or stopped accepting.
+    /// The ECS port could not be bound.
     #[error("admin port {addr}: {source}")]
     Listen {
         /// The bind address.
@@ -292,7 +293,7 @@ pub async fn run<N: Network, D: Disk>(
         joining = state.join.as_ref().map(|j| j.step.name()),
         "ECS starting"
     );
-    let mut listener = net
+    let listener = net
         .bind(&config.bind)
         .await
         .map_err(|source| EcsError::Listen {
@@ -313,18 +314,11 @@ pub async fn run<N: Network, D: Disk>(
         progress: RefCell::new(ProgressLog::default()),
     });
     let driver = tokio::task::spawn_local(driver::drive(ecs.clone()));
-    let accept = async {
-        loop {
-            match listener.accept().await {
-                Ok((stream, peer)) => {
-                    tokio::task::spawn_local(service::serve(ecs.clone(), stream, peer));
-                }
-                Err(e) => return e,
-            }
-        }
-    };
+    let accept = accept_forever(listener, "ECS", |stream, peer| {
+        service::serve(ecs.clone(), stream, peer)
+    });
     tokio::select! {
-        e = accept => Err(EcsError::Listen { addr: ecs.config.bind.clone(), source: e }),
+        never = accept => match never {},
         r = driver => match r {
             Ok(Err(e)) => Err(EcsError::Io { dir: ecs.config.data_dir.clone(), source: e }),
             _ => Ok(()),

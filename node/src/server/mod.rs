@@ -25,7 +25,8 @@ use thiserror::Error;
 use crate::admin_link::{AdminLink, LinkTiming};
 use crate::auth::{self, Gate, Secret};
 use crate::group::{GroupError, GroupHandle, GroupSpec, PeerPort};
-use crate::io::{Disk, Listener, Network, Rng};
+use crate::io::accept::accept_forever;
+use crate::io::{Disk, Network, Rng};
 
 /// The largest client command a node accepts by default (the body of a `C` packet):
 /// 256 KiB. A put's key and value together may take this less
@@ -153,7 +154,7 @@ pub enum NodeError {
         /// The bind address.
         addr: String,
     },
-    /// A port could not be bound or stopped accepting.
+    /// A port could not be bound.
     #[error("{what} port {addr}: {source}")]
     Listen {
         /// "client", "admin" or "peer".
@@ -298,18 +299,16 @@ pub async fn run<N: Network, D: Disk>(
         tokio::task::spawn_local(async move { register(&node).await });
     }
 
-    let admin_loop = accept_loop(admin_listener, |stream, peer| {
+    let admin_loop = accept_forever(admin_listener, "admin", |stream, peer| {
         admin_port::serve(node.clone(), stream, peer)
     });
-    let client_loop = accept_loop(client_listener, |stream, peer| {
+    let client_loop = accept_forever(client_listener, "client", |stream, peer| {
         client_port::serve(node.clone(), stream, peer)
     });
-    let admin_bind = node.config.admin_bind.clone();
-    let client_bind = node.config.client_bind.clone();
     let serve = async {
         tokio::select! {
-            e = admin_loop => listen("admin", &admin_bind)(e),
-            e = client_loop => listen("client", &client_bind)(e),
+            never = admin_loop => never,
+            never = client_loop => never,
         }
     };
     // Biased, and around the listeners' own select rather than a branch of it: this
@@ -321,26 +320,8 @@ pub async fn run<N: Network, D: Disk>(
             dir: node.config.data_dir.clone(),
             source,
         },
-        e = serve => e,
+        never = serve => match never {},
     })
-}
-
-/// Accepts connections and serves each on its own task; returns the error that stopped
-/// the listener.
-async fn accept_loop<L, F, Fut>(mut listener: L, serve: F) -> std::io::Error
-where
-    L: Listener,
-    F: Fn(L::Stream, std::net::SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::task::spawn_local(serve(stream, peer));
-            }
-            Err(e) => return e,
-        }
-    }
 }
 
 /// Starts the leader's duties whenever this member becomes leader (resume a hand-off the
