@@ -258,7 +258,8 @@ impl<N: Network, D: Disk> Ecs<N, D> {
     }
 }
 
-/// Runs the ECS until its listener fails or its disk does. `rng` is the injected random
+/// Runs the ECS until its disk fails (or its driver ends); fails at once if its port cannot
+/// be bound, and a failed accept only pauses the port. `rng` is the injected random
 /// source; the ECS draws the nonces of its port's handshakes from it.
 pub async fn run<N: Network, D: Disk>(
     net: N,

@@ -217,7 +217,9 @@ impl<N: Network> Node<N> {
     }
 }
 
-/// Runs a node until one of its listeners fails.
+/// Runs a node until its storage fails (it stops rather than answer from state that may
+/// not be durable); fails at once if one of its ports cannot be bound. A failed accept
+/// only pauses that port (`io::accept`).
 pub async fn run<N: Network, D: Disk>(
     net: N,
     disk: D,
