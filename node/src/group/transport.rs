@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::auth::peer::Transcript;
 use crate::auth::{fresh_nonce, Secret, Side};
+use crate::io::accept::accept_forever;
 use crate::io::{Listener, Network, Rng};
 
 /// Messages delivered to the replica: (sender, message).
@@ -462,22 +463,21 @@ async fn send_frame<S: crate::io::Stream>(
     writer.flush().await
 }
 
+/// Serves the peer port: each accepted connection must pass the acceptor's handshake
+/// within `CONNECT_TIMEOUT`, then carries the dialler's frames in and this member's
+/// answers out until either side fails.
 async fn accept_loop<N: Network>(
-    mut listener: N::Listener,
+    listener: N::Listener,
     credentials: Rc<Credentials>,
     inbox: Inbox,
     accepted: Rc<RefCell<BTreeMap<PeerId, Outbox>>>,
     limits: Limits,
 ) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(RECONNECT_PAUSE).await;
-            continue;
-        };
+    let serve = move |stream: <N::Listener as Listener>::Stream, _| {
         let inbox = inbox.clone();
         let accepted = accepted.clone();
         let credentials = credentials.clone();
-        tokio::task::spawn_local(async move {
+        async move {
             let (mut reader, mut writer) = tokio::io::split(stream);
             let mut buf = BytesMut::new();
             let handshake = accept_handshake(&credentials, &mut reader, &mut writer, &mut buf);
@@ -493,8 +493,9 @@ async fn accept_loop<N: Network>(
                 _ = read_frames(reader, from, &inbox, &limits, buf, &activity) => {}
                 _ = write_frames(writer, &mut rx, &activity) => {}
             }
-        });
-    }
+        }
+    };
+    match accept_forever(listener, "peer", serve).await {}
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! The accept loop of the node's client and admin ports and of the ECS's port.
+//! The accept loop of the node's client, admin and peer ports and of the ECS's port.
 //!
 //! A failed `accept` is a passing condition of the machine, not of the listener: the
 //! process is out of file descriptors for a moment, or a connection was aborted before it
 //! was taken. The loop says so, waits and accepts again. It used to return the error, and
 //! the node (or the ECS) stopped whole with it: a burst of connections on one port took a
-//! replica out of its group and its group out of the ring.
+//! replica out of its group and its group out of the ring. (The peer port already paused and
+//! accepted again, a fixed 200 ms and silently; it now logs and backs off the same way.)
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
