@@ -179,6 +179,43 @@ fn control_ports_open_to_other_machines_need_a_secret() {
     );
 }
 
+/// A port that another process holds stops the ECS and the node at once, with an error
+/// that names which of their ports it was and where.
+#[test]
+fn a_busy_port_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = squatter.local_addr().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let ecs_config = EcsConfig::new(busy.clone(), dir.path().join("ecs"));
+        let e = node::ecs::run(TokioNet, StdDisk, Rng::from_seed(3), ecs_config)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, node::ecs::EcsError::Listen { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with(&format!("ECS port {busy}: ")),
+            "{e}"
+        );
+        let node_config = NodeConfig::new(
+            busy.parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:1".into(),
+            dir.path().join("node"),
+        );
+        let e = node::server::run(TokioNet, StdDisk, Rng::from_seed(4), node_config)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("admin port {busy}: ")),
+            "{e}"
+        );
+    });
+}
+
 /// Without a cluster secret the peer handshake proves nothing, so a node of a group of
 /// more than one refuses to bind its Raft peer port anywhere other machines reach (a
 /// wildcard, an IPv4-mapped loopback, a name other than `localhost`), before it touches

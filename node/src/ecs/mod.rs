@@ -107,7 +107,7 @@ pub enum EcsError {
         addr: String,
     },
     /// The ECS port could not be bound.
-    #[error("admin port {addr}: {source}")]
+    #[error("ECS port {addr}: {source}")]
     Listen {
         /// The bind address.
         addr: String,
