@@ -6,6 +6,9 @@
 //! - `sim replay`: one case in full: its scenario (printed before the run), the sequence
 //!   diagram, the trace one line per event, the trace hash and the checks' verdict.
 //! - `sim hash`: only the trace hash of one case, to show that two processes agree.
+//! - `sim explore`: seeds × swarm fault plans over the scenarios, sharded, with a JSON
+//!   summary; `sim shrink`: a failing case cut down to a short regression file.
+//! - `sim bench` and `sim bench-checker`: the simulator's and the checker's speed.
 //! - `--html` (replay) and `--html-dir` (run, explore): the run as a self-contained HTML
 //!   page to look at in a browser (`sim::report`).
 //!
@@ -168,8 +171,8 @@ struct RunArgs {
 #[command(
     after_help = "Each seed draws a fault plan swarm style: a random subset of fault \
     kinds (node, leader, follower and whole-group crashes, partitions one way and both, \
-    isolated leaders, held links, ECS crashes and pauses, joins, part sizes), each at its own \
-    random rate, and random workload knobs. A case is the scenario plus that plan, written \
+    isolated leaders, held links, ECS crashes and pauses, joins, part sizes, disk errors, \
+    torn writes, corrupted reads, wiped disks), each at its own random rate, and random workload knobs. A case is the scenario plus that plan, written \
     out with every fault an explicit timeline event: a failing case's file replays with \
     `sim replay FILE`, no explorer needed.\n\n\
     Examples:\n  \

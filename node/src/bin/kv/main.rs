@@ -65,7 +65,7 @@ struct Args {
     )]
     timeout: Duration,
 
-    /// Print `meta`, `ring`, `owner` and `bench` as JSON, for scripts.
+    /// Print `meta`, `ring`, `owner`, `status` and `bench` as JSON, for scripts.
     #[arg(long, global = true)]
     json: bool,
 
