@@ -172,9 +172,10 @@ struct RunArgs {
     after_help = "Each seed draws a fault plan swarm style: a random subset of fault \
     kinds (node, leader, follower and whole-group crashes, partitions one way and both, \
     isolated leaders, held links, ECS crashes and pauses, joins, part sizes, disk errors, \
-    torn writes, corrupted reads, wiped disks), each at its own random rate, and random workload knobs. A case is the scenario plus that plan, written \
-    out with every fault an explicit timeline event: a failing case's file replays with \
-    `sim replay FILE`, no explorer needed.\n\n\
+    torn writes, corrupted reads, wiped disks), each at its own random rate, and random \
+    workload knobs. A case is the scenario plus that plan, written out with every fault \
+    an explicit timeline event: a failing case's file replays with `sim replay FILE`, no \
+    explorer needed.\n\n\
     Examples:\n  \
     sim explore --seeds 0..2000                       every scenario under scenarios/\n  \
     sim explore scenarios/three-joins.toml --seeds 0..100000 --time-budget 10m\n  \
