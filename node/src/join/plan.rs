@@ -96,8 +96,9 @@ pub(super) fn plan(join: &Join, id: u64, state: &EcsState) -> Plan {
             Then::AwaitDone,
         ),
         // The seed announces the new ring, then releases the lock. The predecessor hears
-        // first and is released at once; the other members (the newcomer among them)
-        // hear after, so one that cannot be reached never keeps the predecessor locked.
+        // first and is released at once; the other members (the newcomer first among
+        // them) hear after, so one that cannot be reached never keeps the predecessor
+        // locked.
         (JoinStep::Broadcast, Some(p)) => Plan::new(
             announcements(newcomer, state, |m| m == p),
             Then::Advance(Next::Step(JoinStep::Release)),
@@ -129,23 +130,51 @@ pub(super) fn plan(join: &Join, id: u64, state: &EcsState) -> Plan {
 }
 
 /// `broadcast_node <newcomer>` to each member `to` picks, then the ring's `cluster_view`
-/// to each of them.
+/// to each of them; the newcomer, if picked, hears both before any other member.
+///
+/// The moved range is served by nobody from the moment the predecessor recorded its
+/// transfer finished until the newcomer learns it is on the ring, and every member told
+/// before it is one more commit at a group (seconds each on slow disks). Told last, as it
+/// was, a newcomer left the range unserved for about 22 s on 1200 ms syncs with five
+/// groups, longer with every group added (found by `sim explore`:
+/// `explore-join-steps-1200ms-syncs-seed1523`).
 fn announcements(
     newcomer: &HostPort,
     state: &EcsState,
     to: impl Fn(&HostPort) -> bool,
 ) -> Vec<Line> {
     let view = state.view();
-    let members: Vec<&HostPort> = state.members.iter().filter(|m| to(m)).collect();
-    let announce = members.iter().map(|m| Line {
+    let pair = |m: &HostPort| {
+        [
+            Line {
+                to: m.clone(),
+                request: Request::BroadcastNode(newcomer.clone()),
+            },
+            Line {
+                to: m.clone(),
+                request: Request::ClusterView(view.clone()),
+            },
+        ]
+    };
+    let first = state
+        .members
+        .iter()
+        .filter(|m| *m == newcomer && to(m))
+        .flat_map(pair);
+    let others: Vec<&HostPort> = state
+        .members
+        .iter()
+        .filter(|m| *m != newcomer && to(m))
+        .collect();
+    let announce = others.iter().map(|m| Line {
         to: (*m).clone(),
         request: Request::BroadcastNode(newcomer.clone()),
     });
-    let views = members.iter().map(|m| Line {
+    let views = others.iter().map(|m| Line {
         to: (*m).clone(),
         request: Request::ClusterView(view.clone()),
     });
-    announce.chain(views).collect()
+    first.chain(announce).chain(views).collect()
 }
 
 /// `transfer_range <successor>` to the predecessor, resent until its `done` arrives: the

@@ -880,6 +880,48 @@ fn a_join_sends_the_seeds_lines_in_order() {
     w.check_end();
 }
 
+/// After the lock is released the newcomer hears the new ring before any other member:
+/// nobody serves the moved range until it does (the predecessor stopped when its transfer
+/// finished), and each member told first costs a commit at that group. Told last, a
+/// newcomer on 1200 ms syncs left its range unread for ~22 s and failed liveness
+/// (`explore-join-steps-1200ms-syncs-seed1523`).
+#[test]
+fn the_newcomer_hears_the_new_ring_before_the_other_members() {
+    let mut state = three_members();
+    state.queue.push_back(reg("d:1"));
+    let mut w = World::new(state);
+    let mut lines = Vec::new();
+    loop {
+        match w.effect.clone() {
+            Effect::Send(to, request) => {
+                lines.push((to.to_string(), request.keyword()));
+                w.play(Move::Ack);
+            }
+            Effect::AwaitDone if w.machine.transfer_pending() => w.play(Move::Done),
+            Effect::AwaitDone => w.play(Move::DoneSeen),
+            Effect::Idle => break,
+        }
+    }
+    w.check_end();
+    let release = lines
+        .iter()
+        .position(|(_, k)| *k == "release_lock")
+        .expect("the lock is released");
+    let predecessor = lines[release].0.clone();
+    let after: Vec<(&str, &str)> = lines[release + 1..]
+        .iter()
+        .map(|(to, k)| (to.as_str(), *k))
+        .collect();
+    let others: Vec<&str> = ["a:1", "b:1", "c:1"]
+        .into_iter()
+        .filter(|m| *m != predecessor)
+        .collect();
+    let mut expected = vec![("d:1", "broadcast_node"), ("d:1", "cluster_view")];
+    expected.extend(others.iter().map(|m| (*m, "broadcast_node")));
+    expected.extend(others.iter().map(|m| (*m, "cluster_view")));
+    assert_eq!(after, expected);
+}
+
 /// An operator's `abort_join` of a join that has not announced its newcomer abandons it:
 /// the driver is signalled, and once woken the join ends abandoned (its lock released),
 /// while a second `abort_join` of a join already abandoning is answered `ok` too. The
