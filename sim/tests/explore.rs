@@ -24,8 +24,8 @@ const SEEDS: u64 = 3;
 fn a_short_exploration_passes() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut failed = Vec::new();
-    for base in BASES {
-        let base = scenario::load(&dir.join(base)).expect("a shipped scenario loads");
+    for file in BASES {
+        let base = scenario::load(&dir.join(file)).expect("a shipped scenario loads");
         for seed in 0..SEEDS {
             let case = explore(&base, seed);
             let report = runner::run(&case.scenario, seed);
@@ -33,10 +33,9 @@ fn a_short_exploration_passes() {
                 let first = report.failures[0].to_string();
                 let line = first.lines().next().unwrap_or_default().to_string();
                 failed.push(format!(
-                    "{} seed {seed} ({}): {line}\n  replay: sim explore scenarios/{} --seeds {seed}..={seed}",
+                    "{} seed {seed} ({}): {line}\n  replay: sim explore scenarios/{file} --seeds {seed}..={seed}",
                     base.name,
                     case.swarm.describe(),
-                    base.name
                 ));
             }
         }

@@ -128,9 +128,10 @@ struct BenchArgs {
     sim run scenarios/lock-contention.toml --seeds 0..1000 --fail-fast\n  \
     sim run scenarios/ --seed 42 --jobs 1")]
 struct RunArgs {
-    /// Scenario files, or directories searched recursively for *.toml (sorted by path).
-    /// Default: the `scenarios/` directory in the current directory or the nearest parent
-    /// that has one.
+    /// Scenario files, or directories searched recursively for *.toml (sorted by path;
+    /// subdirectories named `defects`, known open defects, are skipped: name their files
+    /// to run them). Default: the `scenarios/` directory in the current directory or the
+    /// nearest parent that has one.
     #[arg(value_name = "PATHS")]
     paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -184,8 +185,9 @@ struct RunArgs {
     sim explore scenarios/ --merge out/               count only the scenarios shipped now"
 )]
 struct ExploreArgs {
-    /// Scenario files, or directories searched recursively for *.toml. Default: the
-    /// `scenarios/` directory in the current directory or the nearest parent that has one.
+    /// Scenario files, or directories searched recursively for *.toml (subdirectories
+    /// named `defects` are skipped). Default: the `scenarios/` directory in the current
+    /// directory or the nearest parent that has one.
     #[arg(value_name = "PATHS")]
     paths: Vec<PathBuf>,
     /// Seeds to explore: `A..B` (B excluded) or `A..=B`; each seed runs every scenario.

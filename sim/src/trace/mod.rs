@@ -37,6 +37,7 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "status",
     "remove_group",
     "hand_over",
+    "progress",
     "status_reply",
     "auth_challenge",
     "ok",
@@ -48,11 +49,13 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "cas",
     "response",
     "auth",
+    "auth_ok",
     "bootstrap",
     "metadata",
     "group_info",
     "hello",
     "hello_reply",
+    "hello_proof",
     "request_vote",
     "request_vote_reply",
     "append_entries",
@@ -475,5 +478,48 @@ impl Trace {
                 .unwrap_or_else(|| "<end of trace>".into());
             (a != b).then_some((i, a, b))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::peer::HelloProof;
+
+    /// A trigger may name any kind a message can have: the list must not miss one that
+    /// [`Message::kind`] returns, or a scenario naming it is refused as a typo.
+    #[test]
+    fn every_kind_a_message_can_have_is_a_trigger_kind() {
+        let mut messages: Vec<Message> = [
+            "write_lock",
+            "release_lock",
+            "abort_join",
+            "status",
+            "progress 1 2",
+        ]
+        .iter()
+        .map(|line| Message::AdminRequest(EcsRequest::parse(line).expect(line)))
+        .collect();
+        messages.extend([
+            Message::AdminReply(Reply::Ok),
+            Message::Auth(AuthLine::Challenge(Default::default())),
+            Message::Auth(AuthLine::Proof {
+                proof: Default::default(),
+                nonce: Default::default(),
+                target: "ecs".into(),
+            }),
+            Message::Auth(AuthLine::Accepted(Default::default())),
+            Message::Peer(PeerMessage::HelloProof(HelloProof {
+                proof: Default::default(),
+            })),
+            Message::Garbage("?".into()),
+        ]);
+        for message in &messages {
+            assert!(
+                MESSAGE_KINDS.contains(&message.kind()),
+                "{:?} is missing from MESSAGE_KINDS",
+                message.kind()
+            );
+        }
     }
 }
