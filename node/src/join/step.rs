@@ -22,11 +22,11 @@ pub enum JoinStep {
     Broadcast,
     /// Send the predecessor `release_lock`.
     Release,
-    /// Announce the newcomer to every other member (the newcomer included). After the
+    /// Announce the newcomer to every other member, the newcomer first. After the
     /// release, so that a member that cannot be reached (a newcomer that lost power after
-    /// `done`, a partitioned group) delays only its own view, never the predecessor's
-    /// lock. Found by a hostile review: the predecessor stayed write-locked for as long as
-    /// a dead newcomer was down.
+    /// `done`, a partitioned group) never delays the predecessor's lock, only the views
+    /// sent after its own. Found by a hostile review: the predecessor stayed
+    /// write-locked for as long as a dead newcomer was down.
     Announce,
     /// The join is being abandoned (its deadline passed, or an operator said
     /// `abort_join`): send the predecessor `release_lock` (it keeps its range), then drop
