@@ -144,37 +144,25 @@ fn announcements(
     to: impl Fn(&HostPort) -> bool,
 ) -> Vec<Line> {
     let view = state.view();
-    let pair = |m: &HostPort| {
-        [
-            Line {
-                to: m.clone(),
-                request: Request::BroadcastNode(newcomer.clone()),
-            },
-            Line {
-                to: m.clone(),
-                request: Request::ClusterView(view.clone()),
-            },
-        ]
-    };
-    let first = state
-        .members
-        .iter()
-        .filter(|m| *m == newcomer && to(m))
-        .flat_map(pair);
-    let others: Vec<&HostPort> = state
-        .members
-        .iter()
-        .filter(|m| *m != newcomer && to(m))
-        .collect();
-    let announce = others.iter().map(|m| Line {
-        to: (*m).clone(),
+    let broadcast = |m: &HostPort| Line {
+        to: m.clone(),
         request: Request::BroadcastNode(newcomer.clone()),
-    });
-    let views = others.iter().map(|m| Line {
-        to: (*m).clone(),
+    };
+    let cluster_view = |m: &HostPort| Line {
+        to: m.clone(),
         request: Request::ClusterView(view.clone()),
-    });
-    first.chain(announce).chain(views).collect()
+    };
+    let (first, others): (Vec<&HostPort>, Vec<&HostPort>) = state
+        .members
+        .iter()
+        .filter(|m| to(m))
+        .partition(|m| *m == newcomer);
+    first
+        .iter()
+        .flat_map(|m| [broadcast(m), cluster_view(m)])
+        .chain(others.iter().map(|m| broadcast(m)))
+        .chain(others.iter().map(|m| cluster_view(m)))
+        .collect()
 }
 
 /// `transfer_range <successor>` to the predecessor, resent until its `done` arrives: the
