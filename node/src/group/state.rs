@@ -85,7 +85,8 @@ pub struct GroupState {
     pub groups: BTreeMap<HostPort, Vec<HostPort>>,
     /// The latest ECS join this group took part in (0: none yet).
     pub join: u64,
-    /// That join released this group's lock: its requests are over.
+    /// That join is over here (its `release_lock` applied, or the view that admitted this
+    /// group as its newcomer): its requests are stale.
     pub join_closed: bool,
 }
 
@@ -300,6 +301,7 @@ impl GroupState {
                 Outcome::Ok
             }
             GroupCommand::AddMember(member) => {
+                let was_member = self.is_member();
                 // Once a view is held, views alone change the ring: they carry a version,
                 // a `broadcast_node` carries none, so a stale one (held on the wire while
                 // the ECS asked again elsewhere) cannot be told from a fresh one, and
@@ -310,6 +312,7 @@ impl GroupState {
                 if self.view.is_none() {
                     self.ring.insert(member.clone());
                 }
+                self.close_join_if_admitted(was_member);
                 Outcome::Ok
             }
             GroupCommand::LearnGroup(group) => {
@@ -322,6 +325,7 @@ impl GroupState {
                 if let Err(e) = bounds::check_view_step(held, view.version) {
                     return Outcome::Rejected(e.to_string());
                 }
+                let was_member = self.is_member();
                 if self.view.as_ref().is_none_or(|v| v.version <= view.version) {
                     // The view names every member: a removed one drops off the ring here.
                     let ring = Ring::new(view.nodes.iter().map(|n| n.ring.clone()));
@@ -338,16 +342,33 @@ impl GroupState {
                     }
                     self.view = Some(view.clone());
                 }
+                self.close_join_if_admitted(was_member);
                 Outcome::Ok
             }
         }
     }
 
+    /// Closes the join this group is at if the command just applied put the group on the
+    /// ring: that join admitted it, and the ECS sends a newcomer no tagged line of its
+    /// join after announcing it, nor ever a `release_lock` (which closes a join at the
+    /// predecessor). Left open, a copy of the join's `next_addr` held on the wire was
+    /// applied whenever it came: after a removal had moved this group's `next` past a
+    /// group that left the ring, it pointed `next` back at that group, and the keys
+    /// between it and the real next member were refused "ring is changing" by every
+    /// group for good (found by review:
+    /// review-newcomers-held-next-addr-after-a-quiet-removal).
+    fn close_join_if_admitted(&mut self, was_member: bool) {
+        if !was_member && self.is_member() {
+            self.join_closed = true;
+        }
+    }
+
     /// A request of ECS join `join`. Joins are numbered in the order the ECS runs them, one
     /// at a time, so a request of an older join than this group's latest, or of its latest
-    /// after that one released the lock, is a line that was delayed or resent: refused
-    /// without effect (a repeated `release_lock` of the closed join is answered `ok`, in
-    /// case the ECS missed the first answer).
+    /// once that one closed (its `release_lock`, or the view that admitted a newcomer), is
+    /// a line that was delayed or resent: refused without effect (a repeated
+    /// `release_lock` of the closed join is answered `ok`, in case the ECS missed the
+    /// first answer).
     fn apply_for_join(&mut self, join: u64, command: &GroupCommand) -> Outcome {
         let closed = join == self.join && self.join_closed;
         if closed && matches!(command, GroupCommand::ReleaseLock) {
@@ -357,7 +378,7 @@ impl GroupState {
             return Outcome::Rejected(format!(
                 "stale request of join {join}: this group is at join {}{}",
                 self.join,
-                if self.join_closed { ", released" } else { "" }
+                if self.join_closed { ", closed" } else { "" }
             ));
         }
         if join > self.join {

@@ -528,6 +528,56 @@ fn requests_of_an_older_or_finished_join_change_nothing() {
     assert_eq!(s.kv.len(), keys);
 }
 
+/// A newcomer never gets a `release_lock`: the view that puts it on the ring closes the
+/// join that admitted it, so a delayed `next_addr` of that join cannot point `next` back
+/// at a successor that has left the ring since
+/// (review-newcomers-held-next-addr-after-a-quiet-removal).
+#[test]
+fn a_newcomers_join_closes_when_it_is_announced() {
+    let mut s = GroupState::new(hp("n:4"));
+    // Join 4 admits n:4 between a:1 and s:2; the ECS tells it its next, then announces it.
+    assert_eq!(
+        s.apply(&of_join(4, GroupCommand::SetNext(hp("s:2")))),
+        Outcome::Ok
+    );
+    assert_eq!(s.apply(&GroupCommand::AddMember(hp("n:4"))), Outcome::Ok);
+    assert!(s.join_closed, "announced: join 4 is over at the newcomer");
+    assert_eq!(s.apply(&view(&["a:1", "s:2", "t:3", "n:4"])), Outcome::Ok);
+    // s:2 is removed by a quiet removal (no part reached n:4): n:4 now reaches t:3.
+    let without_s = GroupCommand::SetView(ClusterView {
+        version: 5,
+        nodes: ["a:1", "t:3", "n:4"]
+            .iter()
+            .enumerate()
+            .map(|(i, m)| NodeEntry {
+                id: i as u32,
+                ring: hp(m),
+                admin: hp(m),
+                client: hp(m),
+            })
+            .collect(),
+    });
+    assert_eq!(s.apply(&without_s), Outcome::Ok);
+    assert_eq!(s.next, None);
+    // The copy of join 4's next_addr held on the wire arrives: refused, next unchanged.
+    let late = s.apply(&of_join(4, GroupCommand::SetNext(hp("s:2"))));
+    assert!(matches!(late, Outcome::Rejected(_)), "{late:?}");
+    assert_eq!(s.next, None);
+
+    // The view alone (no broadcast_node first) closes it too; a member's views do not.
+    let mut t = GroupState::new(hp("n:4"));
+    t.apply(&of_join(4, GroupCommand::SetNext(hp("s:2"))));
+    t.apply(&view(&["a:1", "s:2", "n:4"]));
+    assert!(t.join_closed);
+    let mut member = lone_member(0);
+    member.apply(&of_join(2, GroupCommand::WriteLock));
+    member.apply(&view(&["a:1", "b:2"]));
+    assert!(
+        !member.join_closed,
+        "a predecessor's join stays open until release_lock"
+    );
+}
+
 /// A group that holds a view takes ring changes from views alone: a `broadcast_node`
 /// held on the wire and delivered after a later view removed its group must not put it
 /// back (review-retry-stale-broadcast-node-after-removal).
