@@ -31,6 +31,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::cli::coverage::Coverage;
 use sim::cli::explore::{ExploreSummary, FailedCase, Shard};
 use sim::cli::pool::{self, Case, Outcome};
+use sim::cli::progress::{self, ProgressLines};
 use sim::cli::seeds::{SeedChoice, SeedRange};
 use sim::cli::summary::{self, plural, Totals};
 use sim::cli::{explore as explore_cli, files, regression, replay};
@@ -552,25 +553,18 @@ fn run(args: RunArgs) -> Result<Verdict> {
         plural(jobs, "worker thread"),
     ))?;
 
-    let bar = progress_bar(cases.len());
-    let mut failed_so_far = 0;
     // Wall-clock time of the whole run: measured here, outside any simulation.
     let started = Instant::now();
+    let mut progress = Progress::new(cases.len(), started);
     let outcomes = pool::run_cases(
         &cases,
         jobs,
         args.fail_fast,
         None,
-        |_, outcome: &Outcome| {
-            if !outcome.passed() {
-                failed_so_far += 1;
-                bar.set_message(format!("{failed_so_far} failed"));
-            }
-            bar.inc(1);
-        },
+        |_, outcome: &Outcome| progress.case_done(outcome.passed()),
     );
     let elapsed = started.elapsed();
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     report_histories(&outcomes, args.histories.as_deref())?;
 
     // Failing cases, in case order: what failed, a regression file, a replay command.
@@ -713,8 +707,8 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         .clone()
         .unwrap_or_else(|| default_regressions_dir(&cwd));
 
-    let bar = progress_bar(total_cases);
     let started = Instant::now();
+    let mut progress = Progress::new(total_cases, started);
     let stop_at = args.time_budget.map(|d| started + d);
     let mut summary = ExploreSummary {
         seeds: range.to_string(),
@@ -756,14 +750,10 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                 history: None,
             })
             .collect();
-        let mut failed_so_far = summary.failed;
         let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, stop_at, |_, outcome| {
-            if !outcome.passed() {
-                failed_so_far += 1;
-                bar.set_message(format!("{failed_so_far} failed"));
-            }
-            bar.inc(1);
+            progress.case_done(outcome.passed())
         });
+        let bar = &progress.bar;
         for ((case, (i, _)), outcome) in cases.iter().zip(&explored).zip(&outcomes) {
             let Some(outcome) = outcome else {
                 summary.not_run += 1;
@@ -823,7 +813,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
             stopped = true;
         }
     }
-    bar.finish_and_clear();
+    progress.bar.finish_and_clear();
     if let Some(dir) = &args.html_dir {
         write_html_index(dir, "sim explore: failing cases", &reports)?;
     }
@@ -996,6 +986,45 @@ fn progress_bar(cases: usize) -> ProgressBar {
     bar.set_message("0 failed");
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
+}
+
+/// Progress of many cases: the bar on a terminal, and a plain line every minute when
+/// stderr is not one (indicatif draws nothing there, and a shard runs for an hour).
+struct Progress {
+    bar: ProgressBar,
+    lines: Option<ProgressLines>,
+    done: u64,
+    failed: u64,
+}
+
+impl Progress {
+    fn new(cases: usize, started: Instant) -> Self {
+        let lines = (!io::stderr().is_terminal())
+            .then(|| ProgressLines::new(cases as u64, progress::EVERY, started));
+        Progress {
+            bar: progress_bar(cases),
+            lines,
+            done: 0,
+            failed: 0,
+        }
+    }
+
+    /// Counts a finished case, and prints a progress line to a log when one is due.
+    fn case_done(&mut self, passed: bool) {
+        self.done += 1;
+        if !passed {
+            self.failed += 1;
+            self.bar.set_message(format!("{} failed", self.failed));
+        }
+        self.bar.inc(1);
+        if let Some(line) = self
+            .lines
+            .as_mut()
+            .and_then(|l| l.line(self.done, self.failed, Instant::now()))
+        {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// Runs a failing case once more (runs are deterministic, so it fails the same way; the

@@ -8,6 +8,7 @@
 //! - [`files`]: which scenario files a run covers (named paths, or the `scenarios/`
 //!   directory found by walking up).
 //! - [`seeds`]: which seeds: a scenario's own list, one seed, or a range `A..B` / `A..=B`.
+//! - [`progress`]: plain progress lines for logs, where indicatif draws no bar.
 //! - [`pool`]: running many (scenario, seed) cases on worker threads, one whole simulation
 //!   per thread, with outcomes returned in case order.
 //! - [`summary`]: the per-scenario table of counts, simulated and wall-clock seconds.
@@ -22,6 +23,7 @@ pub mod explore;
 pub mod files;
 pub mod floor;
 pub mod pool;
+pub mod progress;
 pub mod regression;
 pub mod replay;
 pub mod seeds;
