@@ -581,3 +581,45 @@ fn html_reports_for_replay_and_for_failing_cases_with_an_index() {
     assert!(page.contains("replay regs/impatient-seed4.toml</code>"));
     assert!(page.contains("FAILED: joins_complete, liveness"));
 }
+
+/// Ctrl-C during `explore` stops it as a time budget does: what ran is reported and
+/// summarised, the rest counted as not run, and exit code 130 says the run was cut short.
+#[test]
+fn ctrl_c_stops_explore_with_a_report_and_a_summary() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let dir = scratch("interrupt");
+    write(&dir, "tiny.toml", TINY);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["explore", "tiny.toml", "--seeds", "0..1000", "--jobs", "1"])
+        .args(["--no-shrink", "--summary", "summary.json"])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sim binary");
+    // The first line comes once the handlers are in place.
+    let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("read the first line");
+    assert!(first.starts_with("sim explore: 1000 cases"), "{first}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("read the report");
+    let status = child.wait().expect("wait for sim");
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("stopped early"), "{rest}");
+
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("the summary file");
+    let summary: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let count = |field: &str| summary[field].as_u64().expect(field);
+    assert!(count("not_run") > 0, "{text}");
+    assert_eq!(count("cases") + count("not_run"), 1000, "{text}");
+    assert_eq!(count("passed"), count("cases"), "{text}");
+}

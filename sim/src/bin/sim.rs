@@ -23,6 +23,7 @@ use std::io::{self, IsTerminal, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -43,6 +44,8 @@ use sim::scenario::{self, ClientTrace, PeerTrace, Scenario, TraceOptions};
 const EXIT_FAILED: u8 = 1;
 /// Bad usage, a bad scenario file, or an unreadable file (clap also exits 2 on bad usage).
 const EXIT_USAGE: u8 = 2;
+/// Ctrl-C or SIGTERM cut a run short (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// Deterministic simulation of the ring KV store: the real node and ECS code inside
 /// turmoil's simulated network, driven by one seed.
@@ -124,10 +127,15 @@ struct BenchArgs {
 
 /// `sim run`.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "Ctrl-C (or SIGTERM) starts no new case; the running ones finish \
+    and the report covers what ran (exit code 130 unless a case failed). A second Ctrl-C \
+    quits at once.\n\n\
+    Examples:\n  \
     sim run                                  every scenario under scenarios/, each with its own seeds\n  \
     sim run scenarios/lock-contention.toml --seeds 0..1000 --fail-fast\n  \
-    sim run scenarios/ --seed 42 --jobs 1")]
+    sim run scenarios/ --seed 42 --jobs 1"
+)]
 struct RunArgs {
     /// Scenario files, or directories searched recursively for *.toml (sorted by path;
     /// subdirectories named `defects`, known open defects, are skipped: name their files
@@ -178,6 +186,9 @@ struct RunArgs {
     workload knobs. A case is the scenario plus that plan, written out with every fault \
     an explicit timeline event: a failing case's file replays with `sim replay FILE`, no \
     explorer needed.\n\n\
+    Ctrl-C (or SIGTERM) stops the run as a time budget does: no new case starts, the \
+    running ones finish, and the report and the --summary file cover what ran; the exit \
+    code is then 130 unless a case failed (1). A second Ctrl-C quits at once.\n\n\
     Examples:\n  \
     sim explore --seeds 0..2000                       every scenario under scenarios/\n  \
     sim explore scenarios/three-joins.toml --seeds 0..100000 --time-budget 10m\n  \
@@ -391,6 +402,8 @@ struct HashArgs {
 enum Verdict {
     Passed,
     Failed,
+    /// Nothing failed, but Ctrl-C stopped the run before every case ran.
+    Interrupted,
 }
 
 impl Verdict {
@@ -400,6 +413,71 @@ impl Verdict {
         } else {
             Verdict::Failed
         }
+    }
+
+    /// As [`Verdict::of`], except that a run cut short by Ctrl-C without a failure is not
+    /// reported as a pass: a script must not take half a shard for a whole one.
+    fn of_run(passed: bool) -> Self {
+        if passed && INTERRUPTED.load(Ordering::Relaxed) {
+            Verdict::Interrupted
+        } else {
+            Verdict::of(passed)
+        }
+    }
+}
+
+/// Set by the first Ctrl-C (or SIGTERM): `run` and `explore` start no new case, let the
+/// running ones finish, then report, and write the summary, as a time budget would.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Watches for Ctrl-C and SIGTERM on a thread of its own (the signal futures need a
+/// runtime, and this binary's simulations each run their own): the first sets
+/// [`INTERRUPTED`], a second ends the process at once. Returns once the handlers are in
+/// place, so a signal sent after the run's first line is never the default kill.
+fn stop_on_interrupt() {
+    let (ready, registered) = std::sync::mpsc::channel::<()>();
+    let watch = move || {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        // `signal` installs its handler when called, inside the runtime.
+        let handlers = rt.block_on(async {
+            Some((
+                signal(SignalKind::interrupt()).ok()?,
+                signal(SignalKind::terminate()).ok()?,
+            ))
+        });
+        let Some((mut int, mut term)) = handlers else {
+            return;
+        };
+        let _ = ready.send(());
+        rt.block_on(async {
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                if INTERRUPTED.swap(true, Ordering::Relaxed) {
+                    eprintln!("interrupted again: quitting without a report");
+                    std::process::exit(EXIT_INTERRUPTED.into());
+                }
+                eprintln!(
+                    "interrupted: no new case starts; the running ones finish, then the report \
+                     (interrupt again to quit at once)"
+                );
+            }
+        });
+    };
+    let spawned = std::thread::Builder::new()
+        .name("sim-signals".to_string())
+        .spawn(watch);
+    // The sender is dropped without a message if the handlers could not be installed.
+    if spawned.is_err() || registered.recv().is_err() {
+        eprintln!("warning: Ctrl-C will quit without a report");
     }
 }
 
@@ -418,6 +496,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Verdict::Passed) => ExitCode::SUCCESS,
         Ok(Verdict::Failed) => ExitCode::from(EXIT_FAILED),
+        Ok(Verdict::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_USAGE)
@@ -546,6 +625,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, NonZeroUsize::get)
         .min(cases.len());
+    stop_on_interrupt();
     emit(&format!(
         "sim run: {} from {} on {}\n",
         plural(cases.len(), "case"),
@@ -561,6 +641,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
         jobs,
         args.fail_fast,
         None,
+        &INTERRUPTED,
         |_, outcome: &Outcome| progress.case_done(outcome.passed()),
     );
     let elapsed = started.elapsed();
@@ -613,7 +694,7 @@ fn run(args: RunArgs) -> Result<Verdict> {
         summary::report(&rows, not_run, jobs, elapsed)
     ))?;
     let failed = rows.iter().map(|(_, t)| t.failed).sum::<usize>();
-    Ok(Verdict::of(failed == 0))
+    Ok(Verdict::of_run(failed == 0))
 }
 
 /// Seeds explored per batch: each batch's scenarios are generated, run and dropped, so
@@ -694,6 +775,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, NonZeroUsize::get)
         .min(total_cases);
+    stop_on_interrupt();
     emit(&format!(
         "sim explore: {} ({} × {}, shard {}) on {}\n",
         plural(total_cases, "case"),
@@ -750,9 +832,14 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
                 history: None,
             })
             .collect();
-        let outcomes = pool::run_cases(&cases, jobs, args.fail_fast, stop_at, |_, outcome| {
-            progress.case_done(outcome.passed())
-        });
+        let outcomes = pool::run_cases(
+            &cases,
+            jobs,
+            args.fail_fast,
+            stop_at,
+            &INTERRUPTED,
+            |_, outcome| progress.case_done(outcome.passed()),
+        );
         let bar = &progress.bar;
         for ((case, (i, _)), outcome) in cases.iter().zip(&explored).zip(&outcomes) {
             let Some(outcome) = outcome else {
@@ -827,7 +914,7 @@ fn explore(args: ExploreArgs) -> Result<Verdict> {
         std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
     }
     emit(&format!("\n{}", summary.report()))?;
-    Ok(Verdict::of(summary.failed == 0))
+    Ok(Verdict::of_run(summary.failed == 0))
 }
 
 /// Shrinks one failing explored case (its first failure) and writes the result beside

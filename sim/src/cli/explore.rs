@@ -96,7 +96,7 @@ pub struct ExploreSummary {
     pub passed: u64,
     /// Cases that failed.
     pub failed: u64,
-    /// Cases not run (a time budget or --fail-fast stopped the run).
+    /// Cases not run (a time budget, --fail-fast or Ctrl-C stopped the run).
     pub not_run: u64,
     /// Simulated seconds, summed over cases.
     pub simulated_s: f64,

@@ -117,17 +117,19 @@ pub fn run_case(case: Case<'_>) -> Outcome {
 ///
 /// `on_done(index, outcome)` is called on the calling thread as each case finishes, in
 /// completion order (for progress display). With `fail_fast`, no new case starts after one
-/// has failed; none starts after `stop_at` either (a time budget). Cases already running
-/// finish. The result holds each case's outcome at its index, `None` for a case that was
-/// not run.
+/// has failed; none starts after `stop_at` either (a time budget), nor once `interrupt`
+/// is set (the binary sets it on Ctrl-C). Cases already running finish. The result holds
+/// each case's outcome at its index, `None` for a case that was not run.
 pub fn run_cases(
     cases: &[Case<'_>],
     jobs: usize,
     fail_fast: bool,
     stop_at: Option<Instant>,
+    interrupt: &AtomicBool,
     mut on_done: impl FnMut(usize, &Outcome),
 ) -> Vec<Option<Outcome>> {
-    let out_of_time = || stop_at.is_some_and(|t| Instant::now() >= t);
+    let out_of_time =
+        || interrupt.load(Ordering::Relaxed) || stop_at.is_some_and(|t| Instant::now() >= t);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
     let jobs = jobs.clamp(1, cases.len().max(1));
     let next = AtomicUsize::new(0);

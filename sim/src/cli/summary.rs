@@ -121,7 +121,8 @@ pub fn table(rows: &[(String, Totals)]) -> String {
 }
 
 /// Everything `sim run` prints after its cases: the [`table`], a footnote on how speed
-/// is measured, how many cases `--fail-fast` skipped, and a last line `ok: ...` or
+/// is measured, how many cases were not run (`--fail-fast` or Ctrl-C stopped the run
+/// early), and a last line `ok: ...` or
 /// `FAILED: ...`. `elapsed` is the whole run's wall-clock time on `jobs` threads.
 pub fn report(rows: &[(String, Totals)], not_run: usize, jobs: usize, elapsed: Duration) -> String {
     let mut total = Totals::default();
@@ -146,7 +147,7 @@ pub fn report(rows: &[(String, Totals)], not_run: usize, jobs: usize, elapsed: D
     }
     if not_run > 0 {
         text.push_str(&format!(
-            "--fail-fast: {} not run.\n",
+            "stopped early: {} not run.\n",
             plural(not_run, "case")
         ));
     }
