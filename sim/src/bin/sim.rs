@@ -1080,7 +1080,6 @@ fn progress_bar(cases: usize) -> ProgressBar {
 struct Progress {
     bar: ProgressBar,
     lines: Option<ProgressLines>,
-    done: u64,
     failed: u64,
 }
 
@@ -1091,14 +1090,12 @@ impl Progress {
         Progress {
             bar: progress_bar(cases),
             lines,
-            done: 0,
             failed: 0,
         }
     }
 
     /// Counts a finished case, and prints a progress line to a log when one is due.
     fn case_done(&mut self, passed: bool) {
-        self.done += 1;
         if !passed {
             self.failed += 1;
             self.bar.set_message(format!("{} failed", self.failed));
@@ -1107,7 +1104,7 @@ impl Progress {
         if let Some(line) = self
             .lines
             .as_mut()
-            .and_then(|l| l.line(self.done, self.failed, Instant::now()))
+            .and_then(|l| l.line(self.bar.position(), self.failed, Instant::now()))
         {
             eprintln!("{line}");
         }

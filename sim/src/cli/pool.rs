@@ -128,7 +128,7 @@ pub fn run_cases(
     interrupt: &AtomicBool,
     mut on_done: impl FnMut(usize, &Outcome),
 ) -> Vec<Option<Outcome>> {
-    let out_of_time =
+    let stopping =
         || interrupt.load(Ordering::Relaxed) || stop_at.is_some_and(|t| Instant::now() >= t);
     let mut outcomes: Vec<Option<Outcome>> = vec![None; cases.len()];
     let jobs = jobs.clamp(1, cases.len().max(1));
@@ -141,7 +141,7 @@ pub fn run_cases(
             let tx = tx.clone();
             let (next, stop) = (&next, &stop);
             let work = move || loop {
-                if stop.load(Ordering::Relaxed) || out_of_time() {
+                if stop.load(Ordering::Relaxed) || stopping() {
                     break;
                 }
                 let index = next.fetch_add(1, Ordering::Relaxed);
@@ -166,7 +166,7 @@ pub fn run_cases(
         if spawned == 0 {
             // The OS gave us no thread at all: run everything here rather than nothing.
             for (index, case) in cases.iter().enumerate() {
-                if out_of_time() {
+                if stopping() {
                     break;
                 }
                 let outcome = run_case(*case);
