@@ -122,7 +122,8 @@ pub fn table(rows: &[(String, Totals)]) -> String {
 
 /// Everything `sim run` prints after its cases: the [`table`], a footnote on how speed
 /// is measured, how many cases were not run (`--fail-fast` or Ctrl-C stopped the run
-/// early), and a last line `ok: ...` or `FAILED: ...`. `elapsed` is the whole run's wall-clock time on `jobs` threads.
+/// early), and a last line `ok: ...` or `FAILED: ...`. `elapsed` is the whole run's
+/// wall-clock time on `jobs` threads.
 pub fn report(rows: &[(String, Totals)], not_run: usize, jobs: usize, elapsed: Duration) -> String {
     let mut total = Totals::default();
     for (_, t) in rows {
