@@ -20,6 +20,11 @@ pub(crate) struct Settled {
     groups: Vec<Vec<String>>,
     /// The answer, once judged.
     answer: Option<bool>,
+    /// How far the joins have come: the sum over hosts of the newest view version each
+    /// accepted. It only grows, and grows whenever a group takes a newer view.
+    views_accepted: u64,
+    /// Whether `views_accepted` grew at the last judgement.
+    progressed: bool,
 }
 
 impl Settled {
@@ -37,9 +42,23 @@ impl Settled {
         }
         let answer = checks::joins::check(groups, trace).is_empty()
             && checks::locks::check(groups, trace).is_empty();
+        let views_accepted = checks::joins::last_views(trace)
+            .values()
+            .map(|v| v.version)
+            .sum();
+        // The first judgement is the baseline, not progress.
+        self.progressed = self.answer.is_some() && views_accepted > self.views_accepted;
+        self.views_accepted = views_accepted;
         self.groups = groups.to_vec();
         self.answer = Some(answer);
         answer
+    }
+
+    /// Whether the last [`check`](Settled::check) that judged afresh saw a group take a
+    /// newer `cluster_view` than any judgement before: the joins are still moving.
+    /// Cleared by the next call.
+    pub(crate) fn take_progress(&mut self) -> bool {
+        std::mem::take(&mut self.progressed)
     }
 }
 
@@ -114,6 +133,39 @@ mod tests {
         assert!(!settled.check(&groups, &trace));
         admin(&mut trace, 30, Request::ReleaseLock);
         assert!(settled.check(&groups, &trace));
+    }
+
+    /// Progress is a group taking a newer view than before; the first look is the baseline,
+    /// and a lock taken or an older view answered again is not progress.
+    #[test]
+    fn progress_is_a_newer_view_accepted() {
+        let groups = vec![vec!["n1".to_string()], vec!["n2".to_string()]];
+        let mut trace = Trace::default();
+        let mut settled = Settled::default();
+        let n1 = protocol::ecs::HostPort::new("n1", crate::runtime::ADMIN_PORT).unwrap();
+        let view = |version| protocol::ecs::ClusterView {
+            version,
+            nodes: vec![protocol::ecs::NodeEntry {
+                id: 0,
+                ring: n1.clone(),
+                admin: n1.clone(),
+                client: n1.clone(),
+            }],
+        };
+        admin(&mut trace, 10, Request::ClusterView(view(1)));
+        assert!(!settled.check(&groups, &trace), "n2 has not joined");
+        assert!(!settled.take_progress(), "the first look is the baseline");
+        admin(&mut trace, 20, Request::ClusterView(view(2)));
+        assert!(!settled.check(&groups, &trace));
+        assert!(settled.take_progress(), "v2 accepted");
+        assert!(!settled.take_progress(), "taken");
+        admin(&mut trace, 30, Request::WriteLock);
+        admin(&mut trace, 40, Request::ClusterView(view(1)));
+        assert!(!settled.check(&groups, &trace));
+        assert!(
+            !settled.take_progress(),
+            "a lock and an older view are no progress"
+        );
     }
 
     /// A group that starts is judged at once, though no admin message was traced yet.
