@@ -39,7 +39,16 @@ pub fn last_views(trace: &Trace) -> BTreeMap<String, ClusterView> {
 /// Checks that every started group is admitted and knows every node that stays, and that
 /// every group removed is off the ring. `groups` holds each started group's members.
 pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
-    let views = last_views(trace);
+    check_views(groups, trace, &last_views(trace))
+}
+
+/// [`check`] with `views`, the [`last_views`] of `trace`, already read (the runner's
+/// settle test reads them for its own use too).
+pub(crate) fn check_views(
+    groups: &[Vec<String>],
+    trace: &Trace,
+    views: &BTreeMap<String, ClusterView>,
+) -> Vec<Failure> {
     let removed_rings = removed_groups(trace);
     let removed = |members: &[String]| {
         ring_address(members).is_some_and(|ring| removed_rings.contains(&ring))
@@ -107,7 +116,7 @@ pub fn check(groups: &[Vec<String>], trace: &Trace) -> Vec<Failure> {
             ));
         }
     }
-    out.extend(audit(&views, trace));
+    out.extend(audit(views, trace));
     out
 }
 

@@ -40,12 +40,10 @@ impl Settled {
                 return answer;
             }
         }
-        let answer = checks::joins::check(groups, trace).is_empty()
+        let views = checks::joins::last_views(trace);
+        let answer = checks::joins::check_views(groups, trace, &views).is_empty()
             && checks::locks::check(groups, trace).is_empty();
-        let views_accepted = checks::joins::last_views(trace)
-            .values()
-            .map(|v| v.version)
-            .sum();
+        let views_accepted = views.values().map(|v| v.version).sum();
         // The first judgement is the baseline, not progress.
         self.progressed = self.answer.is_some() && views_accepted > self.views_accepted;
         self.views_accepted = views_accepted;
