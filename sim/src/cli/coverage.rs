@@ -122,6 +122,12 @@ impl Coverage {
         self.0.entry(scenario.to_string()).or_default().insert(seed);
     }
 
+    /// Counts `scenario` among those the range is judged for, even if no case of it ran
+    /// (a base scenario added after the shards ran is missing every seed, not absent).
+    pub fn expect(&mut self, scenario: &str) {
+        self.0.entry(scenario.to_string()).or_default();
+    }
+
     /// Adds another run's coverage.
     pub fn merge(&mut self, other: &Coverage) {
         for (scenario, seeds) in &other.0 {

@@ -379,6 +379,13 @@ pub fn merge_only(
         }
         total.merge(&summary);
     }
+    // Every named scenario is judged, those no summary ran included: otherwise a base
+    // added after the shards ran would read as covered (`scenarios/ --merge` is the gate).
+    if let (Some(keep), Some(covered)) = (keep, total.as_mut().and_then(|t| t.covered.as_mut())) {
+        for name in keep {
+            covered.expect(name);
+        }
+    }
     total.map(|t| (t, left_out)).ok_or(MergeError::Empty)
 }
 
@@ -534,8 +541,8 @@ mod tests {
     }
 
     /// Naming the scenarios to count leaves out the cases of a scenario removed since a
-    /// shard ran, failures included, and says so; a summary that records no cases
-    /// cannot be split.
+    /// shard ran, failures included, and says so, and counts every seed of a named
+    /// scenario no shard ran as missing; a summary that records no cases cannot be split.
     #[test]
     fn a_merge_counts_only_the_named_scenarios() {
         let dir = std::env::temp_dir().join(format!("sim-keep-test-{}", std::process::id()));
@@ -581,7 +588,15 @@ mod tests {
                 failed: 2
             }
         );
+        // A named scenario no shard ran misses every seed (it was counted as covered).
         let line = merged.coverage_line().unwrap();
+        assert!(
+            line.contains("5 distinct cases of 2 scenarios; of seeds 0..=4, 5 cases missing, the first new seed 0"),
+            "{line}"
+        );
+        let keep_ran: BTreeSet<String> = ["kept".to_string()].into();
+        let (ran, _) = merge_only(std::slice::from_ref(&file), Some(&keep_ran)).unwrap();
+        let line = ran.coverage_line().unwrap();
         assert!(
             line.contains("every seed of 0..=4 for each of 1 scenario"),
             "{line}"
