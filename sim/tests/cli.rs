@@ -418,6 +418,11 @@ fn explore_runs_every_seed_of_a_shard_and_merges_shards() {
         text.contains("not run by any summary: 1 scenario named: other-ring"),
         "{text}"
     );
+    // ...and its seeds count as missing: the gate's merge must not read as complete.
+    assert!(
+        text.contains("6 cases missing, the first other-ring seed 0"),
+        "{text}"
+    );
     let both = sim(
         &dir,
         &[

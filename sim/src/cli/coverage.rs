@@ -148,12 +148,16 @@ impl Coverage {
         Coverage(dropped)
     }
 
-    /// The names of the scenarios covered at all.
+    /// The names of the scenarios covered at all (at least one seed ran).
     pub fn names(&self) -> BTreeSet<String> {
-        self.0.keys().cloned().collect()
+        self.0
+            .iter()
+            .filter(|(_, seeds)| !seeds.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
-    /// The scenarios covered at all.
+    /// The scenarios judged: those covered at all, and those [`Coverage::expect`]ed.
     pub fn scenarios(&self) -> usize {
         self.0.len()
     }
