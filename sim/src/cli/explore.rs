@@ -588,7 +588,7 @@ mod tests {
                 failed: 2
             }
         );
-        // A named scenario no shard ran misses every seed (it was counted as covered).
+        // A named scenario no shard ran misses every seed (its count used to be left out).
         let line = merged.coverage_line().unwrap();
         assert!(
             line.contains("5 distinct cases of 2 scenarios; of seeds 0..=4, 5 cases missing, the first new seed 0"),
