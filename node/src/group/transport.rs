@@ -13,6 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -256,20 +257,39 @@ async fn read_frames<S: crate::io::Stream>(
 }
 
 /// Writes every message from `rx` to `writer` until either side closes.
+///
+/// Whatever is queued by the time the writer wakes goes out in one write, and a frame
+/// identical to one already in that write is left out. Raft takes a lost message in its
+/// stride, and an identical copy next to the first tells the other side nothing new; but
+/// what was queued while a peer was being dialled (a connect to a held link waits up to
+/// [`CONNECT_TIMEOUT`]) piles up: the resend of the snapshot chunk in flight made on
+/// every heartbeat went out six times at once when the link came up, 64 KiB each
+/// (explore, seed 233 of review-pipeline-huge-parts-window), and every answer to them
+/// came back.
 async fn write_frames<S: crate::io::Stream>(
     mut writer: WriteHalf<S>,
     rx: &mut mpsc::UnboundedReceiver<PeerMessage>,
     activity: &Activity,
 ) {
     let mut out = BytesMut::new();
+    // Where each frame of the write being built lies in `out`.
+    let mut frames: Vec<Range<usize>> = Vec::new();
     while let Some(msg) = rx.recv().await {
         out.clear();
-        msg.encode(&mut out);
-        let mut asks = !is_reply(&msg);
+        frames.clear();
+        let mut asks = false;
+        let mut next = Some(msg);
         // Batch whatever else is already queued into the same write.
-        while let Ok(more) = rx.try_recv() {
-            asks |= !is_reply(&more);
-            more.encode(&mut out);
+        while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
+            let start = out.len();
+            msg.encode(&mut out);
+            let frame = start..out.len();
+            if frames.iter().any(|f| out[f.clone()] == out[frame.clone()]) {
+                out.truncate(start);
+                continue;
+            }
+            frames.push(frame);
+            asks |= !is_reply(&msg);
         }
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;

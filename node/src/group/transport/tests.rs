@@ -463,6 +463,66 @@ fn only_requests_wait_for_an_answer() {
     });
 }
 
+/// Frames queued together (as while a peer is dialled) go out in one write with each
+/// identical copy once, in order; a copy queued after that write goes out again (Raft's
+/// paced resends must reach the peer).
+#[test]
+fn identical_frames_queued_together_are_written_once() {
+    run_paused(async {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let (_, writer) = tokio::io::split(ours);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let later = AppendEntries {
+            round: 8,
+            ..match heartbeat() {
+                PeerMessage::AppendEntries(a) => a,
+                _ => unreachable!(),
+            }
+        };
+        for msg in [
+            heartbeat(),
+            heartbeat(),
+            append_answer(),
+            heartbeat(),
+            later.clone().into(),
+            append_answer(),
+        ] {
+            tx.send(msg).unwrap();
+        }
+        let activity = Activity::new(MIN_STALL_TIMEOUT);
+        let writing = write_frames(writer, &mut rx, &activity);
+        let reading = async {
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            let mut resent = false;
+            while got.len() < 4 {
+                while let Ok(Some((m, used))) = PeerMessage::decode(&buf, &Limits::DEFAULT) {
+                    let _ = buf.split_to(used);
+                    got.push(m);
+                }
+                if got.len() == 3 && !resent {
+                    resent = true;
+                    // The first write is all in: the same heartbeat again is a resend.
+                    assert!(buf.is_empty(), "more than one copy: {buf:?}");
+                    tx.send(heartbeat()).unwrap();
+                }
+                if got.len() < 4 {
+                    theirs.read_buf(&mut buf).await.unwrap();
+                }
+            }
+            got
+        };
+        let got = tokio::select! {
+            () = writing => panic!("the writer stopped"),
+            got = reading => got,
+        };
+        assert_eq!(
+            got,
+            vec![heartbeat(), append_answer(), later.into(), heartbeat()]
+        );
+    });
+}
+
 #[test]
 fn the_stall_timeout_is_half_the_shortest_election_timeout() {
     let tick = Duration::from_millis(10);
