@@ -507,7 +507,11 @@ fn identical_frames_queued_together_are_written_once() {
                     tx.send(heartbeat()).unwrap();
                 }
                 if got.len() < 4 {
-                    theirs.read_buf(&mut buf).await.unwrap();
+                    // A frame left out wrongly would leave this waiting for ever.
+                    tokio::time::timeout(PATIENCE, theirs.read_buf(&mut buf))
+                        .await
+                        .unwrap_or_else(|_| panic!("only {got:?} arrived"))
+                        .unwrap();
                 }
             }
             got
