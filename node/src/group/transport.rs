@@ -112,11 +112,19 @@ pub fn stall_timeout(tick: Duration, election_ticks: (u32, u32)) -> Duration {
     (tick * election_ticks.0 / 2).max(MIN_STALL_TIMEOUT)
 }
 
-/// When a connection last carried a frame each way.
+/// How long a dialled connection has been waiting on its peer.
+///
+/// The wait starts with the first request written after the last frame received, not at
+/// that frame: a connection that was quiet for a while and then carries a request is
+/// waiting only since the request. Timing it from the last frame took the first request
+/// after every quiet spell for a stall before its answer could come, and the redial lost
+/// what was queued: granted pre-votes, appends a bare majority needed for each commit
+/// (explore, seed 250 of review-five-node-newcomer-at-bare-majority-on-1200ms-syncs: 135
+/// redials, a group of five on three members serving its keys 150 s after the faults).
 struct Activity {
-    /// When a request was last written.
-    sent: Cell<Instant>,
-    received: Cell<Instant>,
+    /// When the oldest request written since the last frame received was written
+    /// (`None`: nothing written since then asks for an answer).
+    waiting_since: Cell<Option<Instant>>,
     /// How long the connection may go without a frame while requests are out
     /// ([`stall_timeout`]).
     stall_timeout: Duration,
@@ -124,10 +132,8 @@ struct Activity {
 
 impl Activity {
     fn new(stall_timeout: Duration) -> Self {
-        let now = Instant::now();
         Activity {
-            sent: Cell::new(now),
-            received: Cell::new(now),
+            waiting_since: Cell::new(None),
             stall_timeout,
         }
     }
@@ -136,8 +142,11 @@ impl Activity {
     async fn stalled(&self) {
         loop {
             tokio::time::sleep(self.stall_timeout / 4).await;
-            let (sent, received) = (self.sent.get(), self.received.get());
-            if sent > received && received.elapsed() > self.stall_timeout {
+            if self
+                .waiting_since
+                .get()
+                .is_some_and(|since| since.elapsed() > self.stall_timeout)
+            {
                 return;
             }
         }
@@ -237,7 +246,9 @@ async fn read_frames<S: crate::io::Stream>(
         match PeerMessage::decode(&buf, limits) {
             Ok(Some((msg, used))) => {
                 let _ = buf.split_to(used);
-                activity.received.set(Instant::now());
+                // Any frame shows the link alive. Requests still out are waited on again
+                // from the next request written (leaders and candidates write on a tick).
+                activity.waiting_since.set(None);
                 if inbox.send((from, msg)).is_err() {
                     return;
                 }
@@ -291,12 +302,14 @@ async fn write_frames<S: crate::io::Stream>(
             frames.push(frame);
             asks |= !is_reply(&msg);
         }
+        // An answer sent on a dialled connection (its own is gone) waits for nothing. A
+        // request waits from before its write: a write held up by a dead link is waiting
+        // too.
+        if asks && activity.waiting_since.get().is_none() {
+            activity.waiting_since.set(Some(Instant::now()));
+        }
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
-        }
-        // An answer sent on a dialled connection (its own is gone) waits for nothing.
-        if asks {
-            activity.sent.set(Instant::now());
         }
     }
 }

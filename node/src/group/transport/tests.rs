@@ -466,6 +466,69 @@ fn only_requests_wait_for_an_answer() {
     });
 }
 
+/// A connection waits on its peer from its first request after the last frame it heard,
+/// not from that frame: the first request after a quiet spell longer than the stall
+/// timeout is no stall while its answer is on the way (timed from the last frame, it was
+/// redialled before any answer could come: explore, seed 250 of
+/// review-five-node-newcomer-at-bare-majority-on-1200ms-syncs), and requests that are
+/// never answered still are one, however many follow the first.
+#[test]
+fn a_request_after_a_quiet_spell_waits_from_its_own_write() {
+    run_paused(async {
+        let stall = MIN_STALL_TIMEOUT;
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let (reader, writer) = tokio::io::split(ours);
+        let (mut their_reader, mut their_writer) = tokio::io::split(theirs);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (inbox, mut received) = mpsc::unbounded_channel();
+        let activity = Activity::new(stall);
+        let connection = async {
+            let limits = Limits::DEFAULT;
+            tokio::select! {
+                () = read_frames(reader, PeerId(2), &inbox, &limits, BytesMut::new(), &activity) => {
+                    "the reader stopped"
+                }
+                () = write_frames(writer, &mut rx, &activity) => "the writer stopped",
+                () = activity.stalled() => "stalled",
+            }
+        };
+        tokio::pin!(connection);
+        let mut buf = BytesMut::new();
+        let answered = async {
+            for _ in 0..3 {
+                tx.send(heartbeat()).unwrap();
+                let asked = read_frame(&mut their_reader, &mut buf).await;
+                assert_eq!(asked, Some(heartbeat()));
+                tokio::time::sleep(stall * 3 / 4).await;
+                let mut out = BytesMut::new();
+                append_answer().encode(&mut out);
+                their_writer.write_all(&out).await.unwrap();
+                let got = received.recv().await;
+                assert_eq!(got, Some((PeerId(2), append_answer())));
+                tokio::time::sleep(stall * 3).await;
+            }
+        };
+        tokio::select! {
+            ended = &mut connection => panic!("{ended} while every request was answered"),
+            () = answered => {}
+        }
+        // Requests a leader goes on writing (heartbeats) do not move the wait on.
+        let start = Instant::now();
+        let asking = async {
+            loop {
+                tx.send(heartbeat()).unwrap();
+                tokio::time::sleep(stall / 5).await;
+            }
+        };
+        let ended = tokio::select! {
+            ended = tokio::time::timeout(stall * 2, connection) => ended,
+            () = asking => unreachable!(),
+        };
+        assert_eq!(ended, Ok("stalled"), "unanswered requests were not a stall");
+        assert!(start.elapsed() <= stall * 5 / 4 + stall / 4);
+    });
+}
+
 /// Frames queued together (as while a peer is dialled) go out in one write with each
 /// identical copy once, in order; a copy queued after that write goes out again (Raft's
 /// paced resends must reach the peer).
