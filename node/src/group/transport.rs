@@ -91,6 +91,10 @@ fn is_reply(msg: &PeerMessage) -> bool {
 
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a stalled connection is still read after it is given up: long enough for the
+/// next connection's connect and handshake ([`CONNECT_TIMEOUT`] each), after which the
+/// peer answers on that one.
+const STALLED_CONNECTION_LINGER: Duration = Duration::from_secs(3);
 
 /// The shortest time a dialled connection may go without a frame while it has requests
 /// out before it is given up and redialled: a partition can lose frames for good (TCP in
@@ -107,26 +111,32 @@ pub const MIN_STALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// leader whose connections died in a partition must redial before its followers' leases
 /// run out (a hostile review: a stall as long as the election timeout turned most short
 /// leader cuts into elections). An answer that comes after a redial is not lost
-/// ([`Transport::send`]).
+/// ([`Transport::send`]), nor one already on its way on the stalled connection (read on
+/// for `STALLED_CONNECTION_LINGER`). When the wait starts: `Activity`.
 pub fn stall_timeout(tick: Duration, election_ticks: (u32, u32)) -> Duration {
     (tick * election_ticks.0 / 2).max(MIN_STALL_TIMEOUT)
 }
 
 /// How long a dialled connection has been waiting on its peer.
 ///
-/// The wait starts with the first request written after the last frame received, not at
-/// that frame: a connection that was quiet for a while and then carries a request is
-/// waiting only since the request. Timing it from the last frame took the first request
-/// after every quiet spell for a stall before its answer could come, and the redial lost
-/// what was queued: granted pre-votes, appends a bare majority needed for each commit
-/// (explore, seed 250 of review-five-node-newcomer-at-bare-majority-on-1200ms-syncs: 135
-/// redials, a group of five on three members serving its keys 150 s after the faults).
+/// A connection in use (it heard from its peer within the stall timeout) waits from the
+/// last frame it received, as soon as it asks for anything: a leader writes nothing while
+/// its own sync runs, so on slow disks its next request can come most of a sync after
+/// the last answer, and a link that died in between must not get that pause on top (a
+/// hostile review: counted from the request, leaders cut from their followers for 700 ms
+/// on 600 ms syncs redialled after the followers' election timeouts, 17 of 300 seeds of
+/// review-leader-cut-every-four-seconds-on-600ms-syncs held a lock too long). A quiet
+/// connection waits from its first request: timed from a frame long gone, every first
+/// request after a quiet spell (a pre-vote, a new leader's first append) was a stall
+/// before its answer could come (explore, seed 250 of
+/// review-five-node-newcomer-at-bare-majority-on-1200ms-syncs).
 struct Activity {
-    /// When the oldest request written since the last frame received was written
-    /// (`None`: nothing written since then asks for an answer).
+    /// When the connection began to wait on an answer (`None`: nothing written since the
+    /// last frame received asks for one).
     waiting_since: Cell<Option<Instant>>,
-    /// How long the connection may go without a frame while requests are out
-    /// ([`stall_timeout`]).
+    /// When the last frame was received (the handshake's, on a new connection).
+    heard: Cell<Instant>,
+    /// How long the connection may wait on an answer ([`stall_timeout`]).
     stall_timeout: Duration,
 }
 
@@ -134,11 +144,30 @@ impl Activity {
     fn new(stall_timeout: Duration) -> Self {
         Activity {
             waiting_since: Cell::new(None),
+            heard: Cell::new(Instant::now()),
             stall_timeout,
         }
     }
 
-    /// Resolves once requests have gone unanswered for the stall timeout.
+    /// A request is about to be written.
+    fn asked(&self) {
+        if self.waiting_since.get().is_some() {
+            return;
+        }
+        let heard = self.heard.get();
+        let in_use = heard.elapsed() < self.stall_timeout;
+        self.waiting_since
+            .set(Some(if in_use { heard } else { Instant::now() }));
+    }
+
+    /// A frame was received: the peer is there, and nothing is waited on until the next
+    /// request (a leader or candidate asks again on its next tick or sync).
+    fn heard(&self) {
+        self.heard.set(Instant::now());
+        self.waiting_since.set(None);
+    }
+
+    /// Resolves once the connection has waited on an answer for the stall timeout.
     async fn stalled(&self) {
         loop {
             tokio::time::sleep(self.stall_timeout / 4).await;
@@ -246,9 +275,7 @@ async fn read_frames<S: crate::io::Stream>(
         match PeerMessage::decode(&buf, limits) {
             Ok(Some((msg, used))) => {
                 let _ = buf.split_to(used);
-                // Any frame shows the link alive. Requests still out are waited on again
-                // from the next request written (leaders and candidates write on a tick).
-                activity.waiting_since.set(None);
+                activity.heard();
                 if inbox.send((from, msg)).is_err() {
                     return;
                 }
@@ -305,8 +332,8 @@ async fn write_frames<S: crate::io::Stream>(
         // An answer sent on a dialled connection (its own is gone) waits for nothing. A
         // request waits from before its write: a write held up by a dead link is waiting
         // too.
-        if asks && activity.waiting_since.get().is_none() {
-            activity.waiting_since.set(Some(Instant::now()));
+        if asks {
+            activity.asked();
         }
         if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
             return;
@@ -387,17 +414,31 @@ async fn dial_loop<N: Network>(
             tokio::time::sleep(RECONNECT_PAUSE).await;
             continue;
         }
-        let activity = Activity::new(credentials.stall_timeout);
-        tokio::select! {
-            _ = read_frames(reader, peer, &inbox, &limits, buf, &activity) => {}
-            _ = write_frames(writer, &mut rx, &activity) => {}
-            _ = activity.stalled() => {
-                tracing::debug!(%peer, "peer connection stalled; redialling");
-            }
-        }
+        let activity = Rc::new(Activity::new(credentials.stall_timeout));
+        let mut reading = Box::pin({
+            let (inbox, activity) = (inbox.clone(), activity.clone());
+            async move { read_frames(reader, peer, &inbox, &limits, buf, &activity).await }
+        });
+        let stalled = tokio::select! {
+            () = &mut reading => false,
+            () = write_frames(writer, &mut rx, &activity) => false,
+            () = activity.stalled() => true,
+        };
         if inbox.is_closed() {
             return;
         }
+        if stalled {
+            tracing::debug!(%peer, "peer connection stalled; redialling");
+            // A stalled connection may only be slow: what the peer already sent on it
+            // still counts, so it is read on for a while beside the next connection
+            // (until the peer answers on that one). A stall then costs a handshake,
+            // not the answers on their way.
+            tokio::task::spawn_local(async move {
+                let _ = tokio::time::timeout(STALLED_CONNECTION_LINGER, reading).await;
+            });
+            continue;
+        }
+        drop(reading);
         tokio::time::sleep(RECONNECT_PAUSE).await;
     }
 }
