@@ -495,40 +495,34 @@ fn a_quiet_connection_waits_from_its_request_a_busy_one_from_its_last_frame() {
         };
         tokio::pin!(connection);
         let mut buf = BytesMut::new();
+        // Three quiet spells, each ended by a request answered after most of the stall
+        // timeout; then, in use, a request answered at once and a pause shorter than the
+        // stall (a leader's own sync) before the next.
         let answered = async {
-            for _ in 0..3 {
+            let mut last_answer = Instant::now();
+            for (answer_after, then_quiet) in [
+                (stall * 3 / 4, stall * 3),
+                (stall * 3 / 4, stall * 3),
+                (stall * 3 / 4, stall * 3),
+                (Duration::ZERO, stall / 2),
+            ] {
                 tx.send(heartbeat()).unwrap();
                 let asked = read_frame(&mut their_reader, &mut buf).await;
                 assert_eq!(asked, Some(heartbeat()));
-                tokio::time::sleep(stall * 3 / 4).await;
+                tokio::time::sleep(answer_after).await;
                 let mut out = BytesMut::new();
                 append_answer().encode(&mut out);
                 their_writer.write_all(&out).await.unwrap();
                 let got = received.recv().await;
                 assert_eq!(got, Some((PeerId(2), append_answer())));
-                tokio::time::sleep(stall * 3).await;
+                last_answer = Instant::now();
+                tokio::time::sleep(then_quiet).await;
             }
-        };
-        tokio::select! {
-            ended = &mut connection => panic!("{ended} while every request was answered"),
-            () = answered => {}
-        }
-        // In use: answered at once, then asked again after a pause shorter than the stall.
-        let answered_at = async {
-            tx.send(heartbeat()).unwrap();
-            let asked = read_frame(&mut their_reader, &mut buf).await;
-            assert_eq!(asked, Some(heartbeat()));
-            let mut out = BytesMut::new();
-            append_answer().encode(&mut out);
-            their_writer.write_all(&out).await.unwrap();
-            assert!(received.recv().await.is_some());
-            let at = Instant::now();
-            tokio::time::sleep(stall / 2).await;
-            at
+            last_answer
         };
         let start = tokio::select! {
             ended = &mut connection => panic!("{ended} while every request was answered"),
-            at = answered_at => at,
+            at = answered => at,
         };
         // Requests a leader goes on writing (heartbeats) do not move the wait on.
         let asking = async {
