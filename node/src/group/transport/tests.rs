@@ -606,3 +606,129 @@ fn the_stall_timeout_is_half_the_shortest_election_timeout() {
     assert_eq!(stall_timeout(tick, (150, 300)), MIN_STALL_TIMEOUT);
     assert_eq!(stall_timeout(tick, (300, 600)), Duration::from_millis(1500));
 }
+
+/// A network of in-memory pipes: each `connect` hands the far end to the test, which
+/// plays the peer (a stall is then the test not answering).
+#[derive(Clone)]
+struct Pipes {
+    far_ends: mpsc::UnboundedSender<tokio::io::DuplexStream>,
+}
+
+/// `Pipes` accepts nothing: only the dialling side is under test.
+struct NoListener;
+
+impl Listener for NoListener {
+    type Stream = tokio::io::DuplexStream;
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
+        std::future::pending().await
+    }
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+impl Network for Pipes {
+    type Stream = tokio::io::DuplexStream;
+    type Listener = NoListener;
+    async fn bind(&self, _: &str) -> std::io::Result<NoListener> {
+        Ok(NoListener)
+    }
+    async fn connect(&self, _: &str) -> std::io::Result<Self::Stream> {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        self.far_ends
+            .send(theirs)
+            .map_err(|_| std::io::ErrorKind::ConnectionRefused)?;
+        Ok(ours)
+    }
+}
+
+/// The peer address the dialler under test dials (and the acceptor proves it holds).
+const PEER_ADDR: &str = "127.0.0.1:7102";
+
+fn credentials_of(me: u32, other: u32) -> Credentials {
+    Credentials {
+        me: PeerId(me),
+        secret: Some(secret(1)),
+        nonces: RefCell::new(Rng::from_seed(u64::from(me))),
+        members: BTreeSet::from([PeerId(other)]),
+        own_addr: PEER_ADDR.to_owned(),
+        group: GROUP.to_owned(),
+        stall_timeout: MIN_STALL_TIMEOUT,
+    }
+}
+
+/// The acceptor's end of a dialled pipe once its handshake is done.
+async fn accepted(
+    acceptor: &Credentials,
+    far_end: tokio::io::DuplexStream,
+) -> (
+    ReadHalf<tokio::io::DuplexStream>,
+    WriteHalf<tokio::io::DuplexStream>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(far_end);
+    let mut buf = BytesMut::new();
+    let from = accept_handshake(acceptor, &mut reader, &mut writer, &mut buf).await;
+    assert_eq!(from, Some(PeerId(1)), "the dialler's handshake failed");
+    assert!(buf.is_empty(), "the dialler sent a request with its proof");
+    (reader, writer)
+}
+
+/// Answers the peer wrote on a connection just before it was found stalled still reach
+/// Raft, even once the next connection is open: a stall on slow disks is often only slow,
+/// and a leader that dropped those answers lost its followers' acknowledgements (a hostile
+/// review: leader cuts on 600 ms syncs, seeds 56 and 187 of
+/// review-stall-leader-cut-every-four-seconds-on-600ms-syncs-more-seeds). After the
+/// read-on, the old connection is read no more.
+#[test]
+fn answers_on_a_stalled_connection_arrive_beside_the_next_one() {
+    run_paused(async {
+        let (far_tx, mut far_ends) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (inbox, mut received) = mpsc::unbounded_channel();
+        let acceptor = credentials_of(2, 1);
+        tokio::task::spawn_local(dial_loop(
+            Pipes { far_ends: far_tx },
+            Rc::new(credentials_of(1, 2)),
+            PeerId(2),
+            PEER_ADDR.to_owned(),
+            rx,
+            inbox,
+            Limits::DEFAULT,
+        ));
+        let (mut old_reader, mut old_writer) =
+            accepted(&acceptor, far_ends.recv().await.unwrap()).await;
+        tx.send(heartbeat()).unwrap();
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            read_frame(&mut old_reader, &mut buf).await,
+            Some(heartbeat())
+        );
+        // Unanswered, the request makes the connection stalled and the dialler redials.
+        let next = tokio::time::timeout(MIN_STALL_TIMEOUT * 2, far_ends.recv())
+            .await
+            .expect("no redial after the stall")
+            .unwrap();
+        let _next = accepted(&acceptor, next).await;
+        // The answer the peer had already written on the old connection.
+        let mut out = BytesMut::new();
+        append_answer().encode(&mut out);
+        old_writer
+            .write_all(&out)
+            .await
+            .expect("the stalled connection was closed with an answer on its way");
+        let got = tokio::time::timeout(PATIENCE, received.recv()).await;
+        assert_eq!(
+            got,
+            Ok(Some((PeerId(2), append_answer()))),
+            "an answer on the stalled connection was lost"
+        );
+        // The read-on is timed from the stall (a moment ago, on this paused clock).
+        tokio::time::sleep(STALLED_CONNECTION_LINGER + MIN_STALL_TIMEOUT / 10).await;
+        let _ = old_writer.write_all(&out).await;
+        let late = tokio::time::timeout(PATIENCE, received.recv()).await;
+        assert!(
+            late.is_err(),
+            "the stalled connection was still read after its read-on: {late:?}"
+        );
+    });
+}
