@@ -62,6 +62,12 @@ fn shipped_scenarios_pass_replay_identically_and_match_their_snapshots() {
     let mut files = Vec::new();
     scenario_files(&root.join("scenarios"), &mut files);
     assert!(!files.is_empty(), "no scenarios found");
+    // `SCENARIO_FILTER=text` runs only the scenarios whose path contains `text` (to
+    // write or check the snapshots of a few new scenarios without running them all).
+    if let Ok(filter) = std::env::var("SCENARIO_FILTER") {
+        files.retain(|p| p.to_string_lossy().contains(&filter));
+        assert!(!files.is_empty(), "no scenario path contains {filter:?}");
+    }
 
     // Runs are independent and single-threaded: spread them over two threads.
     let next = std::sync::atomic::AtomicUsize::new(0);
