@@ -109,7 +109,7 @@ async fn next(
         .flatten()
 }
 
-async fn write(stream: &mut TcpStream, msgs: &[PeerMessage]) {
+async fn write<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, msgs: &[PeerMessage]) {
     let mut out = BytesMut::new();
     for m in msgs {
         m.encode(&mut out);
@@ -724,7 +724,7 @@ fn answers_on_a_stalled_connection_arrive_beside_the_next_one() {
         );
         // The read-on is timed from the stall (a moment ago, on this paused clock).
         tokio::time::sleep(STALLED_CONNECTION_LINGER + MIN_STALL_TIMEOUT / 10).await;
-        let _ = old_writer.write_all(&out).await;
+        write(&mut old_writer, &[append_answer()]).await;
         let late = tokio::time::timeout(PATIENCE, received.recv()).await;
         assert!(
             late.is_err(),
