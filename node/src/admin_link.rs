@@ -238,8 +238,8 @@ impl<N: Network> AdminLink<N> {
     /// is waited for [`REPLY_WAIT_TIMEOUTS`] attempt timeouts, so a group a little slower
     /// than the timeout is still heard, and then still listened to during the next
     /// attempt ([`Unanswered`]): an `ok` that comes there ends the call. With a
-    /// [`ProbeGate`], an address that failed is tried by one link at a time; the others
-    /// move on to the next member.
+    /// [`ProbeGate`], an address that failed is tried by one link at a time, less often
+    /// while it stays silent; the others move on to the next member.
     pub async fn send_to_group(
         &mut self,
         members: &[String],
@@ -285,13 +285,12 @@ impl<N: Network> AdminLink<N> {
             let (answered, result) = self
                 .attempt(&target, request, reply_wait, &mut unanswered)
                 .await;
-            if let Some(gate) = &gate {
+            if let Some(turn) = turn {
                 match &result {
-                    Ok(_) => gate.answered(&answered),
-                    Err(_) => gate.failed(&target),
+                    Ok(_) => turn.answered(&answered),
+                    Err(_) => turn.failed(),
                 }
             }
-            drop(turn);
             match result {
                 Ok(Reply::Ok) => return Some(answered),
                 Ok(Reply::NotLeader(Some(leader))) => {

@@ -18,7 +18,10 @@
 //!   resend to the same node.
 //! - 'l' -1 (no leader known; a node not yet on the ring never learns one), a connection
 //!   error or an attempt timeout (the connection is dropped): move on to the next known
-//!   node, backing off once per round of them rather than before each. Each attempt of
+//!   node, backing off once per round of them rather than before each. An address whose
+//!   connect failed is not dialled again for a while, across operations, the longer the
+//!   more connects in a row failed (`redial`): a silent node gets few SYNs however many
+//!   operations want it. Each attempt of
 //!   an operation that got no answer doubles the time the next one waits (up to the
 //!   deadline): a node slower to serve a command than the attempt timeout, such as a
 //!   leader on slow disks under load, would otherwise never get to answer a read.
@@ -29,11 +32,13 @@
 //! answer is not applied twice.
 //!
 //! Modules: `conn` (one connection), `route` (which node next), `backoff` (waits),
-//! `retry` (the loop above), `error` ([`ClientError`]).
+//! `redial` (addresses not to dial yet), `retry` (the loop above), `error`
+//! ([`ClientError`]).
 
 mod backoff;
 mod conn;
 mod error;
+mod redial;
 mod retry;
 mod route;
 
@@ -49,6 +54,7 @@ pub use error::ClientError;
 
 use crate::io::{Network, Rng};
 use conn::Conn;
+use redial::Redials;
 use route::Route;
 
 /// How a [`Client`] finds nodes and how long it keeps trying.
@@ -67,6 +73,12 @@ pub struct ClientConfig {
     pub backoff_min: Duration,
     /// The longest backoff wait. Default 1 s.
     pub backoff_max: Duration,
+    /// How long an address whose connect failed is not dialled again, across
+    /// operations (other nodes are asked meanwhile); doubles with each failure in a row.
+    /// Default 1 s.
+    pub redial_min: Duration,
+    /// The longest such wait. Default 8 s.
+    pub redial_max: Duration,
     /// Size limits applied when decoding the nodes' packets.
     pub limits: Limits,
     /// Largest encoded command (key, value, framing) the client sends; larger ones fail
@@ -83,6 +95,8 @@ impl Default for ClientConfig {
             attempt_timeout: Duration::from_secs(2),
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
+            redial_min: Duration::from_secs(1),
+            redial_max: Duration::from_secs(8),
             limits: Limits::DEFAULT,
             max_request_bytes: crate::server::MAX_REQUEST_BYTES,
         }
@@ -123,6 +137,8 @@ pub struct Client<N: Network> {
     route: Route,
     /// Open connections by node address; an entry is removed on any error.
     conns: BTreeMap<String, Conn<N::Stream>>,
+    /// Addresses whose connects failed, not to be dialled again yet.
+    redials: Redials,
 }
 
 impl<N: Network> Client<N> {
@@ -132,6 +148,7 @@ impl<N: Network> Client<N> {
         let client_id = rng.next_u64();
         Client {
             route: Route::new(config.seeds.clone()),
+            redials: Redials::new(config.redial_min, config.redial_max),
             net,
             config,
             rng,

@@ -69,7 +69,12 @@ impl<N: Network> Client<N> {
                     last_error: unreachable.all_of(&known).unwrap_or(last_error),
                 });
             }
-            let outcome = self.attempt(&target, request, deadline, patience).await?;
+            // An address that failed its last connects is not dialled before its wait
+            // is over: the attempt fails at once and the next node is asked.
+            let outcome = match self.redials.refusal(&target) {
+                Some(why) => Attempt::Failed(why),
+                None => self.attempt(&target, request, deadline, patience).await?,
+            };
             if let Attempt::NoAnswer(_) = outcome {
                 patience = (patience * 2).min(self.config.deadline);
             }
@@ -197,13 +202,23 @@ impl<N: Network> Client<N> {
                 let budget = budget(patience, deadline);
                 debug!(%addr, "connecting");
                 let opened = timeout(budget, Conn::open(&self.net, addr, self.config.limits));
-                match opened.await {
-                    Ok(Ok(conn)) => conn,
-                    Ok(Err(e)) => return failure(addr, e, "no node reachable at"),
-                    Err(_) => {
-                        return Ok(Attempt::Failed(format!(
-                            "no answer from {addr} within {budget:?} while connecting"
-                        )))
+                let opened = match opened.await {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(e)) => Err(failure(addr, e, "no node reachable at")?),
+                    Err(_) => Err(Attempt::Failed(format!(
+                        "no answer from {addr} within {budget:?} while connecting"
+                    ))),
+                };
+                match opened {
+                    Ok(conn) => {
+                        self.redials.connected(addr);
+                        conn
+                    }
+                    Err(failed) => {
+                        if let Attempt::Failed(why) = &failed {
+                            self.redials.failed(addr, why, &mut self.rng);
+                        }
+                        return Ok(failed);
                     }
                 }
             }
@@ -244,6 +259,10 @@ impl<N: Network> Client<N> {
         for addr in order {
             if Instant::now() >= deadline {
                 break;
+            }
+            if let Some(why) = self.redials.refusal(&addr) {
+                debug!(%addr, %why, "not asked for metadata");
+                continue;
             }
             let patience = self.config.attempt_timeout;
             match self
