@@ -30,8 +30,6 @@ struct Failing {
     backoff: Backoff,
     /// It is not dialled before this.
     not_before: Instant,
-    /// Connects in a row that failed.
-    failures: u32,
     /// Why the last one failed, in words.
     why: String,
 }
@@ -64,10 +62,8 @@ impl Redials {
             .or_insert_with(|| Failing {
                 backoff: Backoff::new(min, max),
                 not_before: Instant::now(),
-                failures: 0,
                 why: String::new(),
             });
-        f.failures = f.failures.saturating_add(1);
         why.clone_into(&mut f.why);
         f.not_before = Instant::now() + f.backoff.next_delay(rng);
     }
@@ -77,18 +73,12 @@ impl Redials {
         self.failing.remove(addr);
     }
 
-    /// Why `addr` is not to be dialled now, if it is not: why its last connect failed,
-    /// the wait left and how many failed in a row.
-    pub(crate) fn refusal(&self, addr: &str) -> Option<String> {
+    /// If `addr` is not to be dialled now: why its last connect failed (what an attempt
+    /// now would most likely say, and what a timeout reports) and the wait left.
+    pub(crate) fn holds_back(&self, addr: &str) -> Option<(&str, Duration)> {
         let f = self.failing.get(addr)?;
         let left = f.not_before.checked_duration_since(Instant::now())?;
-        if left.is_zero() {
-            return None;
-        }
-        Some(format!(
-            "{}; not dialled again for {left:?} ({} connects in a row failed)",
-            f.why, f.failures
-        ))
+        (!left.is_zero()).then_some((f.why.as_str(), left))
     }
 }
 
@@ -104,12 +94,12 @@ mod tests {
     async fn a_failing_address_waits_longer_after_each_failure() {
         let mut rng = Rng::from_seed(3);
         let mut r = Redials::new(MIN, MAX);
-        assert_eq!(r.refusal(A), None, "a fresh address is dialled at once");
+        assert_eq!(r.holds_back(A), None, "a fresh address is dialled at once");
         let mut waits = Vec::new();
         for _ in 0..8 {
             r.failed(A, "no node reachable at n1:7001: refused", &mut rng);
             let start = Instant::now();
-            while r.refusal(A).is_some() {
+            while r.holds_back(A).is_some() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             waits.push(Instant::now() - start);
@@ -118,17 +108,12 @@ mod tests {
         assert!(waits[0] >= MIN && waits[0] < MIN + Duration::from_millis(20));
         assert!(waits[3] >= MAX / 2, "{waits:?}");
         assert!(waits.iter().all(|w| *w <= MAX + Duration::from_millis(10)));
-        let text = {
-            r.failed(A, "no node reachable at n1:7001: refused", &mut rng);
-            r.refusal(A).unwrap()
-        };
-        assert!(
-            text.starts_with("no node reachable at n1:7001: refused; not dialled again for"),
-            "{text}"
-        );
-        assert!(text.contains("(9 connects in a row failed)"), "{text}");
+        r.failed(A, "no node reachable at n1:7001: refused", &mut rng);
+        let (why, left) = r.holds_back(A).expect("held back after a failure");
+        assert_eq!(why, "no node reachable at n1:7001: refused");
+        assert!(left >= MAX / 2 && left <= MAX, "{left:?}");
         assert_eq!(
-            r.refusal("n2:7001"),
+            r.holds_back("n2:7001"),
             None,
             "other addresses are not held back"
         );
@@ -142,9 +127,13 @@ mod tests {
             r.failed(A, "no node reachable at n1:7001: refused", &mut rng);
         }
         r.connected(A);
-        assert_eq!(r.refusal(A), None);
+        assert_eq!(r.holds_back(A), None);
         r.failed(A, "no node reachable at n1:7001: refused", &mut rng);
         tokio::time::sleep(MIN).await;
-        assert_eq!(r.refusal(A), None, "the waits start again from the first");
+        assert_eq!(
+            r.holds_back(A),
+            None,
+            "the waits start again from the first"
+        );
     }
 }

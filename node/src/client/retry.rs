@@ -71,8 +71,11 @@ impl<N: Network> Client<N> {
             }
             // An address that failed its last connects is not dialled before its wait
             // is over: the attempt fails at once and the next node is asked.
-            let outcome = match self.redials.refusal(&target) {
-                Some(why) => Attempt::Failed(why),
+            let outcome = match self.redials.holds_back(&target) {
+                Some((why, left)) => {
+                    debug!(addr = %target, ?left, "not dialled again yet: its last connect failed");
+                    Attempt::Failed(why.to_owned())
+                }
                 None => self.attempt(&target, request, deadline, patience).await?,
             };
             if let Attempt::NoAnswer(_) = outcome {
@@ -260,8 +263,8 @@ impl<N: Network> Client<N> {
             if Instant::now() >= deadline {
                 break;
             }
-            if let Some(why) = self.redials.refusal(&addr) {
-                debug!(%addr, %why, "not asked for metadata");
+            if let Some((_, left)) = self.redials.holds_back(&addr) {
+                debug!(%addr, ?left, "not asked for metadata: its last connect failed");
                 continue;
             }
             let patience = self.config.attempt_timeout;
