@@ -77,7 +77,7 @@ pub struct ClientConfig {
     /// operations (other nodes are asked meanwhile); doubles with each failure in a row.
     /// Default 1 s.
     pub redial_min: Duration,
-    /// The longest such wait. Default 8 s.
+    /// The longest such wait. Default 4 s.
     pub redial_max: Duration,
     /// Size limits applied when decoding the nodes' packets.
     pub limits: Limits,
@@ -96,7 +96,7 @@ impl Default for ClientConfig {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
             redial_min: Duration::from_secs(1),
-            redial_max: Duration::from_secs(8),
+            redial_max: Duration::from_secs(4),
             limits: Limits::DEFAULT,
             max_request_bytes: crate::server::MAX_REQUEST_BYTES,
         }

@@ -205,12 +205,18 @@ impl<N: Network> Client<N> {
                 let budget = budget(patience, deadline);
                 debug!(%addr, "connecting");
                 let opened = timeout(budget, Conn::open(&self.net, addr, self.config.limits));
-                let opened = match opened.await {
-                    Ok(Ok(conn)) => Ok(conn),
-                    Ok(Err(e)) => Err(failure(addr, e, "no node reachable at")?),
-                    Err(_) => Err(Attempt::Failed(format!(
-                        "no answer from {addr} within {budget:?} while connecting"
-                    ))),
+                // A connect cut short by the operation's deadline says nothing of the
+                // node (found by review: a healthy node was then skipped by the next
+                // operations), so only a refusal or a whole attempt's silence counts.
+                let (opened, counts) = match opened.await {
+                    Ok(Ok(conn)) => (Ok(conn), false),
+                    Ok(Err(e)) => (Err(failure(addr, e, "no node reachable at")?), true),
+                    Err(_) => (
+                        Err(Attempt::Failed(format!(
+                            "no answer from {addr} within {budget:?} while connecting"
+                        ))),
+                        budget >= patience,
+                    ),
                 };
                 match opened {
                     Ok(conn) => {
@@ -218,7 +224,7 @@ impl<N: Network> Client<N> {
                         conn
                     }
                     Err(failed) => {
-                        if let Attempt::Failed(why) = &failed {
+                        if let (Attempt::Failed(why), true) = (&failed, counts) {
                             self.redials.failed(addr, why, &mut self.rng);
                         }
                         return Ok(failed);
