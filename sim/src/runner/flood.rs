@@ -20,7 +20,7 @@
 //! more SYNs on the held links to one listener than its queue holds: the old panic, for
 //! the overflows one host makes by itself. A count per hold grows with the hold's length
 //! too (one task dialling every second for over four minutes would reach it), and with a
-//! host's tasks: a client of 50 lanes, each waiting 1 s to 8 s between dials, in 30 s.
+//! host's tasks: a client of 40 lanes, each waiting 1 s to 4 s between dials, in 30 s.
 //!
 //! While a release drains, its links stay held and the runner delivers what they keep
 //! each step, so a message sent on one in that time arrives a step later, not after the
