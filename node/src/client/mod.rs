@@ -41,6 +41,8 @@ mod error;
 mod redial;
 mod retry;
 mod route;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
