@@ -205,29 +205,28 @@ impl<N: Network> Client<N> {
                 let budget = budget(patience, deadline);
                 debug!(%addr, "connecting");
                 let opened = timeout(budget, Conn::open(&self.net, addr, self.config.limits));
-                // A connect cut short by the operation's deadline says nothing of the
-                // node (found by review: a healthy node was then skipped by the next
-                // operations), so only a refusal or a whole attempt's silence counts.
-                let (opened, counts) = match opened.await {
-                    Ok(Ok(conn)) => (Ok(conn), false),
-                    Ok(Err(e)) => (Err(failure(addr, e, "no node reachable at")?), true),
-                    Err(_) => (
-                        Err(Attempt::Failed(format!(
-                            "no answer from {addr} within {budget:?} while connecting"
-                        ))),
-                        budget >= patience,
-                    ),
-                };
-                match opened {
-                    Ok(conn) => {
+                match opened.await {
+                    Ok(Ok(conn)) => {
                         self.redials.connected(addr);
                         conn
                     }
-                    Err(failed) => {
-                        if let (Attempt::Failed(why), true) = (&failed, counts) {
+                    Ok(Err(e)) => {
+                        let failed = failure(addr, e, "no node reachable at")?;
+                        if let Attempt::Failed(why) = &failed {
                             self.redials.failed(addr, why, &mut self.rng);
                         }
                         return Ok(failed);
+                    }
+                    Err(_) => {
+                        let why =
+                            format!("no answer from {addr} within {budget:?} while connecting");
+                        // A connect cut short by the operation's deadline says nothing of
+                        // the node (found by review: a healthy node was then skipped by
+                        // the next operations), so only a whole attempt's silence counts.
+                        if budget >= patience {
+                            self.redials.failed(addr, &why, &mut self.rng);
+                        }
+                        return Ok(Attempt::Failed(why));
                     }
                 }
             }
