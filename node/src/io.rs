@@ -228,6 +228,22 @@ impl Network for TokioNet {
     }
 }
 
+/// A listener that never accepts: for tests of the dialling side alone, over in-memory
+/// streams.
+#[cfg(test)]
+pub(crate) struct NoListener;
+
+#[cfg(test)]
+impl Listener for NoListener {
+    type Stream = tokio::io::DuplexStream;
+    async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
+        std::future::pending().await
+    }
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 impl Listener for TokioListener {
     type Stream = tokio::net::TcpStream;
 

@@ -3,33 +3,19 @@
 
 use std::cell::Cell;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::io::DuplexStream;
 
 use super::{Client, ClientConfig, ClientError};
-use crate::io::{Listener, Network, Rng};
+use crate::io::{Network, NoListener, Rng};
 
 /// A network where a connect never completes (a held link, a frozen host); it counts the
 /// dials.
 #[derive(Clone, Default)]
 struct Silent {
     dials: Rc<Cell<u32>>,
-}
-
-/// `Silent` accepts nothing: only the dialling side is under test.
-struct NoListener;
-
-impl Listener for NoListener {
-    type Stream = DuplexStream;
-    async fn accept(&mut self) -> io::Result<(DuplexStream, SocketAddr)> {
-        std::future::pending().await
-    }
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 impl Network for Silent {

@@ -9,7 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::io::TokioNet;
+use crate::io::{NoListener, TokioNet};
 
 const PATIENCE: Duration = Duration::from_secs(3);
 
@@ -612,19 +612,6 @@ fn the_stall_timeout_is_half_the_shortest_election_timeout() {
 #[derive(Clone)]
 struct Pipes {
     far_ends: mpsc::UnboundedSender<tokio::io::DuplexStream>,
-}
-
-/// `Pipes` accepts nothing: only the dialling side is under test.
-struct NoListener;
-
-impl Listener for NoListener {
-    type Stream = tokio::io::DuplexStream;
-    async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
-        std::future::pending().await
-    }
-    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        Err(std::io::ErrorKind::Unsupported.into())
-    }
 }
 
 impl Network for Pipes {
