@@ -217,6 +217,7 @@ retry_pause = "50ms"
 transfer_timeout = "3s"
 join_deadline = "40s"
 register_every = "7s"
+stretch_election_on_slow_disk = false
 
 [storage]
 torn_writes = 0.25
@@ -424,6 +425,7 @@ fn full() -> Scenario {
             transfer_timeout: secs(3),
             join_deadline: secs(40),
             register_every: secs(7),
+            stretch_election_on_slow_disk: false,
         },
     }
 }

@@ -1,9 +1,11 @@
 //! The view audit at the end of a run waits for a lagging member up to the recovery
 //! deadline. The fixture is a case where one does lag: groups of five on 450 ms syncs,
-//! at the edge of the 500 ms election timeout, where a member of the newest group learns
-//! the final view seconds after the audit began. It lives here rather than under
-//! `scenarios/` because `sim explore` would fail that configuration (a group may never
-//! elect a leader again), which says nothing about the node.
+//! at the edge of the 500 ms election timeout, with the nodes' stretching of their
+//! timeouts on slow disks switched off (`stretch_election_on_slow_disk = false`; with it
+//! on, every group has settled long before the audit), where a member of the newest
+//! group learns the final view seconds after the audit began. It lives here rather than
+//! under `scenarios/` because `sim explore` would fail that configuration (a group may
+//! never elect a leader again), which says nothing about the node.
 
 mod common;
 

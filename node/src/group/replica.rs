@@ -152,7 +152,7 @@ impl<D: Disk> Replica<D> {
                     break;
                 }
             }
-            if let Err(e) = self.process_ready().await {
+            if let Err(e) = self.process_ready(tick).await {
                 // A failed sync leaves storage in an unknown state: stop rather than send
                 // or acknowledge anything that may not be durable.
                 tracing::error!(error = %e, "storage failure; replica stops");
@@ -205,7 +205,9 @@ impl<D: Disk> Replica<D> {
     /// Carries out every `Ready` the core has. Awaits the log's sync: inputs arriving
     /// meanwhile queue up and go into the next `Ready` together (group commit), and the
     /// runtime's thread serves sockets and other groups while the disk works.
-    async fn process_ready(&mut self) -> Result<(), GroupError> {
+    ///
+    /// Tells the core how long each sync took, in ticks of `tick` (`Raft::observe_sync`).
+    async fn process_ready(&mut self, tick: Duration) -> Result<(), GroupError> {
         loop {
             let mut ready = self.raft.ready();
             if ready.is_empty() {
@@ -228,7 +230,17 @@ impl<D: Disk> Replica<D> {
             for (to, msg) in early {
                 self.transport.send(to, msg);
             }
+            let syncs = ready.hard_state.is_some()
+                || ready.truncate_after.is_some()
+                || !ready.entries.is_empty()
+                || ready.snapshot.is_some();
+            let started = Instant::now();
             self.store.persist_async(&self.raft, &ready).await?;
+            if syncs {
+                let took = started.elapsed().as_nanos() / tick.as_nanos().max(1);
+                self.raft
+                    .observe_sync(u32::try_from(took).unwrap_or(u32::MAX));
+            }
             if let Some((index, state)) = installed {
                 *self.state.borrow_mut() = state;
                 self.applied = index;

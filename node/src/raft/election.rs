@@ -39,12 +39,38 @@ impl Raft {
         }
     }
 
-    /// Restarts the election timer with a fresh random timeout.
+    /// Restarts the election timer with a fresh random timeout, drawn from the configured
+    /// range unless the disk is slow (see [`Raft::observe_sync`]): a round of votes needs
+    /// two syncs in a row (the candidate's term and vote, then each voter's vote), so the
+    /// floor is at least three syncs, and the spread at least six, so that members whose
+    /// timers started together (when their leader fell silent) fire more than a round
+    /// apart and do not split the votes round after round. A disk whose syncs are short
+    /// beside the configured timeouts changes nothing.
     pub(super) fn reset_election_timer(&mut self) {
         self.election_elapsed = 0;
         let (lo, hi) = self.config.election_ticks;
-        let drawn = self.rng.range(u64::from(lo), u64::from(hi));
-        self.election_timeout = u32::try_from(drawn).unwrap_or(lo);
+        let floor = self.min_election_ticks();
+        let spread = (hi - lo).max(self.disk_ticks().saturating_mul(6));
+        let drawn = self
+            .rng
+            .range(u64::from(floor), u64::from(floor.saturating_add(spread)));
+        self.election_timeout = u32::try_from(drawn).unwrap_or(floor);
+    }
+
+    /// The shortest election timeout, in ticks: the configured one, or three syncs of this
+    /// member's disk if that is longer. Also the leader lease of a follower and the
+    /// check-quorum period of a leader, which on a slow disk hear their peers that much
+    /// later.
+    pub(super) fn min_election_ticks(&self) -> u32 {
+        self.config
+            .election_ticks
+            .0
+            .max(self.disk_ticks().saturating_mul(3))
+    }
+
+    /// How many ticks this member's log syncs take lately, rounded to the nearest tick.
+    pub(super) fn disk_ticks(&self) -> u32 {
+        self.disk_eighths.saturating_add(4) / 8
     }
 
     /// Whether this member believes a leader is alive: it leads, or it heard from its
@@ -54,7 +80,7 @@ impl Raft {
         match self.role {
             Role::Leader => true,
             Role::Follower => {
-                self.leader.is_some() && self.election_elapsed < self.config.election_ticks.0
+                self.leader.is_some() && self.election_elapsed < self.min_election_ticks()
             }
             Role::PreCandidate | Role::Candidate => false,
         }

@@ -14,7 +14,10 @@
 //! - elections with randomized timeouts from the injected [`Rng`], **pre-vote** (§9.6),
 //!   a leader lease for voters (a member that heard from a leader in the last
 //!   `election_ticks.0` ticks refuses votes) and **check-quorum** (a leader that has not
-//!   heard from a majority for `election_ticks.0` ticks steps down);
+//!   heard from a majority for `election_ticks.0` ticks steps down), all three stretched
+//!   when the sync time its host reports ([`Raft::observe_sync`]) is long beside them,
+//!   so a disk slower than the configured timeouts assume slows elections down instead
+//!   of stopping them;
 //! - flow-controlled replication (as etcd's raft): a follower is *probed* with one
 //!   `AppendEntries` without entries at a time until its log is known to match, then
 //!   entries are *pipelined* to it, up to a window of unanswered messages; heartbeats and
@@ -92,8 +95,12 @@ pub struct Raft {
     /// Ticks since the last election timer reset (a leader's message, a granted vote, a
     /// campaign).
     election_elapsed: u32,
-    /// This round's randomized election timeout, in `[election_ticks.0, election_ticks.1)`.
+    /// This round's randomized election timeout, in `[election_ticks.0, election_ticks.1)`
+    /// unless the disk is slow (`reset_election_timer`).
     election_timeout: u32,
+    /// Eight times how many ticks this member's log syncs take lately, as its host reports
+    /// them ([`Raft::observe_sync`]); 0 on a disk faster than a tick.
+    disk_eighths: u32,
     /// Leader: ticks since the last heartbeat broadcast.
     heartbeat_elapsed: u32,
     /// Leader: ticks since the last check-quorum.
@@ -141,6 +148,7 @@ impl Raft {
             applied: base,
             election_elapsed: 0,
             election_timeout: config.election_ticks.0,
+            disk_eighths: 0,
             heartbeat_elapsed: 0,
             quorum_elapsed: 0,
             votes: BTreeMap::new(),
@@ -178,7 +186,7 @@ impl Raft {
         let left = |limit: u32, elapsed: u32| limit.saturating_sub(elapsed).max(1);
         match self.role {
             Role::Leader => left(self.config.heartbeat_ticks, self.heartbeat_elapsed)
-                .min(left(self.config.election_ticks.0, self.quorum_elapsed)),
+                .min(left(self.min_election_ticks(), self.quorum_elapsed)),
             // A lone member elects itself on its next tick.
             _ if self.config.peers.len() == 1 => 1,
             _ => {
@@ -187,6 +195,29 @@ impl Raft {
                     .map_or(election, |p| p.min(election))
             }
         }
+    }
+
+    /// The host's report that one of this member's log syncs (step 1 of a [`Ready`] with
+    /// something to persist) took `ticks` ticks. The core keeps a moving average (each
+    /// report moves it an eighth of the way, in eighths of a tick so that it settles on
+    /// the syncs' own time and decays to 0 on a fast disk), at most four longest election
+    /// timeouts: one stalled sync stretches the timeouts for a few syncs only.
+    ///
+    /// Raft needs its election timeout well above the time a round of votes takes, and
+    /// each vote waits on a sync, first the candidate's and then the voter's. A timeout
+    /// chosen for a fast disk would, on a disk whose syncs take about as long, expire
+    /// before any round can finish, and the group would never elect a leader again. With
+    /// these reports the member stretches its election timeout, its lease and its
+    /// check-quorum period when its disk's syncs are long beside them; a disk whose syncs
+    /// are short beside them changes nothing.
+    pub fn observe_sync(&mut self, ticks: u32) {
+        if !self.config.stretch_for_slow_disk {
+            return;
+        }
+        let cap = self.config.election_ticks.1.saturating_mul(4);
+        let e = self.disk_eighths;
+        let next = (e - e.div_ceil(8)).saturating_add(ticks.min(cap));
+        self.disk_eighths = next.min(cap.saturating_mul(8));
     }
 
     /// A message from peer `from`: a request (answered through `Ready::messages`) or a

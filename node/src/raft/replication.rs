@@ -95,7 +95,7 @@ impl Raft {
             out.since_sent = out.since_sent.saturating_add(1);
         }
         self.quorum_elapsed = self.quorum_elapsed.saturating_add(1);
-        if self.quorum_elapsed >= self.config.election_ticks.0 {
+        if self.quorum_elapsed >= self.min_election_ticks() {
             self.quorum_elapsed = 0;
             let active = 1 + self.progress.values().filter(|p| p.active).count();
             for p in self.progress.values_mut() {

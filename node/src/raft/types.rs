@@ -30,7 +30,8 @@ pub struct RaftConfig {
     pub peers: Vec<PeerId>,
     /// The election timeout is drawn from `[lo, hi)` ticks. `lo` is also the leader lease:
     /// a follower that heard from its leader less than `lo` ticks ago refuses (pre-)votes,
-    /// and a leader that has not heard from a majority for `lo` ticks steps down.
+    /// and a leader that has not heard from a majority for `lo` ticks steps down. On a disk
+    /// whose syncs are long beside them all three stretch (`Raft::observe_sync`).
     pub election_ticks: (u32, u32),
     /// A leader sends `AppendEntries` to every follower at least this often, in ticks.
     pub heartbeat_ticks: u32,
@@ -57,6 +58,12 @@ pub struct RaftConfig {
     /// started with it on an empty store, or one whose store records that it was
     /// catching up when it stopped.
     pub replaced_disk: bool,
+    /// Whether the election timeout, the lease and check-quorum stretch when this
+    /// member's syncs are long beside them (`Raft::observe_sync`). On by default; off,
+    /// the member keeps the configured timeouts whatever its disk, and on a disk whose
+    /// syncs outlast the election timeout its group may never elect a leader again (a
+    /// simulation switches it off to study that).
+    pub stretch_for_slow_disk: bool,
 }
 
 impl RaftConfig {
@@ -73,6 +80,7 @@ impl RaftConfig {
             max_inflight_appends: DEFAULT_MAX_INFLIGHT_APPENDS,
             snapshot_chunk_bytes: DEFAULT_SNAPSHOT_CHUNK_BYTES,
             replaced_disk: false,
+            stretch_for_slow_disk: true,
         }
     }
 

@@ -113,6 +113,7 @@ pub(crate) fn add_group(sim: &mut turmoil::Sim<'_>, world: &mut World) -> Vec<St
         spec.tick = knobs.raft_tick;
         spec.raft.election_ticks = (knobs.election_ticks[0], knobs.election_ticks[1]);
         spec.raft.heartbeat_ticks = knobs.heartbeat_ticks;
+        spec.raft.stretch_for_slow_disk = knobs.stretch_election_on_slow_disk;
         spec.compact_log_bytes = knobs.compact_log_bytes;
         spec.raft.max_append_entries = knobs.max_append_entries;
         let mut config = NodeConfig::new(

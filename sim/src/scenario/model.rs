@@ -87,6 +87,10 @@ pub struct NodeOptions {
     /// newcomer gets another try this way).
     #[serde(with = "crate::scenario::duration")]
     pub register_every: Duration,
+    /// Whether a member stretches its election timeout, lease and check-quorum when its
+    /// disk's syncs are long beside them (the node's default). Off reproduces a node with
+    /// fixed timeouts, whose group on a slow enough disk may never elect again.
+    pub stretch_election_on_slow_disk: bool,
 }
 
 impl Default for NodeOptions {
@@ -106,6 +110,7 @@ impl Default for NodeOptions {
             // Longer than a join of the shipped scenarios takes, so only groups left out
             // ask twice.
             register_every: Duration::from_secs(20),
+            stretch_election_on_slow_disk: true,
         }
     }
 }

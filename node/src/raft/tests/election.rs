@@ -2,7 +2,7 @@
 //! check-quorum for a leader cut off in a minority.
 
 use bytes::Bytes;
-use protocol::peer::{LogIndex, PeerId, Term};
+use protocol::peer::{AppendEntries, LogIndex, PeerId, PeerMessage, Term};
 
 use super::harness::{ids, Cluster};
 use crate::io::Rng;
@@ -220,4 +220,92 @@ fn ticks_until_due_is_the_first_tick_that_acts() {
             }
         }
     }
+}
+
+/// Ticks until a fresh follower of a three-member group (election ticks [10, 20)) starts
+/// a pre-vote, after its host reported `syncs` log syncs of `ticks` ticks each.
+fn ticks_to_campaign(seed: u64, syncs: usize, ticks: u32) -> u32 {
+    let mut config = RaftConfig::new(PeerId(0), ids(3));
+    config.election_ticks = (10, 20);
+    let mut raft = Raft::new(config, Recovered::default(), Rng::from_seed(seed));
+    for _ in 0..syncs {
+        raft.observe_sync(ticks);
+    }
+    // A leader's message restarts the timer, now drawn with what the host reported.
+    raft.step(
+        PeerId(1),
+        PeerMessage::AppendEntries(AppendEntries {
+            term: Term(1),
+            leader: PeerId(1),
+            prev_log_index: LogIndex(0),
+            prev_log_term: Term(0),
+            entries: Vec::new(),
+            leader_commit: LogIndex(0),
+            round: 0,
+        }),
+    );
+    let _ = raft.ready();
+    let mut elapsed = 0;
+    while raft.role() != Role::PreCandidate {
+        raft.tick();
+        elapsed += 1;
+        assert!(elapsed < 10_000, "seed {seed}: never campaigned");
+    }
+    elapsed
+}
+
+/// On a disk whose syncs take longer than the election timeout, the timeout is stretched:
+/// its floor to three syncs (a round of votes needs two), its spread to six, so members
+/// whose timers started together fire more than a round apart. Without it a group on such
+/// a disk never elects a leader again (regression slow-disk-syncs-outlast-the-election-timeout).
+#[test]
+fn a_slow_disk_stretches_the_election_timeout() {
+    let waits: Vec<u32> = (0..60)
+        .map(|seed| ticks_to_campaign(seed, 64, 30))
+        .collect();
+    let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+    // The average settles on 30 ticks: [90, 90 + 180).
+    assert!(*min >= 90, "a timeout below three syncs: {waits:?}");
+    assert!(*max < 270, "past the stretched range: {waits:?}");
+    assert!(*max >= 200, "the spread did not widen: {waits:?}");
+}
+
+/// Syncs short beside the configured timeouts change nothing; one stalled sync moves the
+/// estimate an eighth of the way only, and fast syncs bring it back to 0.
+#[test]
+fn short_syncs_keep_the_configured_timeout_and_a_stall_wears_off() {
+    for seed in 0..30 {
+        for ticks in [0, 1] {
+            let wait = ticks_to_campaign(seed, 100, ticks);
+            assert!(
+                (10..20).contains(&wait),
+                "seed {seed}, {ticks}-tick syncs: {wait}"
+            );
+        }
+    }
+    let mut config = RaftConfig::new(PeerId(0), ids(3));
+    config.election_ticks = (10, 20);
+    let mut raft = Raft::new(config, Recovered::default(), Rng::from_seed(1));
+    raft.observe_sync(80);
+    assert_eq!(raft.disk_ticks(), 10, "an eighth of one 80-tick stall");
+    assert_eq!(raft.min_election_ticks(), 30);
+    for _ in 0..60 {
+        raft.observe_sync(0);
+    }
+    assert_eq!(raft.disk_ticks(), 0, "fast syncs wear the stall off");
+    assert_eq!(raft.min_election_ticks(), 10);
+    // Capped at four longest timeouts, however long the syncs.
+    for _ in 0..200 {
+        raft.observe_sync(10_000);
+    }
+    assert!(
+        (79..=80).contains(&raft.disk_ticks()),
+        "{}",
+        raft.disk_ticks()
+    );
+    // A steady sync time is what the average settles on.
+    for _ in 0..200 {
+        raft.observe_sync(7);
+    }
+    assert_eq!(raft.disk_ticks(), 7);
 }
