@@ -230,10 +230,7 @@ impl<D: Disk> Replica<D> {
             for (to, msg) in early {
                 self.transport.send(to, msg);
             }
-            let syncs = ready.hard_state.is_some()
-                || ready.truncate_after.is_some()
-                || !ready.entries.is_empty()
-                || ready.snapshot.is_some();
+            let syncs = ready.persists();
             let started = Instant::now();
             self.store.persist_async(&self.raft, &ready).await?;
             if syncs {

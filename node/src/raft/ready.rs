@@ -81,12 +81,18 @@ impl Ready {
         )
     }
 
+    /// Whether step 1 (persist, then sync) has anything to write: a hard state, a
+    /// snapshot, a truncation or entries.
+    pub fn persists(&self) -> bool {
+        self.hard_state.is_some()
+            || self.truncate_after.is_some()
+            || !self.entries.is_empty()
+            || self.snapshot.is_some()
+    }
+
     /// True if there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.hard_state.is_none()
-            && self.truncate_after.is_none()
-            && self.entries.is_empty()
-            && self.snapshot.is_none()
+        !self.persists()
             && self.messages.is_empty()
             && self.committed.is_empty()
             && self.reads.is_empty()

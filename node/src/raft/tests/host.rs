@@ -208,11 +208,7 @@ impl Cluster {
         }
         // 1. Persist.
         let node = self.nodes.get_mut(&id).expect("member");
-        let writes = ready.hard_state.is_some()
-            || ready.truncate_after.is_some()
-            || !ready.entries.is_empty()
-            || ready.snapshot.is_some();
-        if writes {
+        if ready.persists() {
             node.arm_power_loss(ready.snapshot.is_some());
         }
         let raft = node.raft.as_ref().expect("member is up");
