@@ -1,6 +1,6 @@
 //! The view audit at the end of a run waits for a lagging member up to the recovery
-//! deadline. The fixture is a case where one does lag: groups of five on 450 ms syncs,
-//! at the edge of the 500 ms election timeout, with the nodes' stretching of their
+//! deadline. The fixture is a case where one does lag: groups of five on 650 ms syncs,
+//! past the 500 ms election timeout, with the nodes' stretching of their
 //! timeouts on slow disks switched off (`stretch_election_on_slow_disk = false`; with it
 //! on, every group has settled long before the audit), where a member of the newest
 //! group learns the final view seconds after the audit began. It lives here rather than
@@ -15,7 +15,7 @@ use std::time::Duration;
 use protocol::client::Packet;
 use sim::trace::{Message, Trace, What};
 
-const FIXTURE: &str = "tests/view_audit/member-lags-past-five-seconds-on-450ms-syncs.toml";
+const FIXTURE: &str = "tests/view_audit/member-lags-past-five-seconds-on-650ms-syncs.toml";
 
 /// The host that asks every member which view it holds (the runner's auditor).
 const AUDITOR: &str = "audit";

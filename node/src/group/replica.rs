@@ -26,7 +26,7 @@ use super::state::{GroupState, Outcome};
 use super::transport::Transport;
 use super::GroupError;
 use crate::io::Disk;
-use crate::raft::{Raft, Ready, Role};
+use crate::raft::{Raft, Role};
 
 /// Inputs taken into one `Ready` at most (see the group commit in [`Replica::run`]).
 const MAX_INPUTS_PER_READY: usize = 256;
@@ -222,12 +222,11 @@ impl<D: Disk> Replica<D> {
                 )),
                 None => None,
             };
-            // The leader's replication goes out before its own sync, so followers write
-            // while it does; every other message waits for the sync (see `Ready`).
-            let (early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut ready.messages)
-                .into_iter()
-                .partition(|(_, msg)| Ready::may_precede_persist(msg));
-            for (to, msg) in early {
+            // Requests (the leader's replication, vote requests) and answers that promise
+            // only what is already durable go out before this member's own sync, so the
+            // peers work while it writes; every other answer waits for the sync (see
+            // `Ready`).
+            for (to, msg) in ready.take_early_messages() {
                 self.transport.send(to, msg);
             }
             let syncs = ready.persists();
@@ -242,7 +241,7 @@ impl<D: Disk> Replica<D> {
                 *self.state.borrow_mut() = state;
                 self.applied = index;
             }
-            for (to, msg) in late {
+            for (to, msg) in std::mem::take(&mut ready.messages) {
                 self.transport.send(to, msg);
             }
             for (index, entry) in ready.committed {

@@ -278,6 +278,16 @@ impl Raft {
             tracing::debug!(id = %self.config.id, %from, term = %r.term, pre_vote = r.pre_vote, "raft: dropping a stale vote reply");
             return;
         }
+        if !r.pre_vote && !self.out.holds(self.hard_state()) {
+            // Our vote requests leave before our term and vote are durable (see `Ready`),
+            // and no answer to them is stepped before they are: an answer now answers an
+            // earlier life of this member, which asked for this same term and lost it in
+            // a power loss. Counting it would let us lead a term we could forget again,
+            // and vote for another member in after a second power loss (found by review:
+            // two leaders of one term).
+            tracing::debug!(id = %self.config.id, %from, term = %r.term, "raft: dropping a vote reply to an earlier life of this member");
+            return;
+        }
         self.votes.insert(from, r.vote_granted);
         match (self.tally(), r.pre_vote) {
             (Tally::Won, true) => self.start_election(),

@@ -6,9 +6,9 @@
 //! entries the next `Ready` must carry. It must not make protocol decisions.
 
 use bytes::Bytes;
-use protocol::peer::{Entry, LogIndex, PeerId, PeerMessage};
+use protocol::peer::{Entry, LogIndex, PeerId, PeerMessage, Term};
 
-use super::log::next;
+use super::log::{next, prev};
 use super::types::{HardState, SnapshotMeta};
 use super::Raft;
 
@@ -28,12 +28,35 @@ use super::Raft;
 ///      now be empty after a snapshot).
 /// 2. **Send** [`messages`](Ready::messages). Only after step 1 is durable: a vote or an
 ///    acknowledgement must never leave a member that could forget it in a crash. The
-///    exception is the leader's replication ([`Ready::may_precede_persist`]:
-///    `AppendEntries` and `InstallSnapshot`), which may be sent *before* step 1, so that
-///    followers write while the leader does (Raft thesis §10.2.1). The leader counts its
-///    own log towards commitment as soon as entries are appended, which stays sound
-///    because the core is not called again before this `Ready` is carried out: no answer
-///    to those messages is stepped before the leader's own sync has finished.
+///    exceptions ([`Ready::may_precede_persist`]) are requests, which promise nothing the
+///    sender could forget and may be sent *before* step 1:
+///    - the leader's replication (`AppendEntries`, `InstallSnapshot`), so that followers
+///      write while the leader does (Raft thesis §10.2.1). The leader counts its own log
+///      towards commitment as soon as entries are appended;
+///    - vote requests (`RequestVote`, pre-vote or real), so that voters write their votes
+///      while the candidate writes its term and its own vote. Waiting for the candidate's
+///      sync first costs a whole sync per round, in which the other members' timers run
+///      out and split the votes (on 1200 ms syncs, three candidates of one term within
+///      0.9 s). The candidate counts its own vote at once, and its request names its last
+///      entry, which may not be durable yet.
+///
+///    Both stay sound because the core is not called again before this `Ready` is carried
+///    out: no answer to those requests is stepped before the sender's own sync has
+///    finished, so nothing is committed, and no election won, on what the sender could
+///    still lose. A candidate that crashes before its sync restarts with its old term and
+///    vote, having counted nothing; voters that granted it are bound to it for that term
+///    only, as if its request had gone out after the sync. Their answers may still reach
+///    the member's next life, which may stand for that same term again: a candidate
+///    counts no vote before its own term and vote are durable (`handle_vote_reply`), so
+///    such an answer is dropped until then, and after it is one more vote for this member
+///    in a term it durably stands in.
+///
+///    [`early_replies`](Ready::early_replies) may also go before step 1: a follower's
+///    answers to heartbeats (`AppendEntries` without entries) when its term is already
+///    durable, acknowledging no more of the log than storage held before this `Ready`.
+///    They echo the heartbeat's read round, so a leader's reads wait for the followers'
+///    network, not for their syncs of entries that arrived meanwhile (a follower under
+///    write load always has some). [`Ready::take_early_messages`] hands out both kinds.
 /// 3. **Apply**: if `snapshot` is `Some`, first reset the application state from it; then
 ///    apply [`committed`](Ready::committed) in order. Entries with empty `data` are the
 ///    no-ops a new leader appends to commit entries of its term: skip them (so never
@@ -58,6 +81,9 @@ pub struct Ready {
     pub snapshot: Option<(SnapshotMeta, Bytes)>,
     /// Send only after everything above is durable.
     pub messages: Vec<(PeerId, PeerMessage)>,
+    /// Replies that promise only what storage held before this `Ready`: may be sent
+    /// before step 1 (see [`Ready::take_early_messages`]).
+    pub early_replies: Vec<(PeerId, PeerMessage)>,
     /// Committed entries, to apply in order after persisting.
     pub committed: Vec<(LogIndex, Entry)>,
     /// Confirmed [`Raft::read_index`] requests: `(id, index)`, servable once the
@@ -72,13 +98,29 @@ pub struct Ready {
 
 impl Ready {
     /// Whether `msg` may be sent before this `Ready`'s persistence (step 1): a leader's
-    /// `AppendEntries` or `InstallSnapshot`, which promise nothing about the sender's log.
-    /// Votes, vote requests and every reply wait for the sync.
+    /// `AppendEntries` or `InstallSnapshot`, or a candidate's `RequestVote`, requests that
+    /// promise nothing about the sender's log or vote. Votes and every other reply wait
+    /// for the sync.
     pub fn may_precede_persist(msg: &PeerMessage) -> bool {
         matches!(
             msg,
-            PeerMessage::AppendEntries(_) | PeerMessage::InstallSnapshot(_)
+            PeerMessage::AppendEntries(_)
+                | PeerMessage::InstallSnapshot(_)
+                | PeerMessage::RequestVote(_)
         )
+    }
+
+    /// Removes and returns what may be sent before step 1: the requests of
+    /// [`messages`](Ready::messages) ([`Ready::may_precede_persist`]), then the
+    /// [`early_replies`](Ready::early_replies). `messages` keeps the rest, to send after
+    /// the sync.
+    pub fn take_early_messages(&mut self) -> Vec<(PeerId, PeerMessage)> {
+        let (mut early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut self.messages)
+            .into_iter()
+            .partition(|(_, msg)| Ready::may_precede_persist(msg));
+        self.messages = late;
+        early.append(&mut self.early_replies);
+        early
     }
 
     /// Whether step 1 (persist, then sync) has anything to write: a hard state, a
@@ -94,6 +136,7 @@ impl Ready {
     pub fn is_empty(&self) -> bool {
         !self.persists()
             && self.messages.is_empty()
+            && self.early_replies.is_empty()
             && self.committed.is_empty()
             && self.reads.is_empty()
             && self.lost_reads.is_empty()
@@ -114,6 +157,8 @@ pub(super) struct Outbox {
     pub(super) snapshot: Option<(SnapshotMeta, Bytes)>,
     /// Messages to send.
     pub(super) messages: Vec<(PeerId, PeerMessage)>,
+    /// Replies that promise nothing beyond what storage already holds.
+    pub(super) early_replies: Vec<(PeerId, PeerMessage)>,
     /// Confirmed reads.
     pub(super) reads: Vec<(u64, LogIndex)>,
     /// Abandoned reads.
@@ -136,6 +181,36 @@ impl Outbox {
     /// Queues `msg` for `to`.
     pub(super) fn send(&mut self, to: PeerId, msg: impl Into<PeerMessage>) {
         self.messages.push((to, msg.into()));
+    }
+
+    /// Queues `reply` for `to`, to leave before the next `Ready`'s sync: it must promise
+    /// nothing beyond what storage held before that `Ready` (see [`Outbox::durable_last`]).
+    pub(super) fn send_early(&mut self, to: PeerId, reply: impl Into<PeerMessage>) {
+        self.early_replies.push((to, reply.into()));
+    }
+
+    /// The last index of the log storage holds, if storage holds the hard state of `term`
+    /// and the next `Ready` rewrites nothing storage holds (no truncation, no snapshot):
+    /// what a reply may promise before that `Ready`'s sync. Every `Ready` handed out was
+    /// carried out before the core was called again, so what was handed out is durable.
+    pub(super) fn durable_last(&self, term: Term) -> Option<LogIndex> {
+        let clean = self.truncate_after.is_none() && self.snapshot.is_none();
+        (self.persisted.term == term && clean).then(|| prev(self.unstable_from))
+    }
+
+    /// Whether `hard_state` has been handed out in a `Ready`, and so (the core being
+    /// called only between `Ready`s carried out) is durable.
+    pub(super) fn holds(&self, hard_state: HardState) -> bool {
+        self.persisted == hard_state
+    }
+
+    /// Whether a refusal to `to` waits for the next sync. An early reply must not overtake
+    /// it: the leader tells a stale refusal from a current one by the order they arrive in
+    /// (a refusal read after a success would restart a probe and send entries again).
+    pub(super) fn holds_refusal_to(&self, to: PeerId) -> bool {
+        self.messages.iter().any(|(peer, m)| {
+            *peer == to && matches!(m, PeerMessage::AppendEntriesReply(r) if !r.success)
+        })
     }
 
     /// The in-memory log dropped every entry after `index`: if storage may hold some of
@@ -185,6 +260,7 @@ impl Raft {
             entries,
             snapshot: self.out.snapshot.take(),
             messages: std::mem::take(&mut self.out.messages),
+            early_replies: std::mem::take(&mut self.out.early_replies),
             committed,
             reads: std::mem::take(&mut self.out.reads),
             lost_reads: std::mem::take(&mut self.out.lost_reads),

@@ -242,7 +242,18 @@ impl Raft {
         }
         self.leader = Some(m.leader);
         self.election_elapsed = 0;
-        let reply = self.accept_entries(m);
+        let heartbeat = m.entries.is_empty();
+        let mut reply = self.accept_entries(m);
+        // A heartbeat's answer need not wait for the sync of entries that arrived with it
+        // or before it: it goes at once, acknowledging only what storage already holds.
+        // (Entries in flight are acknowledged by the answers to their own messages.)
+        if heartbeat && reply.success && !self.out.holds_refusal_to(from) {
+            if let Some(durable) = self.out.durable_last(self.term) {
+                reply.last_log_index = reply.last_log_index.min(durable);
+                self.out.send_early(from, reply);
+                return;
+            }
+        }
         self.out.send(from, reply);
     }
 

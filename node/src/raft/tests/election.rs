@@ -309,3 +309,90 @@ fn short_syncs_keep_the_configured_timeout_and_a_stall_wears_off() {
     }
     assert_eq!(raft.disk_ticks(), 7);
 }
+
+/// Found by review: vote requests leave before the candidate's sync, so a grant can reach
+/// the candidate's *next life* after a power loss. Member 2 stands for term 1 and loses
+/// power before its sync; member 1's grant, meant for that first life, reaches the
+/// restarted member in the batch where it stands for term 1 again (after member 0's
+/// pre-vote). Counted there, it made the member lead a term not yet durable, and after a
+/// second power loss the member voted member 0 into the same term: two leaders of term 1.
+#[test]
+fn a_grant_to_an_earlier_life_is_not_counted_before_the_term_is_durable() {
+    let fresh = |id: u32, seed: u64| {
+        Raft::new(
+            RaftConfig::new(PeerId(id), ids(3)),
+            Recovered::default(),
+            Rng::from_seed(seed),
+        )
+    };
+    let to = |ready: &crate::raft::Ready, peer: u32| -> Vec<PeerMessage> {
+        let messages = ready.messages.iter();
+        let to_peer = messages.filter(|(p, _)| *p == PeerId(peer));
+        to_peer.map(|(_, m)| m.clone()).collect()
+    };
+    let campaign = |raft: &mut Raft| {
+        while raft.role() != Role::PreCandidate {
+            raft.tick();
+        }
+        raft.ready()
+    };
+    let (mut a, mut b) = (fresh(0, 10), fresh(1, 11));
+    // Member 2's first life: pre-vote granted by member 1, then term 1, whose vote
+    // requests leave before its sync.
+    let mut c = fresh(2, 12);
+    let pre = campaign(&mut c);
+    for m in to(&pre, 1) {
+        b.step(PeerId(2), m);
+    }
+    for m in to(&b.ready(), 2) {
+        c.step(PeerId(1), m);
+    }
+    let mut stands = c.ready();
+    assert_eq!((c.role(), c.term()), (Role::Candidate, Term(1)));
+    let early = stands.take_early_messages();
+    assert!(early
+        .iter()
+        .any(|(p, m)| *p == PeerId(1) && matches!(m, PeerMessage::RequestVote(_))));
+    for (_, m) in early.into_iter().filter(|(p, _)| *p == PeerId(1)) {
+        b.step(PeerId(2), m);
+    }
+    let stale_grant = to(&b.ready(), 2);
+    assert!(!stale_grant.is_empty());
+
+    // Power lost before the sync: the next life starts in term 0 and pre-votes; member 0
+    // grants. One batch: that grant (it stands for term 1), then the stale grant.
+    let mut c = fresh(2, 13);
+    let pre = campaign(&mut c);
+    for m in to(&pre, 0) {
+        a.step(PeerId(2), m);
+    }
+    for m in to(&a.ready(), 2) {
+        c.step(PeerId(0), m);
+    }
+    for m in stale_grant {
+        c.step(PeerId(1), m);
+    }
+    assert_eq!(
+        (c.role(), c.term()),
+        (Role::Candidate, Term(1)),
+        "counted the stale grant"
+    );
+    let mut stands = c.ready();
+    assert!(
+        stands.hard_state.is_some(),
+        "term 1 is durable only after this sync"
+    );
+    let requests = stands.take_early_messages();
+    assert!(requests
+        .iter()
+        .all(|(_, m)| matches!(m, PeerMessage::RequestVote(_))));
+
+    // Once it is durable, member 1's answer to this life's own request counts.
+    for (_, m) in requests.into_iter().filter(|(p, _)| *p == PeerId(1)) {
+        b.step(PeerId(2), m);
+    }
+    for m in to(&b.ready(), 2) {
+        c.step(PeerId(1), m);
+    }
+    assert_eq!((c.role(), c.term()), (Role::Leader, Term(1)));
+}

@@ -197,13 +197,11 @@ impl Cluster {
             trace(self.now, id, raft, &ready);
         }
         self.history.check_leader(seed, id, raft);
-        // 0. The leader's replication may leave before its own sync (as the replica sends
-        // it), so a power loss below crashes a leader whose entries are already out.
-        let (early, late): (Vec<_>, Vec<_>) = std::mem::take(&mut ready.messages)
-            .into_iter()
-            .partition(|(_, msg)| Ready::may_precede_persist(msg));
-        ready.messages = late;
-        for (to, msg) in early {
+        // 0. Requests (the leader's replication, vote requests) and early replies may leave
+        // before the sender's own sync (as the replica sends them), so a power loss below
+        // crashes a leader whose entries, a candidate whose vote requests, or a follower
+        // whose answers to heartbeats are already out.
+        for (to, msg) in ready.take_early_messages() {
             self.send(id, to, msg);
         }
         // 1. Persist.

@@ -52,7 +52,10 @@ fn to(messages: &[(PeerId, PeerMessage)], to: u32) -> PeerMessage {
 /// A follower's answer to `msg` from member 0.
 fn answer(follower: &mut Raft, msg: PeerMessage) -> AppendEntriesReply {
     follower.step(PeerId(0), msg);
-    match follower.ready().messages.as_slice() {
+    let mut ready = follower.ready();
+    let mut sent = ready.take_early_messages();
+    sent.append(&mut ready.messages);
+    match sent.as_slice() {
         [(PeerId(0), PeerMessage::AppendEntriesReply(r))] => *r,
         other => panic!("expected one AppendEntriesReply to 0, got {other:?}"),
     }

@@ -36,8 +36,10 @@ fn follower(terms: &[u64], term: u64) -> Raft {
 }
 
 fn only_reply(raft: &mut Raft) -> AppendEntriesReply {
-    let ready = raft.ready();
-    match ready.messages.as_slice() {
+    let mut ready = raft.ready();
+    let mut sent = ready.take_early_messages();
+    sent.append(&mut ready.messages);
+    match sent.as_slice() {
         [(PeerId(1), PeerMessage::AppendEntriesReply(r))] => *r,
         other => panic!("expected one AppendEntriesReply to 1, got {other:?}"),
     }
@@ -249,6 +251,8 @@ fn batches_respect_the_configured_limits() {
         .into(),
     );
     assert_eq!(raft.role(), Role::Candidate);
+    // Its term and vote are handed out (and durable) before its vote requests are answered.
+    raft.ready();
     raft.step(
         PeerId(1),
         RequestVoteReply {
@@ -292,5 +296,76 @@ fn batches_respect_the_configured_limits() {
         m.entries.len(),
         2,
         "4 + 4 bytes fit in 10, a third would not"
+    );
+}
+
+/// The `AppendEntriesReply` to 1 among `messages`, in order.
+fn replies(messages: &[(PeerId, PeerMessage)]) -> Vec<AppendEntriesReply> {
+    messages
+        .iter()
+        .filter_map(|(to, m)| match m {
+            PeerMessage::AppendEntriesReply(r) if *to == PeerId(1) => Some(*r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A follower under write load always has entries to sync; its answer to a heartbeat must
+/// not wait for them (a leader's reads wait for that answer), but may acknowledge only
+/// what storage held before: the entries are acknowledged by the answer to their message.
+#[test]
+fn a_heartbeat_is_answered_before_the_sync_with_only_what_storage_holds() {
+    let mut f = follower(&[1, 1], 1);
+    f.ready();
+    f.step(
+        PeerId(1),
+        append(1, 2, 1, 0, vec![entry(1, "c"), entry(1, "d")]),
+    );
+    f.step(PeerId(1), append(1, 4, 1, 0, Vec::new()));
+    let mut ready = f.ready();
+    assert_eq!(ready.entries.len(), 2, "entries 3 and 4 are to be synced");
+    let early = ready.take_early_messages();
+    let ok = |last| AppendEntriesReply {
+        term: Term(1),
+        success: true,
+        last_log_index: LogIndex(last),
+        round: ROUND,
+    };
+    assert_eq!(
+        replies(&early),
+        vec![ok(2)],
+        "the heartbeat's answer, at once"
+    );
+    assert_eq!(
+        replies(&ready.messages),
+        vec![ok(4)],
+        "the entries' answer, after the sync"
+    );
+}
+
+/// An early answer needs a durable term, and must not overtake a refusal waiting for the
+/// sync (the leader reads the order of its answers).
+#[test]
+fn a_heartbeat_answer_waits_for_a_new_term_or_a_refusal_before_it() {
+    // A heartbeat of a newer term: the term is not durable until the sync.
+    let mut f = follower(&[1, 1], 1);
+    f.ready();
+    f.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
+    let mut ready = f.ready();
+    assert!(ready.hard_state.is_some());
+    assert!(replies(&ready.take_early_messages()).is_empty());
+    assert_eq!(replies(&ready.messages).len(), 1);
+
+    // A refusal (log too short) then a matching heartbeat: both after the sync, in order.
+    let mut f = follower(&[1, 1], 1);
+    f.ready();
+    f.step(PeerId(1), append(1, 9, 1, 0, Vec::new()));
+    f.step(PeerId(1), append(1, 2, 1, 0, Vec::new()));
+    let mut ready = f.ready();
+    assert!(replies(&ready.take_early_messages()).is_empty());
+    let late = replies(&ready.messages);
+    assert_eq!(
+        late.iter().map(|r| r.success).collect::<Vec<_>>(),
+        vec![false, true]
     );
 }
