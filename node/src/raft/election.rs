@@ -278,13 +278,21 @@ impl Raft {
             tracing::debug!(id = %self.config.id, %from, term = %r.term, pre_vote = r.pre_vote, "raft: dropping a stale vote reply");
             return;
         }
-        if !r.pre_vote && !self.out.holds(self.hard_state()) {
+        let durable = self.out.holds(self.hard_state())
+            && self.out.durable_last(self.term) >= Some(self.log.last_index());
+        if !r.pre_vote && !durable {
             // Our vote requests leave before our term and vote are durable (see `Ready`),
             // and no answer to them is stepped before they are: an answer now answers an
             // earlier life of this member, which asked for this same term and lost it in
             // a power loss. Counting it would let us lead a term we could forget again,
             // and vote for another member in after a second power loss (found by review:
-            // two leaders of one term).
+            // two leaders of one term). Once they are durable, such an answer is one more
+            // vote for this member in a term it durably stands in; the voter judged the
+            // log that earlier request named, which was durable then (an election starts
+            // only on a tick, which a host gives between `Ready`s carried out, and an
+            // `AppendEntries` of the term makes a pre-candidate a follower). That our own
+            // log is durable when we count is checked here too, though within one life the
+            // order of `Ready`s already makes it so.
             tracing::debug!(id = %self.config.id, %from, term = %r.term, "raft: dropping a vote reply to an earlier life of this member");
             return;
         }

@@ -37,8 +37,9 @@ use super::Raft;
 ///      while the candidate writes its term and its own vote. Waiting for the candidate's
 ///      sync first costs a whole sync per round, in which the other members' timers run
 ///      out and split the votes (on 1200 ms syncs, three candidates of one term within
-///      0.9 s). The candidate counts its own vote at once, and its request names its last
-///      entry, which may not be durable yet.
+///      0.9 s). The candidate counts its own vote at once; its request names its log as
+///      storage holds it (an election starts on a tick, which a host gives between
+///      `Ready`s carried out).
 ///
 ///    Both stay sound because the core is not called again before this `Ready` is carried
 ///    out: no answer to those requests is stepped before the sender's own sync has
