@@ -20,7 +20,7 @@ use super::host::{App, History, Node, DIR};
 use crate::group::RaftStore;
 use crate::io::mem::MemDisk;
 use crate::io::Rng;
-use crate::raft::{Raft, RaftConfig, Recovered, Role};
+use crate::raft::{Raft, RaftConfig, Ready, Recovered, Role};
 
 /// Network behaviour.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +62,14 @@ pub struct Cluster {
 
 pub fn ids(n: u32) -> Vec<PeerId> {
     (0..n).map(PeerId).collect()
+}
+
+/// Every message of `ready`, in the order a host sends them: those that may leave before
+/// the sync, then the rest.
+pub fn sent(mut ready: Ready) -> Vec<(PeerId, PeerMessage)> {
+    let mut sent = ready.take_early_messages();
+    sent.append(&mut ready.messages);
+    sent
 }
 
 impl Cluster {

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use protocol::peer::{AppendEntriesReply, LogIndex, PeerId, PeerMessage, RequestVoteReply, Term};
 
-use super::harness::{ids, Cluster, Net};
+use super::harness::{ids, sent, Cluster, Net};
 use crate::io::Rng;
 use crate::raft::{Raft, RaftConfig, Recovered, Role};
 
@@ -52,10 +52,7 @@ fn to(messages: &[(PeerId, PeerMessage)], to: u32) -> PeerMessage {
 /// A follower's answer to `msg` from member 0.
 fn answer(follower: &mut Raft, msg: PeerMessage) -> AppendEntriesReply {
     follower.step(PeerId(0), msg);
-    let mut ready = follower.ready();
-    let mut sent = ready.take_early_messages();
-    sent.append(&mut ready.messages);
-    match sent.as_slice() {
+    match sent(follower.ready()).as_slice() {
         [(PeerId(0), PeerMessage::AppendEntriesReply(r))] => *r,
         other => panic!("expected one AppendEntriesReply to 0, got {other:?}"),
     }

@@ -6,7 +6,7 @@ use protocol::peer::{
     AppendEntries, LogIndex, PeerId, PeerMessage, RequestVote, RequestVoteReply, Term,
 };
 
-use super::harness::{ids, Cluster};
+use super::harness::{ids, sent, Cluster};
 use crate::io::Rng;
 use crate::raft::{HardState, Raft, RaftConfig, Recovered};
 
@@ -103,11 +103,8 @@ fn a_replaced_member_refuses_a_leader_older_than_the_group() {
     ));
     // The leader of term 2 is followed.
     raft.step(PeerId(2), append(2, 2));
-    let mut ready = raft.ready();
-    let mut sent = ready.take_early_messages();
-    sent.append(&mut ready.messages);
     assert!(matches!(
-        sent.as_slice(),
+        sent(raft.ready()).as_slice(),
         [(PeerId(2), PeerMessage::AppendEntriesReply(r))] if r.success
     ));
     assert_eq!(raft.leader(), Some(PeerId(2)));

@@ -7,7 +7,7 @@ use protocol::peer::{
     RequestVoteReply, Term,
 };
 
-use super::harness::{ids, Cluster};
+use super::harness::{ids, sent, Cluster};
 use crate::io::Rng;
 use crate::raft::{HardState, Raft, RaftConfig, Recovered, Role};
 
@@ -36,10 +36,7 @@ fn follower(terms: &[u64], term: u64) -> Raft {
 }
 
 fn only_reply(raft: &mut Raft) -> AppendEntriesReply {
-    let mut ready = raft.ready();
-    let mut sent = ready.take_early_messages();
-    sent.append(&mut ready.messages);
-    match sent.as_slice() {
+    match sent(raft.ready()).as_slice() {
         [(PeerId(1), PeerMessage::AppendEntriesReply(r))] => *r,
         other => panic!("expected one AppendEntriesReply to 1, got {other:?}"),
     }
