@@ -290,9 +290,15 @@ impl Raft {
             // vote for this member in a term it durably stands in; the voter judged the
             // log that earlier request named, which was durable then (an election starts
             // only on a tick, which a host gives between `Ready`s carried out, and an
-            // `AppendEntries` of the term makes a pre-candidate a follower). That our own
-            // log is durable when we count is checked here too, though within one life the
-            // order of `Ready`s already makes it so.
+            // `AppendEntries` of the term makes a pre-candidate a follower). That log may
+            // have been cut since, by the leader of the term before, to one the voter
+            // would refuse now (a second review; the test
+            // `a_stale_grant_counts_for_a_log_the_old_terms_leader_cut_since`). Still safe:
+            // an entry committed before this term is in the earlier log (the voter held
+            // it and its log was not ahead), and that leader, which holds every such entry,
+            // cuts only entries it does not hold. That our own log is durable when we
+            // count is checked here too, though within one life the order of `Ready`s
+            // already makes it so.
             tracing::debug!(id = %self.config.id, %from, term = %r.term, "raft: dropping a vote reply to an earlier life of this member");
             return;
         }
