@@ -4,61 +4,18 @@
 //! finds is safe).
 
 use bytes::Bytes;
-use protocol::peer::{
-    AppendEntries, Entry, InstallSnapshot, LogIndex, PeerId, PeerMessage, RequestVoteReply, Term,
-};
+use protocol::peer::{InstallSnapshot, LogIndex, PeerId, PeerMessage, RequestVoteReply, Term};
 
-use super::harness::{ids, sent};
-use crate::io::Rng;
-use crate::raft::{HardState, Raft, RaftConfig, Ready, Recovered, Role};
-
-fn entry(term: u64) -> Entry {
-    Entry {
-        term: Term(term),
-        data: Bytes::from_static(b"e"),
-    }
-}
-
-/// Member `id` of `n` recovered with `terms` as its log, at `term` without a vote.
-fn member(id: u32, n: u32, terms: &[u64], term: u64, seed: u64) -> Raft {
-    Raft::new(
-        RaftConfig::new(PeerId(id), ids(n)),
-        Recovered {
-            hard_state: HardState {
-                term: Term(term),
-                voted_for: None,
-            },
-            snapshot: None,
-            entries: terms.iter().map(|t| entry(*t)).collect(),
-        },
-        Rng::from_seed(seed),
-    )
-}
-
-fn append(term: u64, prev: u64, prev_term: u64, entries: Vec<Entry>) -> PeerMessage {
-    PeerMessage::AppendEntries(AppendEntries {
-        term: Term(term),
-        leader: PeerId(1),
-        prev_log_index: LogIndex(prev),
-        prev_log_term: Term(prev_term),
-        leader_commit: LogIndex(0),
-        entries,
-        round: 3,
-    })
-}
+use super::harness::{append, entry, member_with_log, replies_to_1, sent};
+use crate::raft::{Raft, Ready, Role};
 
 /// Answers to member 1, as (success, last log index).
 type Answers = Vec<(bool, u64)>;
 
 fn replies(messages: &[(PeerId, PeerMessage)]) -> Answers {
-    messages
-        .iter()
-        .filter_map(|(to, m)| match m {
-            PeerMessage::AppendEntriesReply(r) if *to == PeerId(1) => {
-                Some((r.success, r.last_log_index.0))
-            }
-            _ => None,
-        })
+    replies_to_1(messages)
+        .into_iter()
+        .map(|r| (r.success, r.last_log_index.0))
         .collect()
 }
 
@@ -75,17 +32,17 @@ fn split(mut ready: Ready) -> (Answers, Answers) {
 #[test]
 fn a_heartbeat_behind_a_truncation_waits_for_its_sync() {
     // Storage: 1:t1 2:t1 3:t1 4:t1, term 2. Leader 1 (term 2) replaces 3.. with 3:t2.
-    let mut f = member(0, 3, &[1, 1, 1, 1], 2, 1);
+    let mut f = member_with_log(0, 3, &[1, 1, 1, 1], 2, 1);
     f.ready();
-    f.step(PeerId(1), append(2, 2, 1, vec![entry(2)]));
+    f.step(PeerId(1), append(2, 2, 1, 0, vec![entry(2, "e")]));
     // The heartbeat names 3:t2, which is only in memory; 2 is still durable and matches.
-    f.step(PeerId(1), append(2, 3, 2, Vec::new()));
-    f.step(PeerId(1), append(2, 2, 1, Vec::new()));
+    f.step(PeerId(1), append(2, 3, 2, 0, Vec::new()));
+    f.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
     let (early, late) = split(f.ready());
     assert_eq!(early, vec![], "nothing before the truncation is durable");
     assert_eq!(late, vec![(true, 3), (true, 3), (true, 2)]);
     // Next batch: truncation handed out (durable), so now it may answer at once.
-    f.step(PeerId(1), append(2, 3, 2, Vec::new()));
+    f.step(PeerId(1), append(2, 3, 2, 0, Vec::new()));
     assert_eq!(split(f.ready()), (vec![(true, 3)], vec![]));
 }
 
@@ -94,7 +51,7 @@ fn a_heartbeat_behind_a_truncation_waits_for_its_sync() {
 /// `Outbox::durable_last` (`snapshot.is_none()`).
 #[test]
 fn a_heartbeat_behind_an_installed_snapshot_waits_for_its_sync() {
-    let mut f = member(0, 3, &[1, 1, 1], 2, 1);
+    let mut f = member_with_log(0, 3, &[1, 1, 1], 2, 1);
     f.ready();
     f.step(
         PeerId(1),
@@ -109,8 +66,8 @@ fn a_heartbeat_behind_an_installed_snapshot_waits_for_its_sync() {
         }
         .into(),
     );
-    f.step(PeerId(1), append(2, 5, 2, Vec::new()));
-    f.step(PeerId(1), append(2, 2, 1, Vec::new()));
+    f.step(PeerId(1), append(2, 5, 2, 0, Vec::new()));
+    f.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
     let mut ready = f.ready();
     assert!(ready.snapshot.is_some());
     assert!(replies(&ready.take_early_messages()).is_empty());
@@ -122,10 +79,10 @@ fn a_heartbeat_behind_an_installed_snapshot_waits_for_its_sync() {
 /// by `holds_refusal_to`, which looks at the peer whatever the term.
 #[test]
 fn an_older_terms_refusal_is_not_overtaken_by_an_early_success() {
-    let mut f = member(0, 3, &[1, 1], 2, 1);
+    let mut f = member_with_log(0, 3, &[1, 1], 2, 1);
     f.ready();
-    f.step(PeerId(1), append(1, 2, 1, Vec::new()));
-    f.step(PeerId(1), append(2, 2, 1, Vec::new()));
+    f.step(PeerId(1), append(1, 2, 1, 0, Vec::new()));
+    f.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
     let (early, late) = split(f.ready());
     assert_eq!(early, vec![]);
     assert_eq!(late, vec![(false, 2), (true, 2)]);
@@ -137,7 +94,7 @@ fn an_older_terms_refusal_is_not_overtaken_by_an_early_success() {
 /// also for a candidate that turns follower in the batch where it stood.
 #[test]
 fn a_candidate_of_this_batch_answers_a_heartbeat_after_its_sync() {
-    let mut c = member(0, 3, &[1, 1], 1, 7);
+    let mut c = member_with_log(0, 3, &[1, 1], 1, 7);
     c.ready();
     while c.role() != Role::PreCandidate {
         c.tick();
@@ -154,7 +111,7 @@ fn a_candidate_of_this_batch_answers_a_heartbeat_after_its_sync() {
     );
     assert_eq!((c.role(), c.term()), (Role::Candidate, Term(2)));
     // Member 1 won term 2 meanwhile; its heartbeat reaches us before our own sync.
-    c.step(PeerId(1), append(2, 2, 1, Vec::new()));
+    c.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
     assert_eq!(c.role(), Role::Follower);
     let (early, late) = split(c.ready());
     assert_eq!(early, vec![]);
@@ -173,7 +130,7 @@ fn a_candidate_of_this_batch_answers_a_heartbeat_after_its_sync() {
 #[test]
 fn a_stale_grant_counts_for_a_log_the_old_terms_leader_cut_since() {
     // Member 2: storage 1:t1 2:t3, term 4. Member 1 (voter): 1:t1 2:t2 3:t2, term 4.
-    let first_life = || member(2, 5, &[1, 3], 4, 12);
+    let first_life = || member_with_log(2, 5, &[1, 3], 4, 12);
     let grant_pre = |c: &mut Raft, from: u32| {
         c.step(
             PeerId(from),
@@ -202,7 +159,7 @@ fn a_stale_grant_counts_for_a_log_the_old_terms_leader_cut_since() {
         .find(|(to, m)| *to == PeerId(1) && matches!(m, PeerMessage::RequestVote(_)))
         .map(|(_, m)| m)
         .expect("request to 1");
-    let mut b = member(1, 5, &[1, 2, 2], 4, 11);
+    let mut b = member_with_log(1, 5, &[1, 2, 2], 4, 11);
     b.step(PeerId(2), request);
     let stale_grant = sent(b.ready());
     assert!(matches!(
@@ -214,7 +171,7 @@ fn a_stale_grant_counts_for_a_log_the_old_terms_leader_cut_since() {
     // in this message; its log holds 2:t2) cuts 2:t3.
     let mut c = first_life();
     c.ready();
-    c.step(PeerId(1), append(4, 1, 1, vec![entry(2)]));
+    c.step(PeerId(1), append(4, 1, 1, 0, vec![entry(2, "e")]));
     let cut = c.ready();
     assert_eq!(cut.truncate_after, Some(LogIndex(1)));
     assert_eq!((c.last_index(), c.last_term()), (LogIndex(2), Term(2)));
@@ -225,7 +182,7 @@ fn a_stale_grant_counts_for_a_log_the_old_terms_leader_cut_since() {
         .map(|(_, m)| m)
         .expect("request to 1");
     // The voter, judging this life's request on its own log, refuses it.
-    let mut b_now = member(1, 5, &[1, 2, 2], 4, 11);
+    let mut b_now = member_with_log(1, 5, &[1, 2, 2], 4, 11);
     b_now.step(PeerId(2), fresh_request);
     assert!(matches!(
         sent(b_now.ready()).as_slice(),

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use protocol::peer::{AppendEntries, LogIndex, PeerId, PeerMessage, Term};
 
-use super::harness::{ids, Cluster};
+use super::harness::{ids, member_with_log, Cluster};
 use crate::io::Rng;
 use crate::raft::{HardState, Raft, RaftConfig, Recovered, Role};
 
@@ -318,13 +318,7 @@ fn short_syncs_keep_the_configured_timeout_and_a_stall_wears_off() {
 /// second power loss the member voted member 0 into the same term: two leaders of term 1.
 #[test]
 fn a_grant_to_an_earlier_life_is_not_counted_before_the_term_is_durable() {
-    let fresh = |id: u32, seed: u64| {
-        Raft::new(
-            RaftConfig::new(PeerId(id), ids(3)),
-            Recovered::default(),
-            Rng::from_seed(seed),
-        )
-    };
+    let fresh = |id: u32, seed: u64| member_with_log(id, 3, &[], 0, seed);
     let to = |ready: &crate::raft::Ready, peer: u32| -> Vec<PeerMessage> {
         let messages = ready.messages.iter();
         let to_peer = messages.filter(|(p, _)| *p == PeerId(peer));

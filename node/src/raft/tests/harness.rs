@@ -9,18 +9,23 @@
 //! `RaftStore::open` reads back. A member can also be set to crash in the middle of its
 //! next `Ready`, after persisting and before sending, or to lose power after a number of
 //! disk calls (in the middle of persisting, say).
+//!
+//! Beside it, builders for tests that drive one bare core by hand and read its `Ready`s:
+//! [`member_with_log`], [`entry`], [`append`], [`sent`], [`replies_to_1`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bytes::Bytes;
-use protocol::peer::{LogIndex, PeerId, PeerMessage, Term};
+use protocol::peer::{
+    AppendEntries, AppendEntriesReply, Entry, LogIndex, PeerId, PeerMessage, Term,
+};
 
 use super::host::{App, History, Node, DIR};
 use crate::group::RaftStore;
 use crate::io::mem::MemDisk;
 use crate::io::Rng;
-use crate::raft::{Raft, RaftConfig, Ready, Recovered, Role};
+use crate::raft::{HardState, Raft, RaftConfig, Ready, Recovered, Role};
 
 /// Network behaviour.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +75,65 @@ pub fn sent(mut ready: Ready) -> Vec<(PeerId, PeerMessage)> {
     let mut sent = ready.take_early_messages();
     sent.append(&mut ready.messages);
     sent
+}
+
+/// An entry of `term` holding `data`, for logs built by hand.
+pub fn entry(term: u64, data: &str) -> Entry {
+    Entry {
+        term: Term(term),
+        data: Bytes::copy_from_slice(data.as_bytes()),
+    }
+}
+
+/// A bare core: member `id` of `0..n`, recovered at `term` without a vote, with a log of
+/// one entry per item of `terms` (that entry's term).
+pub fn member_with_log(id: u32, n: u32, terms: &[u64], term: u64, seed: u64) -> Raft {
+    let recovered = Recovered {
+        hard_state: HardState {
+            term: Term(term),
+            voted_for: None,
+        },
+        snapshot: None,
+        entries: terms.iter().map(|t| entry(*t, "e")).collect(),
+    };
+    Raft::new(
+        RaftConfig::new(PeerId(id), ids(n)),
+        recovered,
+        Rng::from_seed(seed),
+    )
+}
+
+/// The read round `append` tags its messages with.
+pub const ROUND: u64 = 7;
+
+/// An `AppendEntries` from member 1 as leader of `term`.
+pub fn append(
+    term: u64,
+    prev: u64,
+    prev_term: u64,
+    commit: u64,
+    entries: Vec<Entry>,
+) -> PeerMessage {
+    PeerMessage::AppendEntries(AppendEntries {
+        term: Term(term),
+        leader: PeerId(1),
+        prev_log_index: LogIndex(prev),
+        prev_log_term: Term(prev_term),
+        leader_commit: LogIndex(commit),
+        entries,
+        round: ROUND,
+    })
+}
+
+/// The `AppendEntriesReply`s to member 1 among `messages`, in order.
+pub fn replies_to_1(messages: &[(PeerId, PeerMessage)]) -> Vec<AppendEntriesReply> {
+    messages
+        .iter()
+        .filter_map(|(to, m)| match m {
+            PeerMessage::AppendEntriesReply(r) if *to == PeerId(1) => Some(*r),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Cluster {

@@ -3,36 +3,16 @@
 
 use bytes::Bytes;
 use protocol::peer::{
-    AppendEntries, AppendEntriesReply, Entry, Hello, LogIndex, PeerId, PeerMessage, RequestVote,
-    RequestVoteReply, Term,
+    AppendEntriesReply, Hello, LogIndex, PeerId, PeerMessage, RequestVote, RequestVoteReply, Term,
 };
 
-use super::harness::{ids, sent, Cluster};
+use super::harness::{append, entry, ids, member_with_log, replies_to_1, sent, Cluster, ROUND};
 use crate::io::Rng;
 use crate::raft::{HardState, Raft, RaftConfig, Recovered, Role};
 
-fn entry(term: u64, data: &str) -> Entry {
-    Entry {
-        term: Term(term),
-        data: Bytes::copy_from_slice(data.as_bytes()),
-    }
-}
-
 /// A follower (member 0 of 0..3) with the given log and term.
 fn follower(terms: &[u64], term: u64) -> Raft {
-    let recovered = Recovered {
-        hard_state: HardState {
-            term: Term(term),
-            voted_for: None,
-        },
-        snapshot: None,
-        entries: terms.iter().map(|t| entry(*t, "e")).collect(),
-    };
-    Raft::new(
-        RaftConfig::new(PeerId(0), ids(3)),
-        recovered,
-        Rng::from_seed(3),
-    )
+    member_with_log(0, 3, terms, term, 3)
 }
 
 fn only_reply(raft: &mut Raft) -> AppendEntriesReply {
@@ -40,21 +20,6 @@ fn only_reply(raft: &mut Raft) -> AppendEntriesReply {
         [(PeerId(1), PeerMessage::AppendEntriesReply(r))] => *r,
         other => panic!("expected one AppendEntriesReply to 1, got {other:?}"),
     }
-}
-
-/// The read round `append` tags its messages with.
-const ROUND: u64 = 7;
-
-fn append(term: u64, prev: u64, prev_term: u64, commit: u64, entries: Vec<Entry>) -> PeerMessage {
-    PeerMessage::AppendEntries(AppendEntries {
-        term: Term(term),
-        leader: PeerId(1),
-        prev_log_index: LogIndex(prev),
-        prev_log_term: Term(prev_term),
-        leader_commit: LogIndex(commit),
-        entries,
-        round: ROUND,
-    })
 }
 
 #[test]
@@ -296,17 +261,6 @@ fn batches_respect_the_configured_limits() {
     );
 }
 
-/// The `AppendEntriesReply` to 1 among `messages`, in order.
-fn replies(messages: &[(PeerId, PeerMessage)]) -> Vec<AppendEntriesReply> {
-    messages
-        .iter()
-        .filter_map(|(to, m)| match m {
-            PeerMessage::AppendEntriesReply(r) if *to == PeerId(1) => Some(*r),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A follower under write load always has entries to sync; its answer to a heartbeat must
 /// not wait for them (a leader's reads wait for that answer), but may acknowledge only
 /// what storage held before: the entries are acknowledged by the answer to their message.
@@ -329,12 +283,12 @@ fn a_heartbeat_is_answered_before_the_sync_with_only_what_storage_holds() {
         round: ROUND,
     };
     assert_eq!(
-        replies(&early),
+        replies_to_1(&early),
         vec![ok(2)],
         "the heartbeat's answer, at once"
     );
     assert_eq!(
-        replies(&ready.messages),
+        replies_to_1(&ready.messages),
         vec![ok(4)],
         "the entries' answer, after the sync"
     );
@@ -350,8 +304,8 @@ fn a_heartbeat_answer_waits_for_a_new_term_or_a_refusal_before_it() {
     f.step(PeerId(1), append(2, 2, 1, 0, Vec::new()));
     let mut ready = f.ready();
     assert!(ready.hard_state.is_some());
-    assert!(replies(&ready.take_early_messages()).is_empty());
-    assert_eq!(replies(&ready.messages).len(), 1);
+    assert!(replies_to_1(&ready.take_early_messages()).is_empty());
+    assert_eq!(replies_to_1(&ready.messages).len(), 1);
 
     // A refusal (log too short) then a matching heartbeat: both after the sync, in order.
     let mut f = follower(&[1, 1], 1);
@@ -359,8 +313,8 @@ fn a_heartbeat_answer_waits_for_a_new_term_or_a_refusal_before_it() {
     f.step(PeerId(1), append(1, 9, 1, 0, Vec::new()));
     f.step(PeerId(1), append(1, 2, 1, 0, Vec::new()));
     let mut ready = f.ready();
-    assert!(replies(&ready.take_early_messages()).is_empty());
-    let late = replies(&ready.messages);
+    assert!(replies_to_1(&ready.take_early_messages()).is_empty());
+    let late = replies_to_1(&ready.messages);
     assert_eq!(
         late.iter().map(|r| r.success).collect::<Vec<_>>(),
         vec![false, true]
