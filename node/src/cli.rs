@@ -23,3 +23,14 @@ pub fn run_local<F: Future>(future: F) -> std::io::Result<F::Output> {
     let local = tokio::task::LocalSet::new();
     Ok(local.block_on(&runtime, future))
 }
+
+/// Makes what the data directory `dir` holds durable before a binary starts on it: a
+/// process killed before it synced leaves writes the next one would otherwise trust (see
+/// [`crate::io::sync_data_dir`]).
+pub fn make_durable(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let synced = crate::io::sync_data_dir(dir)
+        .with_context(|| format!("syncing what {} holds before reading it", dir.display()))?;
+    tracing::debug!(dir = %dir.display(), paths = synced.len(), "data directory synced");
+    Ok(())
+}

@@ -20,6 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) mod accept;
 pub mod mem;
+mod restart_sync;
+
+pub use restart_sync::sync_data_dir;
 
 /// A byte stream between two hosts.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {}

@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.secret_file {
         config.secret = Some(Secret::load(path)?);
     }
+    node::cli::make_durable(&config.data_dir)?;
     node::cli::run_local(ecs::run(TokioNet, StdDisk, Rng::from_entropy(), config))
         .context("starting the runtime")?
         .context("ECS stopped")

@@ -188,6 +188,7 @@ fn main() -> anyhow::Result<()> {
         None => Rng::from_entropy(),
     };
     let config = config(args)?;
+    node::cli::make_durable(&config.data_dir)?;
     node::cli::run_local(server::run(TokioNet, StdDisk, rng, config))
         .context("starting the runtime")?
         .context("node stopped")
