@@ -265,3 +265,32 @@ fn a_peer_port_open_to_other_machines_needs_a_secret() {
         "refused before touching storage"
     );
 }
+
+/// `node` and `ecs` sync their data directory before they read it (what a killed process
+/// left unsynced must not be trusted), so a data directory that is a file stops each of
+/// them at that step, with the path in the error.
+#[test]
+fn the_binaries_sync_the_data_directory_before_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let file = file.to_str().unwrap();
+    let node = std::process::Command::new(env!("CARGO_BIN_EXE_node"))
+        .args(["--admin", "127.0.0.1:1", "--client", "127.0.0.1:2"])
+        .args(["--ecs", "127.0.0.1:3", "--data-dir", file])
+        .output()
+        .unwrap();
+    let ecs = std::process::Command::new(env!("CARGO_BIN_EXE_ecs"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir", file])
+        .output()
+        .unwrap();
+    for (name, out) in [("node", node), ("ecs", ecs)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("syncing what {file} holds before reading it")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("not a directory"), "{name}: {stderr}");
+    }
+}
