@@ -8,7 +8,9 @@
 //! dropping the only write of a value a remaining answer names would manufacture a "read
 //! of a value never written" the real history does not contain, and dropping the write
 //! that explains a remaining answer could manufacture another anomaly (a delete that
-//! finds the key present right after another delete).
+//! finds the key present right after another delete). An unanswered compare-and-set
+//! explains an answer only if something left in the sub-history could have given it its
+//! expected value.
 //!
 //! Every search here draws on one [`Budget`]; a search that runs out counts as "not shown
 //! to fail", so whatever is returned has been shown to fail (or is the input).
@@ -239,12 +241,56 @@ fn completed(h: &KeyHistory, m: Member) -> u64 {
     }
 }
 
+/// Which members of `set` could have written at all within it, indexed by kept
+/// operation: every write whose effect is certain or needs nothing, and a compare-and-set
+/// that may have swapped without saying so only if its expected state can arise in `set`
+/// (absence always can: it is the initial state). Without this an unanswered
+/// compare-and-set from a value nothing in `set` wrote would seem to explain an answer,
+/// and the write that really explains it could be dropped. A least fixed point, so a
+/// cycle of such compare-and-sets feeding one another grounds none of them.
+fn grounded(h: &KeyHistory, set: &[Member], budget: &mut Budget) -> Vec<bool> {
+    let mut ok = vec![false; h.operations.len()];
+    let mut states = std::collections::BTreeSet::new();
+    let mut waiting = Vec::new();
+    for &m in set {
+        let Some(s) = writes(h, m) else {
+            continue;
+        };
+        match h.operations[m.op].call {
+            Call::Cas {
+                expected: Some(v), ..
+            } if m.pending || !h.answered(m.op) => waiting.push((m.op, v, s)),
+            _ => {
+                ok[m.op] = true;
+                states.insert(s);
+            }
+        }
+    }
+    loop {
+        budget.charge(waiting.len() as u64 + 1);
+        let before = waiting.len();
+        waiting.retain(|&(op, expected, s)| {
+            if states.contains(&Some(expected)) {
+                ok[op] = true;
+                states.insert(s);
+                false
+            } else {
+                true
+            }
+        });
+        if waiting.len() == before {
+            return ok;
+        }
+    }
+}
+
 /// Whether the answer of member `x` is explained locally within `set`: some write in
-/// `set` (or, for absence, the initial state) produced what it observed and could be the
-/// last write before it, because no write producing something else must come between
-/// them (one that began after that write ended and ended before `x` began).
+/// `set` that could have taken effect there (`grounded[w]`, see [`grounded`]) or, for
+/// absence, the initial state produced what it observed and could be the last write
+/// before it, because no write producing something else must come between them (one
+/// that began after that write ended and ended before `x` began).
 /// Answers that observe nothing are explained.
-fn explained(h: &KeyHistory, set: &[Member], x: Member) -> bool {
+fn explained(h: &KeyHistory, set: &[Member], grounded: &[bool], x: Member) -> bool {
     let seen = observed(h, x);
     if seen == Observes::Nothing {
         return true;
@@ -259,7 +305,7 @@ fn explained(h: &KeyHistory, set: &[Member], x: Member) -> bool {
             continue;
         };
         let invoked = h.operations[w.op].invoked;
-        if fits(seen, s) {
+        if fits(seen, s) && grounded[w.op] {
             if invoked <= x_completed {
                 fitting = fitting.max(Some(completed(h, w)));
             }
@@ -289,6 +335,8 @@ pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budg
     let mut dropping = vec![false; h.operations.len()];
     // Whether each answer is explained within `members`, as far as computed.
     let mut was_explained: Vec<Option<bool>> = vec![None; h.operations.len()];
+    // Which members could have written within `members`, once computed.
+    let mut members_grounded: Option<Vec<bool>> = None;
     // Noise first: operations without an answer to explain, then the rest oldest first.
     let mut candidates: Vec<Member> = members.clone();
     candidates.sort_by_key(|m| (!m.pending && h.answered(m.op), m.op));
@@ -318,6 +366,7 @@ pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budg
                     .filter(|m| !dropping[m.op])
                     .collect();
                 let before = drop.len();
+                let mut rest_grounded = None;
                 budget.charge((rest.len() * drop.len()) as u64);
                 drop.retain(|&d| {
                     let keep = named(h, &rest, d);
@@ -338,12 +387,20 @@ pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budg
                     if !drop.iter().any(|&d| could_explain(x, d)) {
                         continue;
                     }
-                    let was = *was_explained[x.op].get_or_insert_with(|| {
-                        budget.charge(members.len() as u64);
-                        explained(h, &members, x)
-                    });
+                    let was = match was_explained[x.op] {
+                        Some(was) => was,
+                        None => {
+                            budget.charge(members.len() as u64);
+                            let g = members_grounded
+                                .get_or_insert_with(|| grounded(h, &members, budget));
+                            let was = explained(h, &members, g, x);
+                            was_explained[x.op] = Some(was);
+                            was
+                        }
+                    };
                     budget.charge(rest.len() as u64);
-                    if was && !explained(h, &rest, x) {
+                    let g = rest_grounded.get_or_insert_with(|| grounded(h, &rest, budget));
+                    if was && !explained(h, &rest, g, x) {
                         lost = Some(x);
                         break;
                     }
@@ -367,6 +424,7 @@ pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budg
             if budget.search(&operations(h, &rest)) == Found::NotLinearizable {
                 members = rest;
                 was_explained.fill(None);
+                members_grounded = None;
                 dropped = true;
             }
             for d in &drop {
