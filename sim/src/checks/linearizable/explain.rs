@@ -24,7 +24,7 @@ pub(super) fn violation(h: &KeyHistory, known: usize, budget: &mut Budget) -> Vi
             .map(|&op| Member { op, pending: false })
             .collect(),
     };
-    let shrunk = shrink(h, start, budget);
+    let shrunk = shrink(h, start, whole.as_ref().map(|p| p.culprit), budget);
     // Re-cut the shrunk history at its own failing point: pending operations it no longer
     // needs fall away, and its last answered operation is the one to blame.
     let set: Vec<usize> = shrunk.iter().map(|m| m.op).collect();

@@ -10,7 +10,9 @@
 //! that explains a remaining answer could manufacture another anomaly (a delete that
 //! finds the key present right after another delete). An unanswered compare-and-set
 //! explains an answer only if something left in the sub-history could have given it its
-//! expected value.
+//! expected value. Those checks judge one answer at a time, so on top of them a drop must
+//! keep the sub-history linearizable once the culprit's answer is ignored: whatever is
+//! reported then fails because of the culprit's answer, not because of a write left out.
 //!
 //! Every search here draws on one [`Budget`]; a search that runs out counts as "not shown
 //! to fail", so whatever is returned has been shown to fail (or is the input).
@@ -330,7 +332,34 @@ fn explained(h: &KeyHistory, set: &[Member], grounded: &[bool], x: Member) -> bo
 /// halving them down to single operations, so the long stretches of a history that have
 /// nothing to do with the failure go in a few searches. The bookkeeping is charged to
 /// the budget along with the searches, one step per pair of operations compared.
-pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budget) -> Vec<Member> {
+///
+/// `culprit` is the answered operation whose completion ends the failing prefix
+/// `members`. If `members` with the culprit's answer ignored is shown linearizable, every
+/// drop must keep that so: the failure then still hinges on the culprit's answer, and no
+/// other answer can be left unexplained by a drop (the local checks above look at one
+/// answer at a time, so they accept a drop that leaves one write or the initial state
+/// explaining two answers that cannot both follow it).
+pub(super) fn shrink(
+    h: &KeyHistory,
+    mut members: Vec<Member>,
+    culprit: Option<usize>,
+    budget: &mut Budget,
+) -> Vec<Member> {
+    // The set with the culprit's answer ignored (its write, if any, may still happen).
+    let without = |set: &[Member], c: usize| -> Vec<Operation> {
+        let kept: Vec<Member> = set
+            .iter()
+            .map(|&m| Member {
+                op: m.op,
+                pending: m.pending || m.op == c,
+            })
+            .collect();
+        operations(h, &kept)
+    };
+    let culprit = culprit.filter(|&c| {
+        members.iter().any(|m| m.op == c && !m.pending)
+            && budget.search(&without(&members, c)) == Found::Linearizable
+    });
     // Which operations the chunk being tried would drop.
     let mut dropping = vec![false; h.operations.len()];
     // Whether each answer is explained within `members`, as far as computed.
@@ -421,7 +450,10 @@ pub(super) fn shrink(h: &KeyHistory, mut members: Vec<Member>, budget: &mut Budg
             if drop.is_empty() {
                 continue;
             }
-            if budget.search(&operations(h, &rest)) == Found::NotLinearizable {
+            // The cheap passing search first: a failing one must exhaust every order.
+            let hinges =
+                culprit.is_none_or(|c| budget.search(&without(&rest, c)) == Found::Linearizable);
+            if hinges && budget.search(&operations(h, &rest)) == Found::NotLinearizable {
                 members = rest;
                 was_explained.fill(None);
                 members_grounded = None;
